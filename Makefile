@@ -1,0 +1,49 @@
+# Everyday targets. `make test` and `make demo` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RF := $(VENV)/bin/releaseflow
+STAMP := $(VENV)/.installed
+# Debian packages the local rehearsal runs on (a real Rails app, puma, HAProxy, a real database).
+DEB_PACKAGES := git curl ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg
+
+.PHONY: venv system-packages lint validate test demo bench clean docs
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Installs only what is missing, and only as root (a developer without root gets the unit tests).
+system-packages:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "note: not root, not installing: $$missing (rehearsal tests will be skipped)"; exit 0; fi; \
+	echo "installing Debian packages: $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+lint: venv
+	$(VENV)/bin/ruff check tooling tests
+	$(VENV)/bin/ruff format --check tooling tests
+
+validate: venv
+	$(RF) validate --strict
+
+test: venv system-packages lint validate
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/pytest -q
+
+demo: venv system-packages
+	$(RF) demo
+
+docs: venv
+	$(PY) -m releaseflow.docs README.md
+
+bench: venv system-packages
+	$(PY) -m releaseflow.bench
+
+clean:
+	rm -rf $(VENV) build .rehearsal

@@ -1,0 +1,33 @@
+"""The validation rules: one module per rule, each exposing CODE, SUMMARY, WHY and check()."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A loaded rule module. `check(document, context)` yields Findings."""
+
+    code: str
+    summary: str
+    why: str
+    module: ModuleType
+
+    def check(self, document, context) -> Iterator:
+        return self.module.check(document, context)
+
+
+def all_rules() -> list[Rule]:
+    """Every rule module in this package (modules starting with `_` are helpers), by code."""
+    rules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        rules.append(Rule(module.CODE, module.SUMMARY, module.WHY, module))
+    return sorted(rules, key=lambda rule: rule.code)
