@@ -39,8 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    modules = [importlib.import_module(f"{commands.__name__}.{info.name}")
-               for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_")]
+    modules = [
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(commands.__path__)
+        if not info.name.startswith("_")
+    ]
     return sorted(modules, key=lambda module: getattr(module, "ORDER", 50))
 
 

@@ -61,8 +61,9 @@ class Document:
 
     def steps(self) -> Iterator[tuple[JsonPath, dict]]:
         """Every step with its path, loop steps' nested steps included, in document order."""
-        yield from _steps(self.content.get("mainSteps") if isinstance(self.content, dict) else None,
-                          ("mainSteps",))
+        yield from _steps(
+            self.content.get("mainSteps") if isinstance(self.content, dict) else None, ("mainSteps",)
+        )
 
 
 def _steps(steps: Any, path: JsonPath) -> Iterator[tuple[JsonPath, dict]]:
@@ -112,6 +113,7 @@ def find_document_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 # --- YAML -----------------------------------------------------------------------------------------
+
 
 def _parse_yaml(text: str, path: str) -> tuple[Any, dict[JsonPath, int]]:
     yaml = YAML(typ="rt", pure=True)

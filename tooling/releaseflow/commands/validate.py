@@ -22,11 +22,16 @@ DEFAULT_PATHS = ["documents", "automation"]
 
 
 def register(parser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="document files or folders (default: documents automation)")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="document files or folders (default: documents automation)"
+    )
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text",
-                        help="text (default), json, or github workflow annotations")
+    parser.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text (default), json, or github workflow annotations",
+    )
 
 
 def run(args) -> int:
@@ -38,14 +43,29 @@ def run(args) -> int:
 
 def render(findings: list[Finding], fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps([{"path": f.path, "line": f.line, "code": f.code, "message": f.message,
-                           "severity": "error" if f.is_error else "warning"} for f in findings], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "path": f.path,
+                        "line": f.line,
+                        "code": f.code,
+                        "message": f.message,
+                        "severity": "error" if f.is_error else "warning",
+                    }
+                    for f in findings
+                ],
+                indent=2,
+            )
+        )
         return
     for finding in findings:
         if fmt == "github":
             level = "error" if finding.is_error else "warning"
-            print(f"::{level} file={finding.path},line={finding.line},title={finding.code}::"
-                  f"{_escape(finding.message)}")
+            print(
+                f"::{level} file={finding.path},line={finding.line},title={finding.code}::"
+                f"{_escape(finding.message)}"
+            )
         else:
             print(finding)
     if fmt == "text" and findings:
