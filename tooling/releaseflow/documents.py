@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -136,19 +137,15 @@ def _plain(node: Any, path: JsonPath, lines: dict[JsonPath, int]) -> Any:
         result = {}
         for key, value in node.items():
             key = str(key) if not isinstance(key, str | int | float | bool) else key
-            try:
+            with contextlib.suppress(AttributeError, KeyError, TypeError):
                 lines[(*path, key)] = node.lc.key(key)[0] + 1
-            except (AttributeError, KeyError, TypeError):
-                pass
             result[key] = _plain(value, (*path, key), lines)
         return result
     if isinstance(node, list):
         result_list = []
         for index, value in enumerate(node):
-            try:
+            with contextlib.suppress(AttributeError, KeyError, TypeError, IndexError):
                 lines[(*path, index)] = node.lc.item(index)[0] + 1
-            except (AttributeError, KeyError, TypeError, IndexError):
-                pass
             result_list.append(_plain(value, (*path, index), lines))
         return result_list
     if isinstance(node, bool):
