@@ -1,0 +1,62 @@
+"""Rewriting a runbook for publishing: prefixed document names and pinned runCommand versions."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ruamel.yaml import YAML
+
+# Actions whose DocumentName names another document of this project.
+_REFERENCING_ACTIONS = ("aws:runCommand", "aws:executeAutomation")
+
+
+def rewrite_runbook(text: str, fmt: str, *, names: Mapping[str, str], versions: Mapping[str, str]) -> str:
+    """The runbook text as it is published.
+
+    `names` maps each source document name to its published name (the prefix applied); `versions`
+    maps published Command document names to the version published with this runbook. References to
+    documents outside the project are left as written. YAML keeps its comments and layout.
+    """
+    if fmt == "JSON":
+        content = json.loads(text)
+        _rewrite(content, names, versions)
+        return json.dumps(content, indent=2) + "\n"
+    yaml = YAML(typ="rt", pure=True)
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap long lines: the published text should read like the source
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    content = yaml.load(text)
+    _rewrite(content, names, versions)
+    out = io.StringIO()
+    yaml.dump(content, out)
+    return out.getvalue()
+
+
+def _rewrite(content: Any, names: Mapping[str, str], versions: Mapping[str, str]) -> None:
+    for step in _steps(content.get("mainSteps") if isinstance(content, dict) else None):
+        inputs = step.get("inputs")
+        if step.get("action") not in _REFERENCING_ACTIONS or not isinstance(inputs, dict):
+            continue
+        source = inputs.get("DocumentName")
+        if not isinstance(source, str) or source not in names:
+            continue
+        published = names[source]
+        inputs["DocumentName"] = published
+        if step.get("action") == "aws:runCommand" and published in versions:
+            inputs["DocumentVersion"] = str(versions[published])
+
+
+def _steps(steps: Any) -> Iterator[dict]:
+    """Every step, the nested steps of aws:loop included."""
+    if not isinstance(steps, list):
+        return
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        yield step
+        inputs = step.get("inputs")
+        if step.get("action") == "aws:loop" and isinstance(inputs, dict):
+            yield from _steps(inputs.get("Steps"))
