@@ -1,0 +1,68 @@
+"""What Command documents (schemaVersion 1.2, 2.0, 2.2) may contain, as the agent defines it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.documents import Document, JsonPath
+
+# Plugins the agent knows (agent/appconfig constants) -> the schema versions that may name them
+# as a step action; runDocument and downloadContent came with 2.2.
+ACTIONS = {
+    "aws:applications": ("2.0", "2.2"),
+    "aws:cloudWatch": ("2.0", "2.2"),
+    "aws:configureDaemon": ("2.0", "2.2"),
+    "aws:configureDocker": ("2.0", "2.2"),
+    "aws:configurePackage": ("2.0", "2.2"),
+    "aws:domainJoin": ("2.0", "2.2"),
+    "aws:downloadContent": ("2.2",),
+    "aws:psModule": ("2.0", "2.2"),
+    "aws:refreshAssociation": ("2.0", "2.2"),
+    "aws:runDockerAction": ("2.0", "2.2"),
+    "aws:runDocument": ("2.2",),
+    "aws:runPowerShellScript": ("2.0", "2.2"),
+    "aws:runShellScript": ("2.0", "2.2"),
+    "aws:softwareInventory": ("2.0", "2.2"),
+    "aws:updateAgent": ("2.0", "2.2"),
+    "aws:updateSsmAgent": ("2.0", "2.2"),
+}
+
+# Actions whose runCommand lines become a script file.
+SCRIPT_ACTIONS = ("aws:runShellScript", "aws:runPowerShellScript")
+SHELL_ACTION = "aws:runShellScript"
+
+# The step-control inputs every plugin accepts inside `inputs`.
+CONTROL_INPUTS = ("onFailure", "onSuccess", "finallyStep")
+
+
+def is_command(document: Document) -> bool:
+    return document.document_type == "Command"
+
+
+def main_steps(document: Document) -> list[tuple[JsonPath, dict]]:
+    """The mainSteps of a Command document (2.0/2.2) that are maps, with their paths."""
+    if not is_command(document):
+        return []
+    steps = document.content.get("mainSteps")
+    if not isinstance(steps, list):
+        return []
+    return [(("mainSteps", index), step) for index, step in enumerate(steps) if isinstance(step, dict)]
+
+
+def inputs_of(step: dict) -> dict:
+    """A step's inputs, or an empty map when they are missing or not a map."""
+    inputs = step.get("inputs")
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def shell_steps(document: Document) -> Iterator[tuple[JsonPath, dict, dict]]:
+    """Every aws:runShellScript step of a Command document: (path, step, inputs)."""
+    for path, step in main_steps(document):
+        if step.get("action") == SHELL_ACTION:
+            yield path, step, inputs_of(step)
+
+
+def step_label(step: dict, path: JsonPath) -> str:
+    """How a message names a step: its name, or its position when it has no usable name."""
+    name = step.get("name")
+    return repr(name) if isinstance(name, str) else f"#{path[-1] + 1}"

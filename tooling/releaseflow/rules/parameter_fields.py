@@ -1,0 +1,70 @@
+"""E012: parameter definitions are maps with known fields of the right types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.rules._common import describe, finding
+from releaseflow.rules._parameters import go_regexp
+
+CODE = "E012"
+SUMMARY = "parameter definition not a map, unknown field, or field of the wrong type"
+WHY = (
+    "Parameter fields are type, default, description, allowedValues, allowedPattern, minChars, maxChars, "
+    "minItems, maxItems, displayType (textfield|textarea) and, in Command documents, interpolationType "
+    "(ENV_VAR); SSM rejects others."
+)
+
+_COMMON_FIELDS = (
+    "type",
+    "default",
+    "description",
+    "allowedValues",
+    "allowedPattern",
+    "minChars",
+    "maxChars",
+    "minItems",
+    "maxItems",
+    "displayType",
+)
+FIELDS = {"Command": (*_COMMON_FIELDS, "interpolationType"), "Automation": _COMMON_FIELDS}
+
+_CHOICES = {"displayType": ("textfield", "textarea"), "interpolationType": ("ENV_VAR",)}
+_COUNTS = ("minChars", "maxChars", "minItems", "maxItems")
+
+
+def check(document, context) -> Iterator:
+    declared = document.content.get("parameters") if document.document_type else None
+    if not isinstance(declared, dict):
+        return
+    allowed = FIELDS[document.document_type]
+    for name, definition in declared.items():
+        path = ("parameters", name)
+        if not isinstance(definition, dict):
+            yield finding(
+                document,
+                CODE,
+                path,
+                f"parameter {describe(name)} must be a map, found {type(definition).__name__}",
+            )
+            continue
+        for field, value in definition.items():
+            problem = _problem(field, value, allowed)
+            if problem:
+                yield finding(document, CODE, (*path, field), f"parameter {describe(name)}: {problem}")
+
+
+def _problem(field, value, allowed) -> str | None:
+    if field not in allowed:
+        return f"unknown field {describe(field)}; allowed: {', '.join(allowed)}"
+    if field in ("description", "allowedPattern") and not isinstance(value, str):
+        return f"{field} must be a string, found {describe(value)}"
+    if field == "allowedPattern" and go_regexp(value) is None:
+        return f"allowedPattern {describe(value)} is not a valid regular expression"
+    if field == "allowedValues" and not (isinstance(value, list) and value):
+        return f"allowedValues must be a non-empty list, found {describe(value)}"
+    if field in _COUNTS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        return f"{field} must be a whole number of at least 0, found {describe(value)}"
+    if field in _CHOICES and value not in _CHOICES[field]:
+        return f"{field} {describe(value)} is not one of {', '.join(_CHOICES[field])}"
+    return None

@@ -1,0 +1,46 @@
+"""E106: Command step preconditions use the one form the agent evaluates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.rules._command_spec import main_steps, step_label
+from releaseflow.rules._common import describe, finding
+
+CODE = "E106"
+SUMMARY = "Command step precondition the agent does not recognise"
+WHY = (
+    "precondition supports only StringEquals with exactly two arguments, platformType and "
+    'Linux|Windows|MacOS; any other operator fails the step ("Unrecognized precondition").'
+)
+
+PLATFORMS = ("linux", "windows", "macos")
+
+
+def check(document, context) -> Iterator:
+    for path, step in main_steps(document):
+        if "precondition" not in step:
+            continue
+        problem = _problem(step["precondition"])
+        if problem:
+            yield finding(
+                document, CODE, (*path, "precondition"), f"step {step_label(step, path)}: {problem}"
+            )
+
+
+def _problem(condition) -> str | None:
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return f"precondition {describe(condition)} must be a map with one operator, StringEquals"
+    operator, arguments = next(iter(condition.items()))
+    if operator != "StringEquals":
+        return f"precondition operator {describe(operator)} is not supported; only StringEquals is"
+    if not (
+        isinstance(arguments, list) and len(arguments) == 2 and all(isinstance(a, str) for a in arguments)
+    ):
+        return f"StringEquals needs exactly two strings, found {describe(arguments)}"
+    if "platformType" not in arguments:
+        return f"StringEquals compares {describe(arguments)}; the agent only compares platformType"
+    other = arguments[1] if arguments[0] == "platformType" else arguments[0]
+    if other.lower() not in PLATFORMS:
+        return f"platformType {describe(other)} is not Linux, Windows or MacOS"
+    return None

@@ -1,0 +1,51 @@
+"""W101: a parameter that reaches a shell is limited by allowedValues or an anchored allowedPattern."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.placeholders import names_in
+from releaseflow.rules._command_spec import shell_steps, step_label
+from releaseflow.rules._common import describe, finding
+from releaseflow.rules._parameters import accepted_probe, parameters
+
+CODE = "W101"
+SUMMARY = "parameter reaches a shell without an anchored allowedPattern"
+WHY = (
+    "allowedPattern is not anchored: the agent checks it with Go regexp.MatchString, which matches anywhere "
+    "in the value, so `[a-z]+` accepts `main; rm -rf /`. Scripts run as root: write `^...$`."
+)
+
+# Inputs of aws:runShellScript whose values end up in the shell script or its command line.
+SHELL_INPUTS = ("runCommand", "workingDirectory")
+
+
+def check(document, context) -> Iterator:
+    definitions = {name: (definition, path) for name, definition, path in parameters(document)}
+    reported: set[str] = set()
+    for step_path, step, inputs in shell_steps(document):
+        for key in SHELL_INPUTS:
+            for _, name in names_in(inputs.get(key)):
+                if name in reported or name not in definitions:
+                    continue
+                definition, path = definitions[name]
+                if definition.get("type") not in ("String", "StringList"):
+                    continue
+                probe = accepted_probe(definition)
+                if probe is None:
+                    continue
+                reported.add(name)
+                source = definition.get("allowedPattern")
+                guard = (
+                    f"its allowedPattern {describe(source)} accepts {describe(probe)}"
+                    if isinstance(source, str)
+                    else "it has no allowedValues or allowedPattern"
+                )
+                yield finding(
+                    document,
+                    CODE,
+                    path,
+                    f"parameter {describe(name)} reaches the shell in step "
+                    f"{step_label(step, step_path)} ({key}) "
+                    f"but {guard}; use an anchored pattern like '^[A-Za-z0-9._/-]+$'",
+                )
