@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from releaseflow.documents import Document, JsonPath
 
@@ -109,8 +108,3 @@ def accepted_probe(definition: dict) -> str | None:
     if pattern is None:
         return SHELL_PROBES[0]
     return next((probe for probe in SHELL_PROBES if matches(pattern, probe)), None)
-
-
-def is_guarded(definition: Any) -> bool:
-    """Whether SendCommand's checks keep shell syntax out of this parameter's values."""
-    return isinstance(definition, dict) and accepted_probe(definition) is None

@@ -29,8 +29,11 @@ def check(document, context) -> Iterator:
 
 
 def _problem(condition) -> str | None:
-    if not isinstance(condition, dict) or len(condition) != 1:
-        return f"precondition {describe(condition)} must be a map with one operator, StringEquals"
+    if not isinstance(condition, dict):
+        return f"precondition must be a map with one operator, StringEquals; found {describe(condition)}"
+    if len(condition) != 1:
+        operators = ", ".join(map(str, condition))
+        return f"precondition must have exactly one operator, StringEquals; found {operators}"
     operator, arguments = next(iter(condition.items()))
     if operator != "StringEquals":
         return f"precondition operator {describe(operator)} is not supported; only StringEquals is"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from releaseflow.placeholders import names_in
@@ -18,6 +19,8 @@ WHY = (
 
 # Inputs of aws:runShellScript whose values end up in the shell script or its command line.
 SHELL_INPUTS = ("runCommand", "workingDirectory")
+# With interpolationType ENV_VAR the value reaches the script as $SSM_<Name>.
+ENV_REFERENCE = re.compile(r"\$\{?SSM_([A-Za-z0-9]+)")
 
 
 def check(document, context) -> Iterator:
@@ -25,7 +28,7 @@ def check(document, context) -> Iterator:
     reported: set[str] = set()
     for step_path, step, inputs in shell_steps(document):
         for key in SHELL_INPUTS:
-            for _, name in names_in(inputs.get(key)):
+            for name in _referenced(inputs.get(key)):
                 if name in reported or name not in definitions:
                     continue
                 definition, path = definitions[name]
@@ -49,3 +52,11 @@ def check(document, context) -> Iterator:
                     f"{step_label(step, step_path)} ({key}) "
                     f"but {guard}; use an anchored pattern like '^[A-Za-z0-9._/-]+$'",
                 )
+
+
+def _referenced(value) -> Iterator[str]:
+    """Names of parameters a value uses, as {{ Name }} or as the environment variable SSM_<Name>."""
+    yield from (name for _, name in names_in(value))
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str):
+            yield from (match[1] for match in ENV_REFERENCE.finditer(text))
