@@ -1,0 +1,55 @@
+"""aws:executeScript: a runtime SSM still runs, a Handler for Python, and a script to run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.documents import Document
+from releaseflow.findings import Finding
+from releaseflow.rules._automation_spec import (
+    BLOCKED_RUNTIMES,
+    POWERSHELL_RUNTIMES,
+    PYTHON_RUNTIMES,
+    has_placeholder,
+    is_automation,
+    step_label,
+)
+from releaseflow.rules._common import describe, finding
+
+CODE = "E208"
+SUMMARY = "aws:executeScript has a supported Runtime, a Handler for Python and a Script or Attachment"
+WHY = (
+    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.8 blocked), `Handler` "
+    "(`def handler(events, context)`), `Script` or `Attachment`. The user guide: Handler is required "
+    "for Python and not supported for PowerShell; runbooks using Python 3.6-3.8 can no longer be "
+    "created, updated or run."
+)
+
+KNOWN = PYTHON_RUNTIMES + POWERSHELL_RUNTIMES
+
+
+def check(document: Document, context) -> Iterator[Finding]:
+    if not is_automation(document):
+        return
+    for path, step in document.steps():
+        inputs = step.get("inputs")
+        if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
+            continue
+        label = step_label(step, path)
+        for key, message in _problems(inputs):
+            yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")
+
+
+def _problems(inputs: dict) -> Iterator[tuple[tuple[str, ...], str]]:
+    runtime = inputs.get("Runtime")
+    if runtime in BLOCKED_RUNTIMES:
+        yield ("Runtime",), f"Runtime {runtime!r} is blocked by SSM; use python3.11"
+    elif "Runtime" in inputs and runtime not in KNOWN and not has_placeholder(runtime):
+        yield ("Runtime",), f"Runtime {describe(runtime)} is not one of {', '.join(KNOWN)}"
+    python = isinstance(runtime, str) and runtime.startswith("python")
+    if python and "Handler" not in inputs:
+        yield (), "Handler missing: a Python script needs the name of its handler function"
+    if runtime in POWERSHELL_RUNTIMES and "Handler" in inputs:
+        yield ("Handler",), f"Handler is not supported with Runtime {runtime!r}"
+    if "Script" not in inputs and "Attachment" not in inputs:
+        yield (), "needs a Script or an Attachment to run"

@@ -1,0 +1,71 @@
+"""Automation step inputs: every required input present, no input the action does not take."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from releaseflow.documents import Document
+from releaseflow.findings import Finding
+from releaseflow.rules._automation_spec import ACTIONS, has_placeholder, is_automation, step_label
+from releaseflow.rules._common import describe, finding
+
+CODE = "E205"
+SUMMARY = "Automation step inputs match their action"
+WHY = (
+    "The SSM user guide (automation-action-*) lists each action's inputs and which are required; "
+    "aws:executeAwsApi, aws:waitForAwsResourceProperty and aws:assertAwsResourceProperty also take "
+    "the called API's parameters. SSM-FACTS, aws:runCommand: DocumentName required, InstanceIds "
+    "(max 50), MaxConcurrency `^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$`, MaxErrors "
+    "`^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$`."
+)
+
+RATE_PATTERNS = {
+    "MaxConcurrency": re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$"),
+    "MaxErrors": re.compile(r"^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$"),
+}
+MAX_INSTANCE_IDS = 50
+
+
+def check(document: Document, context) -> Iterator[Finding]:
+    if not is_automation(document):
+        return
+    for path, step in document.steps():
+        action = ACTIONS.get(step.get("action"))
+        if action is None:
+            continue  # E202 reports unknown actions
+        label = step_label(step, path)
+        inputs = step.get("inputs")
+        if not isinstance(inputs, dict):
+            if "inputs" not in step and action.required:
+                yield finding(
+                    document, CODE, path, f"step {label}: inputs missing (needs {', '.join(action.required)})"
+                )
+            continue  # E203 reports inputs that are not a map
+        for name in action.required:
+            if name not in inputs:
+                yield finding(document, CODE, (*path, "inputs"), f"step {label}: input {name} missing")
+        if not action.open_inputs:
+            for name in inputs:
+                if name not in action.inputs:
+                    message = f"step {label}: {step['action']} takes no input {name!r}"
+                    yield finding(document, CODE, (*path, "inputs", name), message)
+        if step["action"] == "aws:runCommand":
+            for name, problem in _run_command_problems(inputs):
+                yield finding(document, CODE, (*path, "inputs", name), f"step {label}: {name} {problem}")
+
+
+def _run_command_problems(inputs: dict) -> Iterator[tuple[str, str]]:
+    for name, pattern in RATE_PATTERNS.items():
+        value = inputs.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if name in inputs and not has_placeholder(value) and not _matches(pattern, value):
+            yield name, f"{describe(inputs[name])} does not match {pattern.pattern}"
+    instance_ids = inputs.get("InstanceIds")
+    if isinstance(instance_ids, list) and len(instance_ids) > MAX_INSTANCE_IDS:
+        yield "InstanceIds", f"lists {len(instance_ids)} instances, at most {MAX_INSTANCE_IDS} are allowed"
+
+
+def _matches(pattern: re.Pattern, value) -> bool:
+    return isinstance(value, str) and pattern.match(value) is not None

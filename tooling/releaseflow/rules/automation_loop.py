@@ -1,0 +1,70 @@
+"""aws:loop: either Iterators or a LoopCondition, nested Steps, and at most 100 iterations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.documents import Document
+from releaseflow.findings import Finding
+from releaseflow.rules._automation_spec import condition_problems, has_placeholder, is_automation, step_label
+from releaseflow.rules._common import describe, finding
+
+CODE = "E210"
+SUMMARY = "aws:loop inputs are well formed"
+WHY = (
+    "SSM-FACTS: aws:loop `Iterators` (<= 100 values) + `IteratorDataType`, or `LoopCondition`; "
+    "`Steps` (nested); `MaxIterations` (<= 100). The user guide: specify only one of Iterators and "
+    "LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap."
+)
+
+MAX_ITERATIONS = 100
+ITERATOR_TYPES = ("Boolean", "Integer", "String", "StringMap")
+
+
+def check(document: Document, context) -> Iterator[Finding]:
+    if not is_automation(document):
+        return
+    for path, step in document.steps():
+        inputs = step.get("inputs")
+        if step.get("action") != "aws:loop" or not isinstance(inputs, dict):
+            continue
+        label = step_label(step, path)
+        for key, message in _problems(inputs):
+            yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")
+
+
+def _problems(inputs: dict) -> Iterator[tuple[tuple, str]]:
+    steps = inputs.get("Steps")
+    if "Steps" in inputs and (not isinstance(steps, list) or not steps):
+        yield ("Steps",), "Steps must be a non-empty list of steps"
+    iterators, condition = "Iterators" in inputs, "LoopCondition" in inputs
+    if iterators == condition:
+        yield (), "needs exactly one of Iterators and LoopCondition"
+    values = inputs.get("Iterators")
+    if iterators and not has_placeholder(values):
+        if not isinstance(values, list):
+            yield ("Iterators",), f"Iterators {describe(values)} is neither a list nor a {{{{ reference }}}}"
+        elif len(values) > MAX_ITERATIONS:
+            yield (
+                ("Iterators",),
+                f"Iterators lists {len(values)} values, at most {MAX_ITERATIONS} are allowed",
+            )
+    kind = inputs.get("IteratorDataType")
+    if "IteratorDataType" in inputs and kind not in ITERATOR_TYPES and not has_placeholder(kind):
+        yield (
+            ("IteratorDataType",),
+            f"IteratorDataType {describe(kind)} is not one of {', '.join(ITERATOR_TYPES)}",
+        )
+    if condition:
+        for key, message in condition_problems(inputs["LoopCondition"], "LoopCondition"):
+            yield ("LoopCondition", key) if key else ("LoopCondition",), message
+    maximum = inputs.get("MaxIterations")
+    if "MaxIterations" in inputs and not has_placeholder(maximum) and not _within_limit(maximum):
+        yield (
+            ("MaxIterations",),
+            f"MaxIterations {describe(maximum)} is not an integer from 1 to {MAX_ITERATIONS}",
+        )
+
+
+def _within_limit(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ITERATIONS

@@ -1,0 +1,30 @@
+"""aws:executeScript with an inline Script in a JSON runbook, which the user guide says is unsupported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.documents import Document
+from releaseflow.findings import Finding
+from releaseflow.rules._automation_spec import is_automation, step_label
+from releaseflow.rules._common import finding
+
+CODE = "W202"
+SUMMARY = "aws:executeScript Script in a JSON runbook"
+WHY = (
+    'SSM-FACTS: `Script` (not in JSON runbooks) or `Attachment`. The user guide: Script "is not '
+    "supported for JSON runbooks. JSON runbooks must provide script content using the Attachment "
+    "input parameter\". A warning, not an error: AWS's own JSON runbooks are not all consistent with it."
+)
+
+
+def check(document: Document, context) -> Iterator[Finding]:
+    if not is_automation(document) or not document.path.endswith(".json"):
+        return
+    for path, step in document.steps():
+        inputs = step.get("inputs")
+        if step.get("action") == "aws:executeScript" and isinstance(inputs, dict) and "Script" in inputs:
+            message = (
+                f"step {step_label(step, path)}: inline Script in a JSON runbook; use YAML or an Attachment"
+            )
+            yield finding(document, CODE, (*path, "inputs", "Script"), message)

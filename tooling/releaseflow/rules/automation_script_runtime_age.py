@@ -1,0 +1,31 @@
+"""aws:executeScript runtimes that still run but are older than AWS recommends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from releaseflow.documents import Document
+from releaseflow.findings import Finding
+from releaseflow.rules._automation_spec import OLD_RUNTIMES, is_automation, step_label
+from releaseflow.rules._common import finding
+
+CODE = "W201"
+SUMMARY = "aws:executeScript uses an old runtime"
+WHY = (
+    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.8 blocked). AWS blocked "
+    "the older Python runtimes with a few months' notice; runbooks on the next-oldest ones are the "
+    "next to break, and PowerShell Core 6.0 / 7.0 run on .NET releases that are out of support."
+)
+
+
+def check(document: Document, context) -> Iterator[Finding]:
+    if not is_automation(document):
+        return
+    for path, step in document.steps():
+        inputs = step.get("inputs")
+        if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
+            continue
+        runtime = inputs.get("Runtime")
+        if isinstance(runtime, str) and runtime in OLD_RUNTIMES:
+            message = f"step {step_label(step, path)}: Runtime {runtime!r} is old: {OLD_RUNTIMES[runtime]}"
+            yield finding(document, CODE, (*path, "inputs", "Runtime"), message)
