@@ -1,0 +1,134 @@
+"""The rehearsal app's git remote: the bundled Rails app in two real commits, or a user's own repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from releaseflow.errors import ReleaseflowError
+
+SAMPLE_APP = Path(__file__).parent / "sample_app"
+BRANCH = "main"
+# Fixed author and dates make the bundled revisions the same commits on every machine.
+AUTHOR = {
+    "GIT_AUTHOR_NAME": "releaseflow rehearsal",
+    "GIT_AUTHOR_EMAIL": "rehearsal@releaseflow.invalid",
+    "GIT_COMMITTER_NAME": "releaseflow rehearsal",
+    "GIT_COMMITTER_EMAIL": "rehearsal@releaseflow.invalid",
+}
+FIRST_DATE = "2026-01-01T00:00:00Z"
+SECOND_DATE = "2026-01-02T00:00:00Z"
+
+# Revision 2: a migration (a `notes` table) and a visible change on the home page.
+SECOND_REVISION = {
+    "db/migrate/20260102000000_create_notes.rb": """\
+class CreateNotes < ActiveRecord::Migration[6.1]
+  def change
+    create_table :notes do |t|
+      t.string :body, null: false
+      t.timestamps
+    end
+  end
+end
+""",
+    "db/schema.rb": """\
+ActiveRecord::Schema.define(version: 2026_01_02_000000) do
+  create_table "notes", force: :cascade do |t|
+    t.string "body", null: false
+    t.datetime "created_at", precision: 6, null: false
+    t.datetime "updated_at", precision: 6, null: false
+  end
+end
+""",
+    "app/models/note.rb": """\
+class Note < ApplicationRecord
+end
+""",
+    "app/controllers/home_controller.rb": """\
+class HomeController < ApplicationController
+  def index
+    render plain: "releaseflow sample app, revision #{Rails.configuration.x.revision}, #{Note.count} notes\\n"
+  end
+end
+""",
+}
+
+
+class AppRepoError(ReleaseflowError):
+    """The app repository cannot be used as the rehearsal's git remote."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The bare remote the hosts clone, and the commits the rehearsal knows by number."""
+
+    path: Path
+    revisions: tuple[str, ...]
+    start: str
+
+
+def build_remote(state_dir: Path, app_repo: Path | None = None, revision: str | None = None) -> Remote:
+    """Create STATE/remote.git from the bundled app (revisions 1 and 2) or from `app_repo`.
+
+    The fleet starts at `revision` when given, else at revision 1 of the bundled app or the HEAD of
+    the user's repository.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    remote = state_dir / "remote.git"
+    if remote.exists():
+        shutil.rmtree(remote)
+    if app_repo is None:
+        revisions = _bundled(remote)
+    else:
+        if not (app_repo / ".git").exists() and not (app_repo / "HEAD").exists():
+            raise AppRepoError(f"{app_repo} is not a git repository")
+        git(state_dir, "clone", "--quiet", "--bare", str(app_repo.resolve()), str(remote))
+        revisions = (git(remote, "rev-parse", "HEAD"),)
+    start = revisions[0] if revision is None else resolve(remote, revision)
+    return Remote(path=remote, revisions=revisions, start=start)
+
+
+def resolve(repo: Path, revision: str) -> str:
+    """The commit SHA a revision name (SHA, branch, tag) stands for in `repo`."""
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except subprocess.CalledProcessError as error:
+        raise AppRepoError(f"revision {revision!r} is not a commit of {repo}") from error
+
+
+def git(directory: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in `directory` and return its trimmed output."""
+    result = subprocess.run(
+        ["git", "-c", "safe.directory=*", "-C", str(directory), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=None if env is None else os.environ | env,
+    )
+    return result.stdout.strip()
+
+
+def _bundled(remote: Path) -> tuple[str, str]:
+    with tempfile.TemporaryDirectory(prefix="releaseflow-app-") as work:
+        tree = Path(work) / "app"
+        shutil.copytree(SAMPLE_APP, tree, ignore=shutil.ignore_patterns("__pycache__"))
+        git(tree, "init", "--quiet", "--initial-branch", BRANCH)
+        first = _commit(tree, "Sample Rails app with /up", FIRST_DATE)
+        for name, text in SECOND_REVISION.items():
+            path = tree / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        second = _commit(tree, "Add notes (migration) and show their count", SECOND_DATE)
+        git(tree, "clone", "--quiet", "--bare", str(tree), str(remote))
+    return first, second
+
+
+def _commit(tree: Path, message: str, date: str) -> str:
+    dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    git(tree, "add", "--all")
+    git(tree, "commit", "--quiet", "--no-gpg-sign", "--message", message, env=AUTHOR | dates)
+    return git(tree, "rev-parse", "HEAD")
