@@ -1,0 +1,37 @@
+"""The registry of Automation actions the rehearsal runs; any other action fails its step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from releaseflow.engine.actions.aws_api import assert_property, execute_aws_api, wait_for_property
+from releaseflow.engine.actions.flow import branch, sleep
+from releaseflow.engine.actions.instances import change_instance_state
+from releaseflow.engine.actions.loop import loop
+from releaseflow.engine.actions.run_command import run_command
+from releaseflow.engine.actions.script import MAX_SECONDS as SCRIPT_MAX_SECONDS
+from releaseflow.engine.actions.script import execute_script
+from releaseflow.engine.context import ActionContext, ActionResult
+
+Action = Callable[[dict, ActionContext], ActionResult]
+
+ACTIONS: dict[str, Action] = {
+    "aws:executeAwsApi": execute_aws_api,
+    "aws:waitForAwsResourceProperty": wait_for_property,
+    "aws:assertAwsResourceProperty": assert_property,
+    "aws:changeInstanceState": change_instance_state,
+    "aws:executeScript": execute_script,
+    "aws:runCommand": run_command,
+    "aws:branch": branch,
+    "aws:sleep": sleep,
+    "aws:loop": loop,
+}
+
+# The timeout SSM applies when a step sets no timeoutSeconds (None: no limit).
+DEFAULT_TIMEOUTS: dict[str, float] = {
+    "aws:waitForAwsResourceProperty": 3600,
+    "aws:executeScript": SCRIPT_MAX_SECONDS,
+}
+
+# Inputs an action resolves itself, per iteration, instead of once when the step starts.
+LATE_INPUTS: dict[str, tuple[str, ...]] = {"aws:loop": ("Steps", "LoopCondition")}

@@ -1,0 +1,75 @@
+"""aws:loop: nested steps for each of Iterators, or do-while a LoopCondition holds, up to MaxIterations."""
+
+from __future__ import annotations
+
+from releaseflow.engine.conditions import holds
+from releaseflow.engine.context import ActionContext, ActionResult
+from releaseflow.engine.errors import StepFailed
+
+MAX_ITERATIONS = 100
+
+
+class LoopStepFailed(StepFailed):
+    """A nested step failed; the loop step takes over that step's onFailure and isCritical."""
+
+    def __init__(self, message: str, on_failure: str, is_critical: bool):
+        super().__init__(message)
+        self.on_failure = on_failure
+        self.is_critical = is_critical
+
+
+def loop(inputs: dict, ctx: ActionContext) -> ActionResult:
+    """Run the nested Steps once per iteration; a failing nested step fails the loop step.
+
+    The engine hands Steps and LoopCondition over uninterpolated: they are resolved per iteration.
+    """
+    steps = inputs.get("Steps")
+    if not isinstance(steps, list) or not steps:
+        raise StepFailed("Steps must be a non-empty list")
+    limit = min(int(inputs.get("MaxIterations", MAX_ITERATIONS)), MAX_ITERATIONS)
+    if "Iterators" in inputs:
+        values = _iterators(inputs)
+        if len(values) > limit:
+            raise StepFailed(f"Iterators has {len(values)} values, more than MaxIterations {limit}")
+        for iteration, value in enumerate(values, start=1):
+            _iterate(ctx, steps, iteration, value)
+        return ActionResult(response={"CurrentIteration": len(values)})
+    if "LoopCondition" not in inputs:
+        raise StepFailed("aws:loop needs Iterators or LoopCondition")
+    iteration = 0
+    while iteration < limit:
+        iteration += 1
+        _iterate(ctx, steps, iteration, None)
+        # do-while: the condition reads the outputs of the iteration that just ran.
+        if not holds(ctx.interpolate(inputs["LoopCondition"])):
+            break
+    return ActionResult(response={"CurrentIteration": iteration})
+
+
+def _iterators(inputs: dict) -> list:
+    values = inputs["Iterators"]
+    if not isinstance(values, list):
+        raise StepFailed(f"Iterators must be a list, got {values!r}")
+    data_type = inputs.get("IteratorDataType", "String")
+    if data_type == "Integer":
+        try:
+            return [int(value) for value in values]
+        except (TypeError, ValueError) as error:
+            raise StepFailed(f"Iterators are not all Integers: {values}") from error
+    return values
+
+
+def _iterate(ctx: ActionContext, steps: list, iteration: int, value: object) -> None:
+    outputs = {"CurrentIteration": iteration}
+    if value is not None:
+        outputs["CurrentIteratorValue"] = value
+    ctx.set_outputs(outputs)
+    outcome = ctx.run_nested(steps, iteration, value)
+    if outcome.failed is not None:
+        record = outcome.failed
+        raise LoopStepFailed(
+            f"Nested step {record['StepName']} {record['StepStatus']} in iteration {iteration}: "
+            f"{record.get('FailureMessage', '')}",
+            on_failure=outcome.on_failure,
+            is_critical=outcome.is_critical,
+        )

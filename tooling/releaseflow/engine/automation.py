@@ -1,0 +1,564 @@
+"""One Automation execution: runs a schemaVersion 0.3 runbook step by step with SSM's semantics.
+
+Interface used by the local endpoint::
+
+    from releaseflow.engine.automation import (
+        AutomationRun, AwsCallError, InvalidParameters, validate_parameters)
+
+    typed = validate_parameters(content, {"Name": ["value", ...]})   # raises InvalidParameters
+    run = AutomationRun(execution_id, document_name, document_version, content, typed,
+                        aws=call,               # aws("ssm", "SendCommand", {...}) -> botocore-shaped dict;
+                                                # raises AwsCallError(code, message) on an API error
+                        script_env={...},       # environment of aws:executeScript subprocesses
+                        clock=time.time, sleep=time.sleep,
+                        on_change=persist,      # called after every state change, outside the lock
+                        globals={"ACCOUNT_ID": ..., "REGION": ..., "AWS_PARTITION": ...})
+    run.run()                # blocks until the execution ends (call it in a thread)
+    run.cancel()             # StopAutomationExecution Type=Cancel; thread-safe
+    run.execution()          # GetAutomationExecution's AutomationExecution (datetimes, None fields left out)
+    run.metadata()           # DescribeAutomationExecutions' AutomationExecutionMetadata
+    run.step_executions()    # DescribeAutomationStepExecutions' StepExecutions; loop iterations carry
+                             # ParentStepDetails {StepExecutionId, StepName, Action, Iteration,
+                             # IteratorValue}
+    text = run.to_json(); AutomationRun.from_json(text)  # history survives an endpoint restart; a run
+                             # that had not ended is restored as Failed, saying so in FailureMessage.
+
+Actions that the rehearsal does not run fail their step with
+"aws:XYZ is not supported by the rehearsal (step 'Name')".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from releaseflow.engine.actions import ACTIONS, DEFAULT_TIMEOUTS, LATE_INPUTS
+from releaseflow.engine.actions.loop import LoopStepFailed
+from releaseflow.engine.context import ActionContext, ActionResult, AwsCaller, NestedOutcome
+from releaseflow.engine.errors import (
+    AwsCallError,
+    InvalidParameters,
+    StepCancelled,
+    StepFailed,
+    StepTimedOut,
+)
+from releaseflow.engine.jsonpath import JsonPathError, select
+from releaseflow.engine.parameters import validate_parameters
+from releaseflow.engine.values import as_json, as_strings, to_output_type
+from releaseflow.placeholders import Unresolved, interpolate
+
+__all__ = ["AutomationRun", "AwsCallError", "InvalidParameters", "validate_parameters"]
+
+TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+NO_OUTPUT = "No output available yet because the step is not successfully executed"
+RESTARTED = "The rehearsal endpoint restarted while this execution was running; it was not resumed."
+
+
+def _unavailable(service: str, api: str, params: dict) -> dict:
+    raise AwsCallError("InternalError", "this execution was restored from saved state and cannot call AWS")
+
+
+class AutomationRun:
+    """The state and the interpreter of one Automation execution."""
+
+    def __init__(
+        self,
+        execution_id: str,
+        document_name: str,
+        document_version: str,
+        content: dict,
+        parameters: dict[str, Any],
+        aws: AwsCaller = _unavailable,
+        script_env: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_change: Callable[[], None] = lambda: None,
+        globals: dict[str, str] | None = None,  # the name SSM gives these variables
+        executed_by: str | None = None,
+    ):
+        self.execution_id = execution_id
+        self.document_name = document_name
+        self.document_version = document_version
+        self.content = content
+        self.parameters = parameters
+        self._aws = aws
+        self._script_env = dict(script_env or {})
+        self._clock = clock
+        self._sleep = sleep
+        self._on_change = on_change
+        self._globals = {"ACCOUNT_ID": "123456789012", "REGION": "us-east-1", "AWS_PARTITION": "aws"}
+        self._globals.update(globals or {})
+        self._executed_by = executed_by or (
+            f"arn:{self._globals['AWS_PARTITION']}:iam::{self._globals['ACCOUNT_ID']}:root"
+        )
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._status = "Pending"
+        self._start = self._now()
+        self._end: datetime | None = None
+        self._failure_message: str | None = None
+        self._steps: list[dict] = []
+        self._current: dict | None = None
+        # Typed step outputs by step name, what `{{ Step.Output }}` reads.
+        self._values: dict[str, dict[str, Any]] = {}
+
+    # --- public API -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the runbook to its end. An engine bug marks the execution Failed and is re-raised."""
+        with self._lock:
+            if self._status != "Pending":
+                return
+            self._status = "InProgress"
+        self._changed()
+        try:
+            self._finish(self._run_sequence(self.content.get("mainSteps") or [], parent=None))
+        except _RunbookError as error:
+            self._end_execution("Failed", str(error))
+        except Exception as error:
+            self._end_execution("Failed", f"Internal error in the rehearsal's Automation engine: {error!r}")
+            raise
+
+    def cancel(self) -> None:
+        """Cancel: the running step ends Cancelled, its onCancel runs, and the execution ends Cancelled."""
+        with self._lock:
+            if self._status in TERMINAL:
+                return
+            self._cancel.set()
+            pending = self._status == "Pending"
+            if not pending:
+                self._status = "Cancelling"
+        if pending:
+            self._end_execution("Cancelled", None)
+        else:
+            self._changed()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def execution(self) -> dict:
+        """The execution as GetAutomationExecution returns it."""
+        with self._lock:
+            result = {
+                "AutomationExecutionId": self.execution_id,
+                "DocumentName": self.document_name,
+                "DocumentVersion": self.document_version,
+                "ExecutionStartTime": self._start,
+                "ExecutionEndTime": self._end,
+                "AutomationExecutionStatus": self._status,
+                "StepExecutions": self.step_executions(),
+                "StepExecutionsTruncated": False,
+                "Parameters": {name: as_strings(value) for name, value in self.parameters.items()},
+                "Outputs": self._outputs(),
+                "FailureMessage": self._failure_message,
+                "Mode": "Auto",
+                "ExecutedBy": self._executed_by,
+                "CurrentStepName": self._current["StepName"] if self._current else None,
+                "CurrentAction": self._current["Action"] if self._current else None,
+            }
+        return {key: value for key, value in result.items() if value is not None}
+
+    def metadata(self) -> dict:
+        """The execution as DescribeAutomationExecutions lists it."""
+        execution = self.execution()
+        keys = (
+            "AutomationExecutionId",
+            "DocumentName",
+            "DocumentVersion",
+            "AutomationExecutionStatus",
+            "ExecutionStartTime",
+            "ExecutionEndTime",
+            "ExecutedBy",
+            "Outputs",
+            "Mode",
+            "CurrentStepName",
+            "CurrentAction",
+            "FailureMessage",
+        )
+        return {"LogFile": "", "AutomationType": "Local"} | {k: execution[k] for k in keys if k in execution}
+
+    def step_executions(self) -> list[dict]:
+        """Every step execution so far, in the order they started."""
+        with self._lock:
+            return [
+                {key: value for key, value in record.items() if value is not None}
+                for record in copy.deepcopy(self._steps)
+            ]
+
+    def to_json(self) -> str:
+        """The execution's state as JSON, for AutomationRun.from_json."""
+        with self._lock:
+            state = {
+                "execution_id": self.execution_id,
+                "document_name": self.document_name,
+                "document_version": self.document_version,
+                "content": self.content,
+                "parameters": self.parameters,
+                "globals": self._globals,
+                "executed_by": self._executed_by,
+                "status": self._status,
+                "start": self._start,
+                "end": self._end,
+                "failure_message": self._failure_message,
+                "steps": self._steps,
+                "values": self._values,
+            }
+            return json.dumps(state, default=_encode)
+
+    @classmethod
+    def from_json(cls, text: str, clock: Callable[[], float] = time.time) -> AutomationRun:
+        """Restore a saved execution for reading; one that had not ended is marked Failed."""
+        state = json.loads(text)
+        run = cls(
+            state["execution_id"],
+            state["document_name"],
+            state["document_version"],
+            state["content"],
+            state["parameters"],
+            clock=clock,
+            globals=state["globals"],
+            executed_by=state["executed_by"],
+        )
+        run._status = state["status"]
+        run._start = _decode(state["start"])
+        run._end = _decode(state["end"])
+        run._failure_message = state["failure_message"]
+        run._steps = [_decode_record(record) for record in state["steps"]]
+        run._values = state["values"]
+        if run._status not in TERMINAL:
+            for record in run._steps:
+                if record["StepStatus"] not in TERMINAL:
+                    record.update(StepStatus="Failed", FailureMessage=RESTARTED, ExecutionEndTime=run._now())
+            run._status = "Failed"
+            run._failure_message = RESTARTED
+            run._end = run._now()
+        return run
+
+    # --- flow -------------------------------------------------------------------------------------
+
+    def _run_sequence(self, steps: list, parent: dict | None) -> _Outcome:
+        """Run a list of steps (mainSteps or a loop's Steps) following nextStep, isEnd and onFailure."""
+        positions = {step.get("name"): index for index, step in enumerate(steps)}
+        outcome = _Outcome()
+        index = 0
+        while index < len(steps):
+            step = steps[index]
+            end = self._execute_step(step, parent)
+            status = end.record["StepStatus"]
+            if status == "Cancelled":
+                outcome.cancelled = True
+                target = self._on_cancel(step)
+                if target is None:
+                    return outcome
+            elif status == "Success":
+                if step.get("isEnd"):
+                    return outcome
+                target = end.next_step or step.get("nextStep")
+            else:
+                if end.critical and outcome.critical_failure is None:
+                    outcome.critical_failure = end.record
+                if end.on_failure == "Continue":
+                    if step.get("isEnd"):
+                        return outcome
+                    target = step.get("nextStep")
+                elif end.on_failure.startswith("step:") and end.on_failure[5:] in positions:
+                    target = end.on_failure[5:]
+                else:
+                    # Abort, or (inside a loop) a step outside it: the enclosing sequence takes it over.
+                    outcome.aborted = end.record
+                    outcome.on_failure = end.on_failure
+                    outcome.critical = end.critical
+                    return outcome
+            if target is None:
+                index += 1
+            elif target in positions:
+                index = positions[target]
+            else:
+                raise _RunbookError(f"Step {step.get('name')} leads to step {target}, which does not exist")
+        return outcome
+
+    def _on_cancel(self, step: dict) -> str | None:
+        """The step to run after a cancel (the cancel is then spent), or None to stop."""
+        directive = step.get("onCancel", "Abort")
+        if not isinstance(directive, str) or not directive.startswith("step:"):
+            return None
+        self._cancel.clear()
+        return directive[len("step:") :]
+
+    def _finish(self, outcome: _Outcome) -> None:
+        if outcome.cancelled:
+            self._end_execution("Cancelled", None)
+            return
+        if outcome.aborted is not None and outcome.on_failure.startswith("step:"):
+            name = outcome.on_failure[5:]
+            raise _RunbookError(
+                f"Step {outcome.aborted['StepName']} leads to step {name}, which does not exist"
+            )
+        failed = outcome.critical_failure
+        if failed is None:
+            self._end_execution("Success", None)
+            return
+        status = "TimedOut" if outcome.aborted is failed and failed["StepStatus"] == "TimedOut" else "Failed"
+        message = (
+            f"Step {failed['StepName']} ({failed['Action']}) {failed['StepStatus']}. "
+            f"{failed.get('FailureMessage') or ''}"
+        ).rstrip()
+        self._end_execution(status, message)
+
+    # --- one step ---------------------------------------------------------------------------------
+
+    def _execute_step(self, step: dict, parent: dict | None) -> _StepEnd:
+        """Run one step with its retries and timeout."""
+        on_failure = step.get("onFailure", "Abort")
+        record = {
+            "StepName": step.get("name", ""),
+            "Action": step.get("action", ""),
+            "TimeoutSeconds": int(step["timeoutSeconds"]) if "timeoutSeconds" in step else None,
+            "OnFailure": on_failure,
+            "MaxAttempts": max(1, int(step.get("maxAttempts", 1))),
+            "ExecutionStartTime": self._now(),
+            "ExecutionEndTime": None,
+            "StepStatus": "InProgress",
+            "Inputs": {},
+            "Outputs": None,
+            "FailureMessage": None,
+            "FailureDetails": None,
+            "StepExecutionId": str(uuid.uuid4()),
+            "OverriddenParameters": {},
+            "IsEnd": bool(step.get("isEnd", False)),
+            "NextStep": step.get("nextStep"),
+            # SSM's default: a step is critical unless it lets the execution continue past a failure.
+            "IsCritical": bool(step.get("isCritical", on_failure != "Continue")),
+            "ParentStepDetails": parent,
+        }
+        with self._lock:
+            self._steps.append(record)
+            self._current = record
+        self._changed()
+        for attempt in range(1, record["MaxAttempts"] + 1):
+            status, result, failure = self._attempt(step, record)
+            if (
+                status in ("Success", "Cancelled")
+                or attempt == record["MaxAttempts"]
+                or self._cancel.is_set()
+            ):
+                break
+        end = _StepEnd(
+            record,
+            next_step=result.next_step if result else None,
+            on_failure=on_failure,
+            critical=record["IsCritical"],
+        )
+        if isinstance(failure, LoopStepFailed):
+            # A failing nested step brings its own onFailure and isCritical to the loop step.
+            end = _StepEnd(record, None, failure.on_failure, failure.is_critical)
+        with self._lock:
+            record["StepStatus"] = status
+            record["ExecutionEndTime"] = self._now()
+            if failure is not None:
+                record["FailureMessage"] = str(failure)
+                record["FailureDetails"] = {
+                    "FailureStage": "Invocation",
+                    "FailureType": "Action" if status == "Failed" else "Verification",
+                    "Details": getattr(failure, "details", None) or {},
+                }
+            self._current = None
+        self._changed()
+        return end
+
+    def _attempt(self, step: dict, record: dict) -> tuple[str, ActionResult | None, Exception | None]:
+        """One try of the step: its status, the action's result, and the failure when it did not succeed."""
+        action_name = step.get("action", "")
+        action = ACTIONS.get(action_name)
+        if self._cancel.is_set():
+            return "Cancelled", None, None
+        if action is None:
+            return (
+                "Failed",
+                None,
+                StepFailed(f"{action_name} is not supported by the rehearsal (step '{step.get('name')}')"),
+            )
+        timeout = record["TimeoutSeconds"] or DEFAULT_TIMEOUTS.get(action_name)
+        ctx = ActionContext(
+            step=step,
+            execution_id=self.execution_id,
+            aws=self._aws,
+            script_env=self._script_env,
+            clock=self._clock,
+            sleep=self._sleep,
+            cancel_event=self._cancel,
+            deadline=self._clock() + timeout if timeout else None,
+            interpolate=self._interpolate,
+            context_variables=self._context_variables(),
+            set_outputs=lambda outputs: self._set_values(step.get("name", ""), outputs, record),
+            run_nested=lambda steps, iteration, value: self._run_nested(steps, record, iteration, value),
+        )
+        try:
+            inputs = self._resolve_inputs(step)
+            with self._lock:
+                record["Inputs"] = {key: as_json(value) for key, value in inputs.items()}
+            self._changed()
+            result = action(inputs, ctx)
+            if self._cancel.is_set():
+                raise StepCancelled()
+            self._store_outputs(step, result, record)
+        except StepCancelled:
+            return "Cancelled", None, None
+        except StepTimedOut as error:
+            return "TimedOut", None, StepFailed(str(error) or f"Step timed out after {timeout:g} seconds")
+        except StepFailed as failure:
+            return "Failed", None, failure
+        except AwsCallError as error:
+            return "Failed", None, StepFailed(f"{error.code}: {error.message}")
+        return "Success", result, None
+
+    def _resolve_inputs(self, step: dict) -> dict:
+        late = LATE_INPUTS.get(step.get("action", ""), ())
+        inputs = step.get("inputs") or {}
+        return {key: value if key in late else self._interpolate(value) for key, value in inputs.items()}
+
+    def _store_outputs(self, step: dict, result: Any, record: dict) -> None:
+        """The action's built-in outputs plus the step's declared outputs, selected from its response."""
+        typed = dict(result.outputs)
+        for output in step.get("outputs") or []:
+            name = output.get("Name")
+            try:
+                selection = select(result.response, output.get("Selector"))
+            except JsonPathError as error:
+                raise StepFailed(f"Output {name}: {error}") from error
+            value = selection.result()
+            if value is None or value == []:
+                continue  # SSM leaves an output that selects nothing unset
+            typed[name] = to_output_type(value, output.get("Type", "String"), name)
+        self._set_values(step.get("name", ""), typed, record)
+        if result.response_code is not None:
+            with self._lock:
+                record["ResponseCode"] = result.response_code
+
+    def _set_values(self, step_name: str, outputs: dict[str, Any], record: dict) -> None:
+        with self._lock:
+            self._values.setdefault(step_name, {}).update(outputs)
+            record["Outputs"] = {key: as_strings(value) for key, value in self._values[step_name].items()}
+        self._changed()
+
+    def _run_nested(self, steps: list, loop_record: dict, iteration: int, value: Any) -> NestedOutcome:
+        parent = {
+            "StepExecutionId": loop_record["StepExecutionId"],
+            "StepName": loop_record["StepName"],
+            "Action": loop_record["Action"],
+            "Iteration": iteration,
+        }
+        if value is not None:
+            parent["IteratorValue"] = as_strings(value)[0]
+        outcome = self._run_sequence(steps, parent)
+        if outcome.cancelled:
+            raise StepCancelled()
+        if outcome.aborted is None:
+            return NestedOutcome()
+        return NestedOutcome(
+            failed=outcome.aborted, on_failure=outcome.on_failure, is_critical=outcome.critical
+        )
+
+    # --- variables --------------------------------------------------------------------------------
+
+    def _interpolate(self, value: Any) -> Any:
+        return interpolate(value, self._lookup)
+
+    def _lookup(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        if name == "automation:EXECUTION_ID":
+            return self.execution_id
+        if name.startswith("global:"):
+            key = name[len("global:") :]
+            now = datetime.fromtimestamp(self._clock(), tz=UTC)
+            if key == "DATE":
+                return now.strftime("%Y-%m-%d")
+            if key == "DATE_TIME":
+                return now.strftime("%Y-%m-%d_%H.%M.%S")
+            if key in self._globals:
+                return self._globals[key]
+        step, _, output = name.partition(".")
+        with self._lock:
+            if output in self._values.get(step, {}):
+                return self._values[step][output]
+        raise Unresolved(name)
+
+    def _context_variables(self) -> dict[str, str]:
+        """What aws:executeScript hands its handler as `context` (our reading: the runbook's variables)."""
+        variables = {f"global:{key}": value for key, value in self._globals.items()}
+        variables["automation:EXECUTION_ID"] = self.execution_id
+        return variables
+
+    def _outputs(self) -> dict[str, list[str]]:
+        outputs = {}
+        for reference in self.content.get("outputs") or []:
+            step, _, output = str(reference).partition(".")
+            value = self._values.get(step, {}).get(output)
+            outputs[reference] = as_strings(value) if value is not None else [NO_OUTPUT]
+        return outputs
+
+    # --- bookkeeping ------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
+    def _end_execution(self, status: str, message: str | None) -> None:
+        with self._lock:
+            self._status = status
+            self._failure_message = message
+            self._end = self._now()
+            self._current = None
+        self._changed()
+
+    def _changed(self) -> None:
+        self._on_change()
+
+
+class _RunbookError(Exception):
+    """The runbook leads somewhere it cannot go; the execution fails with this message."""
+
+
+@dataclass
+class _Outcome:
+    """How a sequence of steps ended (filled in while the sequence runs)."""
+
+    cancelled: bool = False
+    aborted: dict | None = None
+    on_failure: str = "Abort"
+    critical: bool = True
+    critical_failure: dict | None = None
+
+
+@dataclass(frozen=True)
+class _StepEnd:
+    """How one step ended: its record, a branch's choice, and what its failure means for the flow."""
+
+    record: dict
+    next_step: str | None
+    on_failure: str
+    critical: bool
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"$datetime"}:
+        return datetime.fromisoformat(value["$datetime"])
+    return value
+
+
+def _decode_record(record: dict) -> dict:
+    return {key: _decode(value) for key, value in record.items()}

@@ -1,0 +1,80 @@
+"""What an action sees while it runs: the AWS caller, the clock, interpolation, cancel and timeout."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from releaseflow.engine.errors import StepCancelled, StepTimedOut
+
+# Short, because the rehearsal measures engine overhead and the local endpoint answers in milliseconds.
+POLL_INTERVAL = 0.25
+
+AwsCaller = Callable[[str, str, dict], dict]
+
+
+@dataclass(frozen=True)
+class NestedOutcome:
+    """How a loop's nested steps ended: None when they all succeeded, else the failed step's record."""
+
+    failed: dict | None = None
+    on_failure: str = "Abort"
+    is_critical: bool = True
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action returns: the response selectors read, its built-in outputs, and a branch's choice."""
+
+    response: Any = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    next_step: str | None = None
+    response_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """The engine's services for one step; `wait` is the only way an action should pass time."""
+
+    step: dict
+    execution_id: str
+    aws: AwsCaller
+    script_env: dict[str, str]
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    cancel_event: threading.Event
+    deadline: float | None
+    interpolate: Callable[[Any], Any]
+    context_variables: dict[str, str]
+    set_outputs: Callable[[dict[str, Any]], None]
+    run_nested: Callable[[list, int, Any], NestedOutcome]
+
+    @property
+    def name(self) -> str:
+        return self.step.get("name", "")
+
+    def check(self) -> None:
+        """Raise StepCancelled or StepTimedOut when the step must stop now."""
+        if self.cancel_event.is_set():
+            raise StepCancelled()
+        if self.deadline is not None and self.clock() >= self.deadline:
+            raise StepTimedOut()
+
+    def remaining(self) -> float | None:
+        """Seconds left before the step's timeout, or None without one."""
+        return None if self.deadline is None else max(0.0, self.deadline - self.clock())
+
+    def wait(self, seconds: float) -> None:
+        """Pass `seconds` in short slices, stopping early on cancel or timeout."""
+        end = self.clock() + seconds
+        while True:
+            self.check()
+            now = self.clock()
+            if now >= end:
+                return
+            slice_ = min(POLL_INTERVAL, end - now)
+            if self.deadline is not None:
+                slice_ = min(slice_, max(self.deadline - now, 0.0))
+            self.sleep(slice_)

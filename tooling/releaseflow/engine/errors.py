@@ -1,0 +1,37 @@
+"""Errors of the Automation engine: bad start parameters, failed AWS calls, and how a step ends badly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from releaseflow.errors import ReleaseflowError
+
+
+class InvalidParameters(ReleaseflowError):
+    """StartAutomationExecution parameters do not fit the runbook; the message names the parameter."""
+
+
+class AwsCallError(Exception):
+    """An AWS API call made for a step returned an error (the endpoint wraps botocore's ClientError)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class StepFailed(Exception):
+    """The step's action failed; the message becomes the step's FailureMessage."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class StepTimedOut(Exception):
+    """The step ran past its timeoutSeconds."""
+
+
+class StepCancelled(Exception):
+    """The execution was cancelled while the step was running."""
