@@ -278,6 +278,8 @@ def condition_problems(condition: Any, where: str) -> Iterator[tuple[str, str]]:
     unknown = sorted(set(condition) - OPERATORS - COMBINATORS - {"Variable", "NextStep"})
     for key in unknown:
         yield key, f"{where}: unknown operator {key!r}"
+    if unknown and not combinators + operators:
+        return  # reported once, as the unknown operator
     if len(combinators) + len(operators) != 1:
         found = ", ".join(combinators + operators) or "none"
         yield "", f"{where} needs exactly one operator or And/Or/Not (found {found})"

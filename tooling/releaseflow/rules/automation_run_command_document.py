@@ -42,7 +42,8 @@ def check(document: Document, context) -> Iterator[Finding]:
             )
             yield finding(document, CODE, name_path, message)
         elif target.document_type != "Command":
-            message = f"step {label}: DocumentName {name!r} is not a Command document ({target.path})"
+            kind = target.document_type or "unknown"
+            message = f"step {label}: DocumentName {name!r} is an {kind} document, not a Command document"
             yield finding(document, CODE, name_path, message)
         elif isinstance(inputs.get("Parameters"), dict) or "Parameters" not in inputs:
             for key, message in _parameter_problems(inputs.get("Parameters") or {}, target):

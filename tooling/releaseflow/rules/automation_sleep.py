@@ -46,7 +46,9 @@ def check(document: Document, context) -> Iterator[Finding]:
                 )
                 yield finding(document, CODE, (*path, "inputs", "Duration"), f"step {label}: {message}")
             elif seconds > MAX_SECONDS:
-                message = f"Duration {duration!r} is {seconds:g} s, more than the {MAX_SECONDS} s SSM allows"
+                message = (
+                    f"Duration {duration!r} is {seconds:.0f} s, more than the {MAX_SECONDS} s SSM allows"
+                )
                 yield finding(document, CODE, (*path, "inputs", "Duration"), f"step {label}: {message}")
         timestamp = inputs.get("Timestamp")
         if "Timestamp" in inputs and not has_placeholder(timestamp) and not _is_timestamp(timestamp):
