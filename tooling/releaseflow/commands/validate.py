@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
+from releaseflow.errors import UsageError
 from releaseflow.findings import Finding
 from releaseflow.validation import validate_paths
 
@@ -16,7 +18,8 @@ Check SSM documents offline, with the rules the real service and agent apply, an
 what they accept silently (unanchored allowedPattern, steps that run on after a failure, ...).
 One finding a line: PATH:LINE: CODE message. Codes starting with E are errors, W warnings."""
 EPILOG = """\
-exit codes: 0 no errors (warnings allowed unless --strict); 1 findings; 2 usage error."""
+exit codes: 0 no errors (warnings allowed unless --strict); 1 findings; 2 usage error (such as a
+PATH that does not exist)."""
 
 DEFAULT_PATHS = ["documents", "automation"]
 
@@ -35,7 +38,15 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
-    findings = validate_paths(args.paths or DEFAULT_PATHS)
+    paths = args.paths or [path for path in DEFAULT_PATHS if Path(path).is_dir()]
+    if not paths:
+        raise UsageError(
+            "no documents/ or automation/ folder here: run from the repository root or name PATHs"
+        )
+    missing = [path for path in paths if not Path(path).exists()]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or folder")
+    findings = validate_paths(paths)
     render(findings, args.format)
     failing = [f for f in findings if f.is_error or args.strict]
     return 1 if failing else 0
