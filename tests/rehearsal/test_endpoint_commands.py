@@ -1,0 +1,139 @@
+"""CommandsService timeouts with a fake clock: delivery timeout, execution timeout, a silent agent."""
+
+from __future__ import annotations
+
+import pytest
+
+from releaseflow.rehearsal.commands_service import CommandsService
+from releaseflow.rehearsal.instances_service import InstancesService
+from releaseflow.rehearsal.moto_state import Ec2Instance, StoredDocument
+
+DOCUMENT = {
+    "schemaVersion": "2.2",
+    "parameters": {"executionTimeout": {"type": "String", "default": "100"}},
+    "mainSteps": [{"action": "aws:runShellScript", "name": "Run", "inputs": {"runCommand": ["true"]}}],
+}
+INSTANCES = ["i-0000000000000000a", "i-0000000000000000b"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def endpoint_clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def endpoint_commands(endpoint_clock) -> CommandsService:
+    instances = InstancesService(
+        lambda: [Ec2Instance(instance_id, "running", {}) for instance_id in INSTANCES],
+        offline_after=10,
+        clock=endpoint_clock,
+    )
+    for instance_id in INSTANCES:
+        instances.heartbeat(instance_id)
+    documents = {"Run": StoredDocument("Run", "1", "Command", DOCUMENT)}
+    return CommandsService(lambda name, version: documents[name], instances, clock=endpoint_clock)
+
+
+def _status(service: CommandsService, command_id: str, instance_id: str) -> tuple[str, str]:
+    result = service.get_command_invocation({"CommandId": command_id, "InstanceId": instance_id})
+    return result["Status"], result["StatusDetails"]
+
+
+def test_undelivered_invocation_times_out_after_timeout_seconds(endpoint_commands, endpoint_clock):
+    """An invocation no agent picks up within TimeoutSeconds is TimedOut/DeliveryTimedOut, not an error."""
+    sent = endpoint_commands.send_command(
+        {"DocumentName": "Run", "InstanceIds": INSTANCES[:1], "TimeoutSeconds": 30}
+    )["Command"]
+    endpoint_clock.now += 29
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("Pending", "Pending")
+    endpoint_clock.now += 1
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "DeliveryTimedOut")
+    [command] = endpoint_commands.list_commands({"CommandId": sent["CommandId"]})["Commands"]
+    assert (command["Status"], command["DeliveryTimedOutCount"], command["ErrorCount"]) == (
+        "TimedOut",
+        1,
+        0,
+    )
+
+
+def test_delivery_timeout_counts_from_release_under_rate_control(endpoint_commands, endpoint_clock):
+    """A target held back by MaxConcurrency starts its delivery timeout only when it is released."""
+    sent = endpoint_commands.send_command(
+        {"DocumentName": "Run", "InstanceIds": INSTANCES, "TimeoutSeconds": 30, "MaxConcurrency": "1"}
+    )["Command"]
+    [first] = endpoint_commands.poll(INSTANCES[0], 0)["commands"]
+    endpoint_clock.now += 40
+    endpoint_commands.report(
+        {
+            "instance_id": INSTANCES[0],
+            "command_id": first["command_id"],
+            "status": "Success",
+            "response_code": 0,
+        }
+    )
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[1]) == ("Pending", "Pending")
+    assert [c["command_id"] for c in endpoint_commands.poll(INSTANCES[1], 0)["commands"]] == [
+        sent["CommandId"]
+    ]
+
+
+def test_running_invocation_times_out_after_execution_timeout(endpoint_commands, endpoint_clock):
+    """Past the document's executionTimeout (plus grace) a silent invocation is ExecutionTimedOut and cancelled."""
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    [command] = endpoint_commands.poll(INSTANCES[0], 0)["commands"]
+    assert command["timeout_seconds"] == 100
+    for _ in range(20):
+        endpoint_clock.now += 5
+        endpoint_commands.poll(INSTANCES[0], 0)
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_clock.now += 6
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
+    assert endpoint_commands.poll(INSTANCES[0], 0)["cancel"] == [sent["CommandId"]]
+    [listed] = endpoint_commands.list_commands({"CommandId": sent["CommandId"]})["Commands"]
+    assert (listed["Status"], listed["ErrorCount"]) == ("TimedOut", 1)
+
+
+def test_invocation_of_a_silent_agent_times_out(endpoint_commands, endpoint_clock):
+    """An InProgress invocation whose agent stops polling for --offline-after seconds is TimedOut."""
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    endpoint_commands.poll(INSTANCES[0], 0)
+    endpoint_clock.now += 10
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
+
+
+def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, endpoint_clock):
+    """Once the endpoint timed an invocation out, the agent's later Success report is ignored."""
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    [command] = endpoint_commands.poll(INSTANCES[0], 0)["commands"]
+    endpoint_clock.now += 10
+    endpoint_commands.tick()
+    endpoint_commands.report(
+        {
+            "instance_id": INSTANCES[0],
+            "command_id": command["command_id"],
+            "status": "Success",
+            "response_code": 0,
+        }
+    )
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
+
+
+def test_percentages_of_rate_control(endpoint_commands):
+    """MaxConcurrency 50% of two targets releases one; the other waits its turn."""
+    endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES, "MaxConcurrency": "50%"})
+    assert len(endpoint_commands.poll(INSTANCES[0], 0)["commands"]) == 1
+    assert endpoint_commands.poll(INSTANCES[1], 0)["commands"] == []

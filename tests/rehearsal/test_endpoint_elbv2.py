@@ -1,0 +1,89 @@
+"""ELBv2 through the endpoint: moto keeps the registrations, HAProxy serves and reports target health."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from releaseflow.rehearsal.fleet import free_port
+from releaseflow.rehearsal.haproxy import HAPROXY, LoadBalancer
+
+pytestmark = pytest.mark.rehearsal
+
+
+class _Up(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint_balanced(endpoint_launch, tmp_path):
+    """An endpoint, one moto instance served by a local backend, HAProxy in front, a target group."""
+    if not Path(HAPROXY).exists():
+        pytest.fail("haproxy is not installed: run `make system-packages` (as root)")
+    endpoint = endpoint_launch(tmp_path / "state")
+    ec2, elbv2 = endpoint.client("ec2"), endpoint.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    [instance] = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"]
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Up)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    balancer = LoadBalancer(endpoint.state_dir)
+    balancer.start({instance["InstanceId"]: backend.server_address[1]}, free_port())
+    group = elbv2.create_target_group(Name="app", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/up")
+    arn = group["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "1"}]
+    )
+    yield elbv2, arn, instance["InstanceId"]
+    balancer.stop()
+    backend.shutdown()
+
+
+def _health(elbv2, arn: str, instance_id: str | None = None) -> list[tuple[str, str, str]]:
+    targets = {"Targets": [{"Id": instance_id}]} if instance_id else {}
+    described = elbv2.describe_target_health(TargetGroupArn=arn, **targets)["TargetHealthDescriptions"]
+    return [
+        (d["Target"]["Id"], d["TargetHealth"]["State"], d["TargetHealth"].get("Reason", ""))
+        for d in described
+    ]
+
+
+def _wait(elbv2, arn: str, instance_id: str, state: str) -> None:
+    deadline = time.monotonic() + 15
+    while _health(elbv2, arn, instance_id)[0][1] != state:
+        assert time.monotonic() < deadline, _health(elbv2, arn, instance_id)
+        time.sleep(0.2)
+
+
+def test_register_and_deregister_drive_the_load_balancer(endpoint_balanced):
+    """RegisterTargets puts the host in service until healthy; DeregisterTargets drains it, then unused."""
+    elbv2, arn, instance_id = endpoint_balanced
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
+    assert _health(elbv2, arn) == []
+
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    _wait(elbv2, arn, instance_id, "healthy")
+    assert [t[:2] for t in _health(elbv2, arn)] == [(instance_id, "healthy")]
+
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    assert _health(elbv2, arn) == [(instance_id, "draining", "Target.DeregistrationInProgress")]
+    _wait(elbv2, arn, instance_id, "unused")
+    assert _health(elbv2, arn) == []
+
+
+def test_unknown_target_group_is_moto_error(endpoint_balanced):
+    """DescribeTargetHealth of a target group that does not exist is moto's TargetGroupNotFound."""
+    elbv2, arn, _ = endpoint_balanced
+    with pytest.raises(ClientError) as error:
+        elbv2.describe_target_health(TargetGroupArn=arn.replace("/app/", "/nope/"))
+    assert error.value.response["Error"]["Code"] == "TargetGroupNotFound"

@@ -1,0 +1,98 @@
+"""ELBv2 target registration for the rehearsal: moto keeps the records, the local load balancer acts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+from xml.sax.saxutils import escape
+
+ACTIONS = ("RegisterTargets", "DeregisterTargets", "DescribeTargetHealth")
+_NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
+
+
+class LoadBalancer(Protocol):
+    """What the endpoint needs of `releaseflow.rehearsal.haproxy.LoadBalancer`."""
+
+    def register(self, instance_id: str) -> None: ...
+
+    def deregister(self, instance_id: str, delay_seconds: int) -> None: ...
+
+    def target_state(self, instance_id: str) -> tuple[str, str | None, str | None]: ...
+
+
+class Elbv2Service:
+    """Mirrors moto's target registrations onto the local load balancer and reports its health."""
+
+    def __init__(self, load_balancer: Callable[[], LoadBalancer], target_group: Callable[[str], object]):
+        self._load_balancer = load_balancer
+        self._target_group = target_group
+
+    def after_moto(self, form: dict[str, str]) -> None:
+        """Apply a Register/DeregisterTargets call that moto has just accepted."""
+        group = self._target_group(form["TargetGroupArn"])
+        balancer = self._load_balancer()
+        for target in _targets(form):
+            if form["Action"] == "RegisterTargets":
+                balancer.register(target["Id"])
+            else:
+                delay = int(group.attributes["deregistration_delay.timeout_seconds"])
+                balancer.deregister(target["Id"], delay)
+
+    def describe_target_health(self, form: dict[str, str]) -> str | None:
+        """DescribeTargetHealth as XML, or None when the target group is unknown (moto answers that)."""
+        group = self._target_group(form["TargetGroupArn"])
+        if group is None:
+            return None
+        targets = _targets(form) or [
+            {"Id": target["Id"], "Port": str(target["Port"])}
+            for target in [*group.targets.values(), *group.deregistered_targets.values()]
+        ]
+        balancer = self._load_balancer()
+        members = []
+        for target in targets:
+            state, reason, description = balancer.target_state(target["Id"])
+            if target["Id"] not in group.targets and state != "draining":
+                state, reason = "unused", "Target.NotRegistered"
+                description = "Target is not registered to the target group"
+            if not form.get("Targets.member.1.Id") and state == "unused":
+                continue
+            port = target.get("Port") or str(group.port)
+            members.append(
+                _member(target["Id"], port, str(group.health_check_port or port), state, reason, description)
+            )
+        return (
+            f'<DescribeTargetHealthResponse xmlns="{_NAMESPACE}"><DescribeTargetHealthResult>'
+            f"<TargetHealthDescriptions>{''.join(members)}</TargetHealthDescriptions>"
+            "</DescribeTargetHealthResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</DescribeTargetHealthResponse>"
+        )
+
+
+def _targets(form: dict[str, str]) -> list[dict[str, str]]:
+    """`Targets.member.N.Id/Port` of a query-protocol form, in order."""
+    targets = []
+    index = 1
+    while f"Targets.member.{index}.Id" in form:
+        target = {"Id": form[f"Targets.member.{index}.Id"]}
+        if port := form.get(f"Targets.member.{index}.Port"):
+            target["Port"] = port
+        targets.append(target)
+        index += 1
+    return targets
+
+
+def _member(instance_id: str, port: str, health_port: str, state: str, reason, description) -> str:
+    health = f"<State>{escape(state)}</State>"
+    if reason:
+        health += f"<Reason>{escape(reason)}</Reason>"
+    if description:
+        health += f"<Description>{escape(description)}</Description>"
+    if health_port == "traffic-port":
+        health_port = port
+    return (
+        f"<member><Target><Id>{escape(instance_id)}</Id><Port>{escape(port)}</Port></Target>"
+        f"<HealthCheckPort>{escape(health_port)}</HealthCheckPort>"
+        f"<TargetHealth>{health}</TargetHealth></member>"
+    )

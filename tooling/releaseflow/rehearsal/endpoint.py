@@ -1,0 +1,255 @@
+"""The rehearsal's AWS endpoint: moto's server app behind a thin WSGI layer that adds what moto lacks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from releaseflow.errors import ReleaseflowError
+from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.commands_service import CommandsService
+from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
+from releaseflow.rehearsal.elbv2_service import Elbv2Service
+from releaseflow.rehearsal.instances_service import InstancesService
+from releaseflow.rehearsal.moto_state import MotoState
+
+log = logging.getLogger("releaseflow.endpoint")
+
+ELBV2_VERSION = "2015-12-01"
+# How often timeouts and rate control are re-examined when no request arrives to trigger it.
+TICK_SECONDS = 0.25
+WSGIResponse = Iterable[bytes]
+
+
+class Endpoint:
+    """The WSGI application: SSM operations moto lacks, ELBv2 side effects, the agent API, then moto."""
+
+    def __init__(self, state_dir: Path, region: str, offline_after: float):
+        self.state_dir = state_dir
+        self.region = region
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        self.moto = MotoState(region)
+        self.instances = InstancesService(self.moto.instances, offline_after)
+        self.commands = CommandsService(self.moto.document, self.instances)
+        self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group)
+        self.ssm_operations: dict[str, Callable[[dict], dict]] = {
+            "SendCommand": self.commands.send_command,
+            "ListCommands": self.commands.list_commands,
+            "ListCommandInvocations": self.commands.list_command_invocations,
+            "GetCommandInvocation": self.commands.get_command_invocation,
+            "CancelCommand": self.commands.cancel_command,
+            "DescribeInstanceInformation": self.instances.describe,
+        }
+        self.agent_operations: dict[str, Callable[[dict], dict]] = {
+            "/_rehearsal/agent/poll": lambda body: self.commands.poll(
+                body["instance_id"], body.get("wait", 0)
+            ),
+            "/_rehearsal/agent/report": self.commands.report,
+        }
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        """Start the background work: timeouts and rate control keep moving without requests."""
+        threading.Thread(target=self._tick, name="endpoint-tick", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def __call__(self, environ: dict, start_response: Callable) -> WSGIResponse:
+        path = environ.get("PATH_INFO", "")
+        if path == "/_rehearsal/health":
+            return _json(start_response, "200 OK", {"status": "ok"}, "application/json")
+        if path in self.agent_operations:
+            return self._agent(path, environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        operation = target.removeprefix("AmazonSSM.")
+        if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
+            return self._ssm(operation, environ, start_response)
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            body = _read_body(environ)
+            # moto reads the same body after us.
+            environ["wsgi.input"] = _Replay(body)
+            form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+            if form.get("Action") in ELBV2_ACTIONS and form.get("Version") == ELBV2_VERSION:
+                return self._elbv2(form, environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    def _ssm(self, operation: str, environ: dict, start_response: Callable) -> WSGIResponse:
+        content_type = "application/x-amz-json-1.1"
+        try:
+            request = json.loads(_read_body(environ) or b"{}")
+            result = self.ssm_operations[operation](request)
+        except AwsError as error:
+            log.info("%s -> %s: %s", operation, error.code, error.message)
+            return _json(start_response, f"{error.status} Bad Request", error.body(), content_type)
+        except Exception:
+            log.exception("%s failed", operation)
+            body = {
+                "__type": "InternalServerError",
+                "message": f"{operation} failed in the rehearsal endpoint",
+            }
+            return _json(start_response, "500 Internal Server Error", body, content_type)
+        return _json(start_response, "200 OK", result, content_type)
+
+    def _agent(self, path: str, environ: dict, start_response: Callable) -> WSGIResponse:
+        try:
+            result = self.agent_operations[path](json.loads(_read_body(environ)))
+        except AwsError as error:
+            return _json(start_response, "400 Bad Request", error.body(), "application/json")
+        except Exception:
+            log.exception("%s failed", path)
+            return _json(
+                start_response,
+                "500 Internal Server Error",
+                {"message": "see endpoint.log"},
+                "application/json",
+            )
+        return _json(start_response, "200 OK", result, "application/json")
+
+    def _elbv2(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
+        if form["Action"] == "DescribeTargetHealth":
+            answer = self.elbv2.describe_target_health(form)
+            if answer is None:
+                return self.moto_app(environ, start_response)
+            return _xml(start_response, "200 OK", answer)
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured.update(status=status, headers=headers)
+
+        body = b"".join(self.moto_app(environ, capture))
+        if captured["status"].startswith("200"):
+            try:
+                self.elbv2.after_moto(form)
+            except ReleaseflowError as error:
+                log.warning("%s: %s", form["Action"], error)
+                return _xml(start_response, "400 Bad Request", _elbv2_error("InvalidTarget", str(error)))
+        start_response(captured["status"], captured["headers"])
+        return [body]
+
+    def _load_balancer(self):
+        # Imported late: the load balancer is only needed once a runbook touches a target group.
+        from releaseflow.rehearsal.haproxy import LoadBalancer
+
+        return LoadBalancer(self.state_dir)
+
+    def _tick(self) -> None:
+        while not self._stopped.wait(TICK_SECONDS):
+            try:
+                self.commands.tick()
+            except Exception:
+                log.exception("tick failed")
+
+
+class _Replay:
+    """A consumed request body, readable again by the next application."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._body) if size is None or size < 0 else self._offset + size
+        chunk = self._body[self._offset : end]
+        self._offset += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        newline = self._body.find(b"\n", self._offset)
+        end = len(self._body) if newline < 0 else newline + 1
+        if size is not None and size >= 0:
+            end = min(end, self._offset + size)
+        return self.read(end - self._offset)
+
+
+def _read_body(environ: dict) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def _json(start_response: Callable, status: str, body: dict, content_type: str) -> WSGIResponse:
+    data = json.dumps(body).encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [data]
+
+
+def _xml(start_response: Callable, status: str, body: str) -> WSGIResponse:
+    data = body.encode()
+    start_response(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _elbv2_error(code: str, message: str) -> str:
+    return (
+        f'<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/{ELBV2_VERSION}/">'
+        f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.endpoint", description=__doc__)
+    parser.add_argument("--state-dir", type=Path, required=True, help="the rehearsal's state directory")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
+    parser.add_argument("--region", default="us-east-1", help="the region moto's backends are read in")
+    parser.add_argument(
+        "--offline-after",
+        type=float,
+        default=10.0,
+        help="seconds without an agent poll before ConnectionLost",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # One line per long poll would drown the log; our own handlers log what matters.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    state_dir = args.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    app = Endpoint(state_dir, args.region, args.offline_after)
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.start()
+
+    def shutdown(signum, frame):
+        # serve_forever runs in this thread: shutdown() must come from another one.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    info = state_dir / "endpoint.json"
+    temporary = info.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"url": url, "pid": os.getpid(), "region": args.region}))
+    temporary.replace(info)
+    log.info("serving on %s (state %s)", url, state_dir)
+    try:
+        server.serve_forever()
+    finally:
+        app.stop()
+        server.server_close()
+        info.unlink(missing_ok=True)
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

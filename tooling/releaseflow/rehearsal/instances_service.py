@@ -1,0 +1,145 @@
+"""Managed-instance state: agent heartbeats, DescribeInstanceInformation and target resolution."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_values, page
+from releaseflow.rehearsal.moto_state import Ec2Instance
+
+AGENT_VERSION = "3.3.0.0-releaseflow"
+_FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key")
+
+
+class InstancesService:
+    """Which moto EC2 instances have an agent, and whether it still answers."""
+
+    def __init__(
+        self,
+        ec2_instances: Callable[[], list[Ec2Instance]],
+        offline_after: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._ec2_instances = ec2_instances
+        self._offline_after = offline_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._first_ping: dict[str, float] = {}
+        self._last_ping: dict[str, float] = {}
+        self._waiting: dict[str, int] = {}
+
+    def heartbeat(self, instance_id: str) -> None:
+        """Record that the agent of `instance_id` is talking to the endpoint now."""
+        now = self._clock()
+        with self._lock:
+            self._first_ping.setdefault(instance_id, now)
+            self._last_ping[instance_id] = now
+
+    @contextmanager
+    def connected(self, instance_id: str) -> Iterator[None]:
+        """An agent's long poll: it counts as online for as long as the poll is open."""
+        self.heartbeat(instance_id)
+        with self._lock:
+            self._waiting[instance_id] = self._waiting.get(instance_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting[instance_id] -= 1
+            self.heartbeat(instance_id)
+
+    def online(self, instance_id: str) -> bool:
+        """True while the agent polls or its last poll is younger than the offline threshold."""
+        with self._lock:
+            last = self._last_ping.get(instance_id)
+            waiting = self._waiting.get(instance_id, 0) > 0
+        return waiting or (last is not None and self._clock() - last < self._offline_after)
+
+    def managed(self) -> list[Ec2Instance]:
+        """The EC2 instances whose agent has polled at least once (SSM's managed nodes)."""
+        with self._lock:
+            known = set(self._last_ping)
+        return [instance for instance in self._ec2_instances() if instance.instance_id in known]
+
+    def resolve_targets(self, instance_ids: list[str] | None, targets: list[dict] | None) -> list[str]:
+        """SendCommand's InstanceIds or Targets (tag:Key, tag-key, InstanceIds) as managed instance ids."""
+        managed = {instance.instance_id: instance for instance in self.managed()}
+        if instance_ids:
+            if len(set(instance_ids)) != len(instance_ids):
+                raise AwsError("DuplicateInstanceId", "Instance ids must be unique.")
+            unknown = [instance_id for instance_id in instance_ids if instance_id not in managed]
+            if unknown:
+                raise AwsError("InvalidInstanceId", f"Instances {unknown} not in a valid state for account.")
+            return list(instance_ids)
+        if not targets:
+            raise AwsError("ValidationException", "Specify InstanceIds or Targets.")
+        selected = list(managed.values())
+        for target in targets:
+            selected = [instance for instance in selected if _matches(instance, target)]
+        return [instance.instance_id for instance in selected]
+
+    def describe(self, request: dict) -> dict:
+        """DescribeInstanceInformation over the managed instances."""
+        filters = filter_values(request.get("Filters"), _FILTER_KEYS, "InvalidFilterKey")
+        for key, values in filter_values(
+            request.get("InstanceInformationFilterList"), _FILTER_KEYS, "InvalidFilterKey"
+        ).items():
+            filters.setdefault(key, []).extend(values)
+        rows = [self._information(instance) for instance in self.managed()]
+        rows = [row for row in rows if _selected(row, filters)]
+        shown, token = page(rows, request)
+        return compact({"InstanceInformationList": [row["info"] for row in shown], "NextToken": token})
+
+    def _information(self, instance: Ec2Instance) -> dict:
+        with self._lock:
+            first = self._first_ping[instance.instance_id]
+            last = self._last_ping[instance.instance_id]
+        status = "Online" if self.online(instance.instance_id) else "ConnectionLost"
+        info = {
+            "InstanceId": instance.instance_id,
+            "PingStatus": status,
+            "LastPingDateTime": epoch(last),
+            "AgentVersion": AGENT_VERSION,
+            "IsLatestVersion": True,
+            "PlatformType": "Linux",
+            "PlatformName": "Debian",
+            "PlatformVersion": "12",
+            "ResourceType": "EC2Instance",
+            "IPAddress": "127.0.0.1",
+            "ComputerName": instance.instance_id,
+            "RegistrationDate": epoch(first),
+            "SourceId": instance.instance_id,
+            "SourceType": "AWS::EC2::Instance",
+        }
+        return {"info": info, "tags": instance.tags}
+
+
+def _matches(instance: Ec2Instance, target: dict) -> bool:
+    key, values = target.get("Key", ""), target.get("Values", [])
+    if key == "InstanceIds":
+        return instance.instance_id in values
+    if key.startswith("tag:"):
+        return instance.tags.get(key[4:]) in values
+    if key == "tag-key":
+        return any(value in instance.tags for value in values)
+    raise AwsError("InvalidTarget", f"The rehearsal endpoint cannot resolve targets by {key}.")
+
+
+def _selected(row: dict, filters: dict[str, list[str]]) -> bool:
+    info = row["info"]
+    checks = {
+        "InstanceIds": info["InstanceId"],
+        "PingStatus": info["PingStatus"],
+        "PlatformTypes": info["PlatformType"],
+        "ResourceType": info["ResourceType"],
+    }
+    for key, values in filters.items():
+        if key == "tag-key":
+            if not any(value in row["tags"] for value in values):
+                return False
+        elif checks[key] not in values:
+            return False
+    return True

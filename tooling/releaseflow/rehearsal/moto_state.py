@@ -1,0 +1,71 @@
+"""In-process reads of the moto backends the endpoint serves: documents, EC2 instances, target groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+from releaseflow.rehearsal.awsjson import AwsError
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One version of an SSM document as moto stores it."""
+
+    name: str
+    version: str
+    document_type: str
+    content: dict
+
+
+@dataclass(frozen=True)
+class Ec2Instance:
+    """An EC2 instance in moto, as far as SSM targeting and instance information need it."""
+
+    instance_id: str
+    state: str
+    tags: dict[str, str]
+
+
+class MotoState:
+    """Reads moto's backends for one account and region."""
+
+    def __init__(self, region: str, account: str = DEFAULT_ACCOUNT_ID):
+        self.region = region
+        self.account = account
+
+    def document(self, name: str, version: str | None) -> StoredDocument:
+        """The version SSM would run: the default one when `version` is empty or `$DEFAULT`."""
+        from moto.ssm.models import ssm_backends
+
+        documents = ssm_backends[self.account][self.region]._documents.get(name)
+        if documents is None:
+            raise AwsError("InvalidDocument", f"Document {name} does not exist.")
+        if not version or version == "$DEFAULT":
+            found = documents.get_default_version()
+        elif version == "$LATEST":
+            found = documents.get_latest_version()
+        else:
+            found = documents.find_by_version(version)
+        if found is None:
+            raise AwsError("InvalidDocumentVersion", f"Document {name} has no version {version}.")
+        return StoredDocument(name, found.document_version, found.document_type, found.content_json)
+
+    def instances(self) -> list[Ec2Instance]:
+        """Every instance moto knows, with its tags."""
+        from moto.ec2.models import ec2_backends
+
+        backend = ec2_backends[self.account][self.region]
+        return [
+            Ec2Instance(
+                instance.id, instance.state, {tag["key"]: tag["value"] for tag in instance.get_tags()}
+            )
+            for instance in backend.all_instances()
+        ]
+
+    def target_group(self, arn: str):
+        """moto's target group object, or None when it does not exist."""
+        from moto.elbv2.models import elbv2_backends
+
+        return elbv2_backends[self.account][self.region].target_groups.get(arn)
