@@ -16,12 +16,14 @@ from releaseflow.rules._automation_spec import (
 from releaseflow.rules._common import finding
 
 CODE = "E204"
+FAILURE_FIELDS = ("onFailure", "onCancel")
 SUMMARY = "Automation jump targets name a step in the same step list"
 WHY = (
     "SSM-FACTS: onFailure/onCancel `step:NAME`, `nextStep` and aws:branch `NextStep`/`Default` name "
     "the step to run next. A misspelt target surfaces only when that path runs, typically the "
-    "failure path during an incident. Nested aws:loop steps are a runbook of their own: their jumps "
-    "are kept inside the loop and the loop's siblings cannot jump into it (conservative: unverified)."
+    "failure path during an incident. The user guide (aws:loop): the loop inherits the onFailure of "
+    "its nested steps, so their onFailure/onCancel may name the loop's siblings; their nextStep and "
+    "branch targets are kept inside the loop (conservative: unverified)."
 )
 
 
@@ -29,18 +31,29 @@ def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
     everywhere = step_names([step for _, step in document.steps()])
-    for list_path, steps in step_lists(document):
+    lists = dict(step_lists(document))
+    for list_path, steps in lists.items():
         here = step_names(steps)
+        # The loop inherits a nested step's onFailure/onCancel, so those may leave the loop.
+        reachable_on_failure = set().union(*(step_names(lists.get(p, [])) for p in _enclosing(list_path)))
         for index, step in enumerate(steps):
             if not isinstance(step, dict):
                 continue
             path = (*list_path, index)
             for target_path, described, target in _targets(step, path):
-                if target in here or has_placeholder(target):
+                allowed = here | reachable_on_failure if target_path[-1] in FAILURE_FIELDS else here
+                if target in allowed or has_placeholder(target):
                     continue
                 where = " in the same step list" if target in everywhere else ""
                 message = f"step {step_label(step, path)}: {described} names no step{where}"
                 yield finding(document, CODE, target_path, message)
+
+
+def _enclosing(list_path: JsonPath) -> Iterator[JsonPath]:
+    """The step lists around a nested list: (..., loop index, "inputs", "Steps") sits in path[:-3]."""
+    while len(list_path) > 1:
+        list_path = list_path[:-3]
+        yield list_path
 
 
 def _targets(step: dict, path: JsonPath) -> Iterator[tuple[JsonPath, str, str]]:
