@@ -1,0 +1,166 @@
+"""Running one `_script.sh` as the SSM agent does: `sh -c path`, own process group, timeout, kept output."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# The agent's limits (iohandler.DefaultOutputConfig) and the text it appends when it cuts.
+MAX_STDOUT = 24000
+MAX_STDERR = 8000
+TRUNCATED_SUFFIX = "--output truncated--"
+# The plugin `Output` (iohandler.MaximumPluginOutputSize) and its markers.
+MAX_PLUGIN_OUTPUT = 2500
+ERROR_TITLE = "\n----------ERROR-------\n"
+OUTPUT_CUT = "\n---Output truncated---"
+ERROR_CUT = "\n---Error truncated----"
+
+# Fatal error (128) + SIGKILL (9): what the agent reports for a timed-out or cancelled script.
+KILLED_EXIT_CODE = 137
+DEFAULT_TIMEOUT = 3600
+MIN_TIMEOUT, MAX_TIMEOUT = 5, 172800
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    """How one script ended and what it wrote (read back up to a little past the agent's limits)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    # Go's text for how the process ended ("exit status 2", "signal: killed"); empty on success.
+    error: str = ""
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+def execution_timeout(value: object) -> int:
+    """timeoutSeconds as the agent's ValidateExecutionTimeout reads it: bad or out of range -> 3600."""
+    if isinstance(value, bool):
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = int(float(value)) if isinstance(value, str | int | float) else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return seconds if MIN_TIMEOUT <= seconds <= MAX_TIMEOUT else DEFAULT_TIMEOUT
+
+
+def write_script(path: Path, lines: Sequence[str]) -> None:
+    """The agent's CreateScriptFile: the lines joined with newlines, executable by root only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o700)
+
+
+def run_script(
+    script: Path,
+    *,
+    working_directory: str,
+    environment: dict[str, str],
+    binds: Sequence[tuple[str, str]],
+    timeout_seconds: float,
+    cancel: threading.Event,
+    output_dir: Path,
+    poll_seconds: float = 0.05,
+) -> ScriptResult:
+    """Run `sh -c script` in its own process group; SIGKILL the group on timeout or cancel."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stdout_path, stderr_path = output_dir / "stdout", output_dir / "stderr"
+    argv, cwd = _command(script, working_directory, binds)
+    # Files, not pipes: a daemon the script leaves behind may keep its stdout open for ever.
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    timed_out = cancelled = False
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            code = process.wait(timeout=poll_seconds)
+            break
+        except subprocess.TimeoutExpired:
+            cancelled = cancel.is_set()
+            timed_out = not cancelled and time.monotonic() >= deadline
+            if cancelled or timed_out:
+                _kill_group(process)
+                code = KILLED_EXIT_CODE
+                break
+    if code < 0:
+        error = f"signal: {signal.strsignal(-code).lower()}"
+        code = -1  # Go's WaitStatus.ExitStatus() for a process some signal killed
+    else:
+        error = f"exit status {code}" if code else ""
+    return ScriptResult(
+        exit_code=code,
+        stdout=_read(stdout_path, MAX_STDOUT),
+        stderr=_read(stderr_path, MAX_STDERR),
+        error=error,
+        timed_out=timed_out,
+        cancelled=cancelled,
+    )
+
+
+def _command(script: Path, working_directory: str, binds: Sequence[tuple[str, str]]) -> tuple[list[str], str]:
+    if not binds:
+        return ["sh", "-c", str(script)], working_directory
+    # Mount first, then enter the working directory, which may be one of the mounts.
+    steps = [
+        f"mkdir -p {shlex.quote(dst)} && mount --bind {shlex.quote(src)} {shlex.quote(dst)}"
+        for src, dst in binds
+    ]
+    # `cd` exports OLDPWD, which a script the real agent starts does not have.
+    steps += [
+        f"cd {shlex.quote(working_directory)}",
+        "unset OLDPWD",
+        f"exec sh -c {shlex.quote(str(script))}",
+    ]
+    wrapper = " && ".join(steps)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", wrapper], "/"
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    # It may have ended between the last wait and the kill.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _read(path: Path, limit: int) -> str:
+    # One character past the limit is enough to know it must be cut; the rest stays in the file.
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.read(limit + 1)
+
+
+def prefix(text: str, limit: int) -> str:
+    """The agent's StringPrefix: at `limit` characters or more, cut and end with the suffix."""
+    if len(text) < limit:
+        return text
+    return text[: limit - len(TRUNCATED_SUFFIX)] + TRUNCATED_SUFFIX
+
+
+def plugin_output(stdout: str, stderr: str, capacity: int = MAX_PLUGIN_OUTPUT) -> str:
+    """The agent's TruncateOutput: stdout, the error title and stderr, within `capacity`."""
+    title = ERROR_TITLE if stderr else ""
+    available = capacity - len(title)
+    if len(stdout) + len(stderr) < available:
+        return stdout + title + stderr
+    if len(stdout) > available // 2 and len(stderr) > available // 2:
+        half = (available - len(ERROR_CUT) - len(OUTPUT_CUT)) // 2
+        return stdout[:half] + OUTPUT_CUT + title + stderr[:half] + ERROR_CUT
+    if len(stdout) < available // 2:
+        return stdout + title + stderr[: available - len(ERROR_CUT) - len(stdout)] + ERROR_CUT
+    return stdout[: available - len(OUTPUT_CUT) - len(stderr)] + OUTPUT_CUT + title + stderr
