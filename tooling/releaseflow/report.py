@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from releaseflow.execution import HostFailure, Invocation, Outcome, Snapshot, Step, host_summaries
 from releaseflow.publish import PublishResult
 
 
@@ -31,3 +34,180 @@ def publish_markdown(result: PublishResult) -> str:
             "</details>",
         ]
     return "\n".join(parts) + "\n"
+
+
+# --- deploys ------------------------------------------------------------------------------------
+
+
+def event_line(item: Step | Invocation) -> str:
+    """One line per step transition or host status change, as they happen."""
+    if isinstance(item, Step):
+        failure = f": {item.failure}" if item.failure and item.status in _BAD else ""
+        return f"step {item.label} ({item.action}): {item.status}{failure}"
+    return f"  host {item.instance_id} {item.phase}: {item.status}"
+
+
+def status_line(snapshot: Snapshot) -> str:
+    """The terminal's live line: execution status, current step, hosts by status."""
+    current = next((s.label for s in reversed(snapshot.steps) if s.status == "InProgress"), "-")
+    counts: dict[str, int] = {}
+    for host in host_summaries(snapshot):
+        counts[host.status] = counts.get(host.status, 0) + 1
+    hosts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no hosts yet"
+    return f"[{snapshot.status}] step {current}; hosts: {hosts}"
+
+
+def error_annotation(outcome: Outcome) -> str:
+    """A GitHub ::error:: naming the failing step and host."""
+    failure = outcome.failure
+    where = (
+        f"step {failure.step}" if failure and failure.step else f"execution {outcome.snapshot.execution_id}"
+    )
+    host = f" on host {failure.instance_id}" if failure and failure.instance_id else ""
+    message = failure.message if failure and failure.message else outcome.snapshot.status
+    return f"::error title=Deploy {outcome.result}::{_escape(f'{where}{host}: {message}')}"
+
+
+def failure_text(failure: HostFailure) -> str:
+    lines = [f"failed step: {failure.step or '-'}", f"message: {failure.message or '-'}"]
+    if failure.instance_id:
+        lines.append(f"host: {failure.instance_id}")
+    for title, text in (("stdout", failure.stdout), ("stderr", failure.stderr)):
+        if text:
+            lines += [f"--- {title} (tail) ---", text]
+    return "\n".join(lines) + "\n"
+
+
+def hosts_text(snapshot: Snapshot) -> str:
+    rows = [f"{'HOST':<21} {'ROLE':<8} {'REVISION':<30} {'STATUS':<10} DURATION"]
+    for host in host_summaries(snapshot):
+        rows.append(
+            f"{host.instance_id:<21} {host.role:<8} {_short(host.before) + ' -> ' + _short(host.after):<30} "
+            f"{host.status:<10} {_duration(host.seconds)}"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def status_text(snapshot: Snapshot) -> str:
+    """`releaseflow status`: the execution, its steps, then its hosts."""
+    lines = [f"execution {snapshot.execution_id} of {snapshot.runbook}: {snapshot.status}"]
+    if snapshot.failure:
+        lines.append(f"failure: {snapshot.failure}")
+    for name, values in sorted(snapshot.parameters.items()):
+        if name in ("Revision", "FleetTagValue"):
+            lines.append(f"{name}: {', '.join(values)}")
+    lines += ["", "STEPS"]
+    lines += [
+        f"  {step.label:<40} {step.status:<12} {_duration(_seconds(step.start, step.end))}"
+        for step in snapshot.steps
+    ]
+    return "\n".join(lines) + "\n\n" + hosts_text(snapshot)
+
+
+def status_json(snapshot: Snapshot) -> dict:
+    return {
+        "execution_id": snapshot.execution_id,
+        "runbook": snapshot.runbook,
+        "status": snapshot.status,
+        "failure": snapshot.failure,
+        "parameters": snapshot.parameters,
+        "steps": [
+            {
+                "name": s.label,
+                "action": s.action,
+                "status": s.status,
+                "failure": s.failure,
+                "start": _iso(s.start),
+                "end": _iso(s.end),
+            }
+            for s in snapshot.steps
+        ],
+        "hosts": [
+            {
+                "instance_id": h.instance_id,
+                "role": h.role,
+                "before": h.before,
+                "after": h.after,
+                "status": h.status,
+                "seconds": h.seconds,
+            }
+            for h in host_summaries(snapshot)
+        ],
+    }
+
+
+def deploy_markdown(outcome: Outcome, environment: str, url: str) -> str:
+    """The job summary: outcome, a table per host, the failure, and a gantt chart of host phases."""
+    snapshot = outcome.snapshot
+    revision = (snapshot.parameters.get("Revision") or ["?"])[0]
+    icon = "✅" if outcome.result == "success" else "❌"
+    parts = [
+        f"### {icon} Deploy of `{revision}` to {environment}: {outcome.result}",
+        "",
+        f"Execution [`{snapshot.execution_id}`]({url}) of `{snapshot.runbook}`: {snapshot.status}",
+        "",
+        "| Host | Role | Revision | Status | Duration |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    parts += [
+        f"| `{h.instance_id}` | {h.role} | `{_short(h.before)}` → `{_short(h.after)}` | {h.status} "
+        f"| {_duration(h.seconds)} |"
+        for h in host_summaries(snapshot)
+    ]
+    if outcome.failure:
+        parts += ["", "#### Failure", "", "```text", failure_text(outcome.failure).rstrip("\n"), "```"]
+    parts += ["", gantt(snapshot)]
+    return "\n".join(parts)
+
+
+def gantt(snapshot: Snapshot) -> str:
+    """A Mermaid gantt chart: a section per host, a bar per phase, failures marked crit."""
+    lines = [
+        "```mermaid",
+        "gantt",
+        f"  title {snapshot.runbook} {snapshot.execution_id}",
+        "  dateFormat X",
+        "  axisFormat %H:%M:%S",
+    ]
+    hosts: dict[str, list[Invocation]] = {}
+    for invocation in snapshot.invocations:
+        hosts.setdefault(invocation.instance_id, []).append(invocation)
+    fallback_end = snapshot.end
+    for instance_id, runs in hosts.items():
+        lines.append(f"  section {instance_id}")
+        for run in runs:
+            if run.start is None:
+                continue
+            start = int(run.start.timestamp())
+            end = max(start + 1, int((run.end or fallback_end or run.start).timestamp()))
+            tag = "crit, " if run.status in _BAD else ("active, " if run.end is None else "done, ")
+            lines.append(f"  {run.phase} :{tag}{start}, {end}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+_BAD = ("Failed", "TimedOut", "Cancelled")
+
+
+def _short(revision: str) -> str:
+    return revision[:12]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _escape(message: str) -> str:
+    """GitHub's workflow-command escaping."""
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -1,0 +1,364 @@
+"""Deploy trigger library: revision check, start request, fleet lock, following an execution."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from releaseflow.config import Environment
+from releaseflow.deploy import (
+    LockHeld,
+    RevisionRefused,
+    StartRequest,
+    acquire,
+    check_revision,
+    revision_pattern,
+    start_request,
+)
+from releaseflow.follow import follow
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _step(name, status, start, end=None, *, command=None, parent=None, iteration=None, failure=None):
+    step = {
+        "StepName": name,
+        "StepExecutionId": f"{name}-{iteration}",
+        "StepStatus": status,
+        "Action": "aws:runCommand" if command else "aws:loop",
+        "ExecutionStartTime": _at(start),
+    }
+    if end is not None:
+        step["ExecutionEndTime"] = _at(end)
+    if command:
+        step["Outputs"] = {"CommandId": [command]}
+    if parent:
+        step["ParentStepDetails"] = {"StepName": parent, "Iteration": iteration}
+    if failure:
+        step["FailureMessage"] = failure
+    return step
+
+
+def _host(command, instance, document, status, start, end=None, output=""):
+    plugin = {"Name": "deploy", "Output": output, "ResponseStartDateTime": _at(start)}
+    if end is not None:
+        plugin["ResponseFinishDateTime"] = _at(end)
+    return {
+        "CommandId": command,
+        "InstanceId": instance,
+        "DocumentName": document,
+        "Status": status,
+        "CommandPlugins": [plugin],
+    }
+
+
+def scenario(outcome: str = "Success") -> list[tuple[float, dict]]:
+    """A deploy: checkout on i-1 (0-3 s), then a rolling loop restarting i-2 (3-6 s), then the end."""
+    checkout_out = "checked out abc; previous revision 1111111 recorded for execution e-1"
+    running = {
+        "status": "InProgress",
+        "steps": [_step("Checkout", "InProgress", 0, command="c1")],
+        "hosts": {"c1": [_host("c1", "i-1", "releaseflow-CheckoutRevision", "InProgress", 0)]},
+    }
+    rolling = {
+        "status": "InProgress",
+        "steps": [
+            _step("Checkout", "Success", 0, 3, command="c1"),
+            _step("Rolling", "InProgress", 3),
+            _step("Restart", "InProgress", 3, command="c2", parent="Rolling", iteration=0),
+        ],
+        "hosts": {
+            "c1": [_host("c1", "i-1", "releaseflow-CheckoutRevision", "Success", 0, 3, checkout_out)],
+            "c2": [_host("c2", "i-2", "releaseflow-RestartServices", "InProgress", 3)],
+        },
+    }
+    failed = outcome != "Success"
+    restart = "Failed" if failed else "Success"
+    done = {
+        "status": outcome,
+        "failure": "Step Rolling failed" if failed else "",
+        "steps": [
+            _step("Checkout", "Success", 0, 3, command="c1"),
+            _step("Rolling", restart, 3, 6),
+            _step(
+                "Restart",
+                restart,
+                3,
+                6,
+                command="c2",
+                parent="Rolling",
+                iteration=0,
+                failure="puma did not come up" if failed else None,
+            ),
+        ],
+        "hosts": {
+            "c1": rolling["hosts"]["c1"],
+            "c2": [_host("c2", "i-2", "releaseflow-RestartServices", restart, 3, 6)],
+        },
+    }
+    return [(0, running), (3, rolling), (6, done)]
+
+
+class FakeSSM:
+    """The Automation and Run Command calls releaseflow makes, answered from a timeline."""
+
+    def __init__(self, timeline, now, *, running=()):
+        self.timeline = timeline
+        self.now = now
+        self.running = list(running)  # (execution id, fleet) pairs other deploys hold
+        self.calls: list[str] = []
+        self.stopped = False
+        self.started: list[dict] = []
+
+    def _state(self) -> dict:
+        state = [entry for at, entry in self.timeline if at <= self.now()][-1]
+        if self.stopped:
+            return {**state, "status": "Cancelled"}
+        return state
+
+    def get_automation_execution(self, AutomationExecutionId):
+        self.calls.append("GetAutomationExecution")
+        for execution_id, fleet in self.running:
+            if execution_id == AutomationExecutionId:
+                return {
+                    "AutomationExecution": {
+                        "AutomationExecutionId": execution_id,
+                        "Parameters": {"FleetTagValue": [fleet]},
+                    }
+                }
+        state = self._state()
+        execution = {
+            "AutomationExecutionId": AutomationExecutionId,
+            "DocumentName": "releaseflow-Deploy",
+            "AutomationExecutionStatus": state["status"],
+            "Parameters": {"Revision": [REVISION], "FleetTagValue": ["web"]},
+            "StepExecutions": [s for s in state["steps"] if "ParentStepDetails" not in s],
+        }
+        if state.get("failure"):
+            execution["FailureMessage"] = state["failure"]
+        return {"AutomationExecution": execution}
+
+    def describe_automation_step_executions(self, AutomationExecutionId, **_):
+        self.calls.append("DescribeAutomationStepExecutions")
+        return {"StepExecutions": self._state()["steps"]}
+
+    def list_command_invocations(self, CommandId, Details):
+        self.calls.append("ListCommandInvocations")
+        return {"CommandInvocations": self._state()["hosts"].get(CommandId, [])}
+
+    def get_command_invocation(self, CommandId, InstanceId):
+        self.calls.append("GetCommandInvocation")
+        return {
+            "StandardOutputContent": "".join(f"line {n}\n" for n in range(30)),
+            "StandardErrorContent": "Errno::EADDRINUSE\n",
+        }
+
+    def stop_automation_execution(self, AutomationExecutionId, Type):
+        self.calls.append("StopAutomationExecution")
+        self.stopped = True
+
+    def start_automation_execution(self, **request):
+        self.calls.append("StartAutomationExecution")
+        self.started.append(request)
+        return {"AutomationExecutionId": "exec-1"}
+
+    def describe_automation_executions(self, Filters):
+        self.calls.append("DescribeAutomationExecutions")
+        return {
+            "AutomationExecutionMetadataList": [
+                {"AutomationExecutionId": execution_id, "DocumentName": "releaseflow-Deploy"}
+                for execution_id, _ in self.running
+            ]
+        }
+
+    def get_paginator(self, name):
+        method = getattr(self, name)
+
+        class Paginator:
+            def paginate(self, **kwargs):
+                yield method(**kwargs)
+
+        return Paginator()
+
+
+def _follow(ssm, clock, **kwargs):
+    events = []
+    outcome = follow(
+        ssm,
+        "exec-1",
+        listener=lambda snap, changed: events.extend(changed),
+        clock=clock,
+        sleep=clock.sleep,
+        **kwargs,
+    )
+    return outcome, events
+
+
+def test_follow_reports_steps_loop_iterations_and_hosts_to_success():
+    """Following a good deploy reports each step, the loop iteration and each host, and ends in success."""
+    clock = FakeClock()
+    outcome, events = _follow(FakeSSM(scenario(), clock), clock)
+    assert outcome.result == "success"
+    labels = [(getattr(e, "label", None) or e.instance_id, e.status) for e in events]
+    assert ("Rolling[0].Restart", "InProgress") in labels
+    assert ("Rolling[0].Restart", "Success") in labels
+    assert ("i-1", "Success") in labels
+    assert ("i-2", "Success") in labels
+
+
+def test_follow_makes_about_one_call_a_second_and_notices_the_end_within_two_seconds():
+    """Polling averages at most about one call a second and returns within 2 s of the end."""
+    clock = FakeClock()
+    timeline = scenario()
+    ssm = FakeSSM([*timeline[:2], (3.0, timeline[1][1]), (60.0, timeline[2][1])], clock)
+    follow(ssm, "exec-1", listener=lambda *_: None, clock=clock, sleep=clock.sleep)
+    assert 60.0 <= clock.now <= 62.0
+    assert len(ssm.calls) / clock.now <= 1.1
+
+
+def test_failed_deploy_names_the_step_the_host_and_its_output_tail():
+    """A failure carries the failing step, its message, the host and the last 20 lines of its output."""
+    clock = FakeClock()
+    outcome, _ = _follow(FakeSSM(scenario("Failed"), clock), clock)
+    assert outcome.result == "failed"
+    failure = outcome.failure
+    assert (failure.step, failure.instance_id) == ("Rolling[0].Restart", "i-2")
+    assert failure.message == "puma did not come up"
+    assert failure.stdout.splitlines() == [f"line {n}" for n in range(10, 30)]
+    assert failure.stderr == "Errno::EADDRINUSE"
+
+
+def test_timeout_stops_the_execution():
+    """--timeout stops the execution with StopAutomationExecution and reports timed_out."""
+    clock = FakeClock()
+    ssm = FakeSSM([(0, scenario()[0][1])], clock)
+    outcome, _ = _follow(ssm, clock, timeout=5)
+    assert outcome.result == "timed_out"
+    assert "StopAutomationExecution" in ssm.calls
+    assert outcome.snapshot.status == "Cancelled"
+
+
+def test_stop_request_cancels_the_execution():
+    """A stop request (a signal in the CLI) stops the execution and reports cancelled."""
+    clock = FakeClock()
+    ssm = FakeSSM(scenario(), clock)
+    outcome, _ = _follow(ssm, clock, stop_requested=lambda: clock.now >= 1)
+    assert outcome.result == "cancelled"
+    assert ssm.stopped
+
+
+def test_execution_cancelled_elsewhere_is_cancelled():
+    """An execution cancelled from the console ends the follow with cancelled."""
+    clock = FakeClock()
+    timeline = scenario()
+    outcome, _ = _follow(FakeSSM([timeline[0], (2, {**timeline[1][1], "status": "Cancelled"})], clock), clock)
+    assert outcome.result == "cancelled"
+
+
+@pytest.mark.parametrize("revision", ["main", "abc123", f"{REVISION}; rm -rf /", ""])
+def test_revision_not_matching_the_whole_pattern_is_refused(revision):
+    """A revision is checked against the runbook's pattern as a whole, even if the pattern is unanchored."""
+    with pytest.raises(RevisionRefused):
+        check_revision(revision, "[0-9a-f]{7,40}")
+
+
+def test_revision_matching_the_pattern_passes():
+    """A full commit id passes the anchored pattern."""
+    check_revision(REVISION, "^[0-9a-f]{7,40}$")
+
+
+def test_revision_pattern_comes_from_the_runbook_source_even_with_a_prefix(tmp_path):
+    """The pattern is read from automation/<runbook>.yaml; staging-releaseflow-Deploy finds it too."""
+    (tmp_path / "automation").mkdir()
+    (tmp_path / "automation" / "releaseflow-Deploy.yaml").write_text(
+        'schemaVersion: "0.3"\nparameters:\n  Revision:\n    type: String\n    allowedPattern: "^[0-9a-f]{40}$"\n'
+        "mainSteps: []\n"
+    )
+    assert revision_pattern(tmp_path, "staging-releaseflow-Deploy") == "^[0-9a-f]{40}$"
+
+
+ENV = Environment(
+    name="production", parameters={"FleetTagValue": ["web"], "BatchSize": ["1"], "TargetGroupArn": [""]}
+)
+GITHUB = {
+    "GITHUB_RUN_ID": "42",
+    "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_ACTOR": "octocat",
+    "GITHUB_REPOSITORY": "acme/shop",
+    "GITHUB_SERVER_URL": "https://github.com",
+}
+
+
+def test_start_request_merges_parameters_and_drops_empty_values():
+    """Overrides win over the configuration, the revision is added and empty values are left out."""
+    request = start_request(ENV, REVISION, {"BatchSize": ["50%"]}, {})
+    assert request.parameters == {"FleetTagValue": ["web"], "BatchSize": ["50%"], "Revision": [REVISION]}
+
+
+def test_client_token_is_stable_per_run_attempt():
+    """The same run and attempt give the same token; a re-run attempt gives a new one."""
+    first = start_request(ENV, REVISION, {}, GITHUB).client_token
+    again = start_request(ENV, REVISION, {}, GITHUB).client_token
+    rerun = start_request(ENV, REVISION, {}, {**GITHUB, "GITHUB_RUN_ATTEMPT": "2"}).client_token
+    assert first == again != rerun
+    assert len(first) == 36
+
+
+def test_start_request_tags_commit_actor_and_run_url():
+    """Tags carry the commit, the actor and the run URL."""
+    tags = dict(start_request(ENV, REVISION, {}, GITHUB).tags)
+    assert tags["releaseflow:commit"] == REVISION
+    assert tags["releaseflow:actor"] == "octocat"
+    assert tags["releaseflow:run"] == "https://github.com/acme/shop/actions/runs/42"
+
+
+def _request(fleet="web") -> StartRequest:
+    return StartRequest("releaseflow-Deploy", {"FleetTagValue": [fleet], "Revision": [REVISION]}, "t", ())
+
+
+def test_lock_held_by_a_deploy_to_the_same_fleet_refuses_naming_it():
+    """A running execution on the same fleet makes the start refuse, naming that execution."""
+    clock = FakeClock()
+    ssm = FakeSSM([], clock, running=[("other-exec", "web")])
+    with pytest.raises(LockHeld, match="other-exec"):
+        acquire(ssm, _request(), wait=False, notify=print)
+
+
+def test_lock_ignores_deploys_to_other_fleets():
+    """An execution running on another fleet does not hold the lock."""
+    clock = FakeClock()
+    acquire(FakeSSM([], clock, running=[("other-exec", "db")]), _request(), wait=False, notify=print)
+
+
+def test_wait_lock_waits_until_the_other_deploy_ends():
+    """With wait, the start waits until the other execution is no longer running."""
+    clock = FakeClock()
+    ssm = FakeSSM([], clock, running=[("other-exec", "web")])
+    notes = []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        ssm.running.clear()
+
+    acquire(ssm, _request(), wait=True, notify=notes.append, clock=clock, sleep=sleep)
+    assert clock.now > 0
+    assert notes == ["waiting for execution other-exec of releaseflow-Deploy on fleet web to finish"]

@@ -1,0 +1,244 @@
+"""`releaseflow deploy`: start the release runbook for a revision, follow it, exit by its outcome."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from releaseflow import report, schedules
+from releaseflow.commands._aws import client
+from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
+from releaseflow.deploy import (
+    EXIT_CODES,
+    acquire,
+    check_revision,
+    console_url,
+    revision_pattern,
+    start,
+    start_request,
+)
+from releaseflow.errors import UsageError
+from releaseflow.execution import Step
+from releaseflow.follow import follow
+
+NAME = "deploy"
+ORDER = 30
+HELP = "start the release runbook for a revision and follow it to the end"
+DESCRIPTION = """\
+Start the release runbook (StartAutomationExecution) with the environment's parameters from the
+deploy configuration (releaseflow.yaml or $RELEASEFLOW_CONFIG), then follow it: step transitions,
+per-host command status, and on failure the failing host's output. The revision is checked against
+the runbook's Revision pattern before any AWS call. Another running deploy to the same fleet makes
+it refuse (or wait, with --wait-lock). SIGINT/SIGTERM stops the execution before exiting.
+In GitHub Actions it groups output by phase, annotates the failure, writes execution-id and status
+to $GITHUB_OUTPUT and a summary (hosts table, gantt chart) to $GITHUB_STEP_SUMMARY."""
+EPILOG = """\
+exit codes:
+  0  the deploy succeeded (or was started/scheduled with --no-wait/--at)
+  1  the deploy failed
+  2  refused before starting: bad revision, bad configuration or usage
+  3  timed out (the runbook's own timeout, or --timeout: the execution is then stopped)
+  4  cancelled (by a signal to this command, or from elsewhere)
+  5  refused before starting: another deploy to the same fleet is running (see --wait-lock)"""
+
+_NAMED = {"fleet": "FleetTagValue", "batch_size": "BatchSize", "target_group": "TargetGroupArn"}
+
+
+def register(parser) -> None:
+    parser.add_argument("--revision", required=True, help="the git commit to deploy")
+    parser.add_argument(
+        "--environment",
+        default=os.environ.get("RELEASEFLOW_ENVIRONMENT"),
+        help="environment in the configuration (default: $RELEASEFLOW_ENVIRONMENT)",
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
+        help="deploy configuration (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a runbook parameter (repeat a name for a list)",
+    )
+    parser.add_argument("--fleet", help="FleetTagValue: the fleet to deploy to")
+    parser.add_argument("--batch-size", help="BatchSize: hosts per rolling batch (count or percentage)")
+    parser.add_argument("--target-group", help="TargetGroupArn: the load balancer's target group")
+    parser.add_argument("--runbook", help="runbook name (default: from the configuration)")
+    parser.add_argument("--region", help="AWS region (default: from the configuration, else the chain)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="folder holding automation/, for the revision pattern (default: .)",
+    )
+    parser.add_argument("--no-wait", action="store_true", help="print the execution id and exit 0")
+    parser.add_argument("--timeout", type=float, help="stop the execution after this many seconds")
+    parser.add_argument(
+        "--wait-lock",
+        action="store_true",
+        help="wait for a running deploy to the same fleet instead of refusing",
+    )
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="schedule the deploy once at TIME (ISO 8601, UTC "
+        "unless a zone is given) with EventBridge Scheduler instead of starting it now",
+    )
+    parser.add_argument(
+        "--scheduler-role",
+        help="role Scheduler assumes for --at (default: scheduler_role_arn in the configuration)",
+    )
+
+
+def run(args) -> int:
+    environment = load_environment(args.config, args.environment)
+    if args.runbook:
+        environment = replace(environment, runbook=args.runbook)
+    check_revision(args.revision, revision_pattern(args.root, environment.runbook))
+    request = start_request(environment, args.revision, _overrides(args), os.environ)
+    region = args.region or environment.region
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if args.at:
+        return _schedule(args, environment, request, region)
+    ssm = client("ssm", region)
+    out = _Printer(github, sys.stdout.isatty())
+    out.phase("Lock")
+    acquire(ssm, request, wait=args.wait_lock, notify=out.line, timeout=args.timeout)
+    out.phase("Start")
+    execution_id = start(ssm, request)
+    region = ssm.meta.region_name
+    url = console_url(region, execution_id)
+    out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
+    if args.no_wait:
+        _outputs(github, execution_id, "InProgress")
+        out.close()
+        return 0
+    outcome = _follow(ssm, execution_id, out, args.timeout)
+    out.phase("Result")
+    out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
+    if outcome.failure:
+        out.line(report.failure_text(outcome.failure).rstrip("\n"))
+    out.line(f"deploy {outcome.result}: execution {execution_id} ended {outcome.snapshot.status}")
+    out.close()
+    if github and outcome.result != "success":
+        print(report.error_annotation(outcome))
+    _outputs(github, execution_id, outcome.snapshot.status)
+    if github and os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(report.deploy_markdown(outcome, environment.name, url))
+    return EXIT_CODES[outcome.result]
+
+
+def _follow(ssm, execution_id, out, timeout):
+    """Follow with SIGINT/SIGTERM turned into a request to stop the execution."""
+    stop = threading.Event()
+
+    def pause(seconds: float) -> None:
+        # Once stopping, the settle wait must really wait: the event is set and would return at once.
+        if stop.is_set():
+            time.sleep(seconds)
+        else:
+            stop.wait(seconds)
+
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return follow(
+            ssm, execution_id, listener=out.progress, sleep=pause, timeout=timeout, stop_requested=stop.is_set
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _schedule(args, environment, request, region) -> int:
+    role = args.scheduler_role or environment.scheduler_role_arn
+    if not role:
+        raise UsageError(
+            "--at needs the Scheduler role: --scheduler-role or scheduler_role_arn in the config"
+        )
+    expression = schedules.at_expression(args.at, datetime.now(UTC))
+    name = schedules.schedule_name(request, environment.name)
+    schedules.create(
+        client("scheduler", region),
+        request,
+        name=name,
+        expression=expression,
+        role_arn=role,
+        group=environment.schedule_group,
+    )
+    print(f"scheduled {request.runbook} for revision {args.revision}: {name} {expression}")
+    return 0
+
+
+def _overrides(args) -> dict[str, list[str]]:
+    overrides: dict[str, list[str]] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        overrides.setdefault(name, []).append(value)
+    for attribute, parameter in _NAMED.items():
+        value = getattr(args, attribute)
+        if value is not None:
+            overrides[parameter] = parameter_values(value)
+    return overrides
+
+
+def _outputs(github: bool, execution_id: str, status: str) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if github and path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"execution-id={execution_id}\nstatus={status}\n")
+
+
+class _Printer:
+    """Progress on stdout: ::group:: per phase in GitHub Actions, a live status line on a terminal."""
+
+    def __init__(self, github: bool, tty: bool):
+        self.github = github
+        self.tty = tty and not github
+        self.grouped = False
+        self.live = False
+
+    def phase(self, name: str) -> None:
+        if self.github:
+            self._end_group()
+            self.line(f"::group::{name}")
+            self.grouped = True
+        else:
+            self.line(f"== {name}")
+
+    def line(self, text: str) -> None:
+        if self.live:
+            print("\r\x1b[K", end="")  # the live status line gives way to the next line of output
+            self.live = False
+        print(text, flush=True)
+
+    def progress(self, snapshot, changed) -> None:
+        for item in changed:
+            if isinstance(item, Step) and not item.parent and item.status == "InProgress":
+                self.phase(f"Step {item.name}")
+            self.line(report.event_line(item))
+        if self.tty and not snapshot.finished:
+            print(report.status_line(snapshot), end="", flush=True)
+            self.live = True
+
+    def close(self) -> None:
+        self._end_group()
+        if self.live:
+            print()
+            self.live = False
+
+    def _end_group(self) -> None:
+        if self.grouped:
+            print("::endgroup::", flush=True)
+            self.grouped = False

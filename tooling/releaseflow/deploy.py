@@ -1,0 +1,156 @@
+"""Starting a deploy: the revision check, the start request, the fleet lock, and the start itself."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from releaseflow.config import Environment
+from releaseflow.documents import find_document_files, load_document
+from releaseflow.errors import ReleaseflowError, UsageError
+from releaseflow.execution import RUNNING
+
+# Exit codes of `releaseflow deploy`, by what a caller does next.
+EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
+LOCK_POLL_SECONDS = 10.0
+
+
+class RevisionRefused(UsageError):
+    """The revision does not match the runbook's Revision pattern; nothing was started."""
+
+
+class LockHeld(ReleaseflowError):
+    """Another execution of the runbook is deploying to the same fleet."""
+
+    exit_code = EXIT_CODES["locked"]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Everything StartAutomationExecution receives (and a schedule's target input)."""
+
+    runbook: str
+    parameters: dict[str, list[str]]
+    client_token: str
+    tags: tuple[tuple[str, str], ...]
+
+    @property
+    def fleet(self) -> str | None:
+        return (self.parameters.get("FleetTagValue") or [None])[0]
+
+    def api_input(self) -> dict:
+        return {
+            "DocumentName": self.runbook,
+            "Parameters": self.parameters,
+            "ClientToken": self.client_token,
+            "Tags": [{"Key": key, "Value": value} for key, value in self.tags],
+        }
+
+
+def revision_pattern(root: Path, runbook: str) -> str:
+    """The Revision allowedPattern of the runbook's source in automation/ (a prefixed name finds it too)."""
+    folder = Path(root) / "automation"
+    candidates = (
+        [path for path in find_document_files([folder]) if runbook.endswith(path.stem)]
+        if folder.is_dir()
+        else []
+    )
+    if not candidates:
+        raise UsageError(f"no source for runbook {runbook} in {folder}: cannot check the revision")
+    source = max(candidates, key=lambda path: len(path.stem))
+    parameters = load_document(source).content.get("parameters") or {}
+    pattern = (parameters.get("Revision") or {}).get("allowedPattern")
+    if not pattern:
+        raise UsageError(f"{source}: the Revision parameter has no allowedPattern to check against")
+    return pattern
+
+
+def check_revision(revision: str, pattern: str) -> None:
+    """Refuse a revision the pattern does not match as a whole (SSM itself would match anywhere)."""
+    if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), revision):
+        raise RevisionRefused(f"revision {revision!r} does not match the runbook's pattern {pattern}")
+
+
+def start_request(
+    environment: Environment, revision: str, overrides: Mapping[str, list[str]], github: Mapping[str, str]
+) -> StartRequest:
+    """The runbook input: configured parameters, then overrides, then the revision.
+
+    Empty values are dropped so the runbook's defaults apply (SSM refuses empty strings). The client
+    token is derived from revision, environment and the GitHub run and attempt, so retries of one run
+    cannot start two deploys while a re-run starts a new one; outside Actions it is random per call.
+    """
+    parameters = {**environment.parameters, **overrides, "Revision": [revision]}
+    parameters = {name: values for name, values in parameters.items() if any(values)}
+    run_id = github.get("GITHUB_RUN_ID")
+    if run_id:
+        key = "|".join(
+            [environment.runbook, revision, environment.name, run_id, github.get("GITHUB_RUN_ATTEMPT", "1")]
+        )
+        token = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+    else:
+        token = str(uuid.uuid4())
+    tags = [("releaseflow:commit", revision), ("releaseflow:environment", environment.name)]
+    if github.get("GITHUB_ACTOR"):
+        tags.append(("releaseflow:actor", github["GITHUB_ACTOR"]))
+    if run_id and github.get("GITHUB_REPOSITORY"):
+        server = github.get("GITHUB_SERVER_URL", "https://github.com")
+        tags.append(("releaseflow:run", f"{server}/{github['GITHUB_REPOSITORY']}/actions/runs/{run_id}"))
+    return StartRequest(environment.runbook, parameters, token, tuple(tags))
+
+
+def running_executions(ssm, runbook: str, fleet: str | None) -> list[str]:
+    """Ids of executions of `runbook` still running against `fleet` (any fleet when None)."""
+    filters = [
+        {"Key": "DocumentNamePrefix", "Values": [runbook]},
+        {"Key": "ExecutionStatus", "Values": list(RUNNING)},
+    ]
+    found = []
+    for page in ssm.get_paginator("describe_automation_executions").paginate(Filters=filters):
+        for execution in page.get("AutomationExecutionMetadataList", []):
+            if execution.get("DocumentName") != runbook:
+                continue
+            execution_id = execution["AutomationExecutionId"]
+            # The listing has no parameters: read them from the (few) running executions.
+            detail = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+            if fleet is None or fleet in detail.get("Parameters", {}).get("FleetTagValue", []):
+                found.append(execution_id)
+    return found
+
+
+def acquire(
+    ssm,
+    request: StartRequest,
+    *,
+    wait: bool,
+    notify: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+    timeout: float | None = None,
+) -> None:
+    """Return once no other execution deploys to the fleet; raise LockHeld unless asked to wait."""
+    started = clock()
+    while True:
+        holders = running_executions(ssm, request.runbook, request.fleet)
+        if not holders:
+            return
+        where = f"fleet {request.fleet}" if request.fleet else request.runbook
+        if not wait or (timeout is not None and clock() - started >= timeout):
+            raise LockHeld(f"execution {holders[0]} of {request.runbook} is still running on {where}")
+        notify(f"waiting for execution {holders[0]} of {request.runbook} on {where} to finish")
+        sleep(LOCK_POLL_SECONDS)
+
+
+def start(ssm, request: StartRequest) -> str:
+    return ssm.start_automation_execution(**request.api_input())["AutomationExecutionId"]
+
+
+def console_url(region: str, execution_id: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/systems-manager/automation/execution/"
+        f"{execution_id}?region={region}"
+    )

@@ -1,0 +1,216 @@
+"""An Automation execution as plain values: parsed API answers, what changed, per-host summaries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+SUCCESS = frozenset({"Success", "CompletedWithSuccess"})
+TERMINAL = SUCCESS | {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
+# What the lock treats as still running: everything that is neither finished nor merely scheduled.
+RUNNING = (
+    "Pending",
+    "InProgress",
+    "Waiting",
+    "Cancelling",
+    "PendingApproval",
+    "Approved",
+    "RunbookInProgress",
+    "ChangeCalendarOverrideApproved",
+)
+# Worst first: a host's status is the worst of its commands'.
+_SEVERITY = ["Failed", "TimedOut", "Cancelled", "Cancelling", "InProgress", "Pending", "Delayed", "Success"]
+_PREVIOUS = re.compile(r"previous revision (\S+) recorded|already at (\S+)")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step execution; loop iterations are separate steps with their parent's name and iteration."""
+
+    key: str
+    name: str
+    action: str
+    status: str
+    start: datetime | None = None
+    end: datetime | None = None
+    failure: str = ""
+    parent: str = ""
+    iteration: int | None = None
+    command_id: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.parent}[{self.iteration}].{self.name}" if self.parent else self.name
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One host's run of one command."""
+
+    command_id: str
+    instance_id: str
+    document: str
+    status: str
+    start: datetime | None = None
+    end: datetime | None = None
+    output: str = ""
+
+    @property
+    def phase(self) -> str:
+        """The document's own name, without project prefixes: CheckoutRevision, Migrate, ..."""
+        return self.document.rsplit("-", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    execution_id: str
+    runbook: str
+    status: str
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+    failure: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    steps: tuple[Step, ...] = ()
+    invocations: tuple[Invocation, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in SUCCESS
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """Where a failed deploy broke: the step, its message, and the failing host's output tails."""
+
+    step: str
+    message: str
+    instance_id: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How following ended: success, failed, timed_out or cancelled, and where it failed."""
+
+    result: str
+    snapshot: Snapshot
+    failure: HostFailure | None = None
+
+
+@dataclass(frozen=True)
+class HostSummary:
+    instance_id: str
+    role: str
+    before: str
+    after: str
+    status: str
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.end - self.start).total_seconds() if self.start and self.end else None
+
+
+def parse_execution(execution: dict[str, Any]) -> Snapshot:
+    """A GetAutomationExecution answer (its AutomationExecution) without steps."""
+    return Snapshot(
+        execution_id=execution["AutomationExecutionId"],
+        runbook=execution.get("DocumentName", ""),
+        status=execution.get("AutomationExecutionStatus", "Pending"),
+        parameters=execution.get("Parameters", {}),
+        failure=execution.get("FailureMessage", ""),
+        start=execution.get("ExecutionStartTime"),
+        end=execution.get("ExecutionEndTime"),
+    )
+
+
+def parse_step(step: dict[str, Any]) -> Step:
+    """A DescribeAutomationStepExecutions entry; a runCommand step's CommandId comes from its outputs."""
+    parent = step.get("ParentStepDetails") or {}
+    command_ids = (step.get("Outputs") or {}).get("CommandId") or [""]
+    return Step(
+        key=step.get("StepExecutionId", step["StepName"]),
+        name=step["StepName"],
+        action=step.get("Action", ""),
+        status=step.get("StepStatus", "Pending"),
+        start=step.get("ExecutionStartTime"),
+        end=step.get("ExecutionEndTime"),
+        failure=step.get("FailureMessage", ""),
+        parent=parent.get("StepName", ""),
+        iteration=parent.get("Iteration"),
+        command_id=command_ids[0] if step.get("Action") == "aws:runCommand" else "",
+    )
+
+
+def parse_invocation(invocation: dict[str, Any]) -> Invocation:
+    """A ListCommandInvocations entry (with Details): times and output come from its plugins."""
+    plugins = invocation.get("CommandPlugins") or []
+    starts = [p["ResponseStartDateTime"] for p in plugins if p.get("ResponseStartDateTime")]
+    ends = [p["ResponseFinishDateTime"] for p in plugins if p.get("ResponseFinishDateTime")]
+    return Invocation(
+        command_id=invocation["CommandId"],
+        instance_id=invocation["InstanceId"],
+        document=invocation.get("DocumentName", ""),
+        status=invocation.get("Status", "Pending"),
+        start=min(starts) if starts else invocation.get("RequestedDateTime"),
+        end=max(ends) if ends and invocation.get("Status") not in ("Pending", "InProgress") else None,
+        output="\n".join(p.get("Output", "") for p in plugins),
+    )
+
+
+def changes(before: Snapshot | None, after: Snapshot) -> list[Step | Invocation]:
+    """Steps and host invocations that are new or changed status since `before`, in order."""
+    seen_steps = {s.key: s.status for s in before.steps} if before else {}
+    seen_hosts = {(i.command_id, i.instance_id): i.status for i in before.invocations} if before else {}
+    found: list[Step | Invocation] = [s for s in after.steps if seen_steps.get(s.key) != s.status]
+    found += [i for i in after.invocations if seen_hosts.get((i.command_id, i.instance_id)) != i.status]
+    return found
+
+
+def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
+    """One row per host: migrate or rolling, revision before -> after, worst status, time spent."""
+    revision = (snapshot.parameters.get("Revision") or ["?"])[0]
+    hosts: dict[str, list[Invocation]] = {}
+    for invocation in snapshot.invocations:
+        hosts.setdefault(invocation.instance_id, []).append(invocation)
+    rows = []
+    for instance_id, runs in hosts.items():
+        checkout = [run for run in runs if run.phase == "CheckoutRevision"]
+        before = _previous_revision(checkout[0].output) if checkout else "?"
+        checked_out = any(run.status == "Success" for run in checkout)
+        rolled_back = any(run.phase == "Rollback" and run.status == "Success" for run in runs)
+        after = revision if checked_out and not rolled_back else before
+        status = min((run.status for run in runs), key=_severity)
+        starts = [run.start for run in runs if run.start]
+        ends = [run.end for run in runs if run.end]
+        role = "migrate" if any(run.phase == "Migrate" for run in runs) else "rolling"
+        rows.append(
+            HostSummary(
+                instance_id,
+                role,
+                before,
+                after,
+                status,
+                min(starts) if starts else None,
+                max(ends) if ends else None,
+            )
+        )
+    return rows
+
+
+def _previous_revision(output: str) -> str:
+    """CheckoutRevision says what it left: `previous revision X recorded` or `already at X`."""
+    match = _PREVIOUS.search(output)
+    return (match.group(1) or match.group(2)) if match else "?"
+
+
+def _severity(status: str) -> int:
+    return _SEVERITY.index(status) if status in _SEVERITY else len(_SEVERITY)

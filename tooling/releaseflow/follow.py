@@ -1,0 +1,202 @@
+"""Following an Automation execution to its end: polling with backoff, stopping it, finding the failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from releaseflow.execution import (
+    HostFailure,
+    Invocation,
+    Outcome,
+    Snapshot,
+    Step,
+    changes,
+    parse_execution,
+    parse_invocation,
+    parse_step,
+)
+
+# The end must be noticed within 2 s, so no pause is longer than this.
+MAX_DELAY = 1.9
+# A pause of one second per call made keeps the average near one call a second.
+SECONDS_PER_CALL = 1.0
+FIRST_DELAY = 0.5
+# While hosts run a command, their status is refreshed this often even when the execution looks idle.
+HOST_REFRESH = 5.0
+SETTLE_SECONDS = 15.0
+TAIL_LINES = 20
+_FAILED = ("Failed", "TimedOut", "Cancelled")
+
+
+Listener = Callable[[Snapshot, list[Step | Invocation]], None]
+
+
+class _Counted:
+    """Counts the calls made through it, so the pause after a poll can pay for them."""
+
+    def __init__(self, ssm):
+        self.ssm = ssm
+        self.calls = 0
+
+    def __getattr__(self, name):
+        method = getattr(self.ssm, name)
+
+        def counted(**kwargs):
+            self.calls += 1
+            return method(**kwargs)
+
+        return counted
+
+
+def fetch(
+    ssm, execution_id: str, previous: Snapshot | None = None, execution: dict | None = None
+) -> Snapshot:
+    """The execution with its steps and host invocations; finished commands are not asked again.
+
+    `execution` is a GetAutomationExecution answer the caller already has.
+    """
+    counted = ssm if isinstance(ssm, _Counted) else _Counted(ssm)
+    snapshot = parse_execution(
+        execution
+        or counted.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+    )
+    steps = []
+    token = None
+    while True:
+        page = counted.describe_automation_step_executions(
+            AutomationExecutionId=execution_id, **({"NextToken": token} if token else {})
+        )
+        steps += [parse_step(step) for step in page.get("StepExecutions", [])]
+        token = page.get("NextToken")
+        if not token:
+            break
+    known = {}
+    finished_steps = {s.command_id for s in previous.steps if s.command_id and s.end} if previous else set()
+    for invocation in previous.invocations if previous else ():
+        known.setdefault(invocation.command_id, []).append(invocation)
+    invocations: list[Invocation] = []
+    for step in steps:
+        if not step.command_id:
+            continue
+        if step.command_id in finished_steps and step.command_id in known:
+            invocations += known[step.command_id]
+            continue
+        answer = counted.list_command_invocations(CommandId=step.command_id, Details=True)
+        invocations += [parse_invocation(entry) for entry in answer.get("CommandInvocations", [])]
+    return replace(snapshot, steps=tuple(steps), invocations=tuple(invocations))
+
+
+def follow(
+    ssm,
+    execution_id: str,
+    *,
+    listener: Listener,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+    timeout: float | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> Outcome:
+    """Poll until the execution ends, telling `listener` what changed; stop it on timeout or request.
+
+    Each poll asks GetAutomationExecution; steps and hosts are fetched again only when it changed or
+    a command is running. The pause after a poll grows while nothing changes and pays one second for
+    each call made, never longer than MAX_DELAY.
+    """
+    counted = _Counted(ssm)
+    started = clock()
+    snapshot: Snapshot | None = None
+    marker = None
+    delay = FIRST_DELAY
+    last_details = float("-inf")
+    while True:
+        if stop_requested():
+            return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
+        if timeout is not None and clock() - started >= timeout:
+            return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
+        counted.calls = 0
+        execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
+            "AutomationExecution"
+        ]
+        new_marker = _marker(execution)
+        running_command = snapshot is not None and any(s.command_id and not s.end for s in snapshot.steps)
+        finished = parse_execution(execution).finished
+        if (
+            new_marker != marker
+            or finished
+            or snapshot is None
+            or (running_command and clock() - last_details >= HOST_REFRESH)
+        ):
+            fresh = fetch(counted, execution_id, snapshot, execution)
+            last_details = clock()
+            listener(fresh, changes(snapshot, fresh))
+            delay = FIRST_DELAY if new_marker != marker else delay
+            snapshot, marker = fresh, new_marker
+        if snapshot.finished:
+            return _outcome(counted, snapshot)
+        delay = min(MAX_DELAY, max(delay * 1.5, counted.calls * SECONDS_PER_CALL))
+        sleep(delay)
+
+
+def stop(
+    ssm,
+    execution_id: str,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+    settle: float = SETTLE_SECONDS,
+) -> Snapshot:
+    """Cancel the execution and wait up to `settle` seconds for it to reach a final status."""
+    ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+    deadline = clock() + settle
+    while True:
+        snapshot = fetch(ssm, execution_id)
+        if snapshot.finished or clock() >= deadline:
+            return snapshot
+        sleep(MAX_DELAY)
+
+
+def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Outcome:
+    final = stop(ssm, execution_id, clock=clock, sleep=sleep)
+    listener(final, changes(snapshot, final))
+    return Outcome(result, final, _failure(ssm, final))
+
+
+def _outcome(ssm, snapshot: Snapshot) -> Outcome:
+    if snapshot.succeeded:
+        return Outcome("success", snapshot)
+    result = {"TimedOut": "timed_out", "Cancelled": "cancelled"}.get(snapshot.status, "failed")
+    return Outcome(result, snapshot, _failure(ssm, snapshot))
+
+
+def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
+    """The last failed step (loop iterations come after their loop), and a failed host of its command."""
+    failed_steps = [step for step in snapshot.steps if step.status in _FAILED]
+    if not failed_steps:
+        return HostFailure("", snapshot.failure) if snapshot.failure else None
+    step = next((s for s in reversed(failed_steps) if s.command_id), failed_steps[-1])
+    hosts = [i for i in snapshot.invocations if i.status in _FAILED]
+    hosts.sort(key=lambda invocation: invocation.command_id != step.command_id)
+    message = step.failure or snapshot.failure
+    if not hosts:
+        return HostFailure(step.label, message)
+    host = hosts[0]
+    answer = ssm.get_command_invocation(CommandId=host.command_id, InstanceId=host.instance_id)
+    return HostFailure(
+        step.label,
+        message,
+        host.instance_id,
+        _tail(answer.get("StandardOutputContent", "")),
+        _tail(answer.get("StandardErrorContent", "")),
+    )
+
+
+def _marker(execution: dict) -> tuple:
+    """What GetAutomationExecution shows of progress; when it changes, steps are fetched again."""
+    steps = tuple((s.get("StepName"), s.get("StepStatus")) for s in execution.get("StepExecutions", []))
+    return execution.get("AutomationExecutionStatus"), execution.get("CurrentStepName"), steps
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip("\n").splitlines()[-TAIL_LINES:])
