@@ -27,8 +27,6 @@ ACTIONS = {
     "aws:updateSsmAgent": ("2.0", "2.2"),
 }
 
-# Actions whose runCommand lines become a script file.
-SCRIPT_ACTIONS = ("aws:runShellScript", "aws:runPowerShellScript")
 SHELL_ACTION = "aws:runShellScript"
 
 # The step-control inputs every plugin accepts inside `inputs`.
