@@ -21,19 +21,14 @@ def execute(clock):
 
     def run(content: dict, parameters: dict | None = None, aws: Callable | None = None, **options):
         typed = validate_parameters(content, parameters or {})
-        automation = AutomationRun(
-            "exec-1",
-            "Runbook",
-            "1",
-            content,
-            typed,
-            aws=aws or FakeAws(),
-            script_env={},
-            clock=clock,
-            sleep=clock.sleep,
-            globals={"ACCOUNT_ID": "111122223333", "REGION": "eu-west-1", "AWS_PARTITION": "aws"},
-            **options,
-        )
+        settings = {
+            "aws": aws or FakeAws(),
+            "script_env": {},
+            "clock": clock,
+            "sleep": clock.sleep,
+            "globals": {"ACCOUNT_ID": "111122223333", "REGION": "eu-west-1", "AWS_PARTITION": "aws"},
+        }
+        automation = AutomationRun("exec-1", "Runbook", "1", content, typed, **(settings | options))
         automation.run()
         return automation
 

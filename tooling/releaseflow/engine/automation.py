@@ -129,7 +129,7 @@ class AutomationRun:
     def cancel(self) -> None:
         """Cancel: the running step ends Cancelled, its onCancel runs, and the execution ends Cancelled."""
         with self._lock:
-            if self._status in TERMINAL:
+            if self._status in (*TERMINAL, "Cancelling"):
                 return
             self._cancel.set()
             pending = self._status == "Pending"
@@ -302,7 +302,8 @@ class AutomationRun:
             raise _RunbookError(
                 f"Step {outcome.aborted['StepName']} leads to step {name}, which does not exist"
             )
-        failed = outcome.critical_failure
+        # The step that ended the execution explains it best; else the first critical step that failed.
+        failed = outcome.aborted or outcome.critical_failure
         if failed is None:
             self._end_execution("Success", None)
             return
@@ -415,6 +416,8 @@ class AutomationRun:
         except StepTimedOut as error:
             return "TimedOut", None, StepFailed(str(error) or f"Step timed out after {timeout:g} seconds")
         except StepFailed as failure:
+            if failure.outputs:
+                self._set_values(step.get("name", ""), failure.outputs, record)
             return "Failed", None, failure
         except AwsCallError as error:
             return "Failed", None, StepFailed(f"{error.code}: {error.message}")

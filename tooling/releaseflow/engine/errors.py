@@ -21,12 +21,18 @@ class AwsCallError(Exception):
 
 
 class StepFailed(Exception):
-    """The step's action failed; the message becomes the step's FailureMessage."""
+    """The step's action failed; the message becomes the step's FailureMessage.
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None):
+    `outputs` are built-in outputs the step still reports (a failed aws:runCommand keeps its CommandId).
+    """
+
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.outputs = outputs or {}
 
 
 class StepTimedOut(Exception):

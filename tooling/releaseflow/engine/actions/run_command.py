@@ -89,6 +89,7 @@ def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
             f"Step fails when it is Poll action status for completion. Command {command_id} "
             f"({request['DocumentName']}) ended with status {status}: {hosts}",
             details={"CommandId": [command_id], "FailedInstances": [i.get("InstanceId", "") for i in failed]},
+            outputs=response,
         )
     return ActionResult(response=response, outputs=response, response_code=str(response_code))
 

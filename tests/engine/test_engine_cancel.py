@@ -1,0 +1,104 @@
+"""StopAutomationExecution Type=Cancel: the running step ends Cancelled, onCancel runs, status Cancelled."""
+
+import threading
+import time
+
+from engine_helpers import FakeAws, FakeClock, runbook, statuses
+
+from releaseflow.engine.automation import AutomationRun
+
+
+def nap(name, **step):
+    """A step that sleeps for a minute."""
+    return {"name": name, "action": "aws:sleep", "inputs": {"Duration": "PT1M"}, **step}
+
+
+def cancelling_run(content, after_seconds):
+    """A run whose fake sleep cancels it once `after_seconds` have passed."""
+    clock = FakeClock()
+    start = clock.now
+    holder = {}
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if clock.now - start >= after_seconds:
+            holder["run"].cancel()
+
+    run = AutomationRun(
+        "exec-1", "Runbook", "1", content, {}, aws=FakeAws(), script_env={}, clock=clock, sleep=sleep
+    )
+    holder["run"] = run
+    return run
+
+
+def test_cancel_stops_the_running_step_and_the_execution():
+    """A cancel during a step ends that step Cancelled, runs nothing after it, and the execution Cancelled."""
+    run = cancelling_run(runbook(nap("first"), nap("second")), after_seconds=2)
+    run.run()
+    assert statuses(run) == [("first", "Cancelled")]
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+
+
+def test_on_cancel_step_runs_the_cancellation_path():
+    """onCancel step:X runs X after the cancel; the execution still ends Cancelled."""
+    cleanup = {"name": "cleanup", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}
+    run = cancelling_run(
+        runbook(nap("first", onCancel="step:cleanup"), nap("second", isEnd=True), cleanup), 2
+    )
+    run.run()
+    assert statuses(run) == [("first", "Cancelled"), ("cleanup", "Success")]
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+
+
+def test_cancel_before_start_ends_the_execution_without_steps():
+    """Cancelling a pending execution makes it Cancelled; running it afterwards does nothing."""
+    run = AutomationRun("exec-1", "Runbook", "1", runbook(nap("first")), {}, aws=FakeAws())
+    run.cancel()
+    run.run()
+    assert run.step_executions() == []
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+
+
+def test_cancel_from_another_thread_with_real_time():
+    """run() in a thread returns promptly after cancel() from another thread, as the endpoint uses it."""
+    changes = []
+    run = AutomationRun(
+        "exec-1",
+        "Runbook",
+        "1",
+        runbook(nap("first")),
+        {},
+        aws=FakeAws(),
+        on_change=lambda: changes.append(run.status),
+    )
+    thread = threading.Thread(target=run.run)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.1)
+    assert run.execution()["AutomationExecutionStatus"] == "InProgress"
+    assert run.execution()["CurrentStepName"] == "first"
+    run.cancel()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 2
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+    assert changes[-1] == "Cancelled"
+
+
+def test_restored_unfinished_run_is_marked_failed():
+    """from_json of a run saved while in progress restores it Failed, saying the endpoint restarted."""
+    saved = {}
+    clock = FakeClock()
+
+    def sleep(seconds):
+        saved.setdefault("json", run.to_json())
+        clock.sleep(seconds)
+
+    run = AutomationRun(
+        "exec-1", "Runbook", "1", runbook(nap("first")), {}, aws=FakeAws(), clock=clock, sleep=sleep
+    )
+    run.run()
+    restored = AutomationRun.from_json(saved["json"]).execution()
+    assert restored["AutomationExecutionStatus"] == "Failed"
+    assert "restarted" in restored["FailureMessage"]
+    assert restored["StepExecutions"][0]["StepStatus"] == "Failed"
