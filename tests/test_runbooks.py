@@ -1,0 +1,306 @@
+"""The Automation runbooks: parameters, references to the Command documents, the failure path, their scripts."""
+
+import json
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from releaseflow.documents import load_document
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = load_document(ROOT / "automation/releaseflow-Deploy.yaml")
+ROLLBACK_FLEET = load_document(ROOT / "automation/releaseflow-RollbackFleet.yaml")
+RUNBOOKS = [DEPLOY, ROLLBACK_FLEET]
+COMMAND_DOCUMENTS = {path.stem: load_document(path).content for path in (ROOT / "documents").glob("*.yaml")}
+HOSTILE_VALUES = ["main; rm -rf /", "$(id)", "`id`", "a\nb", "a && b", "'a'", '"a"', "a|b"]
+REALISTIC = {
+    "Revision": ["0123456789abcdef0123456789abcdef01234567", "v1.2.3", "release/2026-11"],
+    "ExecutionId": ["0c9e6c5e-1f1b-4d2e-9b7a-2f6a8d0e9c11"],
+    "FleetTagKey": ["releaseflow:fleet", "app"],
+    "FleetTagValue": ["shop-production", "Shop Staging"],
+    "MigrationTagKey": ["releaseflow:migrate"],
+    "BatchSize": ["1", "3", "25%", "100%"],
+    "TargetGroupArn": [
+        "",
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/50dc6c495c0c9188",
+    ],
+    "AutomationAssumeRole": ["", "arn:aws:iam::123456789012:role/releaseflow-automation"],
+    "AppDir": ["/srv/app"],
+    "AppUser": ["rails"],
+    "GitRemote": ["origin"],
+    "EnvironmentFile": ["/srv/app/.env"],
+    "RailsEnv": ["production"],
+    "InstallCommand": ["bundle install --jobs=4"],
+    "MigrateCommand": ["bundle exec rails db:migrate"],
+    "Services": ["puma", "sidekiq"],
+    "HealthCheckPath": ["/up"],
+    "HealthCheckPort": ["auto", "3000"],
+    "HealthCheckRetries": ["10"],
+    "HealthCheckTimeoutSeconds": ["5"],
+}
+CONTRACT_PARAMETERS = {
+    "Revision",
+    "AppDir",
+    "AppUser",
+    "GitRemote",
+    "EnvironmentFile",
+    "RailsEnv",
+    "InstallCommand",
+    "MigrateCommand",
+    "Services",
+    "ReloadNginx",
+    "HealthCheckPath",
+    "HealthCheckPort",
+    "HealthCheckRetries",
+    "HealthCheckTimeoutSeconds",
+    "ExpectRevision",
+    "FleetTagKey",
+    "FleetTagValue",
+    "MigrationTagKey",
+    "BatchSize",
+    "TargetGroupArn",
+    "AutomationAssumeRole",
+}
+ROLLBACK_STEP = "RollBackSwitchedHosts"
+
+
+def go_match(pattern: str, value: str) -> bool:
+    """The service's check: Go's regexp.MatchString, where `$` only matches at the very end."""
+    if pattern.endswith("$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.search(pattern, value) is not None
+
+
+def steps_of(document):
+    """name -> step for every step, nested loop steps included."""
+    return {step["name"]: step for _, step in document.steps()}
+
+
+def run_commands(document):
+    return [step for _, step in document.steps() if step["action"] == "aws:runCommand"]
+
+
+def script_namespace(document, step_name: str) -> dict:
+    """Execute a step's inline Script in a fresh namespace, as aws:executeScript does."""
+    namespace: dict = {}
+    exec(steps_of(document)[step_name]["inputs"]["Script"], namespace)
+    return namespace
+
+
+def test_runbooks_pass_strict_validation_but_for_the_disputed_loop_jumps():
+    """`releaseflow validate --strict` finds nothing but E204 on loop steps that jump to the rollback.
+
+    AWS's aws:loop page: "If you define onFailure properties for the steps within a loop, the aws:loop
+    action inherits those properties", so a nested `onFailure: step:RollBackSwitchedHosts` is how a
+    failing batch reaches the rollback; E204 calls itself unverified there (reported to its author).
+    """
+    result = subprocess.run(
+        [str(ROOT / ".venv/bin/releaseflow"), "validate", "--strict", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(result.stdout)
+    others = [f for f in findings if not (f["code"] == "E204" and f"'step:{ROLLBACK_STEP}'" in f["message"])]
+    assert others == []
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_runbooks_are_console_ready(document):
+    """Schema 0.3, a markdown description with a heading, outputs that name a step's declared outputs."""
+    content = document.content
+    assert content["schemaVersion"] == "0.3"
+    assert content["description"].startswith("# ")
+    assert content["assumeRole"] == "{{ AutomationAssumeRole }}"
+    steps = steps_of(document)
+    for output in content["outputs"]:
+        step, name = output.split(".")
+        assert name in {o["Name"] for o in steps[step]["outputs"]}, output
+
+
+def runbook_parameters():
+    for document in RUNBOOKS:
+        for name, definition in document.content["parameters"].items():
+            yield pytest.param(name, definition, id=f"{document.name}.{name}")
+
+
+@pytest.mark.parametrize(("name", "definition"), list(runbook_parameters()))
+def test_every_parameter_is_described_and_fenced(name, definition):
+    """Each parameter has a type, a description and allowed values or an anchored pattern that holds."""
+    assert definition["type"] in {"String", "StringList"}
+    assert len(definition["description"]) > 20
+    if "allowedValues" in definition:
+        assert definition["default"] in definition["allowedValues"]
+        return
+    pattern = definition["allowedPattern"]
+    assert pattern.startswith("^") and pattern.endswith("$")
+    for value in HOSTILE_VALUES:
+        assert not go_match(pattern, value), value
+    for value in REALISTIC[name]:
+        assert go_match(pattern, value), value
+    if name == "Revision":
+        for value in ["--upload-pack=evil", "a..b", "HEAD@{1}"]:
+            assert not go_match(pattern, value), value
+
+
+def test_deploy_has_the_contract_parameters():
+    """The release runbook takes exactly the parameters CONTRACTS.md lists."""
+    assert set(DEPLOY.content["parameters"]) == CONTRACT_PARAMETERS
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_commands_name_real_documents_unpinned_with_their_parameters(document):
+    """runCommand steps name a document in documents/, no DocumentVersion, and pass its required parameters."""
+    for step in run_commands(document):
+        inputs = step["inputs"]
+        assert "DocumentVersion" not in inputs, step["name"]
+        declared = COMMAND_DOCUMENTS[inputs["DocumentName"]]["parameters"]
+        assert set(inputs["Parameters"]) <= set(declared), step["name"]
+        required = {name for name, d in declared.items() if "default" not in d}
+        assert required <= set(inputs["Parameters"]), step["name"]
+        for name, value in inputs["Parameters"].items():
+            if name in document.content["parameters"]:
+                assert value in (f"{{{{ {name} }}}}", "{{ automation:EXECUTION_ID }}"), (step["name"], name)
+
+
+def test_deploy_order():
+    """Preflight, then the migration host (checkout, migrate, restart, health), then the batches."""
+    names = [step["name"] for step in DEPLOY.content["mainSteps"]]
+    assert names[:9] == [
+        "ListFleet",
+        "ListAgents",
+        "PlanRollout",
+        "CheckOutMigrationHost",
+        "MigrateOnMigrationHost",
+        "RestartMigrationHost",
+        "HealthCheckMigrationHost",
+        "AnyOtherHosts",
+        "UpdateBatches",
+    ]
+    nested = [step["name"] for step in steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]]
+    assert nested == [
+        "PickBatch",
+        "DrainFirst",
+        "DeregisterBatch",
+        "WaitBatchDrained",
+        "CheckOutBatch",
+        "RestartBatch",
+        "HealthCheckBatch",
+        "RegisterAfter",
+        "RegisterBatch",
+        "WaitBatchHealthy",
+        "BatchDone",
+    ]
+    assert steps_of(DEPLOY)["Finish"]["isEnd"] is True
+
+
+def test_only_the_migration_host_migrates():
+    """Exactly one step runs releaseflow-Migrate, and only on the migration host."""
+    migrations = [s for s in run_commands(DEPLOY) if s["inputs"]["DocumentName"] == "releaseflow-Migrate"]
+    assert [s["inputs"]["InstanceIds"] for s in migrations] == [["{{ PlanRollout.MigrationHost }}"]]
+
+
+def test_every_step_that_touches_hosts_fails_into_the_rollback():
+    """From the first checkout to the last batch, every step's failure leads to the fleet rollback."""
+    names = [step["name"] for step in DEPLOY.content["mainSteps"]]
+    touching = names[names.index("CheckOutMigrationHost") : names.index("Finish")]
+    nested = [step["name"] for step in steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]]
+    for name in [n for n in touching if n != "AnyOtherHosts"] + nested[:-1]:
+        assert steps_of(DEPLOY)[name]["onFailure"] == f"step:{ROLLBACK_STEP}", name
+
+
+def test_failure_path_rolls_back_this_execution_then_reports():
+    """The rollback goes to the whole fleet with this execution's id; the path ends in a failing report."""
+    steps = steps_of(DEPLOY)
+    rollback = steps[ROLLBACK_STEP]["inputs"]
+    assert rollback["DocumentName"] == "releaseflow-Rollback"
+    assert rollback["InstanceIds"] == "{{ PlanRollout.AllHosts }}"
+    assert rollback["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
+    assert steps[ROLLBACK_STEP]["onFailure"] == "Continue"
+    assert steps["ReregisterFleet"]["inputs"]["Api"] == "RegisterTargets"
+    assert steps["ReportFailure"]["isEnd"] is True
+    for name in ["CheckOutMigrationHost", "CheckOutBatch"]:
+        assert steps[name]["inputs"]["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
+
+
+def test_rollback_fleet_plans_with_the_deploy_script():
+    """RollbackFleet orders hosts with the very same planning script as Deploy."""
+    assert (
+        steps_of(ROLLBACK_FLEET)["PlanRollout"]["inputs"]["Script"]
+        == steps_of(DEPLOY)["PlanRollout"]["inputs"]["Script"]
+    )
+
+
+def test_plan_refuses_offline_hosts():
+    """The planning script fails the deploy before any change when a fleet host is not online."""
+    handler = script_namespace(DEPLOY, "PlanRollout")["handler"]
+    payload = {
+        "Reservations": [{"Instances": [{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}]}],
+        "InstanceInformation": [
+            {"InstanceId": "i-0a", "PingStatus": "Online"},
+            {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
+        ],
+        "MigrationTagKey": "releaseflow:migrate",
+        "BatchSize": "1",
+    }
+    with pytest.raises(ValueError, match="not online in Systems Manager: i-0b"):
+        handler(payload, None)
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_pick_batch_returns_the_batch_of_the_iteration(document):
+    """PickBatch turns the loop's iterator value into that batch's instance ids."""
+    handler = script_namespace(document, "PickBatch")["handler"]
+    result = handler({"Batches": json.dumps([["i-0b"], ["i-0c", "i-0d"]]), "Index": "1"}, None)
+    assert result["InstanceIds"] == ["i-0c", "i-0d"]
+
+
+class FakeSsm:
+    """The two SSM calls ReportFailure makes, answering a failed health check on one host of a batch."""
+
+    def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+        assert AutomationExecutionId == "exec-1"
+        return {
+            "StepExecutions": [
+                {
+                    "StepName": "CheckOutMigrationHost",
+                    "Action": "aws:runCommand",
+                    "StepStatus": "Success",
+                    "Outputs": {"CommandId": ["c-0"]},
+                },
+                {"StepName": "UpdateBatches", "Action": "aws:loop", "StepStatus": "Failed"},
+                {
+                    "StepName": "HealthCheckBatch",
+                    "Action": "aws:runCommand",
+                    "StepStatus": "Failed",
+                    "Outputs": {"CommandId": ["c-1"]},
+                    "FailureMessage": "Step fails when it is Poll action.",
+                },
+            ]
+        }
+
+    def list_command_invocations(self, CommandId):
+        assert CommandId == "c-1"
+        return {
+            "CommandInvocations": [
+                {"InstanceId": "i-0b", "Status": "Success"},
+                {"InstanceId": "i-0c", "Status": "Failed"},
+            ]
+        }
+
+
+def test_report_failure_names_the_failed_step_and_host(monkeypatch):
+    """ReportFailure raises naming the failed step and only the hosts where its command failed."""
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeSsm()))
+    handler = script_namespace(DEPLOY, "ReportFailure")["handler"]
+    with pytest.raises(RuntimeError) as raised:
+        handler({"ExecutionId": "exec-1"}, None)
+    assert str(raised.value) == (
+        "deploy failed, hosts switched by this execution were rolled back: "
+        "step HealthCheckBatch Failed on i-0c (Failed): Step fails when it is Poll action."
+    )

@@ -1,0 +1,87 @@
+"""The rollout plan (migration host, then batches), computed by the Deploy runbook's own planning script."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from releaseflow.documents import load_document
+from releaseflow.errors import ReleaseflowError
+
+DEPLOY_RUNBOOK = Path(__file__).resolve().parents[2] / "automation" / "releaseflow-Deploy.yaml"
+PLANNING_STEP = "PlanRollout"
+
+
+class PlanError(ReleaseflowError):
+    """The fleet or the batch size cannot be planned (the runbook would fail the same way)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which host migrates, and the batches the other hosts follow in."""
+
+    migration_host: str
+    batches: tuple[tuple[str, ...], ...]
+
+
+def plan_rollout(
+    hosts: Sequence[str],
+    *,
+    migration_hosts: Sequence[str] = (),
+    batch_size: str = "1",
+    runbook: Path = DEPLOY_RUNBOOK,
+) -> Plan:
+    """Plan a deploy to online `hosts`, with `migration_hosts` tagged as migration host, offline.
+
+    Runs the planning step's Script from the runbook in a fresh namespace, with the payload the
+    runbook would hand it, so the CLI and the runbook cannot disagree.
+    """
+    unknown = sorted(set(migration_hosts) - set(hosts))
+    if unknown:
+        raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
+    step, parameters = _planning_step(runbook)
+    tag_key = parameters["MigrationTagKey"]["default"]
+    payload = {
+        "Reservations": [
+            {
+                "Instances": [
+                    {
+                        "InstanceId": host,
+                        "State": {"Name": "running"},
+                        "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else [],
+                    }
+                ]
+            }
+            for host in hosts
+        ],
+        "InstanceInformation": [{"InstanceId": host, "PingStatus": "Online"} for host in hosts],
+        "MigrationTagKey": tag_key,
+        "BatchSize": batch_size,
+    }
+    namespace: dict = {}
+    exec(compile(step["inputs"]["Script"], f"{runbook}:{PLANNING_STEP}", "exec"), namespace)
+    try:
+        result = namespace[step["inputs"]["Handler"]](payload, None)
+    except ValueError as error:
+        # The script's ValueErrors are its refusals (the runbook step fails with the same message).
+        raise PlanError(str(error)) from error
+    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in json.loads(result["Batches"])))
+
+
+def _planning_step(runbook: Path) -> tuple[dict, dict]:
+    content = load_document(runbook).content
+    for step in content["mainSteps"]:
+        if step.get("name") == PLANNING_STEP:
+            return step, content["parameters"]
+    raise PlanError(f"{runbook}: no step named {PLANNING_STEP}")
+
+
+def render(plan: Plan) -> str:
+    """The plan as operators read it: one line for the migration host, one a batch."""
+    lines = [f"migration host: {plan.migration_host} (checks out, migrates, restarts and is checked first)"]
+    lines += [f"batch {number}: {', '.join(batch)}" for number, batch in enumerate(plan.batches, start=1)]
+    if not plan.batches:
+        lines.append("no other hosts")
+    return "\n".join(lines)
