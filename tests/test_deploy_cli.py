@@ -1,0 +1,179 @@
+"""`releaseflow deploy` end to end in-process against a fake Automation API: exit codes and GitHub files."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from releaseflow import follow
+from releaseflow.cli import main
+from releaseflow.commands import deploy as deploy_command
+from test_deploy import REVISION, FakeSSM, scenario
+
+RUNBOOK = """\
+schemaVersion: "0.3"
+parameters:
+  Revision:
+    type: String
+    allowedPattern: "^[0-9a-f]{40}$"
+mainSteps: []
+"""
+CONFIG = """\
+environments:
+  production:
+    region: eu-west-1
+    runbook: releaseflow-Deploy
+    parameters:
+      FleetTagValue: web
+      BatchSize: 1
+      TargetGroupArn: ""
+"""
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """A fake SSM whose time advances with each GetAutomationExecution; no real pauses."""
+    (tmp_path / "automation").mkdir()
+    (tmp_path / "automation" / "releaseflow-Deploy.yaml").write_text(RUNBOOK)
+    (tmp_path / "releaseflow.yaml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "GITHUB_ACTIONS",
+        "GITHUB_OUTPUT",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_RUN_ID",
+        "RELEASEFLOW_CONFIG",
+        "RELEASEFLOW_ENVIRONMENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("FIRST_DELAY", "MAX_DELAY", "SECONDS_PER_CALL"):
+        monkeypatch.setattr(follow, name, 0.001)
+    ticks = []
+    box = {}
+
+    def make(timeline=None, **kwargs):
+        ssm = FakeSSM(timeline or scenario(), lambda: len(ticks), **kwargs)
+        ssm.meta = type("Meta", (), {"region_name": "eu-west-1"})()
+        original = ssm.get_automation_execution
+
+        def tick(**kw):
+            ticks.append(1)
+            return original(**kw)
+
+        ssm.get_automation_execution = tick
+        box["ssm"] = ssm
+        return ssm
+
+    monkeypatch.setattr(deploy_command, "client", lambda service, region: box["ssm"])
+    return make
+
+
+def _deploy(*extra):
+    return main(["deploy", "--revision", REVISION, "--environment", "production", *extra])
+
+
+def test_successful_deploy_exits_0_and_prints_the_console_url(fake, capsys):
+    """A deploy that succeeds exits 0 after printing the execution id, its console URL and the hosts."""
+    ssm = fake()
+    assert _deploy() == 0
+    out = capsys.readouterr().out
+    assert "started execution exec-1 of releaseflow-Deploy" in out
+    assert "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/exec-1" in out
+    assert "step Rolling[0].Restart (aws:runCommand): Success" in out
+    assert ssm.started[0]["Parameters"] == {
+        "FleetTagValue": ["web"],
+        "BatchSize": ["1"],
+        "Revision": [REVISION],
+    }
+
+
+def test_failed_deploy_exits_1_and_shows_the_host_output(fake, capsys):
+    """A failed deploy exits 1 and prints the failing host and its stderr."""
+    fake(scenario("Failed"))
+    assert _deploy() == 1
+    out = capsys.readouterr().out
+    assert "host: i-2" in out
+    assert "Errno::EADDRINUSE" in out
+
+
+def test_timed_out_execution_exits_3(fake):
+    """An execution that times out exits 3."""
+    fake(scenario("TimedOut"))
+    assert _deploy() == 3
+
+
+def test_refused_revision_exits_2_before_any_aws_call(fake, capsys):
+    """A revision outside the runbook's pattern exits 2 and never touches AWS."""
+    ssm = fake()
+    assert _deploy_with("main") == 2
+    assert ssm.calls == []
+    assert "does not match the runbook's pattern" in capsys.readouterr().err
+
+
+def _deploy_with(revision):
+    return main(["deploy", "--revision", revision, "--environment", "production"])
+
+
+def test_lock_held_exits_5_naming_the_other_execution(fake, capsys):
+    """Another running deploy to the fleet makes deploy exit 5 and name it, without starting."""
+    ssm = fake(running=[("other-exec", "web")])
+    assert _deploy() == 5
+    assert ssm.started == []
+    assert (
+        "execution other-exec of releaseflow-Deploy is still running on fleet web" in capsys.readouterr().err
+    )
+
+
+def test_no_wait_exits_0_after_starting(fake):
+    """--no-wait starts the execution and returns without following it."""
+    ssm = fake()
+    assert _deploy("--no-wait") == 0
+    assert "DescribeAutomationStepExecutions" not in ssm.calls
+
+
+def test_param_and_named_flags_override_the_configuration(fake):
+    """--param and --batch-size override configured parameters."""
+    ssm = fake()
+    assert _deploy("--batch-size", "50%", "--param", "Services=puma", "--param", "Services=sidekiq") == 0
+    parameters = ssm.started[0]["Parameters"]
+    assert parameters["BatchSize"] == ["50%"]
+    assert parameters["Services"] == ["puma", "sidekiq"]
+
+
+def test_sigterm_stops_the_execution_and_exits_4(fake):
+    """SIGTERM while following stops the execution (StopAutomationExecution) and exits 4."""
+    ssm = fake()
+    original = ssm.get_automation_execution
+
+    def signalled(**kwargs):
+        answer = original(**kwargs)
+        if ssm.calls.count("GetAutomationExecution") == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return answer
+
+    ssm.get_automation_execution = signalled
+    assert _deploy() == 4
+    assert "StopAutomationExecution" in ssm.calls
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, monkeypatch, capsys):
+    """In Actions: ::group:: per phase, ::error:: naming host and step, outputs, and a summary with a gantt."""
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    fake(scenario("Failed"))
+    assert _deploy() == 1
+    out = capsys.readouterr().out
+    assert "::group::Step Checkout" in out
+    assert out.count("::group::") == out.count("::endgroup::")
+    assert "::error title=Deploy failed::step Rolling[0].Restart on host i-2: puma did not come up" in out
+    assert output.read_text() == "execution-id=exec-1\nstatus=Failed\n"
+    text = summary.read_text()
+    assert "| `i-1` | rolling | `1111111` → `0123456789ab` | Success | 3s |" in text
+    assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text
+    assert "```mermaid\ngantt" in text
+    assert "  RestartServices :crit, " in text

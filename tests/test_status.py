@@ -1,0 +1,73 @@
+"""`releaseflow status`: an execution's steps and hosts, the runbook's latest by default."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from releaseflow.cli import main
+from releaseflow.commands import status as status_command
+from test_deploy import REVISION, FakeSSM, scenario
+
+
+@pytest.fixture
+def ssm(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RELEASEFLOW_ENVIRONMENT", raising=False)
+    monkeypatch.delenv("RELEASEFLOW_CONFIG", raising=False)
+    fake = FakeSSM(scenario("Failed"), lambda: 10)
+    monkeypatch.setattr(status_command, "client", lambda service, region: fake)
+    return fake
+
+
+def test_status_shows_steps_hosts_and_revisions(ssm, capsys):
+    """The text view lists every step with its status and each host with revision before -> after."""
+    assert main(["status", "exec-1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("execution exec-1 of releaseflow-Deploy: Failed\n")
+    assert f"Revision: {REVISION}" in out
+    assert "  Rolling[0].Restart" in out
+    assert "i-1                   rolling  1111111 -> 0123456789ab" in out
+
+
+def test_status_json(ssm, capsys):
+    """--json gives the steps and hosts as data."""
+    assert main(["status", "exec-1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "Failed"
+    assert [s["name"] for s in data["steps"]] == ["Checkout", "Rolling", "Rolling[0].Restart"]
+    assert {h["instance_id"]: h["status"] for h in data["hosts"]} == {"i-1": "Success", "i-2": "Failed"}
+
+
+def test_status_without_id_shows_the_latest_execution_of_the_runbook(ssm, monkeypatch, capsys):
+    """Without an id, the most recently started execution of exactly that runbook is shown."""
+    listing = [
+        {
+            "AutomationExecutionId": "old",
+            "DocumentName": "releaseflow-Deploy",
+            "ExecutionStartTime": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+        {
+            "AutomationExecutionId": "new",
+            "DocumentName": "releaseflow-Deploy",
+            "ExecutionStartTime": datetime(2026, 1, 2, tzinfo=UTC),
+        },
+        {
+            "AutomationExecutionId": "other",
+            "DocumentName": "releaseflow-DeployOther",
+            "ExecutionStartTime": datetime(2026, 1, 3, tzinfo=UTC),
+        },
+    ]
+    monkeypatch.setattr(
+        ssm, "describe_automation_executions", lambda Filters: {"AutomationExecutionMetadataList": listing}
+    )
+    assert main(["status"]) == 0
+    assert capsys.readouterr().out.startswith("execution new of releaseflow-Deploy")
+
+
+def test_status_without_executions_is_an_error(ssm, capsys):
+    """No execution of the runbook: exit 1 with a message naming the runbook."""
+    assert main(["status", "--runbook", "releaseflow-RollbackFleet"]) == 1
+    assert "Error: no execution of releaseflow-RollbackFleet found" in capsys.readouterr().err
