@@ -220,6 +220,12 @@ OLD_RUNTIMES = {
 LOOP_OUTPUTS = ("CurrentIteration", "CurrentIteratorValue")
 
 
+def action_of(step: dict) -> Action | None:
+    """The step's action from the table, or None when it is missing, malformed or unknown."""
+    action = step.get("action")
+    return ACTIONS.get(action) if isinstance(action, str) else None
+
+
 def is_automation(document: Document) -> bool:
     return document.document_type == "Automation"
 
@@ -251,7 +257,7 @@ def step_names(steps: list) -> set[str]:
 
 def outputs_of(step: dict) -> set[str]:
     """The outputs a step can be referenced by: its action's own and those it declares."""
-    action = ACTIONS.get(step.get("action"))
+    action = action_of(step)
     names = set(action.outputs) if action else set()
     declared = step.get("outputs")
     if isinstance(declared, list):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import ACTIONS, has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import action_of, has_placeholder, is_automation, step_label
 from releaseflow.rules._common import describe, finding
 
 CODE = "E205"
@@ -31,7 +31,7 @@ def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
     for path, step in document.steps():
-        action = ACTIONS.get(step.get("action"))
+        action = action_of(step)
         if action is None:
             continue  # E202 reports unknown actions
         label = step_label(step, path)
