@@ -330,6 +330,22 @@ def test_cancel_kills_the_running_script(api, start_agent, tmp_path):
     assert not process_alive(int(pid_file.read_text()))
 
 
+def test_cancel_before_start_never_runs_the_command(api, start_agent, tmp_path):
+    """A command cancelled while it waits behind another is reported Cancelled without running."""
+    host = start_agent()
+    pid_file, marker = tmp_path / "child.pid", tmp_path / "ran"
+    first = api.send(host, shell(("slow", [f"sleep 300 & echo $! > {pid_file}", "wait"])))
+    second = api.send(host, shell(("never", [f"touch {marker}"])))
+    api.wait_report(first, "InProgress")
+    api.cancel(host, second)
+    api.cancel(host, first)
+    assert api.wait_report(first)["status"] == "Cancelled"
+    report = api.wait_report(second)
+    assert (report["status"], report["plugins"]) == ("Cancelled", [])
+    assert [r["status"] for r in api.reports if r["command_id"] == second] == ["Cancelled"]
+    assert not marker.exists()
+
+
 def test_sigterm_stops_the_agent_and_kills_its_script(api, tmp_path):
     """SIGTERM makes the agent kill the running script's group and exit 0."""
     root = tmp_path / "host"

@@ -325,21 +325,21 @@ class Agent:
             self.run_one(command)
 
     def run_one(self, command: dict) -> None:
-        """Report InProgress, run the command, report how it ended."""
+        """Report InProgress, run, report the end; a command cancelled before it starts is just Cancelled."""
         command_id = command["command_id"]
         cancel = threading.Event()
         with self._lock:
-            if command_id in self._cancelled:
-                cancel.set()
+            cancelled_before = command_id in self._cancelled
             self._current = (command_id, cancel)
         start = now()
-        self._send(_report(self.host, command_id, "InProgress", 0, start, []))
-        if cancel.is_set():
+        if cancelled_before:
             final = _report(self.host, command_id, "Cancelled", 0, start, [])
         else:
+            self._send(_report(self.host, command_id, "InProgress", 0, start, []))
             final = run_command(command, self.host, cancel)
         with self._lock:
             self._current = None
+            self._cancelled.discard(command_id)
         log.info("%s ended %s (%s)", command_id, final["status"], final["response_code"])
         self._send(final)
 
@@ -411,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.start()
     while worker.is_alive():
         worker.join(0.2)
+    if not agent.stopping.is_set():
+        log.error("the worker died; see the traceback above")
+        return 1
     log.info("stopped")
     return 0
 
