@@ -48,18 +48,18 @@ def check(document: Document, context) -> Iterator[Finding]:
     earlier: set[str] = set()
     for path, step in steps:
         loops = _enclosing_loops(path, by_path)
-        for where, names_visible in _scanned_inputs(step, path, earlier, by_path):
-            for ref_path, name in names_in(where[1]):
-                problem = _problem(name, known, step_outputs, names_visible, loops)
+        for value_path, value, visible in _scanned_inputs(step, path, earlier, by_path):
+            for ref_path, name in names_in(value):
+                problem = _problem(name, known, step_outputs, visible, loops)
                 if problem:
                     message = f"step {step_label(step, path)}: {problem}"
-                    yield finding(document, CODE, (*where[0], *ref_path), message)
+                    yield finding(document, CODE, (*value_path, *ref_path), message)
         if isinstance(step.get("name"), str):
             earlier.add(step["name"])
 
 
-def _scanned_inputs(step: dict, path: JsonPath, earlier: set[str], by_path: dict):
-    """(where, visible step names) for the parts of a step's inputs that this step evaluates.
+def _scanned_inputs(step: dict, path: JsonPath, earlier: set[str], by_path: dict) -> Iterator[tuple]:
+    """(path, value, visible step names) for the parts of a step's inputs that this step evaluates.
 
     A loop's nested Steps are scanned as steps of their own; its LoopCondition is evaluated after
     them, so it also sees their outputs.
@@ -69,7 +69,7 @@ def _scanned_inputs(step: dict, path: JsonPath, earlier: set[str], by_path: dict
         return
     inputs_path = (*path, "inputs")
     if step.get("action") != "aws:loop":
-        yield (inputs_path, inputs), set(earlier)
+        yield inputs_path, inputs, set(earlier)
         return
     nested = {
         s["name"]
@@ -80,7 +80,7 @@ def _scanned_inputs(step: dict, path: JsonPath, earlier: set[str], by_path: dict
         if key == "Steps":
             continue
         visible = earlier | nested if key == "LoopCondition" else set(earlier)
-        yield ((*inputs_path, key), value), visible
+        yield (*inputs_path, key), value, visible
 
 
 def _enclosing_loops(path: JsonPath, by_path: dict) -> set[str]:
@@ -98,6 +98,7 @@ def _is_variable(name: str) -> bool:
 
 
 def _variable_problem(name: str, known: set[str]) -> str | None:
+    """What is wrong with a reference that is not a step output: a parameter or a variable."""
     if name in known or name in GLOBALS or name.startswith("ssm:"):
         return None
     if _is_variable(name):
@@ -105,7 +106,10 @@ def _variable_problem(name: str, known: set[str]) -> str | None:
     return f"{{{{ {name} }}}} names no parameter"
 
 
-def _problem(name: str, known, step_outputs: dict, visible: set[str], loops: set[str]) -> str | None:
+def _problem(
+    name: str, known: set[str], step_outputs: dict[str, set[str]], visible: set[str], loops: set[str]
+) -> str | None:
+    """What is wrong with `{{ name }}` seen from a step, or None when it resolves."""
     if _is_variable(name) or "." not in name:
         return _variable_problem(name, known)
     step_name, _, output = name.partition(".")
