@@ -224,6 +224,23 @@ def test_on_failure_exit_skips_the_rest_but_not_the_finally_step(api, start_agen
     assert report["status"] == "Failed"
 
 
+def test_success_and_exit_and_on_success_exit(api, start_agent):
+    """onFailure: successAndExit turns a failure into Success (code 168); onSuccess: exit skips the rest."""
+    host = start_agent()
+    rescued = run(
+        api, host, shell(("bad", ["exit 2"], {"onFailure": "successAndExit"}), ("later", ["echo x"]))
+    )
+    bad = plugin(rescued, "bad")
+    assert (bad["status"], bad["response_code"], plugin(rescued, "later")["status"]) == (
+        "Success",
+        168,
+        "Skipped",
+    )
+    assert rescued["status"] == "Success"
+    done = run(api, host, shell(("ok", ["true"], {"onSuccess": "exit"}), ("later", ["echo x"])))
+    assert [p["status"] for p in done["plugins"]] == ["Success", "Skipped"]
+
+
 def test_exit_168_succeeds_and_skips_later_steps(api, start_agent):
     """Exit 168 marks the step succeeded, drops its stderr and skips every later step."""
     report = run(
