@@ -36,11 +36,11 @@ def check(document: Document, context) -> Iterator[Finding]:
         if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
             continue
         label = step_label(step, path)
-        for key, message in _problems(inputs):
+        for key, message in _problems(inputs, document.content.get("files")):
             yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")
 
 
-def _problems(inputs: dict) -> Iterator[tuple[tuple[str, ...], str]]:
+def _problems(inputs: dict, files) -> Iterator[tuple[tuple[str, ...], str]]:
     runtime = inputs.get("Runtime")
     if runtime in BLOCKED_RUNTIMES:
         yield ("Runtime",), f"Runtime {runtime!r} is blocked by SSM; use python3.11"
@@ -53,3 +53,8 @@ def _problems(inputs: dict) -> Iterator[tuple[tuple[str, ...], str]]:
         yield ("Handler",), f"Handler is not supported with Runtime {runtime!r}"
     if "Script" not in inputs and "Attachment" not in inputs:
         yield (), "needs a Script or an Attachment to run"
+    attachment = inputs.get("Attachment")
+    # The user guide: an Attachment must also be declared in the runbook's top-level `files`.
+    declared = files if isinstance(files, dict) else {}
+    if isinstance(attachment, str) and not has_placeholder(attachment) and attachment not in declared:
+        yield ("Attachment",), f"Attachment {attachment!r} is not declared under the runbook's files"
