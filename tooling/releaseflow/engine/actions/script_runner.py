@@ -19,7 +19,10 @@ def main() -> None:
         text = json.dumps(
             {
                 "error": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc(),
+                # Leave out this runner's own frame: the user's script starts at the next one.
+                "traceback": "".join(
+                    traceback.format_exception(type(error), error, error.__traceback__.tb_next)
+                ),
             }
         )
     with open(sys.argv[1], "w", encoding="utf-8") as result_file:
