@@ -166,6 +166,7 @@ MALFORMED = [
     "mainSteps:\n  - {name: A, action: aws:executeScript, inputs: {Runtime: [python3.11], Handler: 1}}",
     "mainSteps:\n  - {name: A, action: aws:runCommand, inputs: {DocumentName: [x], Parameters: 3, MaxErrors: [1]}}",
     "mainSteps:\n  - {name: A, action: aws:runCommand, inputs: {DocumentName: releaseflow-X, InstanceIds: 3}}",
+    "mainSteps:\n  - {name: A, action: aws:branch, inputs: {Choices: [{1: x, b: y, NextStep: A}]}, outputs: [{1: x, b: y}]}",
     "assumeRole: [1]\nparameters: [a]\nmainSteps:\n  - {name: A, action: aws:pause, inputs: {x: '{{ B.C.D }} {{ }}'}}",
 ]
 

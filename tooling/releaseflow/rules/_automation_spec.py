@@ -281,7 +281,7 @@ def condition_problems(condition: Any, where: str) -> Iterator[tuple[str, str]]:
         return
     combinators = sorted(COMBINATORS & condition.keys())
     operators = sorted(OPERATORS & condition.keys())
-    unknown = sorted(set(condition) - OPERATORS - COMBINATORS - {"Variable", "NextStep"})
+    unknown = sorted(set(condition) - OPERATORS - COMBINATORS - {"Variable", "NextStep"}, key=str)
     for key in unknown:
         yield key, f"{where}: unknown operator {key!r}"
     if unknown and not combinators + operators:

@@ -54,7 +54,7 @@ def _step_outputs(document: Document, path, step: dict) -> Iterator[Finding]:
         for field in OUTPUT_FIELDS:
             if not isinstance(output.get(field), str):
                 yield finding(document, CODE, where, f"step {label}: outputs[{index}] has no {field}")
-        for field in sorted(set(output) - set(OUTPUT_FIELDS)):
+        for field in sorted(set(output) - set(OUTPUT_FIELDS), key=str):
             yield finding(
                 document, CODE, (*where, field), f"step {label}: outputs[{index}] unknown field {field!r}"
             )
