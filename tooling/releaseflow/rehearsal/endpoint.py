@@ -11,6 +11,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -19,6 +20,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from releaseflow.errors import ReleaseflowError
+from releaseflow.rehearsal.automation_service import AutomationService, LoopbackAws
 from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
@@ -45,6 +47,10 @@ class Endpoint:
         self.instances = InstancesService(self.moto.instances, offline_after)
         self.commands = CommandsService(self.moto.document, self.instances)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group)
+        self.aws = LoopbackAws(region)
+        self.automation = AutomationService(
+            self.moto.document, state_dir / "executions", self.aws, self.moto.account
+        )
         self.ssm_operations: dict[str, Callable[[dict], dict]] = {
             "SendCommand": self.commands.send_command,
             "ListCommands": self.commands.list_commands,
@@ -52,6 +58,11 @@ class Endpoint:
             "GetCommandInvocation": self.commands.get_command_invocation,
             "CancelCommand": self.commands.cancel_command,
             "DescribeInstanceInformation": self.instances.describe,
+            "StartAutomationExecution": self.automation.start_automation_execution,
+            "GetAutomationExecution": self.automation.get_automation_execution,
+            "DescribeAutomationExecutions": self.automation.describe_automation_executions,
+            "DescribeAutomationStepExecutions": self.automation.describe_automation_step_executions,
+            "StopAutomationExecution": self.automation.stop_automation_execution,
         }
         self.agent_operations: dict[str, Callable[[dict], dict]] = {
             "/_rehearsal/agent/poll": lambda body: self.commands.poll(
@@ -61,8 +72,9 @@ class Endpoint:
         }
         self._stopped = threading.Event()
 
-    def start(self) -> None:
-        """Start the background work: timeouts and rate control keep moving without requests."""
+    def start(self, url: str) -> None:
+        """Start the background work (timeouts, rate control); runbooks call AWS back at `url`."""
+        self.aws.connect(url)
         threading.Thread(target=self._tick, name="endpoint-tick", daemon=True).start()
 
     def stop(self) -> None:
@@ -181,7 +193,7 @@ def _read_body(environ: dict) -> bytes:
 
 
 def _json(start_response: Callable, status: str, body: dict, content_type: str) -> WSGIResponse:
-    data = json.dumps(body).encode()
+    data = json.dumps(body, default=_wire).encode()
     start_response(
         status,
         [
@@ -191,6 +203,13 @@ def _json(start_response: Callable, status: str, body: dict, content_type: str) 
         ],
     )
     return [data]
+
+
+def _wire(value):
+    """Timestamps travel as epoch seconds in the JSON protocol."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _xml(start_response: Callable, status: str, body: str) -> WSGIResponse:
@@ -228,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     app = Endpoint(state_dir, args.region, args.offline_after)
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_port}"
-    app.start()
+    app.start(url)
 
     def shutdown(signum, frame):
         # serve_forever runs in this thread: shutdown() must come from another one.

@@ -1,0 +1,297 @@
+"""Automation for the rehearsal: executions of the engine in threads, persisted under STATE/executions/."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidParameters, validate_parameters
+from releaseflow.rehearsal.awsjson import AwsError, filter_values, page, parse_iso
+from releaseflow.rehearsal.moto_state import StoredDocument
+
+log = logging.getLogger("releaseflow.endpoint.automation")
+
+_EXECUTION_FILTERS = (
+    "DocumentNamePrefix",
+    "ExecutionStatus",
+    "ExecutionId",
+    "ParentExecutionId",
+    "CurrentAction",
+    "StartTimeBefore",
+    "StartTimeAfter",
+    "AutomationType",
+    "TagKey",
+)
+_STEP_FILTERS = (
+    "StartTimeBefore",
+    "StartTimeAfter",
+    "StepExecutionStatus",
+    "StepExecutionId",
+    "StepName",
+    "Action",
+    "ParentStepExecutionId",
+    "ParentStepIteration",
+    "ParentStepIteratorValue",
+)
+# What the rehearsal cannot run the way AWS does; it refuses these rather than ignore them.
+_UNSUPPORTED = ("Targets", "TargetMaps", "TargetLocations", "TargetLocationsURL", "TargetParameterName")
+_DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class LoopbackAws:
+    """The engine's `aws(service, Api, params)`: boto3 clients pointed back at this endpoint."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self.url: str | None = None
+        self._session = boto3.session.Session(
+            aws_access_key_id=_DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=_DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region,
+        )
+        self._clients: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def connect(self, url: str) -> None:
+        """Point the clients at the endpoint's URL, known once the server listens."""
+        self.url = url
+
+    def environment(self) -> dict[str, str]:
+        """The environment of aws:executeScript: boto3 in the script reaches this endpoint too."""
+        return {
+            **os.environ,
+            **_DUMMY_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.url or "",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def __call__(self, service: str, api: str, params: dict) -> dict:
+        client = self._client(service)
+        try:
+            response = getattr(client, xform_name(api))(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise AwsCallError(details.get("Code", "Unknown"), details.get("Message", str(error))) from error
+        except (BotoCoreError, AttributeError) as error:
+            raise AwsCallError("ValidationException", f"{service}.{api}: {error}") from error
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def _client(self, service: str):
+        # boto3 sessions are not thread-safe while they build clients; runs call from many threads.
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.url, config=Config(retries={"mode": "standard"})
+                )
+            return self._clients[service]
+
+
+class AutomationService:
+    """StartAutomationExecution and the calls that read or stop executions."""
+
+    def __init__(
+        self,
+        documents: Callable[[str, str | None], StoredDocument],
+        executions_dir: Path,
+        aws: LoopbackAws,
+        account: str,
+    ):
+        self._documents = documents
+        self._dir = executions_dir
+        self._aws = aws
+        self._account = account
+        self._lock = threading.Lock()
+        self._runs: dict[str, AutomationRun] = {}
+        self._tags: dict[str, list[dict]] = {}
+        self._tokens: dict[str, str] = {}
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._load()
+
+    def start_automation_execution(self, request: dict) -> dict:
+        """Validate the parameters, then run the runbook in its own thread."""
+        refused = [key for key in _UNSUPPORTED if request.get(key)]
+        if refused or request.get("Mode", "Auto") != "Auto":
+            raise AwsError(
+                "ValidationException",
+                "The rehearsal runs Automation in Auto mode without targets; "
+                f"it does not support {refused or request.get('Mode')}.",
+            )
+        token = request.get("ClientToken")
+        with self._lock:
+            if token in self._tokens:
+                existing = self._runs[self._tokens[token]]
+                if existing.document_name != request["DocumentName"]:
+                    raise AwsError(
+                        "IdempotentParameterMismatch", "ClientToken was used with another document."
+                    )
+                return {"AutomationExecutionId": existing.execution_id}
+        document = self._document(request["DocumentName"], request.get("DocumentVersion"))
+        try:
+            typed = validate_parameters(document.content, request.get("Parameters") or {})
+        except InvalidParameters as error:
+            raise AwsError("InvalidAutomationExecutionParametersException", str(error)) from error
+        execution_id = str(uuid.uuid4())
+        run = AutomationRun(
+            execution_id,
+            document.name,
+            document.version,
+            document.content,
+            typed,
+            aws=self._aws,
+            script_env=self._aws.environment(),
+            on_change=lambda: self._save(execution_id),
+            globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
+        )
+        with self._lock:
+            self._runs[execution_id] = run
+            self._tags[execution_id] = list(request.get("Tags") or [])
+            if token:
+                self._tokens[token] = execution_id
+        self._save(execution_id)
+        threading.Thread(
+            target=self._run, args=(run,), name=f"automation-{execution_id}", daemon=True
+        ).start()
+        log.info("started %s (%s v%s)", execution_id, document.name, document.version)
+        return {"AutomationExecutionId": execution_id}
+
+    def get_automation_execution(self, request: dict) -> dict:
+        return {"AutomationExecution": self._run_of(request["AutomationExecutionId"]).execution()}
+
+    def describe_automation_executions(self, request: dict) -> dict:
+        """DescribeAutomationExecutions, newest first, by Filters."""
+        filters = filter_values(request.get("Filters"), _EXECUTION_FILTERS, "InvalidFilterKey")
+        with self._lock:
+            runs = list(self._runs.items())
+        rows = [run.metadata() for execution_id, run in runs if self._selected(execution_id, run, filters)]
+        rows.sort(key=lambda row: row["ExecutionStartTime"], reverse=True)
+        shown, token = page(rows, request)
+        return {"AutomationExecutionMetadataList": shown} | ({"NextToken": token} if token else {})
+
+    def describe_automation_step_executions(self, request: dict) -> dict:
+        """DescribeAutomationStepExecutions by Filters, in start order or ReverseOrder."""
+        steps = self._run_of(request["AutomationExecutionId"]).step_executions()
+        filters = filter_values(request.get("Filters"), _STEP_FILTERS, "InvalidFilterKey")
+        steps = [step for step in steps if _step_selected(step, filters)]
+        if request.get("ReverseOrder"):
+            steps.reverse()
+        shown, token = page(steps, request)
+        return {"StepExecutions": shown} | ({"NextToken": token} if token else {})
+
+    def stop_automation_execution(self, request: dict) -> dict:
+        """StopAutomationExecution: Cancel, and Complete the same way (the rehearsal has no rate control)."""
+        run = self._run_of(request["AutomationExecutionId"])
+        if run.status in ("Success", "Failed", "TimedOut", "Cancelled"):
+            raise AwsError(
+                "InvalidAutomationStatusUpdateException",
+                f"Execution {run.execution_id} already ended {run.status}.",
+            )
+        run.cancel()
+        return {}
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _document(self, name: str, version: str | None) -> StoredDocument:
+        try:
+            document = self._documents(name, version)
+        except AwsError as error:
+            code = (
+                "AutomationDefinitionVersionNotFoundException"
+                if error.code == "InvalidDocumentVersion"
+                else "AutomationDefinitionNotFoundException"
+            )
+            raise AwsError(code, error.message) from error
+        if document.document_type != "Automation":
+            raise AwsError("AutomationDefinitionNotFoundException", f"{name} is not an Automation runbook.")
+        return document
+
+    def _run_of(self, execution_id: str) -> AutomationRun:
+        with self._lock:
+            run = self._runs.get(execution_id)
+        if run is None:
+            raise AwsError(
+                "AutomationExecutionNotFoundException", f"Execution {execution_id} does not exist."
+            )
+        return run
+
+    def _run(self, run: AutomationRun) -> None:
+        try:
+            run.run()
+        except Exception:
+            # The engine already marked the execution Failed; keep the traceback for whoever debugs it.
+            log.exception("automation %s crashed", run.execution_id)
+        log.info("automation %s ended %s", run.execution_id, run.status)
+
+    def _save(self, execution_id: str) -> None:
+        with self._lock:
+            run = self._runs[execution_id]
+            state = {
+                "run": json.loads(run.to_json()),
+                "tags": self._tags[execution_id],
+                "client_token": next((t for t, i in self._tokens.items() if i == execution_id), None),
+            }
+            path = self._dir / f"{execution_id}.json"
+            temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
+            temporary.write_text(json.dumps(state))
+            temporary.replace(path)
+
+    def _load(self) -> None:
+        """Executions of earlier endpoint runs; one that had not ended is restored as Failed."""
+        for path in sorted(self._dir.glob("*.json")):
+            state = json.loads(path.read_text())
+            run = AutomationRun.from_json(json.dumps(state["run"]))
+            self._runs[run.execution_id] = run
+            self._tags[run.execution_id] = state.get("tags", [])
+            if state.get("client_token"):
+                self._tokens[state["client_token"]] = run.execution_id
+            if run.status != state["run"]["status"]:
+                self._save(run.execution_id)
+
+    def _selected(self, execution_id: str, run: AutomationRun, filters: dict[str, list[str]]) -> bool:
+        metadata = run.metadata()
+        start = _seconds(metadata["ExecutionStartTime"])
+        tests = {
+            "DocumentNamePrefix": lambda v: metadata["DocumentName"].startswith(v),
+            "ExecutionStatus": lambda v: metadata["AutomationExecutionStatus"] == v,
+            "ExecutionId": lambda v: execution_id == v,
+            "ParentExecutionId": lambda v: False,
+            "CurrentAction": lambda v: metadata.get("CurrentAction") == v,
+            "StartTimeBefore": lambda v: start < (parse_iso(v) or 0),
+            "StartTimeAfter": lambda v: start > (parse_iso(v) or 0),
+            "AutomationType": lambda v: metadata["AutomationType"] == v,
+            "TagKey": lambda v: any(tag["Key"] == v for tag in self._tags.get(execution_id, [])),
+        }
+        return all(any(tests[key](value) for value in values) for key, values in filters.items())
+
+
+def _step_selected(step: dict, filters: dict[str, list[str]]) -> bool:
+    parent = step.get("ParentStepDetails") or {}
+    start = _seconds(step.get("ExecutionStartTime"))
+    tests = {
+        "StepExecutionStatus": lambda v: step.get("StepStatus") == v,
+        "StepExecutionId": lambda v: step.get("StepExecutionId") == v,
+        "StepName": lambda v: step.get("StepName") == v,
+        "Action": lambda v: step.get("Action") == v,
+        "ParentStepExecutionId": lambda v: parent.get("StepExecutionId") == v,
+        "ParentStepIteration": lambda v: str(parent.get("Iteration")) == v,
+        "ParentStepIteratorValue": lambda v: str(parent.get("IteratorValue")) == v,
+        "StartTimeBefore": lambda v: start is not None and start < (parse_iso(v) or 0),
+        "StartTimeAfter": lambda v: start is not None and start > (parse_iso(v) or 0),
+    }
+    return all(any(tests[key](value) for value in values) for key, values in filters.items())
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
