@@ -301,6 +301,20 @@ def test_report_failure_names_the_failed_step_and_host(monkeypatch):
     with pytest.raises(RuntimeError) as raised:
         handler({"ExecutionId": "exec-1"}, None)
     assert str(raised.value) == (
-        "deploy failed, hosts switched by this execution were rolled back: "
+        "deploy failed (hosts this execution switched were sent releaseflow-Rollback): "
         "step HealthCheckBatch Failed on i-0c (Failed): Step fails when it is Poll action."
     )
+
+
+def test_report_failure_still_fails_when_the_lookup_fails(monkeypatch):
+    """Without access to SSM, ReportFailure still fails the execution and says why it has no details."""
+
+    def client(service):
+        raise OSError("no route to the endpoint")
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
+    handler = script_namespace(DEPLOY, "ReportFailure")["handler"]
+    with pytest.raises(
+        RuntimeError, match=r"\): a step failed \(the details could not be looked up: no route"
+    ):
+        handler({"ExecutionId": "exec-1"}, None)
