@@ -102,6 +102,8 @@ def resolve(repo: Path, revision: str) -> str:
 
 def git(directory: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run git in `directory` and return its trimmed output."""
+    # The rehearsal (root) inspects checkouts the app user owns. This does not reach the upload-pack
+    # of a local clone, so clones of the app user's remote run as the app user (provision.py).
     result = subprocess.run(
         ["git", "-c", "safe.directory=*", "-C", str(directory), *args],
         capture_output=True,

@@ -2,7 +2,75 @@
 
 from __future__ import annotations
 
+import glob
+import json
+import os
+import pwd
+import shutil
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import boto3
+from ruamel.yaml import YAML
+
+import releaseflow
+from releaseflow.errors import ReleaseflowError, UsageError
+from releaseflow.rehearsal import provision, services
+from releaseflow.rehearsal.app_repo import build_remote, git
+from releaseflow.rehearsal.haproxy import LoadBalancer
+
+REGION = "us-east-1"
+FLEET_TAG = ("releaseflow:fleet", "local")
+TARGET_GROUP = "releaseflow-local"
+# Short, so that a rehearsal deploy's drains take seconds, not ELB's default five minutes.
+DEREGISTRATION_DELAY = 2
+REPO_ROOT = Path(releaseflow.__file__).resolve().parents[2]
+# Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
+REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd", "sqlite3")
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+Progress = Callable[[str], None]
+
+
+class RehearsalError(ReleaseflowError):
+    """The local rehearsal cannot be brought up, inspected or stopped."""
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """One host as `releaseflow local status` reports it."""
+
+    instance_id: str
+    port: int
+    revision: str
+    serving: str
+    running: bool
+    lb_state: str
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    """The whole rehearsal: where to reach it and how each host is doing."""
+
+    endpoint_url: str
+    lb_url: str
+    hosts: tuple[HostStatus, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "endpoint_url": self.endpoint_url,
+            "lb_url": self.lb_url,
+            "hosts": [asdict(h) for h in self.hosts],
+        }
+
+
+def default_state_dir() -> Path:
+    """.rehearsal/ at the repository root (git-ignored)."""
+    return REPO_ROOT / ".rehearsal"
 
 
 def free_port() -> int:
@@ -10,3 +78,365 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def up(
+    state_dir: Path,
+    hosts: int = 3,
+    app_repo: Path | None = None,
+    revision: str | None = None,
+    db: str = "sqlite",
+    progress: Progress = lambda line: None,
+    timeout: float = 180,
+) -> FleetStatus:
+    """Bring up endpoint, hosts, database and load balancer; return once every host is healthy."""
+    _check_system()
+    state_dir = state_dir.resolve()
+    if (state_dir / "fleet.json").exists() or (state_dir / "endpoint.pid").exists():
+        raise UsageError(f"a rehearsal already runs in {state_dir}: run `releaseflow local down` first")
+    _prepare_state_dir(state_dir)
+    user = provision.ensure_app_user()
+
+    progress("starting the local AWS endpoint")
+    endpoint_url = _start_endpoint(state_dir)
+    ec2, elbv2, ssm = (_client(name, endpoint_url) for name in ("ec2", "elbv2", "ssm"))
+
+    progress("building the app's git remote")
+    remote = build_remote(state_dir, app_repo, revision)
+    _chown(remote.path, user)
+    progress(f"revisions: {', '.join(remote.revisions)}; hosts start at {remote.start}")
+
+    database_url = _start_database(state_dir, db, user, progress)
+    instance_ids = _run_instances(ec2, hosts)
+    ports = {instance_id: free_port() for instance_id in instance_ids}
+    roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
+    for instance_id in instance_ids:
+        progress(f"provisioning {instance_id} (port {ports[instance_id]}): clone, bundle install --local")
+        provision.provision_host(
+            roots[instance_id], remote.path, remote.start, ports[instance_id], database_url
+        )
+    progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
+    provision.migrate(roots[instance_ids[0]])
+    agent_pids = {}
+    for instance_id in instance_ids:
+        provision.start_service(roots[instance_id])
+        agent_pids[instance_id] = provision.start_agent(
+            roots[instance_id], endpoint_url, state_dir / "logs" / f"agent-{instance_id}.log"
+        )
+        (roots[instance_id] / "agent.pid").write_text(f"{agent_pids[instance_id]}\n")
+    progress("starting puma on every host and their agents")
+
+    progress("starting haproxy")
+    balancer = LoadBalancer(state_dir)
+    lb_url = balancer.start(ports, free_port())
+    target_group_arn = _target_group(ec2, elbv2, instance_ids)
+
+    progress("publishing documents/ and automation/ to the endpoint")
+    _publish(ssm)
+
+    fleet = {
+        "hosts": [
+            {
+                "instance_id": instance_id,
+                "port": ports[instance_id],
+                "root": str(roots[instance_id]),
+                "agent_pid": agent_pids[instance_id],
+            }
+            for instance_id in instance_ids
+        ],
+        "lb": {"url": lb_url, "pid": balancer.pid, "target_group_arn": target_group_arn},
+        "revisions": list(remote.revisions),
+        "start": remote.start,
+        "db": db,
+        "database_url": database_url,
+    }
+    (state_dir / "fleet.json").write_text(json.dumps(fleet, indent=2) + "\n")
+    _write_config(state_dir / "releaseflow.yaml", target_group_arn)
+    progress("waiting until every host is healthy behind the load balancer")
+    return _wait_healthy(state_dir, timeout)
+
+
+def status(state_dir: Path) -> FleetStatus:
+    """Every host's checkout, the commit its puma serves, and its ELBv2 state on the endpoint."""
+    fleet = _read_json(state_dir / "fleet.json")
+    endpoint = _read_json(state_dir / "endpoint.json")
+    lb_states = _lb_states(endpoint["url"], fleet["lb"]["target_group_arn"])
+    hosts = []
+    for host in fleet["hosts"]:
+        root = Path(host["root"])
+        pid_file = root / "run" / f"{provision.SERVICE}.pid"
+        running = pid_file.exists() and services.alive(int(pid_file.read_text()))
+        commit_file = root / "run" / f"{provision.SERVICE}.commit"
+        hosts.append(
+            HostStatus(
+                instance_id=host["instance_id"],
+                port=host["port"],
+                revision=git(root / "app", "rev-parse", "HEAD"),
+                serving=commit_file.read_text().strip() if running and commit_file.exists() else "",
+                running=running,
+                lb_state=lb_states.get(host["instance_id"], "unknown"),
+            )
+        )
+    return FleetStatus(endpoint_url=endpoint["url"], lb_url=fleet["lb"]["url"], hosts=tuple(hosts))
+
+
+def env(state_dir: Path) -> dict[str, str]:
+    """The environment that points boto3, the AWS CLI and `releaseflow deploy` at the rehearsal."""
+    endpoint = _read_json(state_dir / "endpoint.json")
+    return {
+        "AWS_ENDPOINT_URL": endpoint["url"],
+        "AWS_REGION": endpoint.get("region", REGION),
+        "AWS_DEFAULT_REGION": endpoint.get("region", REGION),
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        "RELEASEFLOW_CONFIG": str(state_dir.resolve() / "releaseflow.yaml"),
+        "RELEASEFLOW_ENVIRONMENT": "local",
+    }
+
+
+def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
+    """Stop everything `up` started, from the pid files it left; idempotent, and works after a crash."""
+    state_dir = state_dir.resolve()
+    for host_root in sorted((state_dir / "hosts").glob("*")):
+        if _stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
+            progress(f"stopped the agent of {host_root.name}")
+        for pid_file in sorted((host_root / "run").glob("*.pid")):
+            if _stop_recorded(pid_file, ""):
+                progress(f"stopped {pid_file.stem} on {host_root.name}")
+    if (state_dir / "haproxy" / "lb.json").exists():
+        LoadBalancer(state_dir).stop()
+        (state_dir / "haproxy" / "lb.json").unlink()
+        progress("stopped haproxy")
+    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+        progress("stopped the endpoint")
+    (state_dir / "endpoint.json").unlink(missing_ok=True)
+    if (state_dir / "postgres" / "data" / "postmaster.pid").exists():
+        try:
+            _pg(state_dir, "pg_ctl", "-D", str(state_dir / "postgres" / "data"), "-m", "fast", "-w", "stop")
+            progress("stopped postgres")
+        except RehearsalError:
+            # A postmaster.pid left by a crash names no running server: nothing to stop.
+            progress("postgres was not running")
+    (state_dir / "fleet.json").unlink(missing_ok=True)
+
+
+def _check_system() -> None:
+    missing = [tool for tool in REQUIRED if shutil.which(tool, path=_system_path()) is None]
+    if missing:
+        raise RehearsalError(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    if os.geteuid() != 0:
+        raise RehearsalError("the rehearsal creates a user and mount namespaces: run it as root")
+
+
+def _system_path() -> str:
+    return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _prepare_state_dir(state_dir: Path) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o755)
+    # The app user reaches the shared database and the git remote through the state dir's path.
+    for parent in state_dir.parents:
+        if not os.stat(parent).st_mode & 0o001:
+            raise RehearsalError(
+                f"{parent} is not searchable by other users, so the app user cannot reach {state_dir}: "
+                "choose another --state-dir"
+            )
+    (state_dir / "logs").mkdir(exist_ok=True)
+
+
+def _start_endpoint(state_dir: Path, timeout: float = 30) -> str:
+    info = state_dir / "endpoint.json"
+    info.unlink(missing_ok=True)
+    with (state_dir / "logs" / "endpoint.log").open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "releaseflow.rehearsal.endpoint",
+                "--state-dir",
+                str(state_dir),
+                "--port",
+                "0",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    (state_dir / "endpoint.pid").write_text(f"{process.pid}\n")
+    deadline = time.monotonic() + timeout
+    while not info.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RehearsalError(f"the endpoint did not start: see {state_dir / 'logs' / 'endpoint.log'}")
+        time.sleep(0.1)
+    return json.loads(info.read_text())["url"]
+
+
+def _client(service: str, endpoint_url: str):
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
+
+
+def _run_instances(ec2, count: int) -> list[str]:
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": FLEET_TAG[0], "Value": FLEET_TAG[1]}]
+    reservation = ec2.run_instances(
+        ImageId=image,
+        MinCount=count,
+        MaxCount=count,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    instance_ids = sorted(instance["InstanceId"] for instance in reservation["Instances"])
+    for number, instance_id in enumerate(instance_ids, 1):
+        ec2.create_tags(
+            Resources=[instance_id], Tags=[{"Key": "Name", "Value": f"releaseflow-local-{number}"}]
+        )
+    return instance_ids
+
+
+def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    group = elbv2.create_target_group(
+        Name=TARGET_GROUP,
+        Protocol="HTTP",
+        Port=80,
+        VpcId=vpc,
+        TargetType="instance",
+        HealthCheckPath="/up",
+        HealthCheckIntervalSeconds=5,
+        HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2,
+    )["TargetGroups"][0]
+    arn = group["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(DEREGISTRATION_DELAY)}],
+    )
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id} for instance_id in instance_ids])
+    return arn
+
+
+def _publish(ssm) -> None:
+    from releaseflow.publish import publish_documents
+
+    publish_documents(ssm, REPO_ROOT)
+
+
+def _write_config(path: Path, target_group_arn: str) -> None:
+    config = {
+        "environments": {
+            "local": {
+                "region": REGION,
+                "runbook": "releaseflow-Deploy",
+                "parameters": {
+                    "FleetTagKey": FLEET_TAG[0],
+                    "FleetTagValue": FLEET_TAG[1],
+                    "AppDir": provision.APP_DIR,
+                    "AppUser": provision.APP_USER,
+                    "InstallCommand": provision.INSTALL_COMMAND,
+                    "TargetGroupArn": target_group_arn,
+                    "ExpectRevision": "true",
+                },
+            }
+        }
+    }
+    with path.open("w") as stream:
+        YAML(typ="safe", pure=True).dump(config, stream)
+
+
+def _wait_healthy(state_dir: Path, timeout: float) -> FleetStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = status(state_dir)
+        if all(host.lb_state == "healthy" for host in current.hosts):
+            return current
+        if time.monotonic() > deadline:
+            states = ", ".join(f"{host.instance_id} {host.lb_state}" for host in current.hosts)
+            raise RehearsalError(
+                f"hosts not healthy after {timeout:.0f} s ({states}): see {state_dir / 'logs'}"
+            )
+        time.sleep(0.5)
+
+
+def _lb_states(endpoint_url: str, target_group_arn: str) -> dict[str, str]:
+    health = _client("elbv2", endpoint_url).describe_target_health(TargetGroupArn=target_group_arn)
+    return {
+        entry["Target"]["Id"]: entry["TargetHealth"]["State"] for entry in health["TargetHealthDescriptions"]
+    }
+
+
+def _start_database(state_dir: Path, db: str, user, progress: Progress) -> str:
+    if db == "sqlite":
+        directory = state_dir / "db"
+        directory.mkdir(exist_ok=True)
+        _chown(directory, user)
+        return f"sqlite3:{directory / 'production.sqlite3'}"
+    progress("starting postgresql")
+    data = state_dir / "postgres" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    postgres = _pg_user()
+    _chown(data.parent, postgres)
+    _pg(state_dir, "initdb", "--auth=trust", "--username=postgres", "-D", str(data))
+    port = free_port()
+    options = f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1"
+    log = state_dir / "logs" / "postgres.log"
+    log.touch()
+    _chown(log, postgres)
+    _pg(state_dir, "pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
+    role = f"CREATE ROLE {provision.APP_USER} LOGIN CREATEDB PASSWORD '{provision.APP_USER}'"
+    _pg(state_dir, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c", role)
+    return f"postgres://{provision.APP_USER}:{provision.APP_USER}@127.0.0.1:{port}/releaseflow_production"
+
+
+def _pg(state_dir: Path, tool: str, *args: str) -> None:
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not binaries:
+        raise RehearsalError("postgresql is not installed: run `make system-packages` (as root)")
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", f"{binaries[-1]}/{tool}", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=state_dir,
+    )
+    if result.returncode != 0:
+        raise RehearsalError(f"postgres {tool} failed: {(result.stderr or result.stdout).strip()[-1000:]}")
+
+
+def _pg_user():
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError as error:
+        raise RehearsalError("no postgres user: run `make system-packages` (as root)") from error
+
+
+def _chown(path: Path, user) -> None:
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], check=True)
+
+
+def _stop_recorded(pid_file: Path, marker: str) -> bool:
+    """Stop the process group a pid file names, if that process still runs; True if one was stopped."""
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text())
+    stopped = False
+    # After a reboot the pid may belong to something else: only stop what looks like ours.
+    if services.alive(pid) and marker in _cmdline(pid):
+        services.terminate_group(pid, timeout=15)
+        stopped = True
+    pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        raise RehearsalError(f"no rehearsal runs here ({path} is missing): run `releaseflow local up`")
+    return json.loads(path.read_text())

@@ -51,20 +51,26 @@ def check(document: Document, context) -> Iterator[Finding]:
                     message = f"step {label}: {step['action']} takes no input {name!r}"
                     yield finding(document, CODE, (*path, "inputs", name), message)
         if step["action"] == "aws:runCommand":
-            for name, problem in _run_command_problems(inputs):
-                yield finding(document, CODE, (*path, "inputs", name), f"step {label}: {name} {problem}")
+            for key, problem in _run_command_problems(inputs):
+                yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {problem}")
 
 
-def _run_command_problems(inputs: dict) -> Iterator[tuple[str, str]]:
+def _run_command_problems(inputs: dict) -> Iterator[tuple[tuple[str, ...], str]]:
     for name, pattern in RATE_PATTERNS.items():
         value = inputs.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if name in inputs and not has_placeholder(value) and not _matches(pattern, value):
-            yield name, f"{describe(inputs[name])} does not match {pattern.pattern}"
+            yield (name,), f"{name} {describe(inputs[name])} does not match {pattern.pattern}"
+    if "InstanceIds" not in inputs and "Targets" not in inputs:
+        yield (), "needs InstanceIds or Targets to know where to run"
     instance_ids = inputs.get("InstanceIds")
     if isinstance(instance_ids, list) and len(instance_ids) > MAX_INSTANCE_IDS:
-        yield "InstanceIds", f"lists {len(instance_ids)} instances, at most {MAX_INSTANCE_IDS} are allowed"
+        count = len(instance_ids)
+        yield (
+            ("InstanceIds",),
+            f"InstanceIds lists {count} instances; SendCommand takes at most {MAX_INSTANCE_IDS}",
+        )
 
 
 def _matches(pattern: re.Pattern, value) -> bool:

@@ -1,0 +1,103 @@
+"""`releaseflow local`: bring the local rehearsal fleet up, show it, point a shell at it, take it down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from releaseflow.rehearsal import fleet
+
+NAME = "local"
+ORDER = 60
+HELP = "the local rehearsal: endpoint, hosts running the Rails app, HAProxy"
+DESCRIPTION = """\
+Run the real documents and runbooks on this machine: a local AWS endpoint (moto plus Automation
+and Run Command), N hosts (a checkout of the app in a private mount namespace at /srv/app, puma
+under a systemctl stand-in, an agent), one shared database and HAProxy in front, driven by the
+ELBv2 calls the runbook makes. Needs root and the Debian packages of `make system-packages`.
+
+  releaseflow local up --hosts 3       bring it up (prints the revisions it built)
+  eval "$(releaseflow local env)"      point boto3, the AWS CLI and releaseflow at it
+  releaseflow deploy --revision REV    deploy, with the environment `local`
+  releaseflow local status             checkout, serving commit and LB state of each host
+  releaseflow local down               stop everything it started"""
+EPILOG = """\
+exit codes: 0 ok; 1 the rehearsal failed to start or is not running; 2 usage error."""
+
+
+def register(parser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="start the endpoint, the hosts, the database and HAProxy")
+    up.add_argument("--hosts", type=_positive, default=3, help="number of hosts (default 3)")
+    up.add_argument("--app-repo", type=Path, help="deploy this git repository instead of the bundled app")
+    up.add_argument("--revision", help="commit the hosts start at (default: the first revision / HEAD)")
+    up.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite", help="the shared database")
+    status = actions.add_parser("status", help="show each host's checkout, serving commit and LB state")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
+    actions.add_parser("down", help="stop everything `up` started (idempotent)")
+    for action in actions.choices.values():
+        action.add_argument(
+            "--state-dir", type=Path, default=None, help="default: .rehearsal/ at the repo root"
+        )
+
+
+def run(args) -> int:
+    state_dir = args.state_dir or fleet.default_state_dir()
+    if args.action == "up":
+        result = fleet.up(
+            state_dir,
+            hosts=args.hosts,
+            app_repo=args.app_repo,
+            revision=args.revision,
+            db=args.db,
+            progress=_progress,
+        )
+        print(_table(result))
+        revisions = json.loads((state_dir / "fleet.json").read_text())["revisions"]
+        for number, sha in enumerate(revisions, 1):
+            print(f"revision {number}: {sha}")
+        print(f'Next: eval "$(releaseflow local env --state-dir {shlex.quote(str(state_dir))})"')
+    elif args.action == "status":
+        result = fleet.status(state_dir)
+        print(json.dumps(result.to_dict(), indent=2) if args.json else _table(result))
+    elif args.action == "env":
+        for key, value in fleet.env(state_dir).items():
+            print(f"export {key}={shlex.quote(value)}")
+    else:
+        fleet.down(state_dir, progress=_progress)
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(f"- {line}", file=sys.stderr, flush=True)
+
+
+def _table(result: fleet.FleetStatus) -> str:
+    rows = [("INSTANCE", "PORT", "CHECKED OUT", "SERVING", "RUNNING", "LB STATE")]
+    for host in result.hosts:
+        rows.append(
+            (
+                host.instance_id,
+                str(host.port),
+                host.revision[:12],
+                host.serving[:12] or "-",
+                "yes" if host.running else "no",
+                host.lb_state,
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join([f"endpoint {result.endpoint_url}   load balancer {result.lb_url}", *lines])
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

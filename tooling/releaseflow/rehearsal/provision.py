@@ -1,0 +1,163 @@
+"""First provisioning of a rehearsal host, as an AMI plus user data would do it: not the deploy flow."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from releaseflow.errors import ReleaseflowError
+from releaseflow.rehearsal import services
+
+APP_USER = "releaseflow"
+# Where every host sees its own checkout: the agent and the stand-in bind STATE/hosts/<id>/app here.
+APP_DIR = "/srv/app"
+INSTALL_COMMAND = "bundle install --local"
+SERVICE = "puma"
+PUMA_UNIT = """\
+[Unit]
+Description=Puma HTTP server for the Rails app
+After=network.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={app_dir}
+EnvironmentFile={app_dir}/.env
+ExecStart=/usr/bin/bundle exec puma -C config/puma.rb
+TimeoutStopSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+class ProvisionError(ReleaseflowError):
+    """A host could not be set up for the rehearsal."""
+
+
+def ensure_app_user(name: str = APP_USER) -> pwd.struct_passwd:
+    """The app's system user (no login shell, home = the app dir), created when missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        _run(
+            [
+                "useradd",
+                "--system",
+                "--home-dir",
+                APP_DIR,
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ]
+        )
+        return pwd.getpwnam(name)
+
+
+def environment_file(port: int, database_url: str) -> str:
+    """The host's .env: what puma and the migrations read."""
+    return (
+        "RAILS_ENV=production\n"
+        f"PORT={port}\n"
+        "BIND_ADDRESS=127.0.0.1\n"
+        f"DATABASE_URL={database_url}\n"
+        f"SECRET_KEY_BASE={secrets.token_hex(64)}\n"
+        "RAILS_LOG_TO_STDOUT=1\n"
+    )
+
+
+def provision_host(host_root: Path, remote: Path, revision: str, port: int, database_url: str) -> None:
+    """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems."""
+    user = ensure_app_user()
+    app = host_root / "app"
+    if app.exists():
+        shutil.rmtree(app)
+    app.mkdir(parents=True)
+    os.chown(app, user.pw_uid, user.pw_gid)
+    # As the app user: git refuses a remote owned by someone else, and the app user owns the remote
+    # because the deploy's own fetches run as the app user.
+    as_app(host_root, ["git", "clone", "--quiet", str(remote), APP_DIR])
+    as_app(host_root, ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", revision])
+    env = app / ".env"
+    env.write_text(environment_file(port, database_url))
+    env.chmod(0o600)
+    os.chown(env, user.pw_uid, user.pw_gid)
+    units = host_root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True, exist_ok=True)
+    (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR))
+    services.install(host_root)
+    as_app(host_root, INSTALL_COMMAND.split())
+
+
+def migrate(host_root: Path) -> None:
+    """Create and migrate the shared database once, from this host's checkout (db:prepare)."""
+    env = services.parse_environment_file((host_root / "app" / ".env").read_text())
+    as_app(
+        host_root,
+        ["env", *(f"{key}={value}" for key, value in env.items()), "bundle", "exec", "rails", "db:prepare"],
+    )
+
+
+def start_service(host_root: Path) -> None:
+    """Start puma through the host's own systemctl, inside the host's view of /srv/app."""
+    in_host(host_root, [str(host_root / "bin" / "systemctl"), "start", SERVICE])
+
+
+def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:
+    """Run the host's SSM agent stand-in in its own session; returns its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "releaseflow.rehearsal.agent",
+                "--endpoint",
+                endpoint_url,
+                "--instance-id",
+                host_root.name,
+                "--host-root",
+                str(host_root),
+                "--bind",
+                f"{host_root / 'app'}:{APP_DIR}",
+                "--path-prefix",
+                str(host_root / "bin"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def as_app(host_root: Path, argv: list[str]) -> None:
+    """Run argv as the app user in /srv/app, with HOME there, as the documents run bundler and rails."""
+    in_host(host_root, ["runuser", "-u", APP_USER, "--", "env", f"HOME={APP_DIR}", *argv])
+
+
+def in_host(host_root: Path, argv: list[str]) -> None:
+    """Run argv in a private mount namespace where this host's checkout is /srv/app, like the agent does."""
+    os.makedirs(APP_DIR, exist_ok=True)
+    script = f'mount --bind "$0" {APP_DIR} && cd {APP_DIR} && exec "$@"'
+    _run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(host_root / "app"), *argv]
+    )
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=_clean_env())
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip()[-2000:]
+        raise ProvisionError(f"`{' '.join(argv[-6:])}` failed ({result.returncode}): {output}")
+
+
+def _clean_env() -> dict[str, str]:
+    # Like the agent: no HOME, a system PATH, so the host set-up does not depend on the caller's shell.
+    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
