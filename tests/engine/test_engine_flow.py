@@ -257,3 +257,43 @@ def test_state_round_trips_through_json(execute):
     restored = AutomationRun.from_json(run.to_json())
     assert restored.execution() == run.execution()
     assert restored.metadata()["AutomationExecutionStatus"] == "Failed"
+
+
+def test_change_instance_state_stops_and_waits(execute):
+    """aws:changeInstanceState asks EC2 for the state, then polls DescribeInstances until all reach it."""
+    states = iter(["stopping", "stopped"])
+    aws = FakeAws(
+        {
+            ("ec2", "StopInstances"): lambda params: {},
+            ("ec2", "DescribeInstances"): lambda params: {
+                "Reservations": [{"Instances": [{"InstanceId": "i-1", "State": {"Name": next(states)}}]}]
+            },
+        }
+    )
+    step = {
+        "name": "stop",
+        "action": "aws:changeInstanceState",
+        "inputs": {"InstanceIds": ["i-1"], "DesiredState": "stopped", "Force": True},
+    }
+    run = execute(runbook(step), aws=aws)
+    assert statuses(run) == [("stop", "Success")]
+    assert aws.calls[0] == ("ec2", "StopInstances", {"InstanceIds": ["i-1"], "Force": True})
+    assert aws.apis() == ["StopInstances", "DescribeInstances", "DescribeInstances"]
+
+
+def test_change_instance_state_check_only_makes_no_change(execute):
+    """CheckStateOnly only waits for the state; it never calls Start/Stop/Terminate."""
+    aws = FakeAws(
+        {
+            ("ec2", "DescribeInstances"): lambda params: {
+                "Reservations": [{"Instances": [{"InstanceId": "i-1", "State": {"Name": "running"}}]}]
+            }
+        }
+    )
+    step = {
+        "name": "check",
+        "action": "aws:changeInstanceState",
+        "inputs": {"InstanceIds": ["i-1"], "DesiredState": "running", "CheckStateOnly": True},
+    }
+    execute(runbook(step), aws=aws)
+    assert aws.apis() == ["DescribeInstances"]

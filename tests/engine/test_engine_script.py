@@ -2,8 +2,9 @@
 
 import os
 import time
+from datetime import UTC, datetime
 
-from engine_helpers import runbook, statuses
+from engine_helpers import FakeAws, runbook, statuses
 
 SCRIPT = """
 import os
@@ -83,3 +84,28 @@ def test_non_python_runtime_is_refused(execute):
     step = script_step("x", inputs={"Runtime": "PowerShell 7.4", "Handler": "h", "Script": "x"})
     run = execute(runbook(step))
     assert "not supported by the rehearsal (step 'compute')" in run.step_executions()[0]["FailureMessage"]
+
+
+def test_timestamps_from_aws_responses_reach_the_script_as_iso_strings(execute):
+    """A MapList output holding botocore datetimes is passed to the script with ISO 8601 strings."""
+    launched = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    aws = FakeAws({("ec2", "DescribeInstances"): lambda params: {"Reservations": [{"LaunchTime": launched}]}})
+    listing = {
+        "name": "list",
+        "action": "aws:executeAwsApi",
+        "inputs": {"Service": "ec2", "Api": "DescribeInstances"},
+        "outputs": [{"Name": "Reservations", "Selector": "$.Reservations", "Type": "MapList"}],
+    }
+    echo = {
+        "name": "echo",
+        "action": "aws:executeScript",
+        "inputs": {
+            "Runtime": "python3.11",
+            "Handler": "handler",
+            "InputPayload": {"r": "{{ list.Reservations }}"},
+            "Script": "def handler(events, context):\n    return events['r'][0]['LaunchTime']\n",
+        },
+        "outputs": [{"Name": "Launched", "Selector": "$.Payload", "Type": "String"}],
+    }
+    run = execute(runbook(listing, echo), aws=aws)
+    assert run.step_executions()[1]["Outputs"]["Launched"] == ["2026-11-26T10:00:00+00:00"]

@@ -87,6 +87,13 @@ def as_json(value: Any) -> str:
     return json.dumps(value, default=_render)
 
 
+def as_json_value(value: Any) -> str:
+    """json.dumps' `default` for what AWS responses hold beyond JSON: timestamps become ISO 8601."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _render(value: Any) -> str:
     if isinstance(value, str):
         return value

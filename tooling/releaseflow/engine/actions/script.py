@@ -12,6 +12,7 @@ from pathlib import Path
 
 from releaseflow.engine.context import ActionContext, ActionResult
 from releaseflow.engine.errors import StepCancelled, StepFailed, StepTimedOut
+from releaseflow.engine.values import as_json_value
 
 MAX_SECONDS = 600
 RUNNER = Path(__file__).with_name("script_runner.py")
@@ -65,7 +66,7 @@ def _run(request: dict, result_path: Path, ctx: ActionContext) -> tuple[str, str
         text=True,
         start_new_session=True,  # so a timeout or cancel can kill whatever the script started
     )
-    payload: str | None = json.dumps(request)
+    payload: str | None = json.dumps(request, default=as_json_value)
     while True:
         try:
             return process.communicate(payload, timeout=_CHECK_SECONDS)
