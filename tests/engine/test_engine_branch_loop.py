@@ -236,3 +236,45 @@ def test_too_many_iterators_fail_the_loop(execute):
     }
     run = execute(runbook(loop))
     assert statuses(run) == [("each", "Failed")]
+
+
+def test_critical_nested_failure_with_continue_fails_the_execution(execute):
+    """A critical nested step that continues past its failure still fails the execution at the end."""
+
+    def fail(params):
+        raise AwsCallError("Boom", "broke")
+
+    aws = FakeAws({("svc", "Fail"): fail, ("svc", "Note"): lambda params: {}})
+    loop = {
+        "name": "each",
+        "action": "aws:loop",
+        "inputs": {
+            "Iterators": ["h1"],
+            "Steps": [
+                {
+                    "name": "try",
+                    "action": "aws:executeAwsApi",
+                    "onFailure": "Continue",
+                    "isCritical": True,
+                    "inputs": {"Service": "svc", "Api": "Fail"},
+                },
+                note("after"),
+            ],
+        },
+    }
+    run = execute(runbook(loop), aws=aws)
+    assert statuses(run) == [("each", "Success"), ("try", "Failed"), ("after", "Success")]
+    assert run.execution()["AutomationExecutionStatus"] == "Failed"
+    assert run.execution()["FailureMessage"].startswith("Step try (aws:executeAwsApi) Failed.")
+
+
+def test_jump_to_a_missing_step_inside_a_loop_fails_the_loop_step(execute):
+    """A nested nextStep naming no step fails the loop step, which then ends the execution."""
+    loop = {
+        "name": "each",
+        "action": "aws:loop",
+        "inputs": {"Iterators": ["h1"], "Steps": [note("x", nextStep="ghost")]},
+    }
+    run = execute(runbook(loop), aws=FakeAws({("svc", "Note"): lambda params: {}}))
+    assert statuses(run) == [("each", "Failed"), ("x", "Success")]
+    assert run.step_executions()[0]["FailureMessage"] == "Step x leads to step ghost, which does not exist"

@@ -106,6 +106,8 @@ class AutomationRun:
         self._failure_message: str | None = None
         self._steps: list[dict] = []
         self._current: dict | None = None
+        # The first failed critical step, wherever it ran: it fails the execution even if the flow went on.
+        self._critical_failure: dict | None = None
         # Typed step outputs by step name, what `{{ Step.Output }}` reads.
         self._values: dict[str, dict[str, Any]] = {}
 
@@ -263,8 +265,8 @@ class AutomationRun:
                     return outcome
                 target = end.next_step or step.get("nextStep")
             else:
-                if end.critical and outcome.critical_failure is None:
-                    outcome.critical_failure = end.record
+                if end.critical and self._critical_failure is None:
+                    self._critical_failure = end.record
                 if end.on_failure == "Continue":
                     if step.get("isEnd"):
                         return outcome
@@ -303,7 +305,7 @@ class AutomationRun:
                 f"Step {outcome.aborted['StepName']} leads to step {name}, which does not exist"
             )
         # The step that ended the execution explains it best; else the first critical step that failed.
-        failed = outcome.aborted or outcome.critical_failure
+        failed = outcome.aborted or self._critical_failure
         if failed is None:
             self._end_execution("Success", None)
             return
@@ -526,8 +528,8 @@ class AutomationRun:
         self._on_change()
 
 
-class _RunbookError(Exception):
-    """The runbook leads somewhere it cannot go; the execution fails with this message."""
+class _RunbookError(StepFailed):
+    """The runbook leads somewhere it cannot go: inside a loop it fails the loop step, else the execution."""
 
 
 @dataclass
@@ -538,7 +540,6 @@ class _Outcome:
     aborted: dict | None = None
     on_failure: str = "Abort"
     critical: bool = True
-    critical_failure: dict | None = None
 
 
 @dataclass(frozen=True)
