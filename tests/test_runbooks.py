@@ -318,3 +318,20 @@ def test_report_failure_still_fails_when_the_lookup_fails(monkeypatch):
         RuntimeError, match=r"\): a step failed \(the details could not be looked up: no route"
     ):
         handler({"ExecutionId": "exec-1"}, None)
+
+
+def test_rollback_fleet_undoes_the_given_execution_migration_host_first():
+    """RollbackFleet sends the given ExecutionId, batch by batch, the migration host alone first."""
+    steps = steps_of(ROLLBACK_FLEET)
+    assert steps["RollBackBatches"]["inputs"]["Iterators"] == "{{ PlanRollout.AllBatchIndexes }}"
+    assert steps["RollBackBatch"]["inputs"]["Parameters"]["ExecutionId"] == "{{ ExecutionId }}"
+    handler = script_namespace(ROLLBACK_FLEET, "PlanRollout")["handler"]
+    payload = {
+        "Reservations": [{"Instances": [{"InstanceId": i} for i in ["i-0c", "i-0a", "i-0b"]]}],
+        "InstanceInformation": [{"InstanceId": i, "PingStatus": "Online"} for i in ["i-0a", "i-0b", "i-0c"]],
+        "MigrationTagKey": "releaseflow:migrate",
+        "BatchSize": "2",
+    }
+    result = handler(payload, None)
+    assert json.loads(result["AllBatches"]) == [["i-0a"], ["i-0b", "i-0c"]]
+    assert result["AllBatchIndexes"] == ["0", "1"]
