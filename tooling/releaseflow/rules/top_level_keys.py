@@ -10,14 +10,23 @@ CODE = "E003"
 SUMMARY = "unknown or mistyped top-level key"
 WHY = (
     "SSM rejects unknown top-level keys. Command documents have schemaVersion, description, "
-    "parameters and mainSteps (runtimeConfig in 1.2); outputs and files are 0.3 (Automation) only."
+    "parameters and mainSteps (runtimeConfig in 1.2); outputs, files and variables are 0.3 (Automation) only."
 )
 
 _ALLOWED = {
     "1.2": ("schemaVersion", "description", "parameters", "runtimeConfig"),
     "2.0": ("schemaVersion", "description", "parameters", "mainSteps"),
     "2.2": ("schemaVersion", "description", "parameters", "mainSteps"),
-    "0.3": ("schemaVersion", "description", "assumeRole", "parameters", "mainSteps", "outputs", "files"),
+    "0.3": (
+        "schemaVersion",
+        "description",
+        "assumeRole",
+        "parameters",
+        "mainSteps",
+        "outputs",
+        "files",
+        "variables",
+    ),
 }
 
 _TYPES = {
@@ -27,6 +36,7 @@ _TYPES = {
     "runtimeConfig": (dict, "a map"),
     "outputs": (list, "a list"),
     "files": (dict, "a map"),
+    "variables": (dict, "a map"),
 }
 
 
