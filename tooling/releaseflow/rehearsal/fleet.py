@@ -342,7 +342,9 @@ def _write_config(path: Path, target_group_arn: str) -> None:
         }
     }
     with path.open("w") as stream:
-        YAML(typ="safe", pure=True).dump(config, stream)
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        yaml.dump(config, stream)
 
 
 def _wait_healthy(state_dir: Path, timeout: float) -> FleetStatus:

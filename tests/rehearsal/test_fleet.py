@@ -1,0 +1,99 @@
+"""`releaseflow local`: the whole rehearsal fleet comes up healthy, reports itself, and goes away."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from releaseflow.cli import main
+from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.services import alive
+
+
+@pytest.fixture
+def state_dir():
+    """A state dir other users can traverse (the app user reaches the database and remote through it)."""
+    path = Path(tempfile.mkdtemp(prefix="rf-fleet-"))
+    path.chmod(0o755)
+    yield path
+    fleet.down(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_env_prints_exports_that_point_tools_at_the_endpoint(tmp_path, capsys):
+    """`local env` exports the endpoint URL, region, dummy credentials and the deploy configuration."""
+    (tmp_path / "endpoint.json").write_text(
+        json.dumps({"url": "http://127.0.0.1:4566", "pid": 1, "region": "us-east-1"})
+    )
+    assert main(["local", "env", "--state-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:4566",
+        "export AWS_REGION=us-east-1",
+        "export AWS_DEFAULT_REGION=us-east-1",
+        "export AWS_ACCESS_KEY_ID=testing",
+        "export AWS_SECRET_ACCESS_KEY=testing",
+        f"export RELEASEFLOW_CONFIG={tmp_path.resolve() / 'releaseflow.yaml'}",
+        "export RELEASEFLOW_ENVIRONMENT=local",
+    ]
+
+
+def test_status_without_a_fleet_is_an_error_naming_local_up(tmp_path, capsys):
+    """`local status` where nothing runs exits 1 and says to run `releaseflow local up`."""
+    assert main(["local", "status", "--state-dir", str(tmp_path)]) == 1
+    assert "run `releaseflow local up`" in capsys.readouterr().err
+
+
+def test_down_where_nothing_runs_is_harmless(tmp_path):
+    """`local down` on an empty or already stopped state dir succeeds and does nothing."""
+    assert main(["local", "down", "--state-dir", str(tmp_path)]) == 0
+    assert main(["local", "down", "--state-dir", str(tmp_path)]) == 0
+
+
+@pytest.mark.rehearsal
+def test_up_status_down(state_dir, capsys):
+    """up --hosts 2 gives two healthy hosts serving revision 1 behind HAProxy; down leaves no process."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
+    capsys.readouterr()
+    assert main(["local", "status", "--json", "--state-dir", str(state_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    recorded = json.loads((state_dir / "fleet.json").read_text())
+    first = recorded["revisions"][0]
+    assert [(h["revision"], h["serving"], h["running"], h["lb_state"]) for h in report["hosts"]] == [
+        (first, first, True, "healthy")
+    ] * 2
+    with urllib.request.urlopen(f"{report['lb_url']}/up", timeout=5) as response:
+        assert response.read().decode() == f"ok {first}\n"
+    config = (state_dir / "releaseflow.yaml").read_text()
+    assert "InstallCommand: bundle install --local" in config
+    assert recorded["lb"]["target_group_arn"] in config
+
+    pids = [recorded["lb"]["pid"], json.loads((state_dir / "endpoint.json").read_text())["pid"]]
+    pids += [host["agent_pid"] for host in recorded["hosts"]]
+    pids += [int(path.read_text()) for path in state_dir.glob("hosts/*/run/*.pid")]
+    assert len(pids) == 6 and all(alive(pid) for pid in pids)
+    assert main(["local", "down", "--state-dir", str(state_dir)]) == 0
+    assert [pid for pid in pids if alive(pid)] == []
+    assert _group_members(set(pids)) == []
+    assert main(["local", "down", "--state-dir", str(state_dir)]) == 0
+
+
+def _group_members(groups: set[int]) -> list[int]:
+    """Live (non-zombie) processes whose process group is one of `groups`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) in groups:
+            members.append(int(stat.parent.name))
+    return members
