@@ -31,7 +31,7 @@ TARGET_GROUP = "releaseflow-local"
 DEREGISTRATION_DELAY = 2
 REPO_ROOT = Path(releaseflow.__file__).resolve().parents[2]
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
-REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd", "sqlite3")
+REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 Progress = Callable[[str], None]
 
