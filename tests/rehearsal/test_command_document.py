@@ -5,6 +5,7 @@ import pytest
 from releaseflow.rehearsal.command_document import (
     InvalidDocument,
     InvalidParameters,
+    go_pattern,
     plan_plugins,
     resolve_parameters,
     substitute,
@@ -72,6 +73,31 @@ def test_allowed_pattern_refuses_values_without_a_match():
     content = document({"Branch": {"type": "String", "allowedPattern": "^[a-z]+$"}})
     with pytest.raises(InvalidParameters, match='"Branch" value "main; rm -rf /"'):
         resolve_parameters(content, {"Branch": ["main; rm -rf /"]})
+
+
+def test_allowed_pattern_dollar_ends_the_text_as_in_go():
+    """Go's `$` does not match before a final newline, so `^[a-f0-9]+$` refuses `abc` + newline."""
+    content = document({"Revision": {"type": "String", "allowedPattern": "^[a-f0-9]+$"}})
+    assert resolve_parameters(content, {"Revision": ["abc"]}) == {"Revision": "abc"}
+    with pytest.raises(InvalidParameters, match="allowedPattern"):
+        resolve_parameters(content, {"Revision": ["abc\n"]})
+
+
+@pytest.mark.parametrize(
+    ("go", "python"),
+    [
+        ("^a$", r"^a\Z"),
+        (r"^a\z", r"^a\Z"),
+        ("[$]x", "[$]x"),
+        ("[]$]$", r"[]$]\Z"),
+        ("[^]$]$", r"[^]$]\Z"),
+        (r"\$$", r"\$\Z"),
+        ("(?m)^a$", "(?m)^a$"),
+    ],
+)
+def test_go_pattern_translation(go, python):
+    """Only `$` outside classes and escapes, and `\\z`, become Python's end-of-text `\\Z`."""
+    assert go_pattern(go) == python
 
 
 def test_allowed_values_apply_to_each_list_item():
