@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -261,6 +262,24 @@ def test_instance_information_online_then_connection_lost(endpoint_server):
     assert information(extra=[{"Key": "PingStatus", "Values": ["Online"]}])[0]["InstanceId"] == instance_id
 
 
+def test_instance_information_filters_by_tag(endpoint_server):
+    """Filters `tag:Key` and `tag-key` select managed instances by their EC2 tags, as runbooks ask."""
+    ssm = endpoint_server.client("ssm")
+    group = uuid.uuid4().hex[:8]
+    tagged = _instances(endpoint_server, 2, {"group": group})
+    _instances(endpoint_server, 1, {"group": "other"})
+
+    def listed(filters):
+        found = ssm.describe_instance_information(Filters=filters)["InstanceInformationList"]
+        return sorted(row["InstanceId"] for row in found)
+
+    assert listed([{"Key": "tag:group", "Values": [group]}]) == sorted(tagged)
+    assert set(tagged) <= set(listed([{"Key": "tag-key", "Values": ["group"]}]))
+    with pytest.raises(ClientError) as error:
+        listed([{"Key": "Colour", "Values": ["blue"]}])
+    assert error.value.response["Error"]["Code"] == "InvalidFilterKey"
+
+
 def test_aws_cli_parses_instance_information(endpoint_server):
     """The AWS CLI, pointed at the endpoint by --endpoint-url, lists the managed instances."""
     [instance_id] = _instances(endpoint_server, 1)
@@ -288,3 +307,51 @@ def test_stops_cleanly_on_sigterm(endpoint_launch, tmp_path):
     endpoint = endpoint_launch(tmp_path / "state")
     assert endpoint_launch.stop(endpoint) == 0
     assert not (tmp_path / "state" / "endpoint.json").exists()
+
+
+def test_real_agent_runs_a_command_end_to_end(endpoint_server, tmp_path):
+    """The rehearsal's own agent process polls this endpoint, runs the script and reports its output."""
+    ssm = endpoint_server.client("ssm")
+    name = _document(endpoint_server)
+    [instance_id] = _instances(endpoint_server, 1, poll=False)
+    root = tmp_path / instance_id
+    root.mkdir()
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "releaseflow.rehearsal.agent",
+            "--endpoint",
+            endpoint_server.url,
+            "--instance-id",
+            instance_id,
+            "--host-root",
+            str(root),
+            "--poll-wait",
+            "5",
+        ],
+        stderr=(tmp_path / "agent.log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not ssm.describe_instance_information(
+            Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+        )["InstanceInformationList"]:
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.1)
+        command_id = ssm.send_command(
+            DocumentName=name, InstanceIds=[instance_id], Parameters={"Message": ["from the agent"]}
+        )["Command"]["CommandId"]
+        while (result := ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id))[
+            "Status"
+        ] in (
+            "Pending",
+            "InProgress",
+        ):
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.1)
+        assert (result["Status"], result["ResponseCode"]) == ("Success", 0)
+        assert result["StandardOutputContent"] == "from the agent\n"
+    finally:
+        agent.terminate()
+        assert agent.wait(timeout=10) == 0

@@ -40,11 +40,13 @@ def compact(shape: dict) -> dict:
 
 
 def filter_values(filters: Sequence[dict] | None, known: Sequence[str], error: str) -> dict[str, list[str]]:
-    """`[{Key, Values}]` as a dict; an unknown key is the operation's InvalidFilterKey-style error."""
+    """`[{Key, Values}]` as a dict; an unknown key is the operation's InvalidFilterKey-style error.
+
+    A known key ending in ":" is a prefix (`tag:` accepts `tag:Name`)."""
     result: dict[str, list[str]] = {}
     for item in filters or []:
         key = item.get("Key", item.get("key"))
-        if key not in known:
+        if key not in known and not any(k.endswith(":") and key.startswith(k) for k in known):
             raise AwsError(error, f"The filter key {key} is not supported here.")
         result.setdefault(key, []).extend(item.get("Values", item.get("valueSet", [])))
     return result

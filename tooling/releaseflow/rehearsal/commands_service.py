@@ -249,10 +249,14 @@ class CommandsService:
     def tick(self) -> None:
         """Apply timeouts and rate control to every unfinished command (called periodically)."""
         with self._changed:
+            changed = False
             for command in self._commands.values():
                 if _status(command)[0] not in TERMINAL:
+                    before = _snapshot(command)
                     self._advance(command)
-            self._changed.notify_all()
+                    changed = changed or _snapshot(command) != before
+            if changed:
+                self._changed.notify_all()
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -353,6 +357,10 @@ class CommandsService:
                 for plugin in invocation.plugins
             ]
         return shape
+
+
+def _snapshot(command: Command) -> list[tuple]:
+    return [(i.status, i.released) for i in command.invocations]
 
 
 def _status(command: Command) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -93,7 +94,7 @@ class Endpoint:
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             body = _read_body(environ)
             # moto reads the same body after us.
-            environ["wsgi.input"] = _Replay(body)
+            environ["wsgi.input"] = io.BytesIO(body)
             form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
             if form.get("Action") in ELBV2_ACTIONS and form.get("Version") == ELBV2_VERSION:
                 return self._elbv2(form, environ, start_response)
@@ -132,23 +133,24 @@ class Endpoint:
         return _json(start_response, "200 OK", result, "application/json")
 
     def _elbv2(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
-        if form["Action"] == "DescribeTargetHealth":
-            answer = self.elbv2.describe_target_health(form)
-            if answer is None:
-                return self.moto_app(environ, start_response)
-            return _xml(start_response, "200 OK", answer)
-        captured: dict = {}
+        try:
+            if form["Action"] == "DescribeTargetHealth":
+                answer = self.elbv2.describe_target_health(form)
+                if answer is None:
+                    return self.moto_app(environ, start_response)
+                return _xml(start_response, "200 OK", answer)
+            captured: dict = {}
 
-        def capture(status: str, headers: list, exc_info=None):
-            captured.update(status=status, headers=headers)
+            def capture(status: str, headers: list, exc_info=None):
+                captured.update(status=status, headers=headers)
 
-        body = b"".join(self.moto_app(environ, capture))
-        if captured["status"].startswith("200"):
-            try:
+            body = b"".join(self.moto_app(environ, capture))
+            if captured["status"].startswith("200"):
                 self.elbv2.after_moto(form)
-            except ReleaseflowError as error:
-                log.warning("%s: %s", form["Action"], error)
-                return _xml(start_response, "400 Bad Request", _elbv2_error("InvalidTarget", str(error)))
+        except ReleaseflowError as error:
+            # The load balancer cannot act on this target (not a host of the fleet, HAProxy down).
+            log.warning("%s: %s", form["Action"], error)
+            return _xml(start_response, "400 Bad Request", _elbv2_error("InvalidTarget", str(error)))
         start_response(captured["status"], captured["headers"])
         return [body]
 
@@ -164,27 +166,6 @@ class Endpoint:
                 self.commands.tick()
             except Exception:
                 log.exception("tick failed")
-
-
-class _Replay:
-    """A consumed request body, readable again by the next application."""
-
-    def __init__(self, body: bytes):
-        self._body = body
-        self._offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._body) if size is None or size < 0 else self._offset + size
-        chunk = self._body[self._offset : end]
-        self._offset += len(chunk)
-        return chunk
-
-    def readline(self, size: int = -1) -> bytes:
-        newline = self._body.find(b"\n", self._offset)
-        end = len(self._body) if newline < 0 else newline + 1
-        if size is not None and size >= 0:
-            end = min(end, self._offset + size)
-        return self.read(end - self._offset)
 
 
 def _read_body(environ: dict) -> bytes:

@@ -11,7 +11,7 @@ from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_value
 from releaseflow.rehearsal.moto_state import Ec2Instance
 
 AGENT_VERSION = "3.3.0.0-releaseflow"
-_FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key")
+_FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key", "tag:")
 
 
 class InstancesService:
@@ -139,6 +139,9 @@ def _selected(row: dict, filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
         if key == "tag-key":
             if not any(value in row["tags"] for value in values):
+                return False
+        elif key.startswith("tag:"):
+            if row["tags"].get(key[4:]) not in values:
                 return False
         elif checks[key] not in values:
             return False
