@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RF := $(VENV)/bin/releaseflow
 STAMP := $(VENV)/.installed
 # Debian packages the local rehearsal runs on (a real Rails app, puma, HAProxy, a real database).
-DEB_PACKAGES := git curl ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg
+DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg
 
 .PHONY: venv system-packages lint validate test demo bench clean docs
 
@@ -40,7 +40,7 @@ demo: venv system-packages
 	$(RF) demo
 
 docs: venv
-	$(PY) -m releaseflow.docs README.md
+	$(PY) -m releaseflow.docs
 
 bench: venv system-packages
 	$(PY) -m releaseflow.bench
