@@ -83,7 +83,20 @@ def test_up_status_down(state_dir, capsys):
     assert main(["local", "down", "--state-dir", str(state_dir)]) == 0
     assert [pid for pid in pids if alive(pid)] == []
     assert _group_members(set(pids)) == []
+    assert _processes_mentioning(str(state_dir)) == []
     assert main(["local", "down", "--state-dir", str(state_dir)]) == 0
+
+
+@pytest.mark.rehearsal
+def test_up_that_fails_half_way_stops_what_it_started(state_dir, capsys):
+    """An unknown --revision fails up with exit 1 and a message, and leaves no endpoint running."""
+    assert (
+        main(["local", "up", "--hosts", "1", "--revision", "no-such-rev", "--state-dir", str(state_dir)]) == 1
+    )
+    assert "revision 'no-such-rev' is not a commit" in capsys.readouterr().err
+    assert not (state_dir / "endpoint.pid").exists()
+    assert not (state_dir / "endpoint.json").exists()
+    assert _processes_mentioning(str(state_dir)) == []
 
 
 def _group_members(groups: set[int]) -> list[int]:
@@ -97,3 +110,15 @@ def _group_members(groups: set[int]) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) in groups:
             members.append(int(stat.parent.name))
     return members
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains `text` (the endpoint and agents name the state dir)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return [pid for pid in found if alive(pid)]

@@ -32,6 +32,8 @@ DEREGISTRATION_DELAY = 2
 REPO_ROOT = Path(releaseflow.__file__).resolve().parents[2]
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
 REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
+# What `up` creates in the state dir, apart from the logs.
+STALE = ("hosts", "db", "postgres", "haproxy", "remote.git", "releaseflow.yaml", "endpoint.json")
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 Progress = Callable[[str], None]
 
@@ -89,12 +91,32 @@ def up(
     progress: Progress = lambda line: None,
     timeout: float = 180,
 ) -> FleetStatus:
-    """Bring up endpoint, hosts, database and load balancer; return once every host is healthy."""
+    """Bring up endpoint, hosts, database and load balancer; return once every host is healthy.
+
+    When it fails half-way it stops what it started; the logs stay in STATE/logs.
+    """
     _check_system()
     state_dir = state_dir.resolve()
     if (state_dir / "fleet.json").exists() or (state_dir / "endpoint.pid").exists():
         raise UsageError(f"a rehearsal already runs in {state_dir}: run `releaseflow local down` first")
     _prepare_state_dir(state_dir)
+    try:
+        return _bring_up(state_dir, hosts, app_repo, revision, db, progress, timeout)
+    except BaseException:
+        progress("failed: stopping what was started")
+        down(state_dir, progress)
+        raise
+
+
+def _bring_up(
+    state_dir: Path,
+    hosts: int,
+    app_repo: Path | None,
+    revision: str | None,
+    db: str,
+    progress: Progress,
+    timeout: float,
+) -> FleetStatus:
     user = provision.ensure_app_user()
 
     progress("starting the local AWS endpoint")
@@ -234,6 +256,13 @@ def _system_path() -> str:
 
 def _prepare_state_dir(state_dir: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
+    # Nothing runs here (up checked): what a previous rehearsal left would only confuse this one.
+    for name in STALE:
+        path = state_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     state_dir.chmod(0o755)
     # The app user reaches the shared database and the git remote through the state dir's path.
     for parent in state_dir.parents:
