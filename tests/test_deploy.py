@@ -16,6 +16,7 @@ from releaseflow.deploy import (
     revision_pattern,
     start_request,
 )
+from releaseflow.execution import Snapshot, changes, parse_step
 from releaseflow.follow import follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -362,3 +363,11 @@ def test_wait_lock_waits_until_the_other_deploy_ends():
     acquire(ssm, _request(), wait=True, notify=notes.append, clock=clock, sleep=sleep)
     assert clock.now > 0
     assert notes == ["waiting for execution other-exec of releaseflow-Deploy on fleet web to finish"]
+
+
+def test_transitions_seen_in_one_poll_are_told_in_time_order():
+    """A loop that ended after its last iteration is reported after that iteration, not before."""
+    loop = parse_step(_step("Rolling", "Success", 3, 9))
+    inner = parse_step(_step("Restart", "Success", 3, 6, command="c2", parent="Rolling", iteration=0))
+    snapshot = Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(loop, inner))
+    assert [step.label for step in changes(None, snapshot)] == ["Rolling[0].Restart", "Rolling"]

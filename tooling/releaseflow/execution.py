@@ -167,12 +167,18 @@ def parse_invocation(invocation: dict[str, Any]) -> Invocation:
 
 
 def changes(before: Snapshot | None, after: Snapshot) -> list[Step | Invocation]:
-    """Steps and host invocations that are new or changed status since `before`, in order."""
+    """Steps and host invocations that are new or changed status since `before`."""
     seen_steps = {s.key: s.status for s in before.steps} if before else {}
     seen_hosts = {(i.command_id, i.instance_id): i.status for i in before.invocations} if before else {}
     found: list[Step | Invocation] = [s for s in after.steps if seen_steps.get(s.key) != s.status]
     found += [i for i in after.invocations if seen_hosts.get((i.command_id, i.instance_id)) != i.status]
-    return found
+    # One poll can see several transitions: tell them in the order they happened.
+    return sorted(found, key=_moment)
+
+
+def _moment(item: Step | Invocation) -> tuple:
+    moment = item.end or item.start
+    return (0, moment.timestamp()) if moment else (1, 0.0)
 
 
 def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
