@@ -42,7 +42,6 @@ class Endpoint:
 
     def __init__(self, state_dir: Path, region: str, offline_after: float):
         self.state_dir = state_dir
-        self.region = region
         self.moto_app = DomainDispatcherApplication(create_backend_app)
         self.moto = MotoState(region)
         self.instances = InstancesService(self.moto.instances, offline_after)

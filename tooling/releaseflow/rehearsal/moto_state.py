@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
+from moto.elbv2.models import elbv2_backends
+from moto.ssm.exceptions import InvalidDocument
+from moto.ssm.models import ssm_backends
 
 from releaseflow.rehearsal.awsjson import AwsError
 
@@ -37,25 +42,20 @@ class MotoState:
 
     def document(self, name: str, version: str | None) -> StoredDocument:
         """The version SSM would run: the default one when `version` is empty or `$DEFAULT`."""
-        from moto.ssm.models import ssm_backends
-
-        documents = ssm_backends[self.account][self.region]._documents.get(name)
-        if documents is None:
-            raise AwsError("InvalidDocument", f"Document {name} does not exist.")
-        if not version or version == "$DEFAULT":
-            found = documents.get_default_version()
-        elif version == "$LATEST":
-            found = documents.get_latest_version()
-        else:
-            found = documents.find_by_version(version)
-        if found is None:
-            raise AwsError("InvalidDocumentVersion", f"Document {name} has no version {version}.")
-        return StoredDocument(name, found.document_version, found.document_type, found.content_json)
+        backend = ssm_backends[self.account][self.region]
+        try:
+            backend.describe_document(name, None, None)
+        except InvalidDocument as error:
+            raise AwsError("InvalidDocument", f"Document {name} does not exist.") from error
+        try:
+            found = backend.get_document(name, None if version == "$DEFAULT" else version, None, "JSON")
+        except InvalidDocument as error:
+            raise AwsError("InvalidDocumentVersion", f"Document {name} has no version {version}.") from error
+        content = json.loads(found["Content"])
+        return StoredDocument(name, found["DocumentVersion"], found["DocumentType"], content)
 
     def instances(self) -> list[Ec2Instance]:
         """Every instance moto knows, with its tags."""
-        from moto.ec2.models import ec2_backends
-
         backend = ec2_backends[self.account][self.region]
         return [
             Ec2Instance(
@@ -66,6 +66,4 @@ class MotoState:
 
     def target_group(self, arn: str):
         """moto's target group object, or None when it does not exist."""
-        from moto.elbv2.models import elbv2_backends
-
         return elbv2_backends[self.account][self.region].target_groups.get(arn)
