@@ -159,6 +159,20 @@ def test_sigterm_stops_the_execution_and_exits_4(fake):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+def test_signal_while_starting_still_stops_the_execution(fake):
+    """A SIGINT that arrives while StartAutomationExecution runs stops the new execution and exits 4."""
+    ssm = fake()
+    original = ssm.start_automation_execution
+
+    def interrupted(**request):
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(**request)
+
+    ssm.start_automation_execution = interrupted
+    assert _deploy() == 4
+    assert "StopAutomationExecution" in ssm.calls
+
+
 def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, monkeypatch, capsys):
     """In Actions: ::group:: per phase, ::error:: naming host and step, outputs, and a summary with a gantt."""
     output, summary = tmp_path / "output", tmp_path / "summary.md"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -114,15 +115,22 @@ def run(args) -> int:
     out.phase("Lock")
     acquire(ssm, request, wait=args.wait_lock, notify=out.line, timeout=args.timeout)
     out.phase("Start")
-    execution_id = start(ssm, request)
-    region = ssm.meta.region_name
-    url = console_url(region, execution_id)
-    out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
-    if args.no_wait:
-        _outputs(github, execution_id, "InProgress")
-        out.close()
-        return 0
-    outcome = _follow(ssm, execution_id, out, args.timeout)
+    with _stop_on_signals() as stop:
+        execution_id = start(ssm, request)
+        url = console_url(ssm.meta.region_name, execution_id)
+        out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
+        if args.no_wait:
+            _outputs(github, execution_id, "InProgress")
+            out.close()
+            return 0
+        outcome = follow(
+            ssm,
+            execution_id,
+            listener=out.progress,
+            sleep=stop.pause,
+            timeout=args.timeout,
+            stop_requested=stop.is_set,
+        )
     out.phase("Result")
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
@@ -138,22 +146,24 @@ def run(args) -> int:
     return EXIT_CODES[outcome.result]
 
 
-def _follow(ssm, execution_id, out, timeout):
-    """Follow with SIGINT/SIGTERM turned into a request to stop the execution."""
-    stop = threading.Event()
+class _Stop(threading.Event):
+    """Set by SIGINT/SIGTERM; `pause` sleeps until then, so a signal ends a pause at once."""
 
-    def pause(seconds: float) -> None:
+    def pause(self, seconds: float) -> None:
         # Once stopping, the settle wait must really wait: the event is set and would return at once.
-        if stop.is_set():
+        if self.is_set():
             time.sleep(seconds)
         else:
-            stop.wait(seconds)
+            self.wait(seconds)
 
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """From before the start on, so a signal that comes while starting still stops the execution."""
+    stop = _Stop()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return follow(
-            ssm, execution_id, listener=out.progress, sleep=pause, timeout=timeout, stop_requested=stop.is_set
-        )
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
