@@ -16,7 +16,7 @@ from releaseflow.deploy import (
     revision_pattern,
     start_request,
 )
-from releaseflow.execution import Snapshot, changes, parse_step
+from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
 from releaseflow.follow import follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -371,3 +371,19 @@ def test_transitions_seen_in_one_poll_are_told_in_time_order():
     inner = parse_step(_step("Restart", "Success", 3, 6, command="c2", parent="Rolling", iteration=0))
     snapshot = Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(loop, inner))
     assert [step.label for step in changes(None, snapshot)] == ["Rolling[0].Restart", "Rolling"]
+
+
+def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_failed():
+    """A host whose checkout failed before migrating is still shown as the migration host."""
+    checkout = parse_step(_step("CheckOutMigrationHost", "Failed", 0, 1, command="c1"))
+    failed = parse_invocation(_host("c1", "i-1", "releaseflow-CheckoutRevision", "Failed", 0, 1))
+    (row,) = host_summaries(
+        Snapshot("exec-1", "releaseflow-Deploy", "Failed", steps=(checkout,), invocations=(failed,))
+    )
+    assert (row.instance_id, row.role, row.before, row.after, row.status) == (
+        "i-1",
+        "migrate",
+        "?",
+        "?",
+        "Failed",
+    )

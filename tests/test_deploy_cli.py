@@ -6,6 +6,7 @@ import os
 import signal
 
 import pytest
+from botocore.exceptions import ClientError
 
 from releaseflow import follow
 from releaseflow.cli import main
@@ -173,6 +174,26 @@ def test_signal_while_starting_still_stops_the_execution(fake):
     assert "StopAutomationExecution" in ssm.calls
 
 
+def test_start_refused_by_ssm_exits_2(fake, capsys):
+    """SSM refusing the runbook's input is a refusal before starting: exit 2 with SSM's message."""
+    ssm = fake()
+
+    def refuse(**_):
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "InvalidAutomationExecutionParametersException",
+                    "Message": "Parameter BatchSize does not match",
+                }
+            },
+            "StartAutomationExecution",
+        )
+
+    ssm.start_automation_execution = refuse
+    assert _deploy() == 2
+    assert "Error: releaseflow-Deploy: Parameter BatchSize does not match" in capsys.readouterr().err
+
+
 def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, monkeypatch, capsys):
     """In Actions: ::group:: per phase, ::error:: naming host and step, outputs, and a summary with a gantt."""
     output, summary = tmp_path / "output", tmp_path / "summary.md"
@@ -187,7 +208,7 @@ def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, mo
     assert "::error title=Deploy failed::step Rolling[0].Restart on host i-2: puma did not come up" in out
     assert output.read_text() == "execution-id=exec-1\nstatus=Failed\n"
     text = summary.read_text()
-    assert "| `i-1` | rolling | `1111111` → `0123456789ab` | Success | 3s |" in text
+    assert "| `i-1` | migrate | `1111111` → `0123456789ab` | Success | 3s |" in text
     assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text
     assert "```mermaid\ngantt" in text
     assert "  RestartServices :crit, " in text

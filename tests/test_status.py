@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
 from releaseflow.commands import status as status_command
@@ -29,7 +30,7 @@ def test_status_shows_steps_hosts_and_revisions(ssm, capsys):
     assert out.startswith("execution exec-1 of releaseflow-Deploy: Failed\n")
     assert f"Revision: {REVISION}" in out
     assert "  Rolling[0].Restart" in out
-    assert "i-1                   rolling  1111111 -> 0123456789ab" in out
+    assert "i-1                   migrate  1111111 -> 0123456789ab" in out
 
 
 def test_status_json(ssm, capsys):
@@ -71,3 +72,19 @@ def test_status_without_executions_is_an_error(ssm, capsys):
     """No execution of the runbook: exit 1 with a message naming the runbook."""
     assert main(["status", "--runbook", "releaseflow-RollbackFleet"]) == 1
     assert "Error: no execution of releaseflow-RollbackFleet found" in capsys.readouterr().err
+
+
+def test_aws_refusal_is_one_error_line(ssm, monkeypatch, capsys):
+    """An execution id AWS does not know gives exit 1 and an `Error:` line, not a traceback."""
+
+    def unknown(**_):
+        raise ClientError(
+            {"Error": {"Code": "AutomationExecutionNotFoundException", "Message": "not found"}},
+            "GetAutomationExecution",
+        )
+
+    monkeypatch.setattr(ssm, "get_automation_execution", unknown)
+    assert main(["status", "nope"]) == 1
+    assert capsys.readouterr().err.startswith(
+        "Error: An error occurred (AutomationExecutionNotFoundException)"
+    )

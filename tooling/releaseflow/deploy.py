@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from releaseflow.config import Environment
 from releaseflow.documents import find_document_files, load_document
 from releaseflow.errors import ReleaseflowError, UsageError
@@ -17,10 +19,21 @@ from releaseflow.execution import RUNNING
 # Exit codes of `releaseflow deploy`, by what a caller does next.
 EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
 LOCK_POLL_SECONDS = 10.0
+# StartAutomationExecution errors that mean "this input can never start", as opposed to transient ones.
+_REFUSALS = (
+    "InvalidAutomationExecutionParametersException",
+    "AutomationDefinitionNotFoundException",
+    "AutomationDefinitionVersionNotFoundException",
+    "ValidationException",
+)
 
 
 class RevisionRefused(UsageError):
     """The revision does not match the runbook's Revision pattern; nothing was started."""
+
+
+class StartRefused(UsageError):
+    """SSM refused to start the runbook with this input; nothing runs."""
 
 
 class LockHeld(ReleaseflowError):
@@ -146,7 +159,15 @@ def acquire(
 
 
 def start(ssm, request: StartRequest) -> str:
-    return ssm.start_automation_execution(**request.api_input())["AutomationExecutionId"]
+    """Start the execution; the service refusing the runbook or its input is a refusal (exit 2)."""
+    try:
+        return ssm.start_automation_execution(**request.api_input())["AutomationExecutionId"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _REFUSALS:
+            raise StartRefused(
+                f"{request.runbook}: {error.response['Error'].get('Message', error)}"
+            ) from error
+        raise
 
 
 def console_url(region: str, execution_id: str) -> str:

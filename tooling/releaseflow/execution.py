@@ -187,6 +187,10 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
     hosts: dict[str, list[Invocation]] = {}
     for invocation in snapshot.invocations:
         hosts.setdefault(invocation.instance_id, []).append(invocation)
+    # The migration host is checked out by a top-level step; the others inside the rolling loop.
+    # So a failed checkout still shows which host was to migrate.
+    first_checkouts = {step.command_id for step in snapshot.steps if step.command_id and not step.parent}
+    first_checkouts &= {i.command_id for i in snapshot.invocations if i.phase == "CheckoutRevision"}
     rows = []
     for instance_id, runs in hosts.items():
         checkout = [run for run in runs if run.phase == "CheckoutRevision"]
@@ -197,7 +201,11 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
         status = min((run.status for run in runs), key=_severity)
         starts = [run.start for run in runs if run.start]
         ends = [run.end for run in runs if run.end]
-        role = "migrate" if any(run.phase == "Migrate" for run in runs) else "rolling"
+        role = (
+            "migrate"
+            if any(run.phase == "Migrate" or run.command_id in first_checkouts for run in runs)
+            else "rolling"
+        )
         rows.append(
             HostSummary(
                 instance_id,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from releaseflow.execution import HostFailure, Invocation, Outcome, Snapshot, Step, host_summaries
-from releaseflow.publish import PublishResult
+
+if TYPE_CHECKING:  # publish talks to AWS; rendering only needs its result's shape
+    from releaseflow.publish import PublishResult
 
 
 def publish_text(result: PublishResult) -> str:

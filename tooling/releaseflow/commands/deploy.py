@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releaseflow import report, schedules
-from releaseflow.commands._aws import client
+from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
 from releaseflow.deploy import (
     EXIT_CODES,
@@ -101,6 +101,11 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    with aws_errors():
+        return _run(args)
+
+
+def _run(args) -> int:
     environment = load_environment(args.config, args.environment)
     if args.runbook:
         environment = replace(environment, runbook=args.runbook)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from releaseflow import report
-from releaseflow.commands._aws import client
+from releaseflow.commands._aws import aws_errors, client
 from releaseflow.publish import ValidationFailed, publish_documents
 
 NAME = "publish"
@@ -45,6 +45,11 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    with aws_errors():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         result = publish_documents(
             client("ssm", args.region),

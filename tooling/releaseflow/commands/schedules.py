@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from releaseflow import schedules
-from releaseflow.commands._aws import client
+from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment
 
 NAME = "schedules"
@@ -25,6 +25,11 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    with aws_errors():
+        return _run(args)
+
+
+def _run(args) -> int:
     group, region = args.group or "default", args.region
     if args.environment or os.path.exists(args.config):
         environment = load_environment(args.config, args.environment)

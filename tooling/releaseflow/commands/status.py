@@ -6,7 +6,7 @@ import json
 import os
 
 from releaseflow import report
-from releaseflow.commands._aws import client
+from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, DEFAULT_RUNBOOK, load_environment
 from releaseflow.errors import ReleaseflowError
 from releaseflow.follow import fetch
@@ -44,6 +44,11 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    with aws_errors():
+        return _run(args)
+
+
+def _run(args) -> int:
     runbook, region = args.runbook or DEFAULT_RUNBOOK, args.region
     if args.environment or os.path.exists(args.config):
         environment = load_environment(args.config, args.environment)
