@@ -12,6 +12,7 @@ import pytest
 
 from releaseflow.cli import main
 from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.app_repo import git
 from releaseflow.rehearsal.services import alive
 
 
@@ -53,6 +54,21 @@ def test_down_where_nothing_runs_is_harmless(tmp_path):
     """`local down` on an empty or already stopped state dir succeeds and does nothing."""
     assert main(["local", "down", "--state-dir", str(tmp_path)]) == 0
     assert main(["local", "down", "--state-dir", str(tmp_path)]) == 0
+
+
+def test_status_after_the_endpoint_died_still_reports_the_hosts(tmp_path):
+    """With the endpoint gone, status reports each host's checkout and an unknown LB state."""
+    app = tmp_path / "hosts" / "i-1" / "app"
+    app.mkdir(parents=True)
+    git(app, "init", "--quiet")
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
+    (tmp_path / "endpoint.json").write_text(json.dumps({"url": f"http://127.0.0.1:{fleet.free_port()}"}))
+    host = {"instance_id": "i-1", "port": 3000, "root": str(app.parent), "agent_pid": 0}
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/releaseflow-local/1"
+    lb = {"url": "http://127.0.0.1:1", "pid": 0, "target_group_arn": arn}
+    (tmp_path / "fleet.json").write_text(json.dumps({"hosts": [host], "lb": lb}))
+    [reported] = fleet.status(tmp_path).hosts
+    assert reported == fleet.HostStatus("i-1", 3000, git(app, "rev-parse", "HEAD"), "", False, "unknown")
 
 
 @pytest.mark.rehearsal

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import EndpointConnectionError
 from ruamel.yaml import YAML
 
 import releaseflow
@@ -29,7 +30,6 @@ FLEET_TAG = ("releaseflow:fleet", "local")
 TARGET_GROUP = "releaseflow-local"
 # Short, so that a rehearsal deploy's drains take seconds, not ELB's default five minutes.
 DEREGISTRATION_DELAY = 2
-REPO_ROOT = Path(releaseflow.__file__).resolve().parents[2]
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
 REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
 # What `up` creates in the state dir, apart from the logs.
@@ -72,7 +72,13 @@ class FleetStatus:
 
 def default_state_dir() -> Path:
     """.rehearsal/ at the repository root (git-ignored)."""
-    return REPO_ROOT / ".rehearsal"
+    return repo_root() / ".rehearsal"
+
+
+def repo_root() -> Path:
+    """The checkout holding documents/ and automation/: the package's own, else the current directory."""
+    source = Path(releaseflow.__file__).resolve().parents[2]
+    return source if (source / "documents").is_dir() else Path.cwd()
 
 
 def free_port() -> int:
@@ -349,7 +355,7 @@ def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
 def _publish(ssm) -> None:
     from releaseflow.publish import publish_documents
 
-    publish_documents(ssm, REPO_ROOT)
+    publish_documents(ssm, repo_root())
 
 
 def _write_config(path: Path, target_group_arn: str) -> None:
@@ -391,7 +397,11 @@ def _wait_healthy(state_dir: Path, timeout: float) -> FleetStatus:
 
 
 def _lb_states(endpoint_url: str, target_group_arn: str) -> dict[str, str]:
-    health = _client("elbv2", endpoint_url).describe_target_health(TargetGroupArn=target_group_arn)
+    try:
+        health = _client("elbv2", endpoint_url).describe_target_health(TargetGroupArn=target_group_arn)
+    except EndpointConnectionError:
+        # The endpoint died without cleaning up: the hosts can still be reported, their LB state not.
+        return {}
     return {
         entry["Target"]["Id"]: entry["TargetHealth"]["State"] for entry in health["TargetHealthDescriptions"]
     }
