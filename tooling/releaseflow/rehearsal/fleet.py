@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 
 import releaseflow
 from releaseflow.errors import ReleaseflowError, UsageError
+from releaseflow.publish import publish_documents
 from releaseflow.rehearsal import provision, services
 from releaseflow.rehearsal.app_repo import build_remote, git
 from releaseflow.rehearsal.haproxy import LoadBalancer
@@ -145,6 +146,7 @@ def _bring_up(
         )
     progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
     provision.migrate(roots[instance_ids[0]])
+    progress("starting puma on every host, and its agent")
     agent_pids = {}
     for instance_id in instance_ids:
         provision.start_service(roots[instance_id])
@@ -152,7 +154,6 @@ def _bring_up(
             roots[instance_id], endpoint_url, state_dir / "logs" / f"agent-{instance_id}.log"
         )
         (roots[instance_id] / "agent.pid").write_text(f"{agent_pids[instance_id]}\n")
-    progress("starting puma on every host and their agents")
 
     progress("starting haproxy")
     balancer = LoadBalancer(state_dir)
@@ -160,7 +161,7 @@ def _bring_up(
     target_group_arn = _target_group(ec2, elbv2, instance_ids)
 
     progress("publishing documents/ and automation/ to the endpoint")
-    _publish(ssm)
+    publish_documents(ssm, repo_root())
 
     fleet = {
         "hosts": [
@@ -350,12 +351,6 @@ def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
     )
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id} for instance_id in instance_ids])
     return arn
-
-
-def _publish(ssm) -> None:
-    from releaseflow.publish import publish_documents
-
-    publish_documents(ssm, repo_root())
 
 
 def _write_config(path: Path, target_group_arn: str) -> None:
