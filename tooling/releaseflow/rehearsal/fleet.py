@@ -33,8 +33,18 @@ TARGET_GROUP = "releaseflow-local"
 DEREGISTRATION_DELAY = 2
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
 REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
-# What `up` creates in the state dir, apart from the logs.
-STALE = ("hosts", "db", "postgres", "haproxy", "remote.git", "releaseflow.yaml", "endpoint.json")
+# What `up` and the endpoint create in the state dir, apart from the logs. A new endpoint starts with
+# an empty moto, so executions kept by an old one would name documents and hosts that are gone.
+STALE = (
+    "hosts",
+    "db",
+    "postgres",
+    "haproxy",
+    "remote.git",
+    "releaseflow.yaml",
+    "endpoint.json",
+    "executions",
+)
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 Progress = Callable[[str], None]
 
