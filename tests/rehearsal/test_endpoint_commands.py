@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_state import Ec2Instance, StoredDocument
@@ -17,6 +18,8 @@ INSTANCES = ["i-0000000000000000a", "i-0000000000000000b"]
 
 
 class Clock:
+    """A clock that moves only when the test moves it."""
+
     def __init__(self):
         self.now = 1_000_000.0
 
@@ -26,11 +29,13 @@ class Clock:
 
 @pytest.fixture
 def endpoint_clock() -> Clock:
+    """The fake clock shared by the service and the test."""
     return Clock()
 
 
 @pytest.fixture
 def endpoint_commands(endpoint_clock) -> CommandsService:
+    """A CommandsService over two managed instances and one document, on the fake clock."""
     instances = InstancesService(
         lambda: [Ec2Instance(instance_id, "running", {}) for instance_id in INSTANCES],
         offline_after=10,
@@ -137,3 +142,11 @@ def test_percentages_of_rate_control(endpoint_commands):
     endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES, "MaxConcurrency": "50%"})
     assert len(endpoint_commands.poll(INSTANCES[0], 0)["commands"]) == 1
     assert endpoint_commands.poll(INSTANCES[1], 0)["commands"] == []
+
+
+@pytest.mark.parametrize("field", ["MaxConcurrency", "MaxErrors"])
+def test_rate_values_must_be_counts_or_percentages(endpoint_commands, field):
+    """A MaxConcurrency or MaxErrors that is neither a count nor a percentage is a ValidationException."""
+    with pytest.raises(AwsError) as error:
+        endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES, field: "lots"})
+    assert error.value.code == "ValidationException"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 import uuid
@@ -23,6 +24,8 @@ EXECUTION_TIMEOUT_GRACE = 5
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+# The union of SendCommand's MaxConcurrency and MaxErrors patterns (botocore does not check them).
+_RATE = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
 
 
 @dataclass
@@ -452,6 +455,8 @@ def _filter_time(value: str) -> float:
 
 def _rate(value: str, targets: int, rounding: Callable[[float], int]) -> int:
     """A MaxConcurrency/MaxErrors value (`10` or `10%`) as a count for `targets` targets."""
+    if not _RATE.match(value):
+        raise AwsError("ValidationException", f"{value!r} is neither a count nor a percentage.")
     if value.endswith("%"):
         return int(rounding(targets * int(value[:-1]) / 100))
     return int(value)
