@@ -1,0 +1,122 @@
+"""`releaseflow deploy` as a subprocess against the rehearsal: failure report, lock, and SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from releaseflow.cli import main
+from releaseflow.rehearsal import fleet
+
+pytestmark = pytest.mark.rehearsal
+RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
+
+
+@pytest.fixture(scope="module")
+def rehearsal():
+    """Two hosts at revision 1; yields the environment that points releaseflow at them, and the revisions."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    state_dir = Path(tempfile.mkdtemp(prefix="rf-trigger-"))
+    state_dir.chmod(0o755)
+    try:
+        assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
+        revisions = json.loads((state_dir / "fleet.json").read_text())["revisions"]
+        yield {**os.environ, **fleet.env(state_dir)}, revisions
+    finally:
+        fleet.down(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _deploy(environment, *args, **kwargs):
+    return subprocess.run(
+        [RELEASEFLOW, "deploy", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        **kwargs,
+    )
+
+
+def _ssm(environment):
+    return boto3.client(
+        "ssm",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def test_failed_deploy_in_actions_names_host_and_step_and_writes_outputs(rehearsal, tmp_path):
+    """A revision the hosts do not have fails: exit 1, ::error:: on the checkout step and host, outputs written."""
+    environment, _ = rehearsal
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    github = {
+        **environment,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    result = _deploy(github, "--revision", "0" * 40)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    error = next(line for line in result.stdout.splitlines() if line.startswith("::error"))
+    assert "step CheckOutMigrationHost on host i-" in error
+    assert "is not a commit" in result.stdout
+    assert "status=Failed\n" in output.read_text()
+    assert "| migrate |" in summary.read_text()
+    assert ":crit, " in summary.read_text()
+
+
+def test_second_deploy_to_the_fleet_is_refused_while_the_first_runs(rehearsal):
+    """While one deploy runs, another to the same fleet exits 5 naming it; --wait-lock then waits for it."""
+    environment, revisions = rehearsal
+    started = _deploy(environment, "--revision", revisions[1], "--no-wait")
+    assert started.returncode == 0, started.stderr
+    first = started.stdout.split("started execution ", 1)[1].split()[0]
+    refused = _deploy(environment, "--revision", revisions[0])
+    assert refused.returncode == 5
+    assert f"execution {first} of releaseflow-Deploy is still running on fleet local" in refused.stderr
+    waited = _deploy(environment, "--revision", revisions[0], "--wait-lock")
+    assert waited.returncode == 0, waited.stdout[-3000:]
+    assert (
+        _ssm(environment).get_automation_execution(AutomationExecutionId=first)["AutomationExecution"][
+            "AutomationExecutionStatus"
+        ]
+        == "Success"
+    )
+
+
+def test_sigterm_stops_the_execution_and_exits_4(rehearsal):
+    """SIGTERM to a following deploy stops its execution (Cancelled) and exits 4."""
+    environment, revisions = rehearsal
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", revisions[1]],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("step ") and "InProgress" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 4, "".join(lines) + out
+    execution_id = "".join(lines).split("started execution ", 1)[1].split()[0]
+    status = _ssm(environment).get_automation_execution(AutomationExecutionId=execution_id)
+    assert status["AutomationExecution"]["AutomationExecutionStatus"] == "Cancelled"
