@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from releaseflow import schedules
+from releaseflow.cli import main
 from releaseflow.deploy import StartRequest
 from releaseflow.errors import UsageError
 from test_deploy import REVISION
@@ -66,3 +67,13 @@ def test_schedule_name_is_short_and_valid():
     name = schedules.schedule_name(request, "production/eu")
     assert len(name) <= 64
     assert name.startswith("releaseflow-production-eu-")
+
+
+def test_schedules_cancel_without_a_name_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    """`schedules cancel` without NAME exits 2 and says what is missing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("RELEASEFLOW_ENVIRONMENT", raising=False)
+    with mock_aws():
+        assert main(["schedules", "cancel"]) == 2
+    assert "Error: cancel needs the schedule NAME" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import os
 from releaseflow import schedules
 from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment
+from releaseflow.errors import UsageError
 
 NAME = "schedules"
 ORDER = 35
@@ -37,8 +38,7 @@ def _run(args) -> int:
     scheduler = client("scheduler", region)
     if args.action == "cancel":
         if not args.name:
-            print("Error: cancel needs the schedule NAME (see `releaseflow schedules list`)")
-            return 2
+            raise UsageError("cancel needs the schedule NAME (see `releaseflow schedules list`)")
         schedules.cancel(scheduler, args.name, group)
         print(f"cancelled {args.name}")
         return 0
