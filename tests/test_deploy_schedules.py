@@ -14,6 +14,7 @@ from releaseflow.cli import main
 from releaseflow.deploy import StartRequest
 from releaseflow.errors import UsageError
 from test_deploy import REVISION
+from test_deploy_cli import CONFIG, RUNBOOK
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/releaseflow-scheduler"
@@ -77,3 +78,28 @@ def test_schedules_cancel_without_a_name_is_a_usage_error(tmp_path, monkeypatch,
     with mock_aws():
         assert main(["schedules", "cancel"]) == 2
     assert "Error: cancel needs the schedule NAME" in capsys.readouterr().err
+
+
+def test_deploy_at_creates_a_schedule_instead_of_starting(tmp_path, monkeypatch, capsys):
+    """`deploy --at` exits 0 after creating the schedule; no execution is started."""
+    (tmp_path / "automation").mkdir()
+    (tmp_path / "automation" / "releaseflow-Deploy.yaml").write_text(RUNBOOK)
+    (tmp_path / "releaseflow.yaml").write_text(
+        CONFIG.replace(
+            "    runbook: releaseflow-Deploy\n",
+            f"    runbook: releaseflow-Deploy\n    scheduler_role_arn: {ROLE}\n",
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_RUN_ID", raising=False)
+    with mock_aws():
+        assert (
+            main(
+                ["deploy", "--revision", REVISION, "--environment", "production", "--at", "2099-01-01T06:00Z"]
+            )
+            == 0
+        )
+        scheduler = boto3.client("scheduler", region_name="eu-west-1")
+        (entry,) = schedules.list_pending(scheduler)
+        assert entry["ScheduleExpression"] == "at(2099-01-01T06:00:00)"
+    assert f"scheduled releaseflow-Deploy for revision {REVISION}: {entry['Name']}" in capsys.readouterr().out
