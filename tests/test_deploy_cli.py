@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from releaseflow import follow
 from releaseflow.cli import main
 from releaseflow.commands import deploy as deploy_command
-from test_deploy import REVISION, FakeSSM, scenario
+from releaseflow.execution import Snapshot, parse_step
+from test_deploy import REVISION, FakeSSM, _step, scenario
 
 RUNBOOK = """\
 schemaVersion: "0.3"
@@ -212,3 +213,17 @@ def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, mo
     assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text
     assert "```mermaid\ngantt" in text
     assert "  RestartServices :crit, " in text
+
+
+def test_terminal_live_line_gives_way_to_event_lines(capsys):
+    """On a terminal the status line is redrawn in place and cleared before the next event line."""
+    printer = deploy_command._Printer(github=False, tty=True)
+    step = parse_step(_step("Checkout", "InProgress", 0, command="c1"))
+    printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(step,)), [step])
+    printer.line("next")
+    printer.close()
+    out = capsys.readouterr().out
+    assert out == (
+        "== Step Checkout\nstep Checkout (aws:runCommand): InProgress\n"
+        "[InProgress] step Checkout; hosts: no hosts yet\r\x1b[Knext\n"
+    )
