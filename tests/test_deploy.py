@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from releaseflow.config import Environment
 from releaseflow.deploy import (
@@ -175,6 +176,10 @@ class FakeSSM:
 
     def stop_automation_execution(self, AutomationExecutionId, Type):
         self.calls.append("StopAutomationExecution")
+        if self._state()["status"] in ("Success", "Failed"):
+            raise ClientError(
+                {"Error": {"Code": "InvalidAutomationStatusUpdateException"}}, "StopAutomationExecution"
+            )
         self.stopped = True
 
     def start_automation_execution(self, **request):
@@ -387,3 +392,13 @@ def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_fail
         "?",
         "Failed",
     )
+
+
+def test_stop_after_the_execution_ended_reports_its_own_outcome():
+    """A stop that comes after the execution succeeded keeps the success (SSM refuses the stop)."""
+    clock = FakeClock()
+    ssm = FakeSSM(scenario(), clock)
+    ssm.timeline = [(0, scenario()[2][1])]
+    outcome, _ = _follow(ssm, clock, stop_requested=lambda: True)
+    assert outcome.result == "success"
+    assert "StopAutomationExecution" in ssm.calls

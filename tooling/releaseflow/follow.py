@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from botocore.exceptions import ClientError
+
 from releaseflow.execution import (
     HostFailure,
     Invocation,
@@ -148,7 +150,12 @@ def stop(
     settle: float = SETTLE_SECONDS,
 ) -> Snapshot:
     """Cancel the execution and wait up to `settle` seconds for it to reach a final status."""
-    ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+    try:
+        ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+    except ClientError as error:
+        # It ended between the last poll and the stop: its own final status stands.
+        if error.response["Error"]["Code"] != "InvalidAutomationStatusUpdateException":
+            raise
     deadline = clock() + settle
     while True:
         snapshot = fetch(ssm, execution_id)
@@ -160,6 +167,8 @@ def stop(
 def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Outcome:
     final = stop(ssm, execution_id, clock=clock, sleep=sleep)
     listener(final, changes(snapshot, final))
+    if final.finished and final.status != "Cancelled":
+        return _outcome(ssm, final)  # it ended on its own before the stop took effect
     return Outcome(result, final, _failure(ssm, final))
 
 
