@@ -1,4 +1,4 @@
-"""docs/documents.md carries the current parameter tables, and the generator keeps the hand-written rest."""
+"""README.md carries the current parameter tables, and the generator keeps the hand-written rest."""
 
 import pytest
 
@@ -13,11 +13,11 @@ from releaseflow.docs import (
 )
 
 
-def test_documents_md_is_current():
-    """The generated part of docs/documents.md equals what `python -m releaseflow.docs` writes now."""
+def test_readme_parameters_are_current():
+    """The generated part of README.md equals what `python -m releaseflow.docs` writes now."""
     text = DEFAULT_FILE.read_text(encoding="utf-8")
     assert replace_generated(text, parameter_tables(load_sources())) == text, (
-        "docs/documents.md is stale: run .venv/bin/python -m releaseflow.docs"
+        "README.md is stale: run .venv/bin/python -m releaseflow.docs"
     )
 
 

@@ -11,7 +11,8 @@ from releaseflow import __version__, commands
 from releaseflow.errors import ReleaseflowError
 
 EPILOG = """\
-exit codes: 0 success; 1 findings or a failed deploy; 2 usage or configuration error.
+exit codes: 0 success; 1 findings or a failed deploy; 2 usage, configuration or input refused
+before anything started; deploy also: 3 timed out, 4 cancelled, 5 another deploy of the fleet runs.
 Commands that act on AWS find it through the standard chain: credentials, AWS_REGION and
 AWS_ENDPOINT_URL (point it at `releaseflow local` to use the local rehearsal)."""
 

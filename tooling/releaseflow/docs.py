@@ -1,6 +1,6 @@
-"""Generates the parameter tables of docs/documents.md from the documents and runbooks themselves.
+"""Generates the README's parameter tables from the documents and runbooks themselves.
 
-Regenerate with `python -m releaseflow.docs [FILE]` (default docs/documents.md); the text between
+Regenerate with `python -m releaseflow.docs [FILE]` (default README.md); the text between
 the markers is replaced, the rest of the file is left as written.
 """
 
@@ -13,7 +13,7 @@ from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_FILE = ROOT / "docs" / "documents.md"
+DEFAULT_FILE = ROOT / "README.md"
 SOURCES = (ROOT / "documents", ROOT / "automation")
 START = "<!-- generated:parameters:start -->"
 END = "<!-- generated:parameters:end -->"
