@@ -1,0 +1,155 @@
+"""`releaseflow demo`: validate, bring up a local fleet, deploy revision 2 for real, report, take it down."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+
+from releaseflow.commands import deploy, validate
+from releaseflow.commands._aws import aws_errors, client
+from releaseflow.commands.local import _positive
+from releaseflow.execution import host_summaries
+from releaseflow.follow import fetch
+from releaseflow.rehearsal import fleet
+from releaseflow.validation import validate_paths
+
+NAME = "demo"
+ORDER = 70
+HELP = "a guided tour: validate, local up, a real rolling deploy with a migration, local down"
+DESCRIPTION = """\
+Show what releaseflow does, on this machine, in about two minutes:
+  1. validate documents/ and automation/ offline (as `releaseflow validate --strict`);
+  2. bring up the local rehearsal in .rehearsal/ (as `releaseflow local up`): N hosts running the
+     bundled Rails app at revision 1 behind HAProxy (a rehearsal already running there is taken down);
+  3. deploy revision 2, which adds a database migration, with `releaseflow deploy` and the `local`
+     environment: the migration runs once, then the hosts are replaced one batch at a time;
+  4. print each host's role, revision before -> after and load balancer health;
+  5. take the fleet down (also on failure or Ctrl-C), unless --keep.
+Needs root and the Debian packages of `make system-packages`; `make demo` runs it."""
+EPILOG = """\
+exit codes: 0 the deploy succeeded; 1 findings, the fleet did not come up, or the deploy failed;
+3 timed out, 4 cancelled, 5 another deploy holds the fleet (as `releaseflow deploy`); 130 Ctrl-C."""
+
+PHASES = 5
+
+
+def register(parser) -> None:
+    parser.add_argument("--hosts", type=_positive, default=3, help="number of hosts (default 3)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the fleet running at the end (`releaseflow local down` stops it)",
+    )
+
+
+def run(args) -> int:
+    started = time.monotonic()
+    root = fleet.repo_root()
+    state_dir = fleet.default_state_dir()
+    print(f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts behind HAProxy")
+
+    _phase(1, "Validate the documents offline (releaseflow validate --strict)")
+    folders = [root / "documents", root / "automation"]
+    findings = validate_paths(folders)
+    if findings:
+        validate.render(findings, "text")
+        print("The documents have findings: fix them before deploying.")
+        return 1
+    count = sum(1 for folder in folders for path in folder.iterdir() if path.suffix in (".yaml", ".json"))
+    _say(f"{count} documents in documents/ and automation/: no findings")
+
+    _phase(2, f"Bring up the local fleet in {state_dir} (releaseflow local up --hosts {args.hosts})")
+    _say("an AWS endpoint (moto + Automation + Run Command), one checkout of the app and puma per host,")
+    _say("an agent per host running the commands it is sent, one shared SQLite database, HAProxy in front")
+    fleet.down(state_dir, progress=lambda line: _say(f"previous rehearsal: {line}"))
+    try:
+        before = fleet.up(state_dir, hosts=args.hosts, progress=lambda line: _say(f"- {line}"))
+        first, second = json.loads((state_dir / "fleet.json").read_text())["revisions"][:2]
+        _say(f"every host serves revision 1 ({first[:12]}) and is healthy behind the load balancer")
+
+        _phase(3, f"Deploy revision 2 (releaseflow deploy --revision {second[:12]})")
+        _say("revision 2 adds a migration (a `notes` table). The runbook checks it out and migrates on one")
+        _say("host first, then takes the others out of the load balancer one batch at a time, checks out,")
+        _say("restarts puma, health-checks and puts them back. Each line is a step or a host's command.\n")
+        with _environment(fleet.env(state_dir)), aws_errors():
+            exit_code = _deploy(second, root)
+            rows = _result_rows(before, fleet.status(state_dir))
+
+        _phase(4, "Result")
+        print(_table(rows))
+        verdict = "succeeded" if exit_code == 0 else f"did not succeed (exit {exit_code})"
+        _say(f"the deploy {verdict}; {time.monotonic() - started:.0f} s since the demo started")
+        return exit_code
+    finally:
+        if args.keep:
+            _phase(5, "Keep the fleet running (--keep): look around, then take it down")
+            _say('eval "$(releaseflow local env)"; releaseflow local status; releaseflow status')
+            _say("releaseflow local down")
+        else:
+            _phase(5, "Take the fleet down (releaseflow local down)")
+            fleet.down(state_dir, progress=lambda line: _say(f"- {line}"))
+
+
+def _deploy(revision: str, root: Path) -> int:
+    """The real `releaseflow deploy`: its parser reads RELEASEFLOW_CONFIG/ENVIRONMENT, as from a shell."""
+    parser = argparse.ArgumentParser(prog="releaseflow deploy")
+    deploy.register(parser)
+    return deploy.run(parser.parse_args(["--revision", revision, "--root", str(root)]))
+
+
+def _result_rows(before: fleet.FleetStatus, after: fleet.FleetStatus) -> list[tuple[str, ...]]:
+    """Host, role in the deploy, revision before -> after, and health, from the fleet and the execution."""
+    ssm = client("ssm")
+    executions = ssm.describe_automation_executions()["AutomationExecutionMetadataList"]
+    roles = {}
+    if executions:
+        snapshot = fetch(ssm, executions[0]["AutomationExecutionId"])
+        roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
+    revisions = {host.instance_id: host.revision for host in before.hosts}
+    rows = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
+    for host in after.hosts:
+        rows.append(
+            (
+                host.instance_id,
+                roles.get(host.instance_id, "untouched"),
+                f"{revisions[host.instance_id][:12]} -> {host.revision[:12]}",
+                host.serving[:12] or "nothing",
+                host.lb_state,
+            )
+        )
+    return rows
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Point boto3 and `releaseflow deploy` at the rehearsal for a while, as `eval "$(local env)"` does."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _phase(number: int, title: str) -> None:
+    print(f"\n[{number}/{PHASES}] {title}", flush=True)
+
+
+def _say(text: str) -> None:
+    print(f"      {text}", flush=True)
