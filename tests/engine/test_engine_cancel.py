@@ -50,6 +50,35 @@ def test_on_cancel_step_runs_the_cancellation_path():
     assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
 
 
+def test_on_cancel_of_a_nested_step_leads_out_of_the_loop():
+    """A nested step's onCancel step:X naming a sibling of the loop runs X after the cancel, as onFailure does."""
+    cleanup = {"name": "cleanup", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}
+    loop = {
+        "name": "batches",
+        "action": "aws:loop",
+        "inputs": {"Iterators": ["a", "b"], "Steps": [nap("inner", onCancel="step:cleanup")]},
+    }
+    run = cancelling_run(runbook(loop, nap("after", isEnd=True), cleanup), after_seconds=90)
+    run.run()
+    assert statuses(run) == [
+        ("batches", "Cancelled"),
+        ("inner", "Success"),
+        ("inner", "Cancelled"),
+        ("cleanup", "Success"),
+    ]
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+
+
+def test_nested_step_without_on_cancel_stops_the_execution():
+    """A cancel inside a loop whose nested step has no onCancel ends the loop and the execution Cancelled."""
+    cleanup = {"name": "cleanup", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}
+    loop = {"name": "batches", "action": "aws:loop", "inputs": {"Iterators": ["a"], "Steps": [nap("inner")]}}
+    run = cancelling_run(runbook(loop, cleanup), after_seconds=2)
+    run.run()
+    assert statuses(run) == [("batches", "Cancelled"), ("inner", "Cancelled")]
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
+
+
 def test_cancel_before_start_ends_the_execution_without_steps():
     """Cancelling a pending execution makes it Cancelled; running it afterwards does nothing."""
     run = AutomationRun("exec-1", "Runbook", "1", runbook(nap("first")), {}, aws=FakeAws())

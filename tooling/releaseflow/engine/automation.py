@@ -257,9 +257,15 @@ class AutomationRun:
             status = end.record["StepStatus"]
             if status == "Cancelled":
                 outcome.cancelled = True
-                target = self._on_cancel(step)
+                target = _jump_target(end.on_cancel)
                 if target is None:
                     return outcome
+                if target not in positions and parent is not None:
+                    # The loop step takes over the nested step's onCancel, as it does its onFailure.
+                    outcome.on_cancel = end.on_cancel
+                    return outcome
+                # The cancel is spent: the cancellation path runs to its end.
+                self._cancel.clear()
             elif status == "Success":
                 if step.get("isEnd"):
                     return outcome
@@ -286,14 +292,6 @@ class AutomationRun:
             else:
                 raise _RunbookError(f"Step {step.get('name')} leads to step {target}, which does not exist")
         return outcome
-
-    def _on_cancel(self, step: dict) -> str | None:
-        """The step to run after a cancel (the cancel is then spent), or None to stop."""
-        directive = step.get("onCancel", "Abort")
-        if not isinstance(directive, str) or not directive.startswith("step:"):
-            return None
-        self._cancel.clear()
-        return directive[len("step:") :]
 
     def _finish(self, outcome: _Outcome) -> None:
         if outcome.cancelled:
@@ -354,15 +352,21 @@ class AutomationRun:
                 or self._cancel.is_set()
             ):
                 break
+        on_cancel = step.get("onCancel", "Abort")
+        if isinstance(failure, StepCancelled):
+            # A cancelled nested step brings its own onCancel to the loop step.
+            on_cancel = failure.on_cancel or on_cancel
+            failure = None
         end = _StepEnd(
             record,
             next_step=result.next_step if result else None,
             on_failure=on_failure,
             critical=record["IsCritical"],
+            on_cancel=on_cancel,
         )
         if isinstance(failure, LoopStepFailed):
             # A failing nested step brings its own onFailure and isCritical to the loop step.
-            end = _StepEnd(record, None, failure.on_failure, failure.is_critical)
+            end = _StepEnd(record, None, failure.on_failure, failure.is_critical, on_cancel)
         with self._lock:
             record["StepStatus"] = status
             record["ExecutionEndTime"] = self._now()
@@ -413,8 +417,8 @@ class AutomationRun:
             if self._cancel.is_set():
                 raise StepCancelled()
             self._store_outputs(step, result, record)
-        except StepCancelled:
-            return "Cancelled", None, None
+        except StepCancelled as cancel:
+            return "Cancelled", None, cancel
         except StepTimedOut as error:
             return "TimedOut", None, StepFailed(str(error) or f"Step timed out after {timeout:g} seconds")
         except StepFailed as failure:
@@ -465,7 +469,7 @@ class AutomationRun:
             parent["IteratorValue"] = as_strings(value)[0]
         outcome = self._run_sequence(steps, parent)
         if outcome.cancelled:
-            raise StepCancelled()
+            raise StepCancelled(outcome.on_cancel)
         if outcome.aborted is None:
             return NestedOutcome()
         return NestedOutcome(
@@ -537,6 +541,8 @@ class _Outcome:
     """How a sequence of steps ended (filled in while the sequence runs)."""
 
     cancelled: bool = False
+    # A nested step's onCancel that leads out of the loop, for the loop step to follow.
+    on_cancel: str | None = None
     aborted: dict | None = None
     on_failure: str = "Abort"
     critical: bool = True
@@ -550,6 +556,14 @@ class _StepEnd:
     next_step: str | None
     on_failure: str
     critical: bool
+    on_cancel: str = "Abort"
+
+
+def _jump_target(directive: object) -> str | None:
+    """The step an onCancel `step:NAME` leads to; None for Abort."""
+    if not isinstance(directive, str) or not directive.startswith("step:"):
+        return None
+    return directive[len("step:") :]
 
 
 def _encode(value: Any) -> Any:

@@ -41,3 +41,8 @@ class StepTimedOut(Exception):
 
 class StepCancelled(Exception):
     """The execution was cancelled while the step was running."""
+
+    def __init__(self, on_cancel: str | None = None):
+        super().__init__("cancelled")
+        # Set when a loop's nested step was cancelled: the loop step takes over that step's onCancel.
+        self.on_cancel = on_cancel
