@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # Debian packages the local rehearsal runs on (a real Rails app, puma, HAProxy, a real database).
 DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg
 
+CHECKOV_VENV := .venv-checkov
+
 .PHONY: venv system-packages lint validate test demo bench clean docs
 
 venv: $(STAMP)
@@ -16,6 +18,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# checkov pins packaging<24, which the test tools cannot use, so it gets a virtualenv of its own.
+$(CHECKOV_VENV)/bin/checkov:
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
 
 # Installs only what is missing, and only as root (a developer without root gets the unit tests).
 system-packages:
@@ -32,7 +39,7 @@ lint: venv
 validate: venv
 	$(RF) validate --strict
 
-test: venv system-packages lint validate
+test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/pytest -q
 
@@ -46,4 +53,4 @@ bench: venv system-packages
 	$(PY) -m releaseflow.bench
 
 clean:
-	rm -rf $(VENV) build .rehearsal
+	rm -rf $(VENV) $(CHECKOV_VENV) build .rehearsal
