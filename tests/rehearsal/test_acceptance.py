@@ -1,0 +1,216 @@
+"""Issue 4 acceptance: a rolling deploy of revision 2 to 3 hosts through `releaseflow deploy` in GitHub Actions."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from scenarios import (
+    RELEASEFLOW,
+    LoadGenerator,
+    assert_fleet_consistent,
+    execution_id,
+    fleet_fixture,
+)
+
+pytestmark = pytest.mark.rehearsal
+AWS = Path(sys.executable).parent / "aws"
+BATCH_SIZE = 1
+MIGRATION_VERSION = "20260102000000"
+DOCUMENTS = sorted(
+    path.stem
+    for folder in ("documents", "automation")
+    for path in (Path(__file__).resolve().parents[2] / folder).iterdir()
+    if path.suffix in (".yaml", ".json")
+)
+
+rehearsal = fleet_fixture(hosts=3)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the deploy left behind: the trigger's result, its Actions files, and what was observed meanwhile."""
+
+    result: subprocess.CompletedProcess
+    execution_id: str
+    github_output: str
+    step_summary: str
+    out_of_service: tuple[int, ...]
+    load: LoadGenerator
+
+
+class TargetHealthSampler:
+    """Counts, in a thread, the targets DescribeTargetHealth reports as anything but healthy."""
+
+    def __init__(self, elbv2, target_group_arn: str):
+        self.elbv2 = elbv2
+        self.arn = target_group_arn
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TargetHealthSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            health = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
+            self.samples.append(sum(entry["TargetHealth"]["State"] != "healthy" for entry in health))
+
+
+def _client(rehearsal, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=rehearsal.environment["AWS_ENDPOINT_URL"],
+        region_name=rehearsal.environment["AWS_REGION"],
+        aws_access_key_id=rehearsal.environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=rehearsal.environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(rehearsal, tmp_path_factory) -> Deployed:
+    """Deploy revision 2 once for the module, as the workflow does, while sampling the LB and loading it."""
+    files = tmp_path_factory.mktemp("actions")
+    output, summary = files / "github_output", files / "step_summary.md"
+    environment = {
+        **rehearsal.environment,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    with (
+        TargetHealthSampler(_client(rehearsal, "elbv2"), arn) as sampler,
+        LoadGenerator(rehearsal.lb_url) as load,
+    ):
+        result = subprocess.run(
+            [RELEASEFLOW, "deploy", "--revision", rehearsal.revisions[1], "--batch-size", str(BATCH_SIZE)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    return Deployed(
+        result=result,
+        execution_id=execution_id(result.stdout),
+        github_output=output.read_text(),
+        step_summary=summary.read_text(),
+        out_of_service=tuple(sampler.samples),
+        load=load,
+    )
+
+
+def _aws(rehearsal, *args: str) -> dict:
+    result = subprocess.run(
+        [AWS, "ssm", *args, "--output", "json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _invocations(rehearsal) -> list[dict]:
+    pages = _client(rehearsal, "ssm").get_paginator("list_command_invocations").paginate(Details=True)
+    return [invocation for page in pages for invocation in page["CommandInvocations"]]
+
+
+def _times(invocation: dict) -> tuple:
+    plugins = invocation["CommandPlugins"]
+    return min(p["ResponseStartDateTime"] for p in plugins), max(p["ResponseFinishDateTime"] for p in plugins)
+
+
+def test_migration_ran_once_on_the_migration_host_before_any_restart(rehearsal, deployed):
+    """Exactly one Migrate invocation, on the lowest instance id, ended before the first RestartServices began."""
+    invocations = _invocations(rehearsal)
+    migrations = [i for i in invocations if i["DocumentName"] == "releaseflow-Migrate"]
+    restarts = [i for i in invocations if i["DocumentName"] == "releaseflow-RestartServices"]
+    assert [(i["InstanceId"], i["Status"]) for i in migrations] == [(min(rehearsal.instance_ids), "Success")]
+    assert sorted(i["InstanceId"] for i in restarts) == sorted(rehearsal.instance_ids)
+    assert _times(migrations[0])[1] <= min(_times(restart)[0] for restart in restarts)
+    with sqlite3.connect(rehearsal.state_dir / "db" / "production.sqlite3") as db:
+        versions = {row[0] for row in db.execute("select version from schema_migrations")}
+    assert MIGRATION_VERSION in versions
+
+
+def test_every_host_is_checked_out_at_and_serves_revision_2(rehearsal, deployed):
+    """`local status --json` shows every host at revision 2, serving it, healthy; nothing half-done on disk."""
+    result = subprocess.run(
+        [RELEASEFLOW, "local", "status", "--json", "--state-dir", str(rehearsal.state_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hosts = json.loads(result.stdout)["hosts"]
+    second = rehearsal.revisions[1]
+    assert [(h["revision"], h["serving"], h["running"], h["lb_state"]) for h in hosts] == [
+        (second, second, True, "healthy")
+    ] * 3
+    assert_fleet_consistent(rehearsal.state_dir, second)
+
+
+def test_never_more_than_the_batch_size_is_out_of_the_load_balancer(deployed):
+    """While deploying, DescribeTargetHealth never shows more than BatchSize targets not healthy (and shows a drain)."""
+    assert len(deployed.out_of_service) > 20
+    assert max(deployed.out_of_service) == BATCH_SIZE
+
+
+def test_the_load_balancer_answered_every_request_during_the_deploy(rehearsal, deployed):
+    """Requests through HAProxy all succeed, served by revision 1 and then revision 2."""
+    assert deployed.load.failures == []
+    assert set(deployed.load.answers) == set(rehearsal.revisions[:2])
+
+
+def test_the_aws_cli_sees_instances_documents_and_the_execution(rehearsal, deployed):
+    """The AWS CLI, with only `local env`, sees the instances online, the documents, the execution and its steps."""
+    instances = _aws(rehearsal, "describe-instance-information")["InstanceInformationList"]
+    assert sorted((i["InstanceId"], i["PingStatus"]) for i in instances) == [
+        (instance_id, "Online") for instance_id in sorted(rehearsal.instance_ids)
+    ]
+    listed = _aws(rehearsal, "list-documents", "--filters", "Key=Owner,Values=Self")["DocumentIdentifiers"]
+    assert sorted(d["Name"] for d in listed) == DOCUMENTS
+    runbook = _aws(rehearsal, "describe-document", "--name", "releaseflow-Deploy")["Document"]
+    assert (runbook["DocumentType"], runbook["Status"]) == ("Automation", "Active")
+    execution = _aws(
+        rehearsal, "get-automation-execution", "--automation-execution-id", deployed.execution_id
+    )
+    execution = execution["AutomationExecution"]
+    assert execution["AutomationExecutionStatus"] == "Success"
+    assert execution["Parameters"]["Revision"] == [rehearsal.revisions[1]]
+    steps = _aws(
+        rehearsal, "describe-automation-step-executions", "--automation-execution-id", deployed.execution_id
+    )["StepExecutions"]
+    top_level = [s["StepName"] for s in steps if not s.get("ParentStepDetails")]
+    assert top_level[:2] == ["ListFleet", "ListAgents"]
+    assert {"MigrateOnMigrationHost", "UpdateBatches", "Finish"} <= set(top_level)
+    assert {s["StepStatus"] for s in steps if not s.get("ParentStepDetails")} == {"Success"}
+
+
+def test_the_deploy_writes_its_github_outputs_and_summary(rehearsal, deployed):
+    """GITHUB_OUTPUT gets execution-id and status; the step summary a hosts table and a mermaid gantt."""
+    assert deployed.github_output == f"execution-id={deployed.execution_id}\nstatus=Success\n"
+    summary = deployed.step_summary
+    assert "| Host | Role | Revision | Status | Duration |" in summary
+    for instance_id in rehearsal.instance_ids:
+        role = "migrate" if instance_id == min(rehearsal.instance_ids) else "rolling"
+        assert f"| `{instance_id}` | {role} | `{rehearsal.revisions[0][:12]}`" in summary
+    assert "```mermaid\ngantt\n" in summary
+    assert "::group::Step MigrateOnMigrationHost" in deployed.result.stdout
