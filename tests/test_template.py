@@ -86,12 +86,11 @@ def test_deploy_role_starts_only_the_release_and_rollback_runbooks(template):
 
 def test_deploy_role_passes_only_the_automation_and_scheduler_roles(template):
     """iam:PassRole is limited to the automation and scheduler roles, for their services."""
-    (statement,) = _granting(template["Resources"]["DeployRole"], "iam:PassRole")
-    assert statement["Resource"] == [
-        {"Fn::GetAtt": ["AutomationRole", "Arn"]},
-        {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+    statements = _granting(template["Resources"]["DeployRole"], "iam:PassRole")
+    assert [(s["Resource"], s["Condition"]["StringEquals"]["iam:PassedToService"]) for s in statements] == [
+        ({"Fn::GetAtt": ["AutomationRole", "Arn"]}, "ssm.amazonaws.com"),
+        ({"Fn::GetAtt": ["SchedulerRole", "Arn"]}, "scheduler.amazonaws.com"),
     ]
-    assert "iam:PassedToService" in statement["Condition"]["StringEquals"]
 
 
 def test_automation_role_sends_commands_only_to_the_fleet_and_project_documents(template):

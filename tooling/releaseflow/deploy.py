@@ -6,7 +6,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -19,6 +20,7 @@ from releaseflow.execution import RUNNING
 # Exit codes of `releaseflow deploy`, by what a caller does next.
 EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
 LOCK_POLL_SECONDS = 10.0
+_NOT_STARTED = datetime.max.replace(tzinfo=UTC)
 # StartAutomationExecution errors that mean "this input can never start", as opposed to transient ones.
 _REFUSALS = (
     "InvalidAutomationExecutionParametersException",
@@ -30,6 +32,10 @@ _REFUSALS = (
 
 class RevisionRefused(UsageError):
     """The revision does not match the runbook's Revision pattern; nothing was started."""
+
+
+class ParameterRefused(UsageError):
+    """A parameter value the runbook would refuse, or could pass to a shell; nothing was started."""
 
 
 class StartRefused(UsageError):
@@ -64,8 +70,8 @@ class StartRequest:
         }
 
 
-def revision_pattern(root: Path, runbook: str) -> str:
-    """The Revision allowedPattern of the runbook's source in automation/ (a prefixed name finds it too)."""
+def runbook_parameters(root: Path, runbook: str) -> dict:
+    """The parameters of the runbook's source in automation/ (a prefixed name finds it too)."""
     folder = Path(root) / "automation"
     candidates = (
         [path for path in find_document_files([folder]) if runbook.endswith(path.stem)]
@@ -73,19 +79,46 @@ def revision_pattern(root: Path, runbook: str) -> str:
         else []
     )
     if not candidates:
-        raise UsageError(f"no source for runbook {runbook} in {folder}: cannot check the revision")
+        raise UsageError(f"no source for runbook {runbook} in {folder}: cannot check its parameters")
     source = max(candidates, key=lambda path: len(path.stem))
-    parameters = load_document(source).content.get("parameters") or {}
-    pattern = (parameters.get("Revision") or {}).get("allowedPattern")
+    return load_document(source).content.get("parameters") or {}
+
+
+def revision_pattern(root: Path, runbook: str) -> str:
+    """The Revision allowedPattern of the runbook's source in automation/."""
+    pattern = (runbook_parameters(root, runbook).get("Revision") or {}).get("allowedPattern")
     if not pattern:
-        raise UsageError(f"{source}: the Revision parameter has no allowedPattern to check against")
+        raise UsageError(f"{runbook}: the Revision parameter has no allowedPattern to check against")
     return pattern
+
+
+def _matches(pattern: str, value: str) -> bool:
+    # As a whole: SSM matches anywhere (Go's MatchString), so an unanchored pattern would let `x;y` in.
+    return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value) is not None
 
 
 def check_revision(revision: str, pattern: str) -> None:
     """Refuse a revision the pattern does not match as a whole (SSM itself would match anywhere)."""
-    if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), revision):
-        raise RevisionRefused(f"revision {revision!r} does not match the runbook's pattern {pattern}")
+    if not _matches(pattern, revision):
+        raise RevisionRefused(
+            f"parameter Revision: revision {revision!r} does not match the runbook's pattern {pattern}"
+        )
+
+
+def check_parameters(parameters: Mapping[str, list[str]], specs: Mapping[str, dict]) -> None:
+    """Refuse, before any AWS call, a value the runbook's allowedValues or allowedPattern (as a whole)
+    does not admit: every value may end up in a host's shell. Names the runbook lacks are left to SSM,
+    which refuses them without running anything."""
+    for name, values in parameters.items():
+        spec = specs.get(name) or {}
+        allowed, pattern = spec.get("allowedValues"), spec.get("allowedPattern")
+        for value in values:
+            if allowed is not None and value not in allowed:
+                raise ParameterRefused(f"parameter {name}: value {value!r} is not one of {allowed}")
+            if pattern and not _matches(pattern, value):
+                raise ParameterRefused(
+                    f"parameter {name}: value {value!r} does not match the runbook's pattern {pattern}"
+                )
 
 
 def start_request(
@@ -117,7 +150,7 @@ def start_request(
 
 
 def running_executions(ssm, runbook: str, fleet: str | None) -> list[str]:
-    """Ids of executions of `runbook` still running against `fleet` (any fleet when None)."""
+    """Ids of executions of `runbook` still running against `fleet` (any fleet when None), oldest first."""
     filters = [
         {"Key": "DocumentNamePrefix", "Values": [runbook]},
         {"Key": "ExecutionStatus", "Values": list(RUNNING)},
@@ -131,8 +164,9 @@ def running_executions(ssm, runbook: str, fleet: str | None) -> list[str]:
             # The listing has no parameters: read them from the (few) running executions.
             detail = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
             if fleet is None or fleet in detail.get("Parameters", {}).get("FleetTagValue", []):
-                found.append(execution_id)
-    return found
+                # A pending execution may have no start time yet: it counts as the youngest.
+                found.append((execution.get("ExecutionStartTime") or _NOT_STARTED, execution_id))
+    return [execution_id for _, execution_id in sorted(found)]
 
 
 def acquire(
@@ -168,6 +202,29 @@ def start(ssm, request: StartRequest) -> str:
                 f"{request.runbook}: {error.response['Error'].get('Message', error)}"
             ) from error
         raise
+
+
+def claim(ssm, request: StartRequest, execution_id: str) -> None:
+    """Keep the lock just taken, or give it back: the oldest running execution on the fleet wins.
+
+    Two triggers can both find the fleet free and both start. Each then lists the running executions
+    on the fleet, ordered by start time and id, so both see the same order: the older one goes on, the
+    younger stops itself at once, while its runbook is still listing the fleet, and raises LockHeld.
+    """
+    holders = running_executions(ssm, request.runbook, request.fleet)
+    older = holders[: holders.index(execution_id)] if execution_id in holders else []
+    if older:
+        ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+        where = f"fleet {request.fleet}" if request.fleet else request.runbook
+        raise LockHeld(
+            f"execution {older[0]} of {request.runbook} is still running on {where}; "
+            f"execution {execution_id}, started at the same time, was stopped"
+        )
+
+
+def retry_request(request: StartRequest) -> StartRequest:
+    """The same request with a new client token derived from the old one, so a retry can start anew."""
+    return replace(request, client_token=str(uuid.uuid5(uuid.NAMESPACE_URL, request.client_token)))
 
 
 def console_url(region: str, execution_id: str) -> str:

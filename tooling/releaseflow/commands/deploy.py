@@ -17,10 +17,15 @@ from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
 from releaseflow.deploy import (
     EXIT_CODES,
+    LockHeld,
     acquire,
+    check_parameters,
     check_revision,
+    claim,
     console_url,
+    retry_request,
     revision_pattern,
+    runbook_parameters,
     start,
     start_request,
 )
@@ -35,15 +40,16 @@ DESCRIPTION = """\
 Start the release runbook (StartAutomationExecution) with the environment's parameters from the
 deploy configuration (releaseflow.yaml or $RELEASEFLOW_CONFIG), then follow it: step transitions,
 per-host command status, and on failure the failing host's output. The revision is checked against
-the runbook's Revision pattern before any AWS call. Another running deploy to the same fleet makes
-it refuse (or wait, with --wait-lock). SIGINT/SIGTERM stops the execution before exiting.
+the runbook's Revision pattern, and every parameter against the runbook's own patterns, before any
+AWS call. Another running deploy to the same fleet makes it refuse (or wait, with --wait-lock); of two
+started at the same instant the younger stops itself. SIGINT/SIGTERM stops the execution before exiting.
 In GitHub Actions it groups output by phase, annotates the failure, writes execution-id and status
 to $GITHUB_OUTPUT and a summary (hosts table, gantt chart) to $GITHUB_STEP_SUMMARY."""
 EPILOG = """\
 exit codes:
   0  the deploy succeeded (or was started/scheduled with --no-wait/--at)
   1  the deploy failed
-  2  refused before starting: bad revision, bad configuration or usage
+  2  refused before starting: bad revision or parameter, bad configuration or usage
   3  timed out (the runbook's own timeout, or --timeout: the execution is then stopped)
   4  cancelled (by a signal to this command, or from elsewhere)
   5  refused before starting: another deploy to the same fleet is running (see --wait-lock)"""
@@ -111,6 +117,7 @@ def _run(args) -> int:
         environment = replace(environment, runbook=args.runbook)
     check_revision(args.revision, revision_pattern(args.root, environment.runbook))
     request = start_request(environment, args.revision, _overrides(args), os.environ)
+    check_parameters(request.parameters, runbook_parameters(args.root, environment.runbook))
     region = args.region or environment.region
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if args.at:
@@ -118,24 +125,34 @@ def _run(args) -> int:
     ssm = client("ssm", region)
     out = _Printer(github, sys.stdout.isatty())
     out.phase("Lock")
-    acquire(ssm, request, wait=args.wait_lock, notify=out.line, timeout=args.timeout)
-    out.phase("Start")
-    with _stop_on_signals() as stop:
-        execution_id = start(ssm, request)
-        url = console_url(ssm.meta.region_name, execution_id)
-        out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
-        if args.no_wait:
-            _outputs(github, execution_id, "InProgress")
-            out.close()
-            return 0
-        outcome = follow(
-            ssm,
-            execution_id,
-            listener=out.progress,
-            sleep=stop.pause,
-            timeout=args.timeout,
-            stop_requested=stop.is_set,
-        )
+    while True:
+        acquire(ssm, request, wait=args.wait_lock, notify=out.line, timeout=args.timeout)
+        out.phase("Start")
+        with _stop_on_signals() as stop:
+            execution_id = start(ssm, request)
+            try:
+                claim(ssm, request, execution_id)
+            except LockHeld as lost:
+                if not args.wait_lock:
+                    raise
+                out.line(str(lost))
+                request = retry_request(request)
+                continue
+            url = console_url(ssm.meta.region_name, execution_id)
+            out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
+            if args.no_wait:
+                _outputs(github, execution_id, "InProgress")
+                out.close()
+                return 0
+            outcome = follow(
+                ssm,
+                execution_id,
+                listener=out.progress,
+                sleep=stop.pause,
+                timeout=args.timeout,
+                stop_requested=stop.is_set,
+            )
+        break
     out.phase("Result")
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
