@@ -39,6 +39,10 @@ def register(parser) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
     actions.add_parser("down", help="stop everything `up` started (idempotent)")
+    actions.add_parser(
+        "restart-endpoint",
+        help="restart only the endpoint on its port (state replayed); wait until the agents are back",
+    )
     for action in actions.choices.values():
         action.add_argument(
             "--state-dir", type=Path, default=None, help="default: .rehearsal/ at the repo root"
@@ -67,6 +71,8 @@ def run(args) -> int:
     elif args.action == "env":
         for key, value in fleet.env(state_dir).items():
             print(f"export {key}={shlex.quote(value)}")
+    elif args.action == "restart-endpoint":
+        print(fleet.restart_endpoint(state_dir, progress=_progress))
     else:
         fleet.down(state_dir, progress=_progress)
     return 0

@@ -46,6 +46,8 @@ _STEP_FILTERS = (
 )
 # What the rehearsal cannot run the way AWS does; it refuses these rather than ignore them.
 _UNSUPPORTED = ("Targets", "TargetMaps", "TargetLocations", "TargetLocationsURL", "TargetParameterName")
+# In the User-Agent of the runbooks' own calls: injected faults are for clients, not for AWS itself.
+ENGINE_AGENT = "releaseflow-rehearsal-engine"
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -94,7 +96,9 @@ class LoopbackAws:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
-                    service, endpoint_url=self.url, config=Config(retries={"mode": "standard"})
+                    service,
+                    endpoint_url=self.url,
+                    config=Config(retries={"mode": "standard"}, user_agent_extra=ENGINE_AGENT),
                 )
             return self._clients[service]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http
 import io
 import json
 import logging
@@ -21,12 +22,14 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal.automation_service import AutomationService, LoopbackAws
+from releaseflow.rehearsal.automation_service import ENGINE_AGENT, AutomationService, LoopbackAws
 from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
 from releaseflow.rehearsal.elbv2_service import Elbv2Service
+from releaseflow.rehearsal.faults_service import FaultsService
 from releaseflow.rehearsal.instances_service import InstancesService
+from releaseflow.rehearsal.moto_journal import MotoJournal
 from releaseflow.rehearsal.moto_state import MotoState
 
 log = logging.getLogger("releaseflow.endpoint")
@@ -42,8 +45,15 @@ class Endpoint:
 
     def __init__(self, state_dir: Path, region: str, offline_after: float):
         self.state_dir = state_dir
-        self.moto_app = DomainDispatcherApplication(create_backend_app)
+        # Journaled so that a restarted endpoint has the same documents, instances and target groups.
+        self.moto_app = MotoJournal(
+            DomainDispatcherApplication(create_backend_app), state_dir / "moto-journal.jsonl", region
+        )
+        replayed = self.moto_app.replay()
+        if replayed:
+            log.info("restored moto's state from %d journaled requests", replayed)
         self.moto = MotoState(region)
+        self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after)
         self.commands = CommandsService(self.moto.document, self.instances)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group)
@@ -86,8 +96,22 @@ class Endpoint:
             return _json(start_response, "200 OK", {"status": "ok"}, "application/json")
         if path in self.agent_operations:
             return self._agent(path, environ, start_response)
+        if path == "/_rehearsal/faults":
+            return self._faults(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.removeprefix("AmazonSSM.")
+        if (
+            target.startswith("AmazonSSM.")
+            and self.faults.active
+            and ENGINE_AGENT not in environ.get("HTTP_USER_AGENT", "")
+        ):
+            body = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                self.faults.check(operation, json.loads(body or b"{}"))
+            except AwsError as error:
+                log.info("%s -> injected %s", operation, error.code)
+                return _aws_error(start_response, error)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
             return self._ssm(operation, environ, start_response)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
@@ -106,7 +130,7 @@ class Endpoint:
             result = self.ssm_operations[operation](request)
         except AwsError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
-            return _json(start_response, f"{error.status} Bad Request", error.body(), content_type)
+            return _aws_error(start_response, error)
         except Exception:
             log.exception("%s failed", operation)
             body = {
@@ -129,6 +153,17 @@ class Endpoint:
                 {"message": "see endpoint.log"},
                 "application/json",
             )
+        return _json(start_response, "200 OK", result, "application/json")
+
+    def _faults(self, environ: dict, start_response: Callable) -> WSGIResponse:
+        """POST sets the injected faults (see FaultsService), GET reports them with their counts."""
+        try:
+            if environ.get("REQUEST_METHOD") == "POST":
+                result = self.faults.configure(json.loads(_read_body(environ) or b"{}"))
+            else:
+                result = self.faults.report()
+        except (AwsError, ValueError, TypeError) as error:
+            return _json(start_response, "400 Bad Request", {"message": str(error)}, "application/json")
         return _json(start_response, "200 OK", result, "application/json")
 
     def _elbv2(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
@@ -170,6 +205,11 @@ class Endpoint:
 def _read_body(environ: dict) -> bytes:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     return environ["wsgi.input"].read(length) if length else b""
+
+
+def _aws_error(start_response: Callable, error: AwsError) -> WSGIResponse:
+    status = f"{error.status} {http.HTTPStatus(error.status).phrase}"
+    return _json(start_response, status, error.body(), "application/x-amz-json-1.1")
 
 
 def _json(start_response: Callable, status: str, body: dict, content_type: str) -> WSGIResponse:

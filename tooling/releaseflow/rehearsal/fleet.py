@@ -44,6 +44,7 @@ STALE = (
     "releaseflow.yaml",
     "endpoint.json",
     "executions",
+    "moto-journal.jsonl",
 )
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 Progress = Callable[[str], None]
@@ -184,13 +185,14 @@ def _bring_up(
             for instance_id in instance_ids
         ],
         "lb": {"url": lb_url, "pid": balancer.pid, "target_group_arn": target_group_arn},
+        "endpoint_url": endpoint_url,
         "revisions": list(remote.revisions),
         "start": remote.start,
         "db": db,
         "database_url": database_url,
     }
     (state_dir / "fleet.json").write_text(json.dumps(fleet, indent=2) + "\n")
-    _write_config(state_dir / "releaseflow.yaml", target_group_arn)
+    _write_config(state_dir / "releaseflow.yaml", target_group_arn, expect_revision=app_repo is None)
     progress("waiting until every host is healthy behind the load balancer")
     return _wait_healthy(state_dir, timeout)
 
@@ -291,7 +293,35 @@ def _prepare_state_dir(state_dir: Path) -> None:
     (state_dir / "logs").mkdir(exist_ok=True)
 
 
-def _start_endpoint(state_dir: Path, timeout: float = 30) -> str:
+def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, timeout: float = 60) -> str:
+    """Restart only the endpoint, on the port the agents and clients know; return once every agent is back.
+
+    The new endpoint replays STATE/moto-journal.jsonl, so documents, instance ids and the target group
+    are as before; executions that were running are restored as Failed.
+    """
+    state_dir = state_dir.resolve()
+    recorded = _read_json(state_dir / "fleet.json")
+    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+        progress("stopped the endpoint")
+    url = recorded["endpoint_url"]
+    progress(f"starting the endpoint again on {url}")
+    _start_endpoint(state_dir, int(url.rsplit(":", 1)[1]))
+    progress("waiting until every agent polls the new endpoint")
+    ssm = _client("ssm", url)
+    wanted = {host["instance_id"] for host in recorded["hosts"]}
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])[
+            "InstanceInformationList"
+        ]
+        if wanted <= {info["InstanceId"] for info in answer}:
+            return url
+        if time.monotonic() > deadline:
+            raise RehearsalError(f"agents not back after {timeout:.0f} s: see {state_dir / 'logs'}")
+        time.sleep(0.2)
+
+
+def _start_endpoint(state_dir: Path, port: int = 0, timeout: float = 30) -> str:
     info = state_dir / "endpoint.json"
     info.unlink(missing_ok=True)
     with (state_dir / "logs" / "endpoint.log").open("ab") as log:
@@ -303,7 +333,7 @@ def _start_endpoint(state_dir: Path, timeout: float = 30) -> str:
                 "--state-dir",
                 str(state_dir),
                 "--port",
-                "0",
+                str(port),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -363,7 +393,8 @@ def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
     return arn
 
 
-def _write_config(path: Path, target_group_arn: str) -> None:
+def _write_config(path: Path, target_group_arn: str, expect_revision: bool) -> None:
+    # Only the bundled app prints its commit on /up; a stock app answers 200 and nothing more.
     config = {
         "environments": {
             "local": {
@@ -376,7 +407,7 @@ def _write_config(path: Path, target_group_arn: str) -> None:
                     "AppUser": provision.APP_USER,
                     "InstallCommand": provision.INSTALL_COMMAND,
                     "TargetGroupArn": target_group_arn,
-                    "ExpectRevision": "true",
+                    "ExpectRevision": "true" if expect_revision else "false",
                 },
             }
         }
