@@ -65,6 +65,7 @@ CONTRACT_PARAMETERS = {
     "TargetGroupArn",
     "AutomationAssumeRole",
 }
+FAILURE_PATH = "PickReachableHosts"
 ROLLBACK_STEP = "RollBackSwitchedHosts"
 
 
@@ -204,7 +205,16 @@ def test_every_step_that_touches_hosts_fails_into_the_rollback():
     touching = names[names.index("CheckOutMigrationHost") : names.index("Finish")]
     nested = [step["name"] for step in steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]]
     for name in [n for n in touching if n != "AnyOtherHosts"] + nested[:-1]:
-        assert steps_of(DEPLOY)[name]["onFailure"] == f"step:{ROLLBACK_STEP}", name
+        assert steps_of(DEPLOY)[name]["onFailure"] == f"step:{FAILURE_PATH}", name
+
+
+def test_every_step_that_touches_hosts_cancels_into_the_rollback():
+    """From the first checkout to the last batch, a cancel (SIGTERM to the trigger) runs the failure path."""
+    names = [step["name"] for step in DEPLOY.content["mainSteps"]]
+    touching = names[names.index("CheckOutMigrationHost") : names.index("Finish")]
+    nested = [step["name"] for step in steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]]
+    for name in [n for n in touching if n != "UpdateBatches"] + nested:
+        assert steps_of(DEPLOY)[name]["onCancel"] == f"step:{FAILURE_PATH}", name
 
 
 def test_failure_path_rolls_back_this_execution_then_reports():
@@ -212,7 +222,8 @@ def test_failure_path_rolls_back_this_execution_then_reports():
     steps = steps_of(DEPLOY)
     rollback = steps[ROLLBACK_STEP]["inputs"]
     assert rollback["DocumentName"] == "releaseflow-Rollback"
-    assert rollback["InstanceIds"] == "{{ PlanRollout.AllHosts }}"
+    assert steps[FAILURE_PATH]["inputs"]["InputPayload"]["Hosts"] == "{{ PlanRollout.AllHosts }}"
+    assert rollback["InstanceIds"] == "{{ PickReachableHosts.Reachable }}"
     assert rollback["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
     assert steps[ROLLBACK_STEP]["onFailure"] == "Continue"
     assert steps["ReregisterFleet"]["inputs"]["Api"] == "RegisterTargets"
@@ -328,3 +339,65 @@ def test_rollback_fleet_undoes_the_given_execution_migration_host_first():
     result = handler(payload, None)
     assert json.loads(result["AllBatches"]) == [["i-0a"], ["i-0b", "i-0c"]]
     assert result["AllBatchIndexes"] == ["0", "1"]
+
+
+class FakeAgents:
+    """DescribeInstanceInformation answering i-0a Online and i-0b ConnectionLost, in two pages."""
+
+    def describe_instance_information(self, Filters, NextToken=None):
+        assert Filters == [{"Key": "InstanceIds", "Values": ["i-0b", "i-0a", "i-0c"]}]
+        if NextToken is None:
+            return {
+                "InstanceInformationList": [{"InstanceId": "i-0a", "PingStatus": "Online"}],
+                "NextToken": "2",
+            }
+        return {"InstanceInformationList": [{"InstanceId": "i-0b", "PingStatus": "ConnectionLost"}]}
+
+
+def test_pick_reachable_hosts_leaves_out_hosts_that_are_not_online(monkeypatch):
+    """The failure path rolls back only hosts online now, in the deploy's order, and names the others."""
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeAgents()))
+    handler = script_namespace(DEPLOY, "PickReachableHosts")["handler"]
+    assert handler({"Hosts": ["i-0b", "i-0a", "i-0c"]}, None) == {
+        "Reachable": ["i-0a"],
+        "Unreachable": "i-0b, i-0c",
+    }
+
+
+def test_pick_reachable_hosts_without_an_answer_picks_every_host(monkeypatch):
+    """When SSM cannot be asked, every host is sent the rollback, as before the check existed."""
+
+    def client(service):
+        raise OSError("no route to the endpoint")
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
+    handler = script_namespace(DEPLOY, "PickReachableHosts")["handler"]
+    assert handler({"Hosts": ["i-0b", "i-0a"]}, None) == {"Reachable": ["i-0b", "i-0a"], "Unreachable": ""}
+
+
+class FakeSsmWithLostHost(FakeSsm):
+    """FakeSsm where the failure path found i-0d unreachable."""
+
+    def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+        page = super().describe_automation_step_executions(AutomationExecutionId, NextToken)
+        picked = {
+            "StepName": "PickReachableHosts",
+            "Action": "aws:executeScript",
+            "StepStatus": "Success",
+            "Outputs": {"Reachable": ["i-0b", "i-0c"], "Unreachable": ["i-0d"]},
+        }
+        return {"StepExecutions": [*page["StepExecutions"], picked]}
+
+
+def test_report_failure_names_unreachable_hosts_and_what_to_run(monkeypatch):
+    """Hosts left out of the rollback are named, with the fleet rollback to run once they are back."""
+    monkeypatch.setitem(
+        sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeSsmWithLostHost())
+    )
+    handler = script_namespace(DEPLOY, "ReportFailure")["handler"]
+    with pytest.raises(RuntimeError) as raised:
+        handler({"ExecutionId": "exec-1"}, None)
+    assert str(raised.value).endswith(
+        "; unreachable, so not rolled back: i-0d (once they are back, run releaseflow-RollbackFleet "
+        "with ExecutionId exec-1)"
+    )
