@@ -50,6 +50,7 @@ docs: venv
 	$(PY) -m releaseflow.docs
 
 bench: venv system-packages
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m releaseflow.bench
 
 clean:

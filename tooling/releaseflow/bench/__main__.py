@@ -1,0 +1,69 @@
+"""`python -m releaseflow.bench`: measure every figure, write build/bench.json, print the table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from releaseflow.bench import engine, fleets, peer, publish, rehearsal, report, validate
+from releaseflow.rehearsal.fleet import repo_root
+
+LIGHT_SIZES = (10, 50)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m releaseflow.bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
+    parser.add_argument("--output", type=Path, default=repo_root() / "build" / "bench.json")
+    parser.add_argument("--corpus", type=Path, default=repo_root().parent / "shared" / "corpus")
+    args = parser.parse_args(argv)
+    # Agents taken down with their fleet complain that their long poll was cut; that is expected here.
+    logging.getLogger("releaseflow.rehearsal.agent").setLevel(logging.CRITICAL)
+    started = time.monotonic()
+    figures: dict = {}
+
+    def step(text: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    step("validate: the corpus")
+    figures.update(validate.measure(args.corpus, args.runs))
+    for size in LIGHT_SIZES:
+        step(f"engine: {size} light hosts")
+        with fleets.light(size) as light:
+            figures.update(engine.measure(light, args.runs))
+            if size == LIGHT_SIZES[0]:
+                step("publish: unchanged and one changed document")
+                figures.update(publish.measure(light.client("ssm"), repo_root(), args.runs))
+    figures["engine.step_overhead_growth"] = engine.growth(figures, *LIGHT_SIZES)
+    step("rehearsal: 3 Rails hosts (local up)")
+    with fleets.rails(3) as state_dir:
+        first, second = json.loads((state_dir / "fleet.json").read_text())["revisions"][:2]
+        alternate = [second if n % 2 == 0 else first for n in range(args.runs)]
+        step("rehearsal: rolling deploys through `releaseflow deploy`")
+        figures.update(rehearsal.measure(state_dir, alternate))
+        step("peer: the same rollout with ansible-playbook")
+        figures.update(peer.measure(state_dir, [first if r == second else second for r in alternate]))
+    figures["peer.ansible_ratio"] = round(
+        figures["rehearsal.deploy_s"].median / figures["peer.ansible_s"].median, 3
+    )
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": args.runs,
+        "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report.to_json(figures, meta), indent=2) + "\n")
+    print(report.table(figures), end="")
+    print(f"written to {args.output} in {meta['seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

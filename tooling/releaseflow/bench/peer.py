@@ -1,0 +1,138 @@
+"""peer.*: the same rollout as an Ansible playbook (local connection) on the same rehearsal hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from releaseflow.bench.stats import Summary, summarize
+from releaseflow.config import load_environment
+from releaseflow.rehearsal import shell_runner
+from releaseflow.rehearsal.agent import DEFAULT_WORKING_DIRECTORY, Host
+from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
+from releaseflow.rehearsal.fleet import repo_root
+from releaseflow.rehearsal.provision import APP_DIR
+
+MIGRATION_HOST_DOCUMENTS = ("CheckoutRevision", "Migrate", "RestartServices", "HealthCheck")
+OTHER_HOST_DOCUMENTS = ("CheckoutRevision", "RestartServices", "HealthCheck")
+
+
+def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
+    """Roll out each revision in turn with ansible-playbook; seconds per rollout, start to exit."""
+    seconds = []
+    for number, revision in enumerate(revisions, 1):
+        with tempfile.TemporaryDirectory(prefix="rf-bench-ansible-") as work:
+            playbook, inventory = write_rollout(state_dir, revision, f"ansible-bench-{number}", Path(work))
+            started = time.perf_counter()
+            _run_playbook(playbook, inventory)
+            seconds.append(time.perf_counter() - started)
+    return {"peer.ansible_s": summarize(seconds, 2)}
+
+
+def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path) -> tuple[Path, Path]:
+    """The playbook, its inventory and one wrapper per host and document; (playbook, inventory)."""
+    hosts = sorted(
+        json.loads((state_dir / "fleet.json").read_text())["hosts"], key=lambda h: h["instance_id"]
+    )
+    # The runbook parameters the rehearsal's deploys use (its app user, ...), as the runbook passes them on.
+    configured = load_environment(state_dir / "releaseflow.yaml", "local").parameters
+    parameters = {**configured, "Revision": [revision], "ExecutionId": [execution_id]}
+    for host in hosts:
+        root = Path(host["root"])
+        agent_host = Host(
+            instance_id=host["instance_id"],
+            root=root,
+            binds=((str(root / "app"), APP_DIR),),
+            path_prefix=str(root / "bin"),
+        )
+        for name in MIGRATION_HOST_DOCUMENTS:
+            _write_wrapper(work / host["instance_id"], name, agent_host, parameters, execution_id)
+    # The migration host is the lowest instance id, as the runbook picks it on an untagged fleet.
+    migration, others = hosts[0]["instance_id"], [h["instance_id"] for h in hosts[1:]]
+    inventory = work / "inventory.yaml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                    "children": {
+                        "migration": {"hosts": {migration: {}}},
+                        "others": {"hosts": {name: {} for name in others}},
+                    },
+                }
+            }
+        )
+    )
+    playbook = work / "rollout.yaml"
+    playbook.write_text(
+        json.dumps(
+            [
+                _play("migrate once on the migration host", "migration", MIGRATION_HOST_DOCUMENTS, work),
+                {**_play("then one host at a time", "others", OTHER_HOST_DOCUMENTS, work), "serial": 1},
+            ]
+        )
+    )
+    return playbook, inventory
+
+
+def _play(name: str, group: str, documents: tuple[str, ...], work: Path) -> dict:
+    return {
+        "name": name,
+        "hosts": group,
+        "gather_facts": False,
+        "tasks": [
+            {"name": document, "command": f"{work}/{{{{ inventory_hostname }}}}/{document}.sh"}
+            for document in documents
+        ],
+    }
+
+
+def _write_wrapper(folder: Path, name: str, host: Host, parameters: dict, execution_id: str) -> None:
+    """A shell wrapper running the document's scripts as the agent does: same env, namespace, mounts."""
+    content = YAML(typ="safe").load((repo_root() / "documents" / f"releaseflow-{name}.yaml").read_text())
+    given = {key: values for key, values in parameters.items() if key in content.get("parameters", {})}
+    lines = ["#!/bin/sh"]
+    for plugin in plan_plugins(content, resolve_parameters(content, given)):
+        commands = plugin.inputs["runCommand"]
+        script = folder / f"{name}-{plugin.name}.sh"
+        shell_runner.write_script(script, commands if isinstance(commands, list) else commands.splitlines())
+        environment = host.environment(execution_id, plugin.environment)
+        ((source, target),) = host.binds
+        inside = (
+            f"mkdir -p {shlex.quote(target)} && mount --bind {shlex.quote(source)} {shlex.quote(target)}"
+            f" && cd {DEFAULT_WORKING_DIRECTORY} && exec sh -c {shlex.quote(str(script))}"
+        )
+        assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in environment.items())
+        namespace = f"unshare --mount --propagation private sh -c {shlex.quote(inside)}"
+        lines.append(f"env -i {assignments} {namespace} || exit $?")
+    wrapper = folder / f"{name}.sh"
+    wrapper.write_text("\n".join(lines) + "\n")
+    wrapper.chmod(0o700)
+
+
+def _run_playbook(playbook: Path, inventory: Path) -> None:
+    environment = {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "LANG": "C.UTF-8",
+    }
+    playbook_command = Path(sys.executable).parent / "ansible-playbook"
+    result = subprocess.run(
+        [str(playbook_command), "-i", str(inventory), str(playbook)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"ansible-playbook failed ({result.returncode}):\n{result.stdout[-3000:]}")
