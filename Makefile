@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 RF := $(VENV)/bin/releaseflow
 STAMP := $(VENV)/.installed
 # Debian packages the local rehearsal runs on (a real Rails app, puma, HAProxy, a real database).
-DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg
+# sass-rails, byebug and listen: the rest of a stock `rails new --minimal` Gemfile (local up --app-repo).
+DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg \
+	ruby-sass-rails ruby-byebug ruby-listen
 
 CHECKOV_VENV := .venv-checkov
 
