@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ NAME = "demo"
 ORDER = 70
 HELP = "a guided tour: validate, local up, a real rolling deploy with a migration, local down"
 DESCRIPTION = """\
-Show what releaseflow does, on this machine, in about two minutes:
+Show what releaseflow does, on this machine, in well under three minutes:
   1. validate documents/ and automation/ offline (as `releaseflow validate --strict`);
   2. bring up the local rehearsal in .rehearsal/ (as `releaseflow local up`): N hosts running the
      bundled Rails app at revision 1 behind HAProxy (a rehearsal already running there is taken down);
@@ -44,12 +45,13 @@ def register(parser) -> None:
         action="store_true",
         help="leave the fleet running at the end (`releaseflow local down` stops it)",
     )
+    parser.add_argument("--state-dir", type=Path, default=None, help="default: .rehearsal/ at the repo root")
 
 
 def run(args) -> int:
     started = time.monotonic()
     root = fleet.repo_root()
-    state_dir = fleet.default_state_dir()
+    state_dir = (args.state_dir or fleet.default_state_dir()).resolve()
     print(f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts behind HAProxy")
 
     _phase(1, "Validate the documents offline (releaseflow validate --strict)")
@@ -87,8 +89,11 @@ def run(args) -> int:
     finally:
         if args.keep:
             _phase(5, "Keep the fleet running (--keep): look around, then take it down")
-            _say('eval "$(releaseflow local env)"; releaseflow local status; releaseflow status')
-            _say("releaseflow local down")
+            where = f" --state-dir {shlex.quote(str(state_dir))}" if args.state_dir else ""
+            _say(
+                f'eval "$(releaseflow local env{where})"; releaseflow local status{where}; releaseflow status'
+            )
+            _say(f"releaseflow local down{where}")
         else:
             _phase(5, "Take the fleet down (releaseflow local down)")
             fleet.down(state_dir, progress=lambda line: _say(f"- {line}"))

@@ -1,0 +1,65 @@
+"""`releaseflow demo` (what `make demo` runs): the whole tour, ending with nothing left running."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from releaseflow.cli import main
+from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.app_repo import build_remote
+
+pytestmark = pytest.mark.rehearsal
+
+
+@pytest.fixture
+def state_dir():
+    """A state dir other users can traverse; taken down after the test whatever the demo did."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    path = Path(tempfile.mkdtemp(prefix="rf-demo-"))
+    path.chmod(0o755)
+    yield path
+    fleet.down(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _running_from(state_dir: Path) -> list[str]:
+    """Command lines of processes that name the state dir (endpoint, agents, haproxy)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in text:
+            found.append(text)
+    return found
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_demo_deploys_revision_2_to_every_host_and_leaves_nothing_running(state_dir, capsys, tmp_path):
+    """demo --hosts 2: exit 0, five phases told, both hosts from revision 1 to 2 and healthy, then all stopped."""
+    first, second = build_remote(tmp_path).revisions
+    assert main(["demo", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^\[(\d)/5\]", out, re.MULTILINE) == ["1", "2", "3", "4", "5"]
+    result = out.split("[4/5] Result", 1)[1].split("[5/5]", 1)[0]
+    rows = [line.split() for line in result.splitlines() if line.strip().startswith("i-")]
+    assert sorted(row[1] for row in rows) == ["migrate", "rolling"]
+    assert [row[2:] for row in rows] == [[first[:12], "->", second[:12], second[:12], "healthy"]] * 2
+    ports = [int(port) for port in re.findall(r"\(port (\d+)\)", out)]
+    assert len(ports) == 2
+    assert [port for port in ports if _listening(port)] == []
+    assert _running_from(state_dir) == []
+    assert not (state_dir / "fleet.json").exists()
