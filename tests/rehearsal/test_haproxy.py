@@ -74,6 +74,16 @@ def test_servers_start_unused_and_turn_healthy_once_registered(fleet):
     assert {_get(lb.url) for _ in range(4)} == {"i-aaa"}
 
 
+def test_registering_a_healthy_server_again_keeps_it_in_service(fleet):
+    """RegisterTargets on a registered, healthy target is a no-op: it stays healthy and keeps answering."""
+    lb, _ = fleet
+    lb.register("i-aaa")
+    _wait_state(lb, "i-aaa", "healthy")
+    lb.register("i-aaa")
+    assert lb.target_state("i-aaa")[0] == "healthy"
+    assert {_get(lb.url) for _ in range(4)} == {"i-aaa"}
+
+
 def test_deregister_drains_for_the_delay_then_unused_without_failing_a_request(fleet):
     """Deregistration drains for the delay, then unused; requests sent meanwhile all succeed elsewhere."""
     lb, _ = fleet

@@ -128,8 +128,14 @@ class LoadBalancer:
         self.socket.unlink(missing_ok=True)
 
     def register(self, instance_id: str) -> None:
-        """Put the server in service: HAProxy's health checks decide when it gets traffic."""
+        """Put the server in service: HAProxy's health checks decide when it gets traffic.
+
+        As in ELB, registering a target that is registered and not draining changes nothing: the
+        failure path of a deploy registers the whole fleet again, and must not take healthy hosts out.
+        """
         self._require(instance_id)
+        if "registered_at" in self._read_target(instance_id):
+            return
         self._write_target(instance_id, {"registered_at": time.time()})
         self._command(f"set server {BACKEND}/{instance_id} state ready")
         # Leaving maint, HAProxy trusts the server at once; ELB first waits for `rise` healthy checks.
