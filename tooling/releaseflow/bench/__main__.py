@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import platform
 import sys
 import time
@@ -23,8 +22,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=repo_root() / "build" / "bench.json")
     parser.add_argument("--corpus", type=Path, default=repo_root().parent / "shared" / "corpus")
     args = parser.parse_args(argv)
-    # Agents taken down with their fleet complain that their long poll was cut; that is expected here.
-    logging.getLogger("releaseflow.rehearsal.agent").setLevel(logging.CRITICAL)
     started = time.monotonic()
     figures: dict = {}
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.agent import Agent, Host
+from releaseflow.rehearsal import fleet, provision
 
 ONLINE_TIMEOUT = 60
 
@@ -31,27 +29,23 @@ class LightFleet:
 
 @contextlib.contextmanager
 def light(hosts: int) -> Iterator[LightFleet]:
-    """An endpoint and `hosts` agents as threads of this process, all Online; stopped on exit."""
+    """An endpoint and `hosts` agent processes with empty app dirs, all Online; stopped on exit."""
     state_dir = Path(tempfile.mkdtemp(prefix="rf-bench-light-"))
     (state_dir / "logs").mkdir()
-    agents: list[Agent] = []
     try:
         url = fleet._start_endpoint(state_dir)
         instance_ids = fleet._run_instances(fleet._client("ec2", url), hosts)
+        # Processes, as on real hosts: agents as threads of one process would share its file descriptors.
         for instance_id in instance_ids:
-            agent = Agent(
-                endpoint=url, host=Host(instance_id=instance_id, root=state_dir / "hosts" / instance_id)
-            )
-            agents.append(agent)
-            # Daemons: a poller may sit in a long poll when the fleet is taken down.
-            threading.Thread(target=agent.poll_forever, daemon=True).start()
-            threading.Thread(target=agent.work_forever, daemon=True).start()
+            root = state_dir / "hosts" / instance_id
+            (root / "app").mkdir(parents=True)
+            pid = provision.start_agent(root, url, state_dir / "logs" / f"agent-{instance_id}.log")
+            # `down` stops the agents it finds recorded here.
+            (root / "agent.pid").write_text(f"{pid}\n")
         light_fleet = LightFleet(state_dir, url, tuple(instance_ids))
         _wait_online(light_fleet.client("ssm"), len(instance_ids))
         yield light_fleet
     finally:
-        for agent in agents:
-            agent.stop()
         fleet.down(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
 
