@@ -10,6 +10,9 @@ from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResul
 from releaseflow.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
 
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
+# The first polls come quickly so that a short command ends its step within milliseconds, not a whole
+# POLL_INTERVAL later; the pause then doubles up to POLL_INTERVAL, so a long command costs few more calls.
+FIRST_POLL = 0.02
 
 # The inputs aws:runCommand accepts: SendCommand's own request parameters, passed on as given.
 _PASSED = (
@@ -95,6 +98,7 @@ def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
 
 
 def _follow(command_id: str, ctx: ActionContext) -> str:
+    delay = FIRST_POLL
     while True:
         try:
             commands = ctx.aws("ssm", "ListCommands", {"CommandId": command_id}).get("Commands") or []
@@ -103,7 +107,8 @@ def _follow(command_id: str, ctx: ActionContext) -> str:
         status = commands[0].get("Status") if commands else None
         if status in TERMINAL:
             return status
-        ctx.wait(POLL_INTERVAL)
+        ctx.wait(delay)
+        delay = min(POLL_INTERVAL, delay * 2)
 
 
 def _invocations(command_id: str, ctx: ActionContext) -> list[dict]:
