@@ -87,7 +87,8 @@ def run(args) -> int:
         _say(f"the deploy {verdict}; {time.monotonic() - started:.0f} s since the demo started")
         return exit_code
     finally:
-        if args.keep:
+        # A failed `up` has already stopped what it started: then there is nothing to keep.
+        if args.keep and (state_dir / "fleet.json").exists():
             _phase(5, "Keep the fleet running (--keep): look around, then take it down")
             where = f" --state-dir {shlex.quote(str(state_dir))}" if args.state_dir else ""
             _say(
@@ -97,6 +98,7 @@ def run(args) -> int:
         else:
             _phase(5, "Take the fleet down (releaseflow local down)")
             fleet.down(state_dir, progress=lambda line: _say(f"- {line}"))
+            _say(f"the logs (endpoint, agents, puma, haproxy) stay in {state_dir / 'logs'}")
 
 
 def _deploy(revision: str, root: Path) -> int:
