@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 
 from releaseflow.rehearsal import fleet, provision
@@ -103,11 +106,61 @@ def deploy(rehearsal: Fleet, *args: str, timeout: float = 300) -> subprocess.Com
     return subprocess.run(
         [RELEASEFLOW, "deploy", *args],
         env=rehearsal.environment,
+        cwd=fleet.repo_root(),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def client(rehearsal: Fleet, service: str):
+    """A boto3 client for the fleet's endpoint."""
+    environment = rehearsal.environment
+    return boto3.client(
+        service,
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def ping_status(rehearsal: Fleet, instance_id: str) -> str:
+    """The host's PingStatus in DescribeInstanceInformation ("" when it is not listed)."""
+    answer = client(rehearsal, "ssm").describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+    )["InstanceInformationList"]
+    return answer[0]["PingStatus"] if answer else ""
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Poll `condition` every 0.2 s until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting until {what}")
+        time.sleep(0.2)
+
+
+def kill_agent(rehearsal: Fleet, instance_id: str, offline_timeout: float = 60) -> None:
+    """SIGKILL the host's agent (commands it runs go on, unreported) and wait until SSM sees it offline."""
+    os.kill(int((rehearsal.host_root(instance_id) / "agent.pid").read_text()), signal.SIGKILL)
+    wait_until(
+        lambda: ping_status(rehearsal, instance_id) != "Online", offline_timeout, f"{instance_id} is offline"
+    )
+
+
+def restart_agent(rehearsal: Fleet, instance_id: str) -> None:
+    """Start the host's agent again, as `local up` does, and wait until SSM sees it online."""
+    root = rehearsal.host_root(instance_id)
+    pid = provision.start_agent(
+        root,
+        rehearsal.environment["AWS_ENDPOINT_URL"],
+        rehearsal.state_dir / "logs" / f"agent-{instance_id}.log",
+    )
+    (root / "agent.pid").write_text(f"{pid}\n")
+    wait_until(lambda: ping_status(rehearsal, instance_id) == "Online", 30, f"{instance_id} is online")
 
 
 def execution_id(output: str) -> str:
@@ -138,7 +191,10 @@ class LoadGenerator:
             try:
                 with urllib.request.urlopen(self.url, timeout=5) as response:
                     self.answers[response.headers.get("X-Revision", "")] += 1
-            except (OSError, urllib.error.HTTPError) as error:
+            except urllib.error.HTTPError as error:
+                # An answer from the app names its revision; one from HAProxy itself does not.
+                self.failures.append(f"{error} from {error.headers.get('X-Revision') or 'the load balancer'}")
+            except OSError as error:
                 self.failures.append(str(error))
 
 
@@ -155,9 +211,17 @@ def deploy_record(state_dir: Path, instance_id: str) -> dict[str, str]:
     return {path.name: path.read_text().strip() for path in sorted(record.iterdir())}
 
 
-def assert_fleet_consistent(state_dir: Path, revision: str) -> None:
-    """Every host checked out at and serving `revision`, running, healthy in the LB, nothing half-done."""
+def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 30) -> None:
+    """Every host checked out at and serving `revision`, running, healthy in the LB, nothing half-done.
+
+    A host registered again at the end of a deploy needs a few HAProxy checks to turn healthy: the LB
+    state is given `lb_timeout` seconds to settle.
+    """
+    deadline = time.monotonic() + lb_timeout
     status = fleet.status(state_dir)
+    while any(h.lb_state != "healthy" for h in status.hosts) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = fleet.status(state_dir)
     seen = {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
     assert seen == {h.instance_id: (revision, revision, True, "healthy") for h in status.hosts}
     for host in status.hosts:
