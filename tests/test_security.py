@@ -10,7 +10,14 @@ import pytest
 from cfnlint.decode.cfn_yaml import load
 
 from releaseflow.cli import main
-from releaseflow.deploy import LockHeld, ParameterRefused, StartRequest, check_parameters, claim
+from releaseflow.deploy import (
+    LockHeld,
+    ParameterRefused,
+    StartRequest,
+    check_parameters,
+    claim,
+    retry_request,
+)
 from releaseflow.documents import load_document
 from releaseflow.engine.automation import InvalidParameters as RunbookRefused
 from releaseflow.engine.automation import validate_parameters
@@ -236,6 +243,14 @@ def test_racing_starts_in_the_same_instant_are_ordered_by_id():
     with pytest.raises(LockHeld, match="execution a of"):
         claim(ssm, REQUEST, "b")
     assert ssm.stopped == ["b"]
+
+
+def test_a_start_that_lost_the_race_retries_with_a_new_but_stable_token():
+    """--wait-lock restarts with a token of its own (the old one names the stopped execution), the same on every retry."""
+    again = retry_request(REQUEST)
+    assert again.client_token != REQUEST.client_token
+    assert again == retry_request(REQUEST)
+    assert (again.runbook, again.parameters) == (REQUEST.runbook, REQUEST.parameters)
 
 
 @pytest.fixture(scope="module")
