@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 
 from releaseflow.bench.stats import Summary, summarize
 from releaseflow.config import load_environment
-from releaseflow.rehearsal import shell_runner
+from releaseflow.rehearsal import fleet, shell_runner
 from releaseflow.rehearsal.agent import DEFAULT_WORKING_DIRECTORY, Host
 from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
 from releaseflow.rehearsal.fleet import repo_root
@@ -71,27 +71,73 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
             }
         )
     )
+    lb = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    # Like the runbook, each of the other hosts leaves the load balancer while it updates; an Ansible
+    # playbook without the community.aws collection does that with the AWS CLI and `until` loops.
+    out_of_service = [
+        _target_group_task("deregister", "deregister-targets", lb),
+        _target_group_task("wait drained", "describe-target-health", lb, until="unused"),
+    ]
+    back_in_service = [
+        _target_group_task("register", "register-targets", lb),
+        _target_group_task("wait healthy", "describe-target-health", lb, until="healthy"),
+    ]
     playbook = work / "rollout.yaml"
     playbook.write_text(
         json.dumps(
             [
-                _play("migrate once on the migration host", "migration", MIGRATION_HOST_DOCUMENTS, work),
-                {**_play("then one host at a time", "others", OTHER_HOST_DOCUMENTS, work), "serial": 1},
+                _play(
+                    "migrate once on the migration host",
+                    "migration",
+                    _commands(MIGRATION_HOST_DOCUMENTS, work),
+                ),
+                {
+                    **_play(
+                        "then one host at a time",
+                        "others",
+                        out_of_service + _commands(OTHER_HOST_DOCUMENTS, work) + back_in_service,
+                    ),
+                    "serial": 1,
+                    "environment": fleet.env(state_dir),
+                },
             ]
         )
     )
     return playbook, inventory
 
 
-def _play(name: str, group: str, documents: tuple[str, ...], work: Path) -> dict:
+def _play(name: str, group: str, tasks: list[dict]) -> dict:
+    return {"name": name, "hosts": group, "gather_facts": False, "tasks": tasks}
+
+
+def _commands(documents: tuple[str, ...], work: Path) -> list[dict]:
+    return [
+        {"name": document, "command": f"{work}/{{{{ inventory_hostname }}}}/{document}.sh"}
+        for document in documents
+    ]
+
+
+def _target_group_task(name: str, api: str, target_group_arn: str, until: str = "") -> dict:
+    aws = str(Path(sys.executable).parent / "aws")
+    argv = [
+        aws,
+        "elbv2",
+        api,
+        "--target-group-arn",
+        target_group_arn,
+        "--targets",
+        "Id={{ inventory_hostname }}",
+    ]
+    if not until:
+        return {"name": name, "command": {"argv": argv}}
+    argv += ["--query", "TargetHealthDescriptions[0].TargetHealth.State", "--output", "text"]
     return {
         "name": name,
-        "hosts": group,
-        "gather_facts": False,
-        "tasks": [
-            {"name": document, "command": f"{work}/{{{{ inventory_hostname }}}}/{document}.sh"}
-            for document in documents
-        ],
+        "command": {"argv": argv},
+        "register": "target",
+        "until": f"target.stdout == '{until}'",
+        "retries": 900,
+        "delay": 1,
     }
 
 

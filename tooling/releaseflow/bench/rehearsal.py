@@ -16,10 +16,14 @@ from releaseflow.bench.stats import Summary, summarize
 from releaseflow.cli import main
 from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal import fleet, haproxy
 
-# Deliberate waits of the release runbook: each drain waits out the target group's deregistration delay.
-WAITS = {"WaitBatchDrained": fleet.DEREGISTRATION_DELAY}
+# Deliberate waits of the release runbook: each drain waits out the target group's deregistration delay,
+# and a registered target is healthy after the load balancer's `rise` checks, at least (rise - 1) intervals.
+WAITS = {
+    "WaitBatchDrained": fleet.DEREGISTRATION_DELAY,
+    "WaitBatchHealthy": (haproxy.RISE - 1) * haproxy.CHECK_INTERVAL_MS / 1000,
+}
 
 
 @dataclass(frozen=True)
