@@ -245,6 +245,14 @@ def test_racing_starts_in_the_same_instant_are_ordered_by_id():
     assert ssm.stopped == ["b"]
 
 
+def test_a_start_the_listing_does_not_show_yet_yields_to_any_running_one():
+    """If the listing lags behind the start, every running execution on the fleet counts as older."""
+    ssm = Executions({"a-other": NOON.replace(second=5)})
+    with pytest.raises(LockHeld, match="execution a-other of"):
+        claim(ssm, REQUEST, "z-mine")
+    assert ssm.stopped == ["z-mine"]
+
+
 def test_a_start_that_lost_the_race_retries_with_a_new_but_stable_token():
     """--wait-lock restarts with a token of its own (the old one names the stopped execution), the same on every retry."""
     again = retry_request(REQUEST)

@@ -210,9 +210,10 @@ def claim(ssm, request: StartRequest, execution_id: str) -> None:
     Two triggers can both find the fleet free and both start. Each then lists the running executions
     on the fleet, ordered by start time and id, so both see the same order: the older one goes on, the
     younger stops itself at once, while its runbook is still listing the fleet, and raises LockHeld.
+    An execution the listing does not show yet counts as the youngest: when in doubt, both stop.
     """
     holders = running_executions(ssm, request.runbook, request.fleet)
-    older = holders[: holders.index(execution_id)] if execution_id in holders else []
+    older = holders[: holders.index(execution_id)] if execution_id in holders else holders
     if older:
         ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
         where = f"fleet {request.fleet}" if request.fleet else request.runbook
