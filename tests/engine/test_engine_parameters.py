@@ -72,3 +72,14 @@ def test_allowed_pattern_is_unanchored_like_go_matchstring():
     """An unanchored allowedPattern accepts a value that merely contains a match, as SSM does."""
     typed = validate_parameters(CONTENT, {"Revision": ["abc1234; rm -rf /"]})
     assert typed["Revision"] == "abc1234; rm -rf /"
+
+
+def test_anchored_pattern_refuses_a_trailing_newline_as_go_does():
+    """Go's `$` ends the text, so `^...$` refuses a value with a final newline (Python's would not)."""
+    content = {
+        "schemaVersion": "0.3",
+        "parameters": {"Revision": {"type": "String", "allowedPattern": "^[a-f0-9]+$"}},
+    }
+    assert validate_parameters(content, {"Revision": ["abc"]})["Revision"] == "abc"
+    with pytest.raises(InvalidParameters, match="Revision"):
+        validate_parameters(content, {"Revision": ["abc\n"]})

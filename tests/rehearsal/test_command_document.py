@@ -5,7 +5,6 @@ import pytest
 from releaseflow.rehearsal.command_document import (
     InvalidDocument,
     InvalidParameters,
-    go_pattern,
     plan_plugins,
     resolve_parameters,
     substitute,
@@ -81,23 +80,6 @@ def test_allowed_pattern_dollar_ends_the_text_as_in_go():
     assert resolve_parameters(content, {"Revision": ["abc"]}) == {"Revision": "abc"}
     with pytest.raises(InvalidParameters, match="allowedPattern"):
         resolve_parameters(content, {"Revision": ["abc\n"]})
-
-
-@pytest.mark.parametrize(
-    ("go", "python"),
-    [
-        ("^a$", r"^a\Z"),
-        (r"^a\z", r"^a\Z"),
-        ("[$]x", "[$]x"),
-        ("[]$]$", r"[]$]\Z"),
-        ("[^]$]$", r"[^]$]\Z"),
-        (r"\$$", r"\$\Z"),
-        ("(?m)^a$", "(?m)^a$"),
-    ],
-)
-def test_go_pattern_translation(go, python):
-    """Only `$` outside classes and escapes, and `\\z`, become Python's end-of-text `\\Z`."""
-    assert go_pattern(go) == python
 
 
 def test_allowed_values_apply_to_each_list_item():

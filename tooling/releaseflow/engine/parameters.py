@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from releaseflow.engine.errors import InvalidParameters
+from releaseflow.goregexp import match_string
 
 
 def validate_parameters(content: dict, parameters: dict[str, list[str]]) -> dict[str, Any]:
@@ -95,8 +96,8 @@ def _check(name: str, spec: dict, value: Any) -> None:
                 f"Parameter {name} value {item!r} is not one of the allowed values {allowed}"
             )
         pattern = spec.get("allowedPattern")
-        # Go's regexp.MatchString is unanchored, like re.search: SSM accepts a match anywhere.
-        if pattern is not None and not re.search(pattern, item):
+        # Go's regexp.MatchString is unanchored: SSM accepts a match anywhere.
+        if pattern is not None and not match_string(pattern, item):
             raise InvalidParameters(
                 f"Parameter {name} value {item!r} does not match the allowed pattern {pattern}"
             )

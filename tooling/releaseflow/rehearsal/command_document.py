@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from releaseflow.errors import ReleaseflowError
+from releaseflow.goregexp import match_string
 
 # The agent's own placeholder syntax: Go's `\s` is ASCII whitespace only.
 _GO_PLACEHOLDER = re.compile(r"\{\{[ \t\n\f\r]*([a-zA-Z0-9]+)[ \t\n\f\r]*\}\}")
@@ -126,7 +127,7 @@ def _check_value(name: str, kind: str, spec: dict, value: str | list[str]) -> No
                 f'parameter "{name}" value "{item}" is not one of the allowedValues {allowed}'
             )
         # Go's regexp.MatchString, as SSM uses it, matches anywhere in the value: no implicit anchors.
-        if pattern is not None and not re.search(go_pattern(pattern), item):
+        if pattern is not None and not match_string(pattern, item):
             raise InvalidParameters(
                 f'parameter "{name}" value "{item}" does not match the allowedPattern {pattern}'
             )
@@ -138,32 +139,6 @@ def _check_value(name: str, kind: str, spec: dict, value: str | list[str]) -> No
             raise InvalidParameters(
                 f'parameter "{name}" value "{item}" is longer than maxChars {spec["maxChars"]}'
             )
-
-
-def go_pattern(pattern: str) -> str:
-    """A Go (RE2) pattern for Python's re: Go's `$` and `\\z` end the text, never before a last newline."""
-    if re.search(r"\(\?[a-zA-Z]*m", pattern):
-        return pattern  # multi-line mode: `$` is end of line in both
-    out, index, class_start = [], 0, None
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            escape = pattern[index : index + 2]
-            out.append(r"\Z" if escape == r"\z" and class_start is None else escape)
-            index += 2
-            continue
-        if class_start is not None:
-            # A `]` right after `[` or `[^` is a member, not the end of the class.
-            first = class_start + (2 if pattern[class_start + 1 : class_start + 2] == "^" else 1)
-            if char == "]" and index > first:
-                class_start = None
-        elif char == "[":
-            class_start = index
-        elif char == "$":
-            char = r"\Z"
-        out.append(char)
-        index += 1
-    return "".join(out)
 
 
 def plan_plugins(

@@ -6,28 +6,10 @@ import re
 from collections.abc import Iterator
 
 from releaseflow.documents import Document, JsonPath
+from releaseflow.goregexp import compile_go as go_regexp
 
 # Values that would do harm if they reached a shell: a pattern that accepts one is no guard.
 SHELL_PROBES = ("main; reboot", "$(reboot)", "`reboot`", "main && reboot", "main | sh", "main\nreboot")
-
-# Go's RE2 POSIX classes, which Python's re does not know, as ranges usable inside [...].
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7F",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1F\\x7F",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_POSIX = re.compile(r"\[:(\^?)([a-z]+):\]")
 
 
 def parameters(document: Document) -> Iterator[tuple[str, dict, JsonPath]]:
@@ -44,50 +26,6 @@ def declared_names(document: Document) -> set[str]:
     """The names of all declared parameters, whatever their definitions look like."""
     declared = document.content.get("parameters") if isinstance(document.content, dict) else None
     return {str(name) for name in declared} if isinstance(declared, dict) else set()
-
-
-def go_regexp(pattern: str) -> re.Pattern | None:
-    """Compile a Go RE2 pattern as Python re with Go's meaning, or None if it does not compile.
-
-    Go's `$` (without the m flag) matches only at the very end, while Python's also matches before
-    a final newline, which would let "main\\n" through an anchored pattern; `\\z` is Go's spelling of
-    Python's `\\Z`; POSIX classes like [[:alpha:]] exist only in Go.
-    """
-    out = []
-    index, in_class = 0, False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            pair = pattern[index : index + 2]
-            out.append("\\Z" if pair == "\\z" else pair)
-            index += 2
-            continue
-        if in_class:
-            posix = _POSIX.match(pattern, index)
-            if posix and posix[2] in _POSIX_CLASSES and not posix[1]:
-                out.append(_POSIX_CLASSES[posix[2]])
-                index = posix.end()
-                continue
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-            # A `]` right after `[` or `[^` is a literal, not the end of the class.
-            start = index + 2 if pattern.startswith("[^", index) else index + 1
-            if pattern.startswith("]", start):
-                out.append(pattern[index : start + 1])
-                index = start + 1
-                continue
-        elif char == "$":
-            out.append("\\Z")
-            index += 1
-            continue
-        out.append(char)
-        index += 1
-    try:
-        return re.compile("".join(out))
-    except (re.error, OverflowError):
-        return None
 
 
 def matches(pattern: re.Pattern, value: str) -> bool:
