@@ -19,7 +19,9 @@ from scenarios import assert_fleet_consistent, deploy, execution_id, fleet_fixtu
 from releaseflow.cli import main
 from releaseflow.engine.automation import RESTARTED
 from releaseflow.publish import publish_documents
-from releaseflow.rehearsal import fleet, provision
+from releaseflow.rehearsal import fleet, moto_journal, provision
+from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.faults_service import FaultsService
 
 pytestmark = pytest.mark.rehearsal
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +67,49 @@ def _publish(environment: dict, root: Path) -> subprocess.CompletedProcess:
         timeout=120,
         check=False,
     )
+
+
+# --- units -------------------------------------------------------------------------------------------
+
+
+def test_faults_are_spread_evenly_and_never_twice_in_a_row_below_half():
+    """At rate 0.3 exactly 3 of 10 matching requests fail, never two in a row; other operations pass."""
+    faults = FaultsService()
+    faults.configure({"operations": ["GetAutomationExecution"], "rate": 0.3, "kind": "5xx"})
+    outcomes = []
+    for _ in range(10):
+        try:
+            faults.check("GetAutomationExecution", {})
+            outcomes.append(".")
+        except AwsError as error:
+            outcomes.append(str(error.status))
+        faults.check("DescribeAutomationStepExecutions", {})
+    assert "".join(outcome[0] for outcome in outcomes) == "...5..5..5"
+    assert faults.report()["injected"] == 3
+
+
+def test_fault_configuration_is_checked():
+    """An unknown kind or a rate outside 0..1 is refused."""
+    with pytest.raises(AwsError):
+        FaultsService().configure({"operations": ["GetDocument"], "kind": "slow"})
+    with pytest.raises(AwsError):
+        FaultsService().configure({"operations": ["GetDocument"], "rate": 2})
+
+
+@pytest.mark.parametrize(
+    ("environ", "body", "writes"),
+    [
+        ({"HTTP_X_AMZ_TARGET": "AmazonSSM.CreateDocument"}, b"{}", True),
+        ({"HTTP_X_AMZ_TARGET": "AmazonSSM.DescribeDocument"}, b"{}", False),
+        ({"CONTENT_TYPE": "application/x-www-form-urlencoded"}, b"Action=RunInstances&Version=1", True),
+        ({"CONTENT_TYPE": "application/x-www-form-urlencoded"}, b"Action=DescribeVpcs&Version=1", False),
+        ({"REQUEST_METHOD": "GET"}, b"", False),
+        ({"REQUEST_METHOD": "POST"}, b"{}", True),
+    ],
+)
+def test_journal_keeps_what_may_change_moto(environ, body, writes):
+    """Describe/Get/List operations and plain GETs are not journaled; everything else is."""
+    assert moto_journal._writes(environ, body) is writes
 
 
 # --- the endpoint alone ---------------------------------------------------------------------------
