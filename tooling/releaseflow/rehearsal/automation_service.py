@@ -51,6 +51,10 @@ ENGINE_AGENT = "releaseflow-rehearsal-engine"
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
+# The services the release runbooks call, whose clients the engine builds ahead of the first deploy.
+WARM_SERVICES = ("ec2", "ssm", "elbv2")
+
+
 class LoopbackAws:
     """The engine's `aws(service, Api, params)`: boto3 clients pointed back at this endpoint."""
 
@@ -68,6 +72,9 @@ class LoopbackAws:
     def connect(self, url: str) -> None:
         """Point the clients at the endpoint's URL, known once the server listens."""
         self.url = url
+        # Building a client loads its service model (most of a second each): do it now, in the
+        # background, rather than in the first deploy's first steps.
+        threading.Thread(target=lambda: [self._client(name) for name in WARM_SERVICES], daemon=True).start()
 
     def environment(self) -> dict[str, str]:
         """The environment of aws:executeScript: boto3 in the script reaches this endpoint too."""
