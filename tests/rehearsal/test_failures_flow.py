@@ -1,0 +1,284 @@
+"""Issue 5 on the rehearsal: each failure ends with a clear message and a fleet on one good revision.
+
+One fleet of 3 hosts (a migration host, then batches of 1) serves the whole module; every test
+starts and ends with the fleet consistent at revision 1.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+from scenarios import (
+    RELEASEFLOW,
+    LoadGenerator,
+    assert_fleet_consistent,
+    client,
+    deploy,
+    deploy_record,
+    execution_id,
+    fleet_fixture,
+    kill_agent,
+    puma_pid,
+    push_commit,
+    restart_agent,
+    wait_until,
+)
+
+from releaseflow.rehearsal import fleet
+
+pytestmark = pytest.mark.rehearsal
+
+rehearsal = fleet_fixture(hosts=3)
+
+BROKEN_MIGRATION = """\
+class BreakThings < ActiveRecord::Migration[6.1]
+  def change
+    raise "scenario: this migration is broken"
+  end
+end
+"""
+# The trick behind "fails on one chosen host": this revision's /up answers 503 on a host whose .env
+# sets SCENARIO_UNHEALTHY=1. Revision 1 ignores the key, so only a restart on this revision notices it.
+UNHEALTHY_WHERE_FLAGGED = """\
+class UpController < ActionController::Base
+  def show
+    revision = Rails.configuration.x.revision
+    response.set_header("X-Revision", revision)
+    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
+    render plain: "#{status} #{revision}\\n", status: status
+  end
+end
+"""
+
+
+def roles(rehearsal):
+    """(migration host, batch 0 host, batch 1 host): no host is tagged, so the lowest id migrates."""
+    return tuple(sorted(rehearsal.instance_ids))
+
+
+def snapshot(rehearsal):
+    """Each host's puma pid and deploy record: what a host untouched by a deploy keeps."""
+    return {
+        i: (puma_pid(rehearsal, i), deploy_record(rehearsal.state_dir, i)) for i in rehearsal.instance_ids
+    }
+
+
+def served(rehearsal, instance_id):
+    """The commit the host's puma was last started from (the systemctl stand-in records it)."""
+    return (rehearsal.host_root(instance_id) / "run" / "puma.commit").read_text().strip()
+
+
+def steps_run(rehearsal, execution):
+    """(StepName, StepStatus) of every step the execution ran."""
+    steps = client(rehearsal, "ssm").describe_automation_step_executions(AutomationExecutionId=execution)
+    return [(s["StepName"], s["StepStatus"]) for s in steps["StepExecutions"]]
+
+
+def wait_for_invocation(rehearsal, instance_id, document, statuses, process):
+    """Wait until a `document` command on the host has one of `statuses`, while the deploy runs."""
+    ssm = client(rehearsal, "ssm")
+
+    def seen():
+        assert process.poll() is None, "the deploy ended before the moment the test waits for"
+        invocations = ssm.list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
+        return any(i["DocumentName"] == document and i["Status"] in statuses for i in invocations)
+
+    wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
+
+
+def wait_for_execution_end(rehearsal, execution):
+    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
+    ssm = client(rehearsal, "ssm")
+
+    def get():
+        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
+
+    wait_until(
+        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
+        180,
+        "the execution ends",
+    )
+    return get()
+
+
+def test_failed_migration_restarts_no_host_and_returns_the_migration_host(rehearsal):
+    """Scenario 1: the migration's error is in the trigger's output; no restart; the checkout is back."""
+    old = rehearsal.revisions[0]
+    migration, *others = roles(rehearsal)
+    before = snapshot(rehearsal)
+    broken = push_commit(
+        rehearsal.state_dir,
+        {"db/migrate/20260103000000_break_things.rb": BROKEN_MIGRATION},
+        "Broken migration",
+    )
+
+    result = deploy(rehearsal, "--revision", broken)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: MigrateOnMigrationHost" in result.stdout
+    assert f"host: {migration}" in result.stdout
+    assert "scenario: this migration is broken" in result.stdout
+    execution = execution_id(result.stdout)
+    # Rollback restarts the migration host's services (on the old revision); nothing started the new one.
+    assert [served(rehearsal, i) for i in rehearsal.instance_ids] == [old] * 3
+    assert [puma_pid(rehearsal, i) for i in others] == [before[i][0] for i in others]
+    assert deploy_record(rehearsal.state_dir, migration) == {
+        "execution-id": execution,
+        "previous-revision": old,
+        "rolled-back": execution,
+    }
+    assert [deploy_record(rehearsal.state_dir, i) for i in others] == [before[i][1] for i in others]
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(rehearsal):
+    """Scenario 2: rollout stops at the failing batch; switched hosts roll back; the last host is untouched."""
+    old = rehearsal.revisions[0]
+    migration, failing, untouched = roles(rehearsal)
+    before = snapshot(rehearsal)
+    unhealthy = push_commit(
+        rehearsal.state_dir,
+        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
+        "/up fails where SCENARIO_UNHEALTHY=1",
+    )
+    env_file = rehearsal.host_root(failing) / "app" / ".env"
+    original = env_file.read_text()
+    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
+    try:
+        with LoadGenerator(rehearsal.lb_url) as load:
+            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=8")
+    finally:
+        env_file.write_text(original)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: UpdateBatches[1].HealthCheckBatch" in result.stdout
+    assert f"host: {failing}" in result.stdout
+    assert "unhealthy: http://127.0.0.1:" in result.stdout
+    execution = execution_id(result.stdout)
+    for switched in (migration, failing):
+        assert puma_pid(rehearsal, switched) != before[switched][0], switched
+        assert deploy_record(rehearsal.state_dir, switched)["rolled-back"] == execution
+    assert (puma_pid(rehearsal, untouched), deploy_record(rehearsal.state_dir, untouched)) == before[
+        untouched
+    ]
+    assert load.answers[unhealthy] > 0 and load.answers[old] > 0
+    assert load.failures == [], (len(load.failures), sorted(set(load.failures)))
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_missing_revision_fails_on_the_first_checkout(rehearsal):
+    """Scenario 3: a revision the remote lacks fails at the migration host's checkout, before anything else."""
+    migration, *_ = roles(rehearsal)
+    before = snapshot(rehearsal)
+
+    result = deploy(rehearsal, "--revision", "scenario/no-such-revision")
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: CheckOutMigrationHost" in result.stdout
+    assert f"host: {migration}" in result.stdout
+    assert "revision scenario/no-such-revision is not a commit" in result.stdout
+    ran = dict(steps_run(rehearsal, execution_id(result.stdout)))
+    assert ran["CheckOutMigrationHost"] == "Failed"
+    assert not {"MigrateOnMigrationHost", "RestartMigrationHost", "UpdateBatches"} & ran.keys()
+    assert snapshot(rehearsal) == before
+    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+def test_offline_host_makes_the_preflight_refuse_and_change_nothing(rehearsal):
+    """Scenario 4a: with one agent offline the deploy fails in PlanRollout, naming it, before any command."""
+    *_, offline = roles(rehearsal)
+    before = snapshot(rehearsal)
+    ssm = client(rehearsal, "ssm")
+    commands_before = len(ssm.list_commands()["Commands"])
+    kill_agent(rehearsal, offline)
+    try:
+        result = deploy(rehearsal, "--revision", rehearsal.revisions[1])
+    finally:
+        restart_agent(rehearsal, offline)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: PlanRollout" in result.stdout
+    assert f"not online in Systems Manager: {offline}" in result.stdout
+    assert len(ssm.list_commands()["Commands"]) == commands_before
+    assert snapshot(rehearsal) == before
+    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+def test_host_lost_mid_deploy_times_out_and_the_others_roll_back(rehearsal):
+    """Scenario 4b: a host whose agent dies mid-command times out; the rest roll back; RollbackFleet ends it."""
+    old, new = rehearsal.revisions
+    migration, first, lost = roles(rehearsal)
+    # A slow install keeps the lost host's checkout command running while its agent is killed.
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 4"],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process)
+        kill_agent(rehearsal, lost)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+        restart_agent(rehearsal, lost)
+
+    assert process.returncode == 1, out[-3000:] + err
+    assert f"host {lost} CheckoutRevision: TimedOut" in out
+    assert (
+        f"unreachable, so not rolled back: {lost} (once they are back, run releaseflow-RollbackFleet" in out
+    )
+    hosts = {h.instance_id: h for h in fleet.status(rehearsal.state_dir).hosts}
+    for rolled_back in (migration, first):
+        assert (hosts[rolled_back].revision, hosts[rolled_back].serving) == (old, old), rolled_back
+    assert hosts[lost].serving == old
+
+    # The operator's next step, as the message says, once the host is back.
+    parameters = YAML(typ="safe").load(Path(rehearsal.environment["RELEASEFLOW_CONFIG"]))["environments"][
+        "local"
+    ]["parameters"]
+    parameters.pop("ExpectRevision")
+    rollback = client(rehearsal, "ssm").start_automation_execution(
+        DocumentName="releaseflow-RollbackFleet",
+        Parameters={"ExecutionId": [execution_id(out)], **{k: [v] for k, v in parameters.items()}},
+    )["AutomationExecutionId"]
+    ended = wait_for_execution_end(rehearsal, rollback)
+    assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
+    """Scenario 7: SIGTERM while a batch updates cancels into the rollback path; nothing is left half-done."""
+    old, new = rehearsal.revisions
+    _, first, _ = roles(rehearsal)
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(
+            rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process
+        )
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+
+    assert process.returncode == 4, out[-3000:] + err
+    execution = execution_id(out)
+    assert f"deploy cancelled: execution {execution}" in out
+    assert wait_for_execution_end(rehearsal, execution)["AutomationExecutionStatus"] == "Cancelled"
+    ran = steps_run(rehearsal, execution)
+    assert ("RollBackSwitchedHosts", "Success") in ran
+    assert ("ReregisterFleet", "Success") in ran
+    assert_fleet_consistent(rehearsal.state_dir, old)
