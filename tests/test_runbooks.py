@@ -165,7 +165,7 @@ def test_commands_name_real_documents_unpinned_with_their_parameters(document):
 def test_deploy_order():
     """Preflight, then the migration host (checkout, migrate, restart, health), then the batches."""
     names = [step["name"] for step in DEPLOY.content["mainSteps"]]
-    assert names[:9] == [
+    assert names[:11] == [
         "ListFleet",
         "ListAgents",
         "PlanRollout",
@@ -173,6 +173,8 @@ def test_deploy_order():
         "MigrateOnMigrationHost",
         "RestartMigrationHost",
         "HealthCheckMigrationHost",
+        "MigrationHostInService",
+        "WaitMigrationHostHealthy",
         "AnyOtherHosts",
         "UpdateBatches",
     ]

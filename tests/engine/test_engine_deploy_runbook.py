@@ -70,7 +70,7 @@ def test_batch_size_groups_the_other_hosts(execute):
 
 
 def test_load_balancer_drains_and_restores_each_batch(execute):
-    """With a target group, each batch is deregistered and drained before, and registered healthy after."""
+    """With a target group, the migration host is healthy first; each batch drained before, registered healthy after."""
     fleet = FakeFleet(FLEET)
     states: dict[str, list[str]] = {}
     fleet.handlers[("elbv2", "DeregisterTargets")] = lambda p: (
@@ -83,7 +83,8 @@ def test_load_balancer_drains_and_restores_each_batch(execute):
     def health(params):
         found = []
         for target in params["Targets"]:
-            pending = states[target["Id"]]
+            # A target the deploy never took out (the migration host) stays healthy.
+            pending = states.get(target["Id"], ["healthy"])
             state = pending.pop(0) if len(pending) > 1 else pending[0]
             found.append({"Target": target, "TargetHealth": {"State": state}})
         return {"TargetHealthDescriptions": found}
@@ -96,6 +97,8 @@ def test_load_balancer_drains_and_restores_each_batch(execute):
         for service, api, params in fleet.calls
         if service == "elbv2" and api != "DescribeTargetHealth"
     ]
+    first = next(params for service, api, params in fleet.calls if service == "elbv2")
+    assert first["Targets"] == [{"Id": "i-0b"}], "the migration host must be healthy before a batch goes out"
     assert elb == [
         ("DeregisterTargets", [{"Id": "i-0a"}]),
         ("RegisterTargets", [{"Id": "i-0a"}]),

@@ -42,17 +42,17 @@ class Deployed:
     execution_id: str
     github_output: str
     step_summary: str
-    out_of_service: tuple[int, ...]
+    out_of_service: tuple[tuple[str, ...], ...]
     load: LoadGenerator
 
 
 class TargetHealthSampler:
-    """Counts, in a thread, the targets DescribeTargetHealth reports as anything but healthy."""
+    """Records, in a thread, the targets DescribeTargetHealth reports as anything but healthy ("id state")."""
 
     def __init__(self, elbv2, target_group_arn: str):
         self.elbv2 = elbv2
         self.arn = target_group_arn
-        self.samples: list[int] = []
+        self.samples: list[tuple[str, ...]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -67,7 +67,13 @@ class TargetHealthSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.1):
             health = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
-            self.samples.append(sum(entry["TargetHealth"]["State"] != "healthy" for entry in health))
+            self.samples.append(
+                tuple(
+                    f"{entry['Target']['Id']} {entry['TargetHealth']['State']}"
+                    for entry in health
+                    if entry["TargetHealth"]["State"] != "healthy"
+                )
+            )
 
 
 def _client(rehearsal, service: str):
@@ -170,7 +176,8 @@ def test_every_host_is_checked_out_at_and_serves_revision_2(rehearsal, deployed)
 def test_never_more_than_the_batch_size_is_out_of_the_load_balancer(deployed):
     """While deploying, DescribeTargetHealth never shows more than BatchSize targets not healthy (and shows a drain)."""
     assert len(deployed.out_of_service) > 20
-    assert max(deployed.out_of_service) == BATCH_SIZE
+    assert [sample for sample in deployed.out_of_service if len(sample) > BATCH_SIZE] == []
+    assert max(len(sample) for sample in deployed.out_of_service) == BATCH_SIZE
 
 
 def test_the_load_balancer_answered_every_request_during_the_deploy(rehearsal, deployed):
