@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -78,14 +79,17 @@ def steps_run(rehearsal, execution):
     return [(s["StepName"], s["StepStatus"]) for s in steps["StepExecutions"]]
 
 
-def wait_for_invocation(rehearsal, instance_id, document, statuses, process):
-    """Wait until a `document` command on the host has one of `statuses`, while the deploy runs."""
+def wait_for_invocation(rehearsal, instance_id, document, statuses, process, since):
+    """Wait until a `document` command sent after `since` has one of `statuses` on the host."""
     ssm = client(rehearsal, "ssm")
 
     def seen():
         assert process.poll() is None, "the deploy ended before the moment the test waits for"
         invocations = ssm.list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
-        return any(i["DocumentName"] == document and i["Status"] in statuses for i in invocations)
+        return any(
+            i["RequestedDateTime"] >= since and i["DocumentName"] == document and i["Status"] in statuses
+            for i in invocations
+        )
 
     wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
 
@@ -150,7 +154,7 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
     try:
         with LoadGenerator(rehearsal.lb_url) as load:
-            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=8")
+            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=5")
     finally:
         env_file.write_text(original)
 
@@ -212,9 +216,10 @@ def test_host_lost_mid_deploy_times_out_and_the_others_roll_back(rehearsal):
     """Scenario 4b: a host whose agent dies mid-command times out; the rest roll back; RollbackFleet ends it."""
     old, new = rehearsal.revisions
     migration, first, lost = roles(rehearsal)
+    since = datetime.now(UTC)
     # A slow install keeps the lost host's checkout command running while its agent is killed.
     process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 4"],
+        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
         env=rehearsal.environment,
         cwd=fleet.repo_root(),
         stdout=subprocess.PIPE,
@@ -222,7 +227,7 @@ def test_host_lost_mid_deploy_times_out_and_the_others_roll_back(rehearsal):
         text=True,
     )
     try:
-        wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process)
+        wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
         kill_agent(rehearsal, lost)
         out, err = process.communicate(timeout=240)
     finally:
@@ -257,6 +262,7 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     """Scenario 7: SIGTERM while a batch updates cancels into the rollback path; nothing is left half-done."""
     old, new = rehearsal.revisions
     _, first, _ = roles(rehearsal)
+    since = datetime.now(UTC)
     process = subprocess.Popen(
         [RELEASEFLOW, "deploy", "--revision", new],
         env=rehearsal.environment,
@@ -267,7 +273,7 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     )
     try:
         wait_for_invocation(
-            rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process
+            rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process, since
         )
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=120)
