@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from releaseflow.bench import engine, report
+from releaseflow.bench import engine, peer, report
 from releaseflow.bench.critical_path import command_steps, critical_path_seconds
 from releaseflow.bench.publish import CallCounter
 from releaseflow.bench.rehearsal import DeployRun
@@ -173,3 +174,41 @@ def test_call_counter_counts_calls_and_writes():
         ssm.update_document_default_version(Name="d", DocumentVersion="2")
     assert counter.take() == (3, 1)
     assert counter.take() == (0, 0)
+
+
+def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_time(tmp_path):
+    """The peer playbook: all four documents on the migration host, then serial hosts out of and back into the LB."""
+    state = tmp_path / "state"
+    hosts = [{"instance_id": f"i-{n}", "root": str(state / "hosts" / f"i-{n}")} for n in (3, 1, 2)]
+    state.mkdir()
+    (state / "fleet.json").write_text(json.dumps({"hosts": hosts, "lb": {"target_group_arn": "arn:tg"}}))
+    (state / "endpoint.json").write_text(json.dumps({"url": "http://127.0.0.1:1"}))
+    (state / "releaseflow.yaml").write_text(
+        "environments:\n  local:\n    parameters:\n      AppUser: releaseflow\n      TargetGroupArn: arn:tg\n"
+    )
+    work = tmp_path / "work"
+    playbook, inventory = peer.write_rollout(state, "abc123", "ansible-bench-1", work)
+
+    groups = json.loads(inventory.read_text())["all"]["children"]
+    assert groups == {"migration": {"hosts": {"i-1": {}}}, "others": {"hosts": {"i-2": {}, "i-3": {}}}}
+    first, rest = json.loads(playbook.read_text())
+    assert [t["name"] for t in first["tasks"]] == [
+        "CheckoutRevision",
+        "Migrate",
+        "RestartServices",
+        "HealthCheck",
+    ]
+    assert rest["serial"] == 1
+    assert [t["name"] for t in rest["tasks"]] == [
+        "deregister",
+        "wait drained",
+        "CheckoutRevision",
+        "RestartServices",
+        "HealthCheck",
+        "register",
+        "wait healthy",
+    ]
+    assert rest["environment"]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    wrapper = (work / "i-2" / "CheckoutRevision.sh").read_text()
+    assert "SSM_Revision=abc123" in wrapper and "SSM_AppUser=releaseflow" in wrapper
+    assert f"mount --bind {state}/hosts/i-2/app /srv/app" in wrapper
