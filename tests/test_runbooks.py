@@ -403,3 +403,30 @@ def test_report_failure_names_unreachable_hosts_and_what_to_run(monkeypatch):
         "; unreachable, so not rolled back: i-0d (once they are back, run releaseflow-RollbackFleet "
         "with ExecutionId exec-1)"
     )
+
+
+class FakeSsmCancelled(FakeSsm):
+    """FakeSsm where the health check was cancelled (StopAutomationExecution) instead of failing."""
+
+    def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+        page = super().describe_automation_step_executions(AutomationExecutionId, NextToken)
+        return {
+            "StepExecutions": [
+                {**s, "StepStatus": "Cancelled"} if s["StepName"] == "HealthCheckBatch" else s
+                for s in page["StepExecutions"]
+            ]
+        }
+
+
+def test_report_failure_after_a_cancel_says_cancelled(monkeypatch):
+    """Reached through onCancel, the report says the deploy was cancelled, naming the cancelled step."""
+    monkeypatch.setitem(
+        sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeSsmCancelled())
+    )
+    handler = script_namespace(DEPLOY, "ReportFailure")["handler"]
+    with pytest.raises(RuntimeError) as raised:
+        handler({"ExecutionId": "exec-1"}, None)
+    assert str(raised.value).startswith(
+        "deploy cancelled (hosts this execution switched were sent releaseflow-Rollback): "
+        "step HealthCheckBatch Cancelled on i-0c (Failed)"
+    )

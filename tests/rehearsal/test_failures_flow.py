@@ -283,8 +283,12 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     assert process.returncode == 4, out[-3000:] + err
     execution = execution_id(out)
     assert f"deploy cancelled: execution {execution}" in out
-    assert wait_for_execution_end(rehearsal, execution)["AutomationExecutionStatus"] == "Cancelled"
-    ran = steps_run(rehearsal, execution)
-    assert ("RollBackSwitchedHosts", "Success") in ran
-    assert ("ReregisterFleet", "Success") in ran
+    ended = wait_for_execution_end(rehearsal, execution)
+    assert ended["AutomationExecutionStatus"] == "Cancelled"
+    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
+    assert steps["RollBackSwitchedHosts"]["StepStatus"] == steps["ReregisterFleet"]["StepStatus"] == "Success"
+    # What an operator reads in the console: the report says cancelled and names the cancelled step.
+    report = steps["ReportFailure"]["FailureMessage"]
+    assert "RuntimeError: deploy cancelled (hosts this execution switched were sent" in report
+    assert " Cancelled" in report
     assert_fleet_consistent(rehearsal.state_dir, old)
