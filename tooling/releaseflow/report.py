@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from releaseflow.execution import HostFailure, Invocation, Outcome, Snapshot, Step, host_summaries
+from releaseflow.execution import (
+    HostFailure,
+    HostSummary,
+    Invocation,
+    Outcome,
+    Snapshot,
+    Step,
+    host_summaries,
+)
 
 if TYPE_CHECKING:  # publish talks to AWS; rendering only needs its result's shape
     from releaseflow.publish import PublishResult
@@ -81,12 +91,57 @@ def failure_text(failure: HostFailure) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class HostRow:
+    """A host as the reports show it: a host the deploy never reached is not passed off as a success."""
+
+    host: HostSummary
+    reached: bool
+    rolled_back: bool
+
+    @property
+    def revision(self) -> str:
+        return f"{_short(self.host.before)} -> {_short(self.host.after)}" if self.reached else NOT_REACHED
+
+    @property
+    def status(self) -> str:
+        if not self.reached:
+            return "-"
+        if self.rolled_back:
+            return ROLLED_BACK if self.host.status == "Success" else f"{self.host.status}, {ROLLED_BACK}"
+        return self.host.status
+
+    @property
+    def duration(self) -> str:
+        return _duration(self.host.seconds) if self.reached else "-"
+
+
+def host_rows(snapshot: Snapshot) -> list[HostRow]:
+    """host_summaries, with what each host went through: reached by the deploy, rolled back by it."""
+    runs: dict[str, list[Invocation]] = {}
+    for invocation in snapshot.invocations:
+        runs.setdefault(invocation.instance_id, []).append(invocation)
+    return [
+        HostRow(
+            host,
+            # The failure path sends Rollback to the whole fleet: a host that got only that was not reached.
+            reached=any(run.phase != "Rollback" for run in runs[host.instance_id]),
+            # Rollback also succeeds where it had nothing to do: only its own report says it reverted.
+            rolled_back=any(
+                run.phase == "Rollback" and run.status == "Success" and _REVERTED.search(run.output)
+                for run in runs[host.instance_id]
+            ),
+        )
+        for host in host_summaries(snapshot)
+    ]
+
+
 def hosts_text(snapshot: Snapshot) -> str:
-    rows = [f"{'HOST':<21} {'ROLE':<8} {'REVISION':<30} {'STATUS':<10} DURATION"]
-    for host in host_summaries(snapshot):
+    rows = [f"{'HOST':<21} {'ROLE':<8} {'REVISION':<30} {'STATUS':<20} DURATION"]
+    for row in host_rows(snapshot):
+        host = row.host
         rows.append(
-            f"{host.instance_id:<21} {host.role:<8} {_short(host.before) + ' -> ' + _short(host.after):<30} "
-            f"{host.status:<10} {_duration(host.seconds)}"
+            f"{host.instance_id:<21} {host.role:<8} {row.revision:<30} {row.status:<20} {row.duration}"
         )
     return "\n".join(rows) + "\n"
 
@@ -127,14 +182,16 @@ def status_json(snapshot: Snapshot) -> dict:
         ],
         "hosts": [
             {
-                "instance_id": h.instance_id,
-                "role": h.role,
-                "before": h.before,
-                "after": h.after,
-                "status": h.status,
-                "seconds": h.seconds,
+                "instance_id": row.host.instance_id,
+                "role": row.host.role,
+                "before": row.host.before,
+                "after": row.host.after,
+                "status": row.host.status,
+                "seconds": row.host.seconds,
+                "reached": row.reached,
+                "rolled_back": row.rolled_back,
             }
-            for h in host_summaries(snapshot)
+            for row in host_rows(snapshot)
         ],
     }
 
@@ -153,9 +210,9 @@ def deploy_markdown(outcome: Outcome, environment: str, url: str) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     parts += [
-        f"| `{h.instance_id}` | {h.role} | `{_short(h.before)}` → `{_short(h.after)}` | {h.status} "
-        f"| {_duration(h.seconds)} |"
-        for h in host_summaries(snapshot)
+        f"| `{row.host.instance_id}` | {row.host.role} | {_revision_markdown(row)} | {row.status} "
+        f"| {row.duration} |"
+        for row in host_rows(snapshot)
     ]
     if outcome.failure:
         parts += ["", "#### Failure", "", "```text", failure_text(outcome.failure).rstrip("\n"), "```"]
@@ -190,6 +247,14 @@ def gantt(snapshot: Snapshot) -> str:
 
 
 _BAD = ("Failed", "TimedOut", "Cancelled")
+NOT_REACHED = "not reached"
+ROLLED_BACK = "rolled back"
+# releaseflow-Rollback's last line when it reverted the host (not "already rolled back ...").
+_REVERTED = re.compile(r"^rolled back from execution ", re.MULTILINE)
+
+
+def _revision_markdown(row: HostRow) -> str:
+    return f"`{_short(row.host.before)}` → `{_short(row.host.after)}`" if row.reached else NOT_REACHED
 
 
 def _short(revision: str) -> str:
