@@ -66,7 +66,7 @@ CONTRACT_PARAMETERS = {
     "AutomationAssumeRole",
 }
 FAILURE_PATH = "PickReachableHosts"
-ROLLBACK_STEP = "RollBackSwitchedHosts"
+ROLLBACK_LOOP = "RollBackHosts"
 
 
 def go_match(pattern: str, value: str) -> bool:
@@ -163,23 +163,28 @@ def test_commands_name_real_documents_unpinned_with_their_parameters(document):
 
 
 def test_deploy_order():
-    """Preflight, then the migration host (checkout, migrate, restart, health), then the batches."""
+    """Preflight, then the migration host (checkout, migrate, drain, restart, health, back), then the batches."""
     names = [step["name"] for step in DEPLOY.content["mainSteps"]]
-    assert names[:11] == [
+    assert names[: names.index("UpdateBatches") + 1] == [
         "ListFleet",
         "ListAgents",
         "PlanRollout",
         "CheckOutMigrationHost",
         "MigrateOnMigrationHost",
+        "DrainMigrationHostFirst",
+        "DeregisterMigrationHost",
+        "WaitMigrationHostDrained",
         "RestartMigrationHost",
         "HealthCheckMigrationHost",
         "MigrationHostInService",
+        "RegisterMigrationHost",
         "WaitMigrationHostHealthy",
         "AnyOtherHosts",
         "UpdateBatches",
     ]
     nested = [step["name"] for step in steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]]
     assert nested == [
+        "ListBatchAgents",
         "PickBatch",
         "DrainFirst",
         "DeregisterBatch",
@@ -193,6 +198,42 @@ def test_deploy_order():
         "BatchDone",
     ]
     assert steps_of(DEPLOY)["Finish"]["isEnd"] is True
+
+
+def assert_drained_around(sequence: list[dict], restart: str, host_targets) -> None:
+    """In `sequence`, the step `restart` runs between a drain of the same targets and their return to service."""
+    names = [step["name"] for step in sequence]
+    by_name = {step["name"]: step for step in sequence}
+    elb = {
+        (step["inputs"]["Api"], step["inputs"].get("DesiredValues", [None])[0]): names.index(step["name"])
+        for step in sequence
+        if step["inputs"].get("Service") == "elbv2"
+    }
+    assert elb[("DeregisterTargets", None)] < elb[("DescribeTargetHealth", "unused")] < names.index(restart)
+    assert names.index(restart) < elb[("RegisterTargets", None)] < elb[("DescribeTargetHealth", "healthy")]
+    for step in sequence:
+        if step["inputs"].get("Service") == "elbv2":
+            assert step["inputs"]["Targets"] == host_targets, step["name"]
+    # Without a target group the branch before the drain goes straight to the restart.
+    drain_branch = by_name[names[elb[("DeregisterTargets", None)] - 1]]
+    assert drain_branch["action"] == "aws:branch"
+    assert drain_branch["inputs"]["Choices"][0]["Variable"] == "{{ TargetGroupArn }}"
+
+
+def test_migration_host_is_drained_before_its_restart():
+    """Behind a load balancer the migration host is deregistered and drained before RestartMigrationHost,
+    and registered and healthy again after its health check, before any batch goes out."""
+    names = [step["name"] for step in DEPLOY.content["mainSteps"]]
+    before_batches = DEPLOY.content["mainSteps"][: names.index("UpdateBatches")]
+    assert_drained_around(before_batches, "RestartMigrationHost", [{"Id": "{{ PlanRollout.MigrationHost }}"}])
+    assert names.index("WaitMigrationHostHealthy") < names.index("UpdateBatches")
+    assert names.index("MigrateOnMigrationHost") < names.index("DeregisterMigrationHost")
+
+
+def test_batches_are_drained_before_their_restart():
+    """Each batch is deregistered and drained before RestartBatch and healthy in the target group after."""
+    nested = steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"]
+    assert_drained_around(nested, "RestartBatch", "{{ PickBatch.Targets }}")
 
 
 def test_only_the_migration_host_migrates():
@@ -220,18 +261,54 @@ def test_every_step_that_touches_hosts_cancels_into_the_rollback():
 
 
 def test_failure_path_rolls_back_this_execution_then_reports():
-    """The rollback goes to the whole fleet with this execution's id; the path ends in a failing report."""
+    """Each reachable host in turn is sent the rollback with this execution's id; the path ends in a failing report."""
     steps = steps_of(DEPLOY)
-    rollback = steps[ROLLBACK_STEP]["inputs"]
-    assert rollback["DocumentName"] == "releaseflow-Rollback"
     assert steps[FAILURE_PATH]["inputs"]["InputPayload"]["Hosts"] == "{{ PlanRollout.AllHosts }}"
-    assert rollback["InstanceIds"] == "{{ PickReachableHosts.Reachable }}"
-    assert rollback["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
-    assert steps[ROLLBACK_STEP]["onFailure"] == "Continue"
+    assert steps[ROLLBACK_LOOP]["inputs"]["Iterators"] == "{{ PickReachableHosts.Reachable }}"
+    assert steps[ROLLBACK_LOOP]["onFailure"] == "Continue"
+    host = ["{{ RollBackHosts.CurrentIteratorValue }}"]
+    for name in ["CheckHost", "RollBackHost"]:
+        inputs = steps[name]["inputs"]
+        assert (inputs["DocumentName"], inputs["InstanceIds"]) == ("releaseflow-Rollback", host), name
+        assert inputs["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}", name
+    assert steps["CheckHost"]["inputs"]["Parameters"]["CheckOnly"] == "true"
+    assert "CheckOnly" not in steps["RollBackHost"]["inputs"]["Parameters"]
     assert steps["ReregisterFleet"]["inputs"]["Api"] == "RegisterTargets"
     assert steps["ReportFailure"]["isEnd"] is True
     for name in ["CheckOutMigrationHost", "CheckOutBatch"]:
         assert steps[name]["inputs"]["Parameters"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
+
+
+def test_failure_path_drains_each_host_around_its_rollback():
+    """Behind a load balancer a host is deregistered and drained before releaseflow-Rollback restarts it,
+    and registered and healthy again before the next host goes out."""
+    nested = steps_of(DEPLOY)[ROLLBACK_LOOP]["inputs"]["Steps"]
+    assert_drained_around(nested, "RollBackHost", [{"Id": "{{ RollBackHosts.CurrentIteratorValue }}"}])
+    names = [step["name"] for step in nested]
+    assert names.index("CheckHost") < names.index("NeedsRollback") < names.index("DeregisterHost")
+    assert (
+        names.index("RollBackHost") < names.index("HealthCheckRolledBackHost") < names.index("RegisterHost")
+    )
+
+
+def test_failure_path_skips_hosts_the_check_finds_untouched():
+    """Only the check's `no rollback needed` skips a host; any other answer, or a failed check, rolls it back."""
+    steps = steps_of(DEPLOY)
+    choice = steps["NeedsRollback"]["inputs"]["Choices"]
+    assert choice == [
+        {"NextStep": "HostDone", "Variable": "{{ CheckHost.Output }}", "Contains": "no rollback needed"}
+    ]
+    assert steps["NeedsRollback"]["inputs"]["Default"] == "DrainBeforeRollback"
+    assert steps["CheckHost"]["onFailure"] == "step:DrainBeforeRollback"
+
+
+def test_one_host_failing_its_rollback_does_not_stop_the_others():
+    """Every step of the per-host rollback fails forward inside the loop, never out of it."""
+    nested = steps_of(DEPLOY)[ROLLBACK_LOOP]["inputs"]["Steps"]
+    names = {step["name"] for step in nested}
+    for step in nested[:-1]:
+        assert step["onFailure"] == "Continue" or step["onFailure"][len("step:") :] in names, step["name"]
+        assert "onCancel" not in step, step["name"]
 
 
 def test_rollback_fleet_plans_with_the_deploy_script():
@@ -258,12 +335,81 @@ def test_plan_refuses_offline_hosts():
         handler(payload, None)
 
 
+def online(*hosts: str) -> list[dict]:
+    """DescribeInstanceInformation's list with these hosts Online."""
+    return [{"InstanceId": host, "PingStatus": "Online"} for host in hosts]
+
+
 @pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
 def test_pick_batch_returns_the_batch_of_the_iteration(document):
     """PickBatch turns the loop's iterator value into that batch's instance ids."""
     handler = script_namespace(document, "PickBatch")["handler"]
-    result = handler({"Batches": json.dumps([["i-0b"], ["i-0c", "i-0d"]]), "Index": "1"}, None)
+    batches = json.dumps([["i-0b"], ["i-0c", "i-0d"]])
+    result = handler({"Batches": batches, "Index": "1", "InstanceInformation": online("i-0c", "i-0d")}, None)
     assert result["InstanceIds"] == ["i-0c", "i-0d"]
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_pick_batch_refuses_a_batch_with_a_host_lost_since_the_preflight(document):
+    """A batch host that is no longer Online fails PickBatch at once, naming it, before any command waits on it."""
+    handler = script_namespace(document, "PickBatch")["handler"]
+    agents = [*online("i-0c", "i-0b"), {"InstanceId": "i-0d", "PingStatus": "ConnectionLost"}]
+    batches = json.dumps([["i-0b"], ["i-0c", "i-0d", "i-0e"]])
+    with pytest.raises(
+        ValueError, match=r"not online in Systems Manager, so this batch does not start: i-0d, i-0e$"
+    ):
+        handler({"Batches": batches, "Index": "1", "InstanceInformation": agents}, None)
+
+
+def test_batches_list_the_agents_just_before_picking():
+    """Each batch asks Systems Manager afresh (the preflight's answer may be an hour old by then)."""
+    for document, loop in [(DEPLOY, "UpdateBatches"), (ROLLBACK_FLEET, "RollBackBatches")]:
+        nested = steps_of(document)[loop]["inputs"]["Steps"]
+        assert [step["name"] for step in nested[:2]] == ["ListBatchAgents", "PickBatch"]
+        assert nested[0]["inputs"]["Api"] == "DescribeInstanceInformation"
+        payload = nested[1]["inputs"]["InputPayload"]
+        assert payload["InstanceInformation"] == "{{ ListBatchAgents.InstanceInformation }}"
+    assert (
+        steps_of(ROLLBACK_FLEET)["PickBatch"]["inputs"]["Script"]
+        == steps_of(DEPLOY)["PickBatch"]["inputs"]["Script"]
+    )
+
+
+def rollback_script(tmp_path: Path, record: dict[str, str], **parameters: str) -> subprocess.CompletedProcess:
+    """Run releaseflow-Rollback's script with the agent's SSM_ variables against a checkout in tmp_path."""
+    step = COMMAND_DOCUMENTS["releaseflow-Rollback"]["mainSteps"][0]
+    script = tmp_path / "_script.sh"
+    script.write_text("\n".join(step["inputs"]["runCommand"]))
+    folder = tmp_path / "app" / ".git" / "releaseflow"
+    folder.mkdir(parents=True)
+    for name, text in record.items():
+        (folder / name).write_text(text + "\n")
+    defaults = {"AppDir": str(tmp_path / "app"), "AppUser": "rails"}
+    environment = {f"SSM_{k}": v for k, v in (defaults | {"Services": "puma"} | parameters).items()}
+    return subprocess.run(
+        ["bash", str(script)], env=environment, capture_output=True, text=True, check=False, timeout=30
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "answer"),
+    [
+        ({"execution-id": "exec-1", "previous-revision": "abc"}, "rollback needed: execution exec-1"),
+        ({"execution-id": "exec-0", "previous-revision": "abc"}, "no rollback needed: this host was not"),
+        ({}, "no rollback needed: this host was not switched by execution exec-1 (record: none)"),
+        (
+            {"execution-id": "exec-1", "previous-revision": "abc", "rolled-back": "exec-1"},
+            "no rollback needed: already rolled back",
+        ),
+    ],
+)
+def test_rollback_check_only_answers_and_changes_nothing(tmp_path, record, answer):
+    """CheckOnly=true says whether the host's record asks for the rollback, and touches neither git nor services."""
+    result = rollback_script(tmp_path, record, ExecutionId="exec-1", CheckOnly="true")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(answer)
+    folder = tmp_path / "app" / ".git" / "releaseflow"
+    assert {path.name: path.read_text().strip() for path in folder.iterdir()} == record
 
 
 class FakeSsm:
@@ -429,4 +575,39 @@ def test_report_failure_after_a_cancel_says_cancelled(monkeypatch):
     assert str(raised.value).startswith(
         "deploy cancelled (hosts this execution switched were sent releaseflow-Rollback): "
         "step HealthCheckBatch Cancelled on i-0c (Failed)"
+    )
+
+
+class FakeSsmWithFailedRollback(FakeSsm):
+    """FakeSsm where, after the health check failed, one host's rollback failed too."""
+
+    def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+        page = super().describe_automation_step_executions(AutomationExecutionId, NextToken)
+        rollback = {
+            "StepName": "RollBackHost",
+            "Action": "aws:runCommand",
+            "StepStatus": "Failed",
+            "Outputs": {"CommandId": ["c-2"]},
+            "FailureMessage": "Command c-2 ended with status Failed",
+        }
+        return {"StepExecutions": [*page["StepExecutions"], rollback]}
+
+    def list_command_invocations(self, CommandId):
+        if CommandId == "c-2":
+            return {"CommandInvocations": [{"InstanceId": "i-0b", "Status": "Failed"}]}
+        return super().list_command_invocations(CommandId)
+
+
+def test_report_failure_names_the_original_failure_before_a_failed_rollback(monkeypatch):
+    """A host whose rollback failed is named too, after the step that made the deploy fail."""
+    monkeypatch.setitem(
+        sys.modules, "boto3", types.SimpleNamespace(client=lambda service: FakeSsmWithFailedRollback())
+    )
+    handler = script_namespace(DEPLOY, "ReportFailure")["handler"]
+    with pytest.raises(RuntimeError) as raised:
+        handler({"ExecutionId": "exec-1"}, None)
+    assert str(raised.value) == (
+        "deploy failed (hosts this execution switched were sent releaseflow-Rollback): "
+        "step HealthCheckBatch Failed on i-0c (Failed): Step fails when it is Poll action.; "
+        "step RollBackHost Failed on i-0b (Failed): Command c-2 ended with status Failed"
     )

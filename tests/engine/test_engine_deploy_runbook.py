@@ -69,61 +69,227 @@ def test_batch_size_groups_the_other_hosts(execute):
     ]
 
 
-def test_load_balancer_drains_and_restores_each_batch(execute):
-    """With a target group, the migration host is healthy first; each batch drained before, registered healthy after."""
-    fleet = FakeFleet(FLEET)
-    states: dict[str, list[str]] = {}
-    fleet.handlers[("elbv2", "DeregisterTargets")] = lambda p: (
-        states.update({t["Id"]: ["draining", "unused"] for t in p["Targets"]}) or {}
-    )
-    fleet.handlers[("elbv2", "RegisterTargets")] = lambda p: (
-        states.update({t["Id"]: ["initial", "healthy"] for t in p["Targets"]}) or {}
-    )
+class BalancedFleet(FakeFleet):
+    """FakeFleet behind a target group; it notes every command that restarts a host still in service.
 
-    def health(params):
+    A host counts as switched once it was sent releaseflow-CheckoutRevision: Rollback's CheckOnly
+    answers from that, as the on-host record would.
+    """
+
+    def __init__(self, instances, fail=None):
+        super().__init__(instances, fail)
+        self.registered = set(instances)
+        self.states = {host: ["healthy"] for host in instances}
+        self.events: list[tuple[str, str]] = []
+        self.restarted_in_service: list[tuple[str, str]] = []
+        self.handlers.update(
+            {
+                ("elbv2", "DeregisterTargets"): self.deregister,
+                ("elbv2", "RegisterTargets"): self.register,
+                ("elbv2", "DescribeTargetHealth"): self.health,
+            }
+        )
+
+    def deregister(self, params):
+        for target in params["Targets"]:
+            self.registered.discard(target["Id"])
+            self.states[target["Id"]] = ["draining", "unused"]
+            self.events.append(("DeregisterTargets", target["Id"]))
+        return {}
+
+    def register(self, params):
+        for target in params["Targets"]:
+            self.registered.add(target["Id"])
+            self.states[target["Id"]] = ["initial", "healthy"]
+            self.events.append(("RegisterTargets", target["Id"]))
+        return {}
+
+    def health(self, params):
         found = []
         for target in params["Targets"]:
-            # A target the deploy never took out (the migration host) stays healthy.
-            pending = states.get(target["Id"], ["healthy"])
+            pending = self.states[target["Id"]]
             state = pending.pop(0) if len(pending) > 1 else pending[0]
             found.append({"Target": target, "TargetHealth": {"State": state}})
         return {"TargetHealthDescriptions": found}
 
-    fleet.handlers[("elbv2", "DescribeTargetHealth")] = health
+    def send_command(self, params):
+        document = params["DocumentName"]
+        if params.get("Parameters", {}).get("CheckOnly") == ["true"]:
+            document += " CheckOnly"
+        for host in params["InstanceIds"]:
+            self.events.append((document, host))
+            if (
+                document in ("releaseflow-RestartServices", "releaseflow-Rollback")
+                and host in self.registered
+            ):
+                self.restarted_in_service.append((document, host))
+        return super().send_command(params)
+
+    def list_command_invocations(self, params):
+        answer = super().list_command_invocations(params)
+        command = self.commands[params["CommandId"]]["params"]
+        if command.get("Parameters", {}).get("CheckOnly") == ["true"]:
+            switched = {host for document, host in self.events if document == "releaseflow-CheckoutRevision"}
+            for invocation in answer["CommandInvocations"]:
+                needed = invocation["InstanceId"] in switched
+                invocation["CommandPlugins"][0]["Output"] = (
+                    "rollback needed: execution exec-1" if needed else "no rollback needed: not switched"
+                )
+        return answer
+
+
+def served_from_the_balancer(events):
+    """The events without the read-only rollback checks."""
+    return [event for event in events if not event[0].endswith("CheckOnly")]
+
+
+def test_load_balancer_drains_each_host_before_its_restart(execute):
+    """With a target group, the migration host and then each batch are drained before their restart and
+    healthy again before the next goes out; no host restarts while registered."""
+    fleet = BalancedFleet(FLEET)
     run = deploy(execute, fleet, TargetGroupArn=TARGET_GROUP)
     assert run.execution()["AutomationExecutionStatus"] == "Success", run.execution().get("FailureMessage")
-    elb = [
-        (api, params["Targets"])
-        for service, api, params in fleet.calls
-        if service == "elbv2" and api != "DescribeTargetHealth"
+    assert fleet.events == [
+        ("releaseflow-CheckoutRevision", "i-0b"),
+        ("releaseflow-Migrate", "i-0b"),
+        ("DeregisterTargets", "i-0b"),
+        ("releaseflow-RestartServices", "i-0b"),
+        ("releaseflow-HealthCheck", "i-0b"),
+        ("RegisterTargets", "i-0b"),
+        *[
+            event
+            for host in ("i-0a", "i-0c")
+            for event in [
+                ("DeregisterTargets", host),
+                ("releaseflow-CheckoutRevision", host),
+                ("releaseflow-RestartServices", host),
+                ("releaseflow-HealthCheck", host),
+                ("RegisterTargets", host),
+            ]
+        ],
     ]
-    first = next(params for service, api, params in fleet.calls if service == "elbv2")
-    assert first["Targets"] == [{"Id": "i-0b"}], "the migration host must be healthy before a batch goes out"
-    assert elb == [
-        ("DeregisterTargets", [{"Id": "i-0a"}]),
-        ("RegisterTargets", [{"Id": "i-0a"}]),
-        ("DeregisterTargets", [{"Id": "i-0c"}]),
-        ("RegisterTargets", [{"Id": "i-0c"}]),
-    ]
+    assert fleet.restarted_in_service == []
+    assert fleet.registered == set(FLEET)
 
 
 def test_failed_health_check_rolls_back_the_fleet_and_fails(execute):
-    """A host failing its health check sends Rollback to the whole fleet and the execution fails."""
+    """Without a load balancer, a failed health check rolls back each host in turn, checked again, and fails."""
     fleet = FakeFleet(FLEET, fail={("releaseflow-HealthCheck", "i-0c"): "Failed"})
     run = deploy(execute, fleet)
-    assert fleet.sent()[-2:] == [
-        ("releaseflow-HealthCheck", ["i-0c"]),
-        ("releaseflow-Rollback", ["i-0b", "i-0a", "i-0c"]),
+    failed_at = fleet.sent().index(("releaseflow-HealthCheck", ["i-0c"]))
+    assert fleet.sent()[failed_at + 1 :] == [
+        (document, [host])
+        for host in ("i-0b", "i-0a", "i-0c")
+        for document in ("releaseflow-Rollback", "releaseflow-Rollback", "releaseflow-HealthCheck")
     ]
     steps = [(s["StepName"], s["StepStatus"]) for s in run.step_executions()]
     assert ("HealthCheckBatch", "Failed") in steps
-    assert ("UpdateBatches", "Failed") in steps
-    assert steps[-3:] == [
-        ("RollBackSwitchedHosts", "Success"),
+    top_level = [
+        (s["StepName"], s["StepStatus"]) for s in run.step_executions() if not s.get("ParentStepDetails")
+    ]
+    assert ("UpdateBatches", "Failed") in top_level
+    assert top_level[-3:] == [
+        ("RollBackHosts", "Success"),
         ("ReregisterIfBalanced", "Success"),
         ("ReportFailure", "Failed"),
     ]
     assert run.execution()["AutomationExecutionStatus"] == "Failed"
+
+
+def test_failure_behind_a_load_balancer_drains_each_switched_host_around_its_rollback(execute):
+    """A failed batch rolls back host after host: deregister, Rollback, HealthCheck, register, never in service."""
+    fleet = BalancedFleet(FLEET, fail={("releaseflow-HealthCheck", "i-0c"): "Failed"})
+    run = deploy(execute, fleet, TargetGroupArn=TARGET_GROUP)
+    assert run.execution()["AutomationExecutionStatus"] == "Failed"
+    events = served_from_the_balancer(fleet.events)
+    failed_at = events.index(("releaseflow-HealthCheck", "i-0c"))
+    assert events[failed_at + 1 :] == [
+        *[
+            event
+            for host in ("i-0b", "i-0a")
+            for event in [
+                ("DeregisterTargets", host),
+                ("releaseflow-Rollback", host),
+                ("releaseflow-HealthCheck", host),
+                ("RegisterTargets", host),
+            ]
+        ],
+        # The failed batch is already out of service: deregistering it again changes nothing. The fake
+        # fails every health check on i-0c, so it stays out until ReregisterFleet.
+        ("DeregisterTargets", "i-0c"),
+        ("releaseflow-Rollback", "i-0c"),
+        ("releaseflow-HealthCheck", "i-0c"),
+        # ReregisterFleet, the safety net for hosts drained but not rolled back.
+        *[("RegisterTargets", host) for host in ("i-0b", "i-0a", "i-0c")],
+    ]
+    assert fleet.restarted_in_service == []
+    assert fleet.registered == set(FLEET)
+
+
+def test_failed_migration_drains_and_rolls_back_only_the_migration_host(execute):
+    """Hosts the execution never switched answer the check `no rollback needed` and stay in service, untouched."""
+    fleet = BalancedFleet(FLEET, fail={("releaseflow-Migrate", "i-0b"): "Failed"})
+    run = deploy(execute, fleet, TargetGroupArn=TARGET_GROUP)
+    assert run.execution()["AutomationExecutionStatus"] == "Failed"
+    assert fleet.events[2:] == [
+        ("releaseflow-Rollback CheckOnly", "i-0b"),
+        ("DeregisterTargets", "i-0b"),
+        ("releaseflow-Rollback", "i-0b"),
+        ("releaseflow-HealthCheck", "i-0b"),
+        ("RegisterTargets", "i-0b"),
+        ("releaseflow-Rollback CheckOnly", "i-0a"),
+        ("releaseflow-Rollback CheckOnly", "i-0c"),
+        *[("RegisterTargets", host) for host in ("i-0b", "i-0a", "i-0c")],
+    ]
+    assert fleet.restarted_in_service == []
+
+
+def test_a_host_failing_its_rollback_does_not_stop_the_others(execute):
+    """The migration host's Rollback fails; the other switched host is still rolled back and re-registered."""
+    # Every releaseflow-Rollback command fails on i-0b, its check too: a failed check rolls back anyway.
+    fleet = BalancedFleet(
+        FLEET,
+        fail={("releaseflow-RestartServices", "i-0a"): "Failed", ("releaseflow-Rollback", "i-0b"): "Failed"},
+    )
+    run = deploy(execute, fleet, TargetGroupArn=TARGET_GROUP)
+    assert run.execution()["AutomationExecutionStatus"] == "Failed"
+    events = served_from_the_balancer(fleet.events)
+    failed_at = events.index(("releaseflow-RestartServices", "i-0a"))
+    assert events[failed_at + 1 :] == [
+        ("DeregisterTargets", "i-0b"),
+        ("releaseflow-Rollback", "i-0b"),
+        ("DeregisterTargets", "i-0a"),
+        ("releaseflow-Rollback", "i-0a"),
+        ("releaseflow-HealthCheck", "i-0a"),
+        ("RegisterTargets", "i-0a"),
+        *[("RegisterTargets", host) for host in ("i-0b", "i-0a", "i-0c")],
+    ]
+    failed = [s["StepName"] for s in run.step_executions() if s["StepStatus"] == "Failed"]
+    assert failed == ["UpdateBatches", "RestartBatch", "CheckHost", "RollBackHost", "ReportFailure"]
+    assert fleet.registered == set(FLEET)
+
+
+def test_a_batch_host_lost_since_the_preflight_fails_its_batch_at_once(execute):
+    """A host that went offline after the preflight fails PickBatch, naming it, before any command to it."""
+    fleet = FakeFleet(FLEET)
+    answers = iter([["i-0a", "i-0b", "i-0c"], ["i-0a", "i-0b", "i-0c"]])
+
+    def agents(params):
+        up = next(answers, ["i-0a", "i-0b"])
+        return {
+            "InstanceInformationList": [
+                {"InstanceId": host, "PingStatus": "Online" if host in up else "ConnectionLost"}
+                for host in FLEET
+            ]
+        }
+
+    fleet.handlers[("ssm", "DescribeInstanceInformation")] = agents
+    run = deploy(execute, fleet)
+    assert run.execution()["AutomationExecutionStatus"] == "Failed"
+    pick = [s for s in run.step_executions() if s["StepName"] == "PickBatch"]
+    assert [s["StepStatus"] for s in pick] == ["Success", "Failed"]
+    assert "not online in Systems Manager, so this batch does not start: i-0c" in pick[1]["FailureMessage"]
+    assert ("releaseflow-CheckoutRevision", ["i-0c"]) not in fleet.sent()
 
 
 def test_rollback_fleet_runbook_reverts_host_by_host(execute):
