@@ -19,10 +19,11 @@ from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet, haproxy
 
 # Deliberate waits of the release runbook: each drain waits out the target group's deregistration delay,
-# and a registered target is healthy after the load balancer's `rise` checks, at least (rise - 1) intervals.
+# and a registered target is healthy after the load balancer's `rise` checks: the first may come at once,
+# the others follow at HAProxy's fastinter, so at least (rise - 1) transition intervals.
 WAITS = {
     "WaitBatchDrained": fleet.DEREGISTRATION_DELAY,
-    "WaitBatchHealthy": (haproxy.RISE - 1) * haproxy.CHECK_INTERVAL_MS / 1000,
+    "WaitBatchHealthy": (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000,
 }
 
 
@@ -73,7 +74,7 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
     exited = time.time()
     if code != 0 or not started_ids:
         raise RuntimeError(f"the deploy of {revision} exited {code}:\n{output.getvalue()[-3000:]}")
-    ssm = fleet._client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
+    ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
     return DeployRun(fetch(ssm, started_ids[0]), started, exited, len(names))
 
 

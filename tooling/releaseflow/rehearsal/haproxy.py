@@ -19,7 +19,12 @@ from releaseflow.rehearsal.services import alive
 
 HAPROXY = "/usr/sbin/haproxy"
 BACKEND = "app"
-CHECK_INTERVAL_MS = 500
+# Checks run every CHECK_INTERVAL_MS on a server whose state is settled, and every
+# TRANSITION_INTERVAL_MS on one that is down or changing state (HAProxy's downinter and fastinter): the
+# `fall`/`rise` counts stay those of an ELB target group, but once the first check after a change
+# has run, the remaining checks that confirm it follow within tenths of a second.
+CHECK_INTERVAL_MS = 250
+TRANSITION_INTERVAL_MS = 100
 FALL = 2
 RISE = 2
 # Check results HAProxy reports for a check that did not pass (see "show stat", check_status).
@@ -56,7 +61,10 @@ backend {backend}
     http-check expect status 200
 {servers}
 """
-SERVER = "    server {name} 127.0.0.1:{port} check inter {inter}ms fall {fall} rise {rise} disabled"
+SERVER = (
+    "    server {name} 127.0.0.1:{port} check inter {inter}ms fastinter {transition}ms "
+    "downinter {transition}ms fall {fall} rise {rise} disabled"
+)
 
 
 class LoadBalancerError(ReleaseflowError):
@@ -81,7 +89,14 @@ class LoadBalancer:
         self.targets.mkdir(exist_ok=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         lines = [
-            SERVER.format(name=name, port=p, inter=CHECK_INTERVAL_MS, fall=FALL, rise=RISE)
+            SERVER.format(
+                name=name,
+                port=p,
+                inter=CHECK_INTERVAL_MS,
+                transition=TRANSITION_INTERVAL_MS,
+                fall=FALL,
+                rise=RISE,
+            )
             for name, p in servers.items()
         ]
         self.config.write_text(
@@ -139,6 +154,8 @@ class LoadBalancer:
         self._write_target(instance_id, {"registered_at": time.time()})
         self._command(f"set server {BACKEND}/{instance_id} state ready")
         # Leaving maint, HAProxy trusts the server at once; ELB first waits for `rise` healthy checks.
+        # Its next check keeps the steady schedule (up to CHECK_INTERVAL_MS away); the others follow
+        # every TRANSITION_INTERVAL_MS, so healthy comes (rise - 1) transition intervals after it at best.
         self._command(f"set server {BACKEND}/{instance_id} health down")
 
     def deregister(self, instance_id: str, delay_seconds: float) -> None:
