@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 from botocore.exceptions import ClientError
+
+from releaseflow.rehearsal.endpoint import POLL_SLICE_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -260,6 +263,30 @@ def test_instance_information_online_then_connection_lost(endpoint_server):
     assert information(extra=[{"Key": "PingStatus", "Values": ["Online"]}]) == []
     _poll(endpoint_server, instance_id)
     assert information(extra=[{"Key": "PingStatus", "Values": ["Online"]}])[0]["InstanceId"] == instance_id
+
+
+def test_an_agent_that_hangs_up_mid_poll_is_connection_lost_after_offline_after(endpoint_server):
+    """A long poll whose agent died (connection closed) stops counting: ConnectionLost about
+    --offline-after seconds later, while an agent still in its long poll stays Online."""
+    ssm = endpoint_server.client("ssm")
+    alive, dead = _instances(endpoint_server, 2)
+    waiting = threading.Thread(target=_poll, args=(endpoint_server, alive, 6))
+    waiting.start()
+    host, port = endpoint_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.request(
+        "POST",
+        "/_rehearsal/agent/poll",
+        json.dumps({"instance_id": dead, "wait": 20}),
+        {"Content-Type": "application/json"},
+    )
+    time.sleep(0.3)
+    connection.close()
+    time.sleep(endpoint_server.offline_after + POLL_SLICE_SECONDS + 0.5)
+    information = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [alive, dead]}])
+    states = {info["InstanceId"]: info["PingStatus"] for info in information["InstanceInformationList"]}
+    waiting.join()
+    assert states == {alive: "Online", dead: "ConnectionLost"}
 
 
 def test_instance_information_filters_by_tag(endpoint_server):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -69,6 +70,33 @@ def test_status_after_the_endpoint_died_still_reports_the_hosts(tmp_path):
     (tmp_path / "fleet.json").write_text(json.dumps({"hosts": [host], "lb": lb}))
     [reported] = fleet.status(tmp_path).hosts
     assert reported == fleet.HostStatus("i-1", 3000, git(app, "rev-parse", "HEAD"), "", False, "unknown")
+
+
+@pytest.mark.rehearsal
+def test_endpoint_takes_offline_after_and_a_restart_keeps_it(state_dir):
+    """start_endpoint's offline_after sets when a silent host is ConnectionLost, and restart_endpoint
+    starts the new endpoint with the one fleet.json recorded."""
+    (state_dir / "logs").mkdir()
+    url = fleet.start_endpoint(state_dir, offline_after=0.5)
+    (state_dir / "fleet.json").write_text(
+        json.dumps({"endpoint_url": url, "hosts": [], "offline_after": 0.5})
+    )
+    assert fleet.restart_endpoint(state_dir) == url
+    [instance_id] = fleet.run_instances(fleet.client("ec2", url), 1)
+    request = urllib.request.Request(
+        f"{url}/_rehearsal/agent/poll",
+        data=json.dumps({"instance_id": instance_id, "wait": 0}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+    ssm = fleet.client("ssm", url)
+
+    def ping_status() -> str:
+        return ssm.describe_instance_information()["InstanceInformationList"][0]["PingStatus"]
+
+    assert ping_status() == "Online"
+    time.sleep(0.8)
+    assert ping_status() == "ConnectionLost"
 
 
 @pytest.mark.rehearsal

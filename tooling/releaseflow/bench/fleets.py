@@ -24,7 +24,7 @@ class LightFleet:
     instance_ids: tuple[str, ...]
 
     def client(self, service: str):
-        return fleet._client(service, self.endpoint_url)
+        return fleet.client(service, self.endpoint_url)
 
 
 @contextlib.contextmanager
@@ -33,8 +33,8 @@ def light(hosts: int) -> Iterator[LightFleet]:
     state_dir = Path(tempfile.mkdtemp(prefix="rf-bench-light-"))
     (state_dir / "logs").mkdir()
     try:
-        url = fleet._start_endpoint(state_dir)
-        instance_ids = fleet._run_instances(fleet._client("ec2", url), hosts)
+        url = fleet.start_endpoint(state_dir)
+        instance_ids = fleet.run_instances(fleet.client("ec2", url), hosts)
         # Processes, as on real hosts: agents as threads of one process would share its file descriptors.
         for instance_id in instance_ids:
             root = state_dir / "hosts" / instance_id

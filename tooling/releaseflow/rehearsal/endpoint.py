@@ -8,9 +8,12 @@ import io
 import json
 import logging
 import os
+import select
 import signal
+import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -37,6 +40,8 @@ log = logging.getLogger("releaseflow.endpoint")
 ELBV2_VERSION = "2015-12-01"
 # How often timeouts and rate control are re-examined when no request arrives to trigger it.
 TICK_SECONDS = 0.25
+# How often an agent's long poll checks that the agent is still connected.
+POLL_SLICE_SECONDS = 1.0
 WSGIResponse = Iterable[bytes]
 
 
@@ -74,11 +79,9 @@ class Endpoint:
             "DescribeAutomationStepExecutions": self.automation.describe_automation_step_executions,
             "StopAutomationExecution": self.automation.stop_automation_execution,
         }
-        self.agent_operations: dict[str, Callable[[dict], dict]] = {
-            "/_rehearsal/agent/poll": lambda body: self.commands.poll(
-                body["instance_id"], body.get("wait", 0)
-            ),
-            "/_rehearsal/agent/report": self.commands.report,
+        self.agent_operations: dict[str, Callable[[dict, socket.socket | None], dict]] = {
+            "/_rehearsal/agent/poll": self._poll,
+            "/_rehearsal/agent/report": lambda body, connection: self.commands.report(body),
         }
         self._stopped = threading.Event()
 
@@ -142,7 +145,9 @@ class Endpoint:
 
     def _agent(self, path: str, environ: dict, start_response: Callable) -> WSGIResponse:
         try:
-            result = self.agent_operations[path](json.loads(_read_body(environ)))
+            result = self.agent_operations[path](
+                json.loads(_read_body(environ)), environ.get("werkzeug.socket")
+            )
         except AwsError as error:
             return _json(start_response, "400 Bad Request", error.body(), "application/json")
         except Exception:
@@ -154,6 +159,25 @@ class Endpoint:
                 "application/json",
             )
         return _json(start_response, "200 OK", result, "application/json")
+
+    def _poll(self, body: dict, connection: socket.socket | None) -> dict:
+        """An agent's long poll, in slices: an agent that died mid-poll stops counting as online.
+
+        A poll keeps its instance Online for as long as it is open, and the agent asks for 20 s. Between
+        slices the poll ends early when the agent has hung up, so its last heartbeat is then at most a
+        slice old and it is ConnectionLost about --offline-after seconds after it died.
+        """
+        deadline = time.monotonic() + body.get("wait", 0)
+        while True:
+            remaining = deadline - time.monotonic()
+            answer = self.commands.poll(body["instance_id"], max(min(remaining, POLL_SLICE_SECONDS), 0))
+            if (
+                answer["commands"]
+                or answer["cancel"]
+                or remaining <= POLL_SLICE_SECONDS
+                or _hung_up(connection)
+            ):
+                return answer
 
     def _faults(self, environ: dict, start_response: Callable) -> WSGIResponse:
         """POST sets the injected faults (see FaultsService), GET reports them with their counts."""
@@ -200,6 +224,17 @@ class Endpoint:
                 self.commands.tick()
             except Exception:
                 log.exception("tick failed")
+
+
+def _hung_up(connection: socket.socket | None) -> bool:
+    """True when the client closed its side: the socket reads as end of file (it sends nothing else)."""
+    if connection is None:
+        return False
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _read_body(environ: dict) -> bytes:

@@ -31,6 +31,8 @@ FLEET_TAG = ("releaseflow:fleet", "local")
 TARGET_GROUP = "releaseflow-local"
 # Short, so that a rehearsal deploy's drains take seconds, not ELB's default five minutes.
 DEREGISTRATION_DELAY = 2
+# Seconds without an agent before the endpoint reports its host ConnectionLost (`local up --offline-after`).
+OFFLINE_AFTER = 10.0
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
 REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
 # What `up` and the endpoint create in the state dir, apart from the logs. A new endpoint starts with
@@ -108,10 +110,12 @@ def up(
     db: str = "sqlite",
     progress: Progress = lambda line: None,
     timeout: float = 180,
+    offline_after: float = OFFLINE_AFTER,
 ) -> FleetStatus:
     """Bring up endpoint, hosts, database and load balancer; return once every host is healthy.
 
-    When it fails half-way it stops what it started; the logs stay in STATE/logs.
+    `offline_after` goes to the endpoint (and to the one restart_endpoint starts). When it fails
+    half-way it stops what it started; the logs stay in STATE/logs.
     """
     _check_system()
     state_dir = state_dir.resolve()
@@ -119,7 +123,7 @@ def up(
         raise UsageError(f"a rehearsal already runs in {state_dir}: run `releaseflow local down` first")
     _prepare_state_dir(state_dir)
     try:
-        return _bring_up(state_dir, hosts, app_repo, revision, db, progress, timeout)
+        return _bring_up(state_dir, hosts, app_repo, revision, db, progress, timeout, offline_after)
     except BaseException:
         progress("failed: stopping what was started")
         down(state_dir, progress)
@@ -134,12 +138,13 @@ def _bring_up(
     db: str,
     progress: Progress,
     timeout: float,
+    offline_after: float,
 ) -> FleetStatus:
     user = provision.ensure_app_user()
 
     progress("starting the local AWS endpoint")
-    endpoint_url = _start_endpoint(state_dir)
-    ec2, elbv2, ssm = (_client(name, endpoint_url) for name in ("ec2", "elbv2", "ssm"))
+    endpoint_url = start_endpoint(state_dir, offline_after=offline_after)
+    ec2, elbv2, ssm = (client(name, endpoint_url) for name in ("ec2", "elbv2", "ssm"))
 
     progress("building the app's git remote")
     remote = build_remote(state_dir, app_repo, revision)
@@ -147,7 +152,7 @@ def _bring_up(
     progress(f"revisions: {', '.join(remote.revisions)}; hosts start at {remote.start}")
 
     database_url = _start_database(state_dir, db, user, progress)
-    instance_ids = _run_instances(ec2, hosts)
+    instance_ids = run_instances(ec2, hosts)
     ports = {instance_id: free_port() for instance_id in instance_ids}
     roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
     for instance_id in instance_ids:
@@ -186,6 +191,7 @@ def _bring_up(
         ],
         "lb": {"url": lb_url, "pid": balancer.pid, "target_group_arn": target_group_arn},
         "endpoint_url": endpoint_url,
+        "offline_after": offline_after,
         "revisions": list(remote.revisions),
         "start": remote.start,
         "db": db,
@@ -297,7 +303,8 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
     """Restart only the endpoint, on the port the agents and clients know; return once every agent is back.
 
     The new endpoint replays STATE/moto-journal.jsonl, so documents, instance ids and the target group
-    are as before; executions that were running are restored as Failed.
+    are as before, and keeps the --offline-after of `up`; executions that were running are restored as
+    Failed.
     """
     state_dir = state_dir.resolve()
     recorded = _read_json(state_dir / "fleet.json")
@@ -305,9 +312,10 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
         progress("stopped the endpoint")
     url = recorded["endpoint_url"]
     progress(f"starting the endpoint again on {url}")
-    _start_endpoint(state_dir, int(url.rsplit(":", 1)[1]))
+    # A fleet.json written before --offline-after existed had the endpoint's default.
+    start_endpoint(state_dir, int(url.rsplit(":", 1)[1]), recorded.get("offline_after", OFFLINE_AFTER))
     progress("waiting until every agent polls the new endpoint")
-    ssm = _client("ssm", url)
+    ssm = client("ssm", url)
     wanted = {host["instance_id"] for host in recorded["hosts"]}
     deadline = time.monotonic() + timeout
     while True:
@@ -321,7 +329,10 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
         time.sleep(0.2)
 
 
-def _start_endpoint(state_dir: Path, port: int = 0, timeout: float = 30) -> str:
+def start_endpoint(
+    state_dir: Path, port: int = 0, offline_after: float = OFFLINE_AFTER, timeout: float = 30
+) -> str:
+    """Start the rehearsal endpoint on `port` (0: a free one), logging to STATE/logs; return its URL."""
     info = state_dir / "endpoint.json"
     info.unlink(missing_ok=True)
     with (state_dir / "logs" / "endpoint.log").open("ab") as log:
@@ -334,6 +345,8 @@ def _start_endpoint(state_dir: Path, port: int = 0, timeout: float = 30) -> str:
                 str(state_dir),
                 "--port",
                 str(port),
+                "--offline-after",
+                str(offline_after),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -349,11 +362,17 @@ def _start_endpoint(state_dir: Path, port: int = 0, timeout: float = 30) -> str:
     return json.loads(info.read_text())["url"]
 
 
-def _client(service: str, endpoint_url: str):
+def client(service: str, endpoint_url: str):
+    """A boto3 client of the rehearsal endpoint (its region, dummy credentials)."""
     return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
 
 
-def _run_instances(ec2, count: int) -> list[str]:
+# tests/rehearsal/test_failures_resilience.py still calls it by its old name.
+_client = client
+
+
+def run_instances(ec2, count: int) -> list[str]:
+    """`count` moto instances tagged as the local fleet, named releaseflow-local-N; their sorted ids."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     tags = [{"Key": FLEET_TAG[0], "Value": FLEET_TAG[1]}]
     reservation = ec2.run_instances(
@@ -434,7 +453,7 @@ def _wait_healthy(state_dir: Path, timeout: float) -> FleetStatus:
 
 def _lb_states(endpoint_url: str, target_group_arn: str) -> dict[str, str]:
     try:
-        health = _client("elbv2", endpoint_url).describe_target_health(TargetGroupArn=target_group_arn)
+        health = client("elbv2", endpoint_url).describe_target_health(TargetGroupArn=target_group_arn)
     except EndpointConnectionError:
         # The endpoint died without cleaning up: the hosts can still be reported, their LB state not.
         return {}
