@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from ruamel.yaml import YAML
 
-from releaseflow.bench import engine, peer, report
+from releaseflow.bench import engine, peer, rehearsal, report
 from releaseflow.bench.critical_path import command_steps, critical_path_seconds
 from releaseflow.bench.publish import CallCounter
 from releaseflow.bench.rehearsal import DeployRun
 from releaseflow.bench.stats import Summary, summarize
 from releaseflow.execution import Invocation, Snapshot, Step
 
+REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
@@ -212,3 +215,23 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
     wrapper = (work / "i-2" / "CheckoutRevision.sh").read_text()
     assert "SSM_Revision=abc123" in wrapper and "SSM_AppUser=releaseflow" in wrapper
     assert f"mount --bind {state}/hosts/i-2/app /srv/app" in wrapper
+
+
+def test_the_deliberate_waits_are_the_release_runbooks_own_load_balancer_waits():
+    """The waits counted as deliberate are exactly the target-health waits of a successful deploy
+    (the migration host's and the batches'): renaming or adding one cannot silently move it to overhead."""
+    content = YAML(typ="safe").load((REPO / "automation" / "releaseflow-Deploy.yaml").read_text())
+
+    def waits(steps):
+        for step in steps:
+            # The failure path's waits are not part of a deploy that succeeds.
+            if step["name"] == "RollBackHosts":
+                continue
+            if (
+                step["action"] == "aws:waitForAwsResourceProperty"
+                and step["inputs"]["Api"] == "DescribeTargetHealth"
+            ):
+                yield step["name"]
+            yield from waits(step.get("inputs", {}).get("Steps", []))
+
+    assert set(rehearsal.WAITS) == set(waits(content["mainSteps"]))

@@ -18,12 +18,17 @@ from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet, haproxy
 
-# Deliberate waits of the release runbook: each drain waits out the target group's deregistration delay,
-# and a registered target is healthy after the load balancer's `rise` checks: the first may come at once,
-# the others follow at HAProxy's fastinter, so at least (rise - 1) transition intervals.
+# Deliberate waits of the release runbook, for the migration host and for each batch: each drain waits
+# out the target group's deregistration delay, and a registered target is healthy after the load
+# balancer's `rise` checks: the first may come at once, the others follow at HAProxy's fastinter, so at
+# least (rise - 1) transition intervals.
+DRAINED = fleet.DEREGISTRATION_DELAY
+HEALTHY = (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000
 WAITS = {
-    "WaitBatchDrained": fleet.DEREGISTRATION_DELAY,
-    "WaitBatchHealthy": (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000,
+    "WaitMigrationHostDrained": DRAINED,
+    "WaitMigrationHostHealthy": HEALTHY,
+    "WaitBatchDrained": DRAINED,
+    "WaitBatchHealthy": HEALTHY,
 }
 
 
