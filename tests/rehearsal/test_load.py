@@ -152,14 +152,4 @@ def test_deploy_that_rolls_back_under_load_fails_no_request(rehearsal):
     assert report["requests_per_second"] >= 20
     assert report["by_revision"]["2"] > 0 and report["by_revision"]["3"] > 0
     assert_fleet_consistent(rehearsal.state_dir, second)
-    # A 503 without the app's X-Revision header is the load balancer's: no server was up.
-    balancer_503 = [f for f in load.failures if f == "HTTP Error 503: Service Unavailable (X-Revision: -)"]
-    if report["failed"] and len(balancer_503) == len(load.failures):
-        # Everything else above holds; only the known outage of the failure path remains.
-        pytest.xfail(
-            f"known bug, {report['failed']} of {report['requests']} requests failed: releaseflow-Deploy's "
-            "failure path (RollBackSwitchedHosts) restarts in-service hosts one after the other without "
-            "draining them or waiting until the load balancer sees each healthy again, so all hosts can be "
-            "down at once and HAProxy answers 503 (docs/when-things-fail.md row 11)"
-        )
     assert report["failed"] == 0, report
