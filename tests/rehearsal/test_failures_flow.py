@@ -136,6 +136,10 @@ def test_failed_migration_restarts_no_host_and_returns_the_migration_host(rehear
         "rolled-back": execution,
     }
     assert [deploy_record(rehearsal.state_dir, i) for i in others] == [before[i][1] for i in others]
+    # Behind the load balancer only the switched host was drained around its rollback; the others stayed in.
+    ran = steps_run(rehearsal, execution)
+    assert ran.count(("CheckHost", "Success")) == 3
+    assert ran.count(("DeregisterHost", "Success")) == ran.count(("RollBackHost", "Success")) == 1
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 
@@ -258,6 +262,44 @@ def test_host_lost_mid_deploy_times_out_and_the_others_roll_back(rehearsal):
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 
+def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
+    """Scenario 4c: a host lost after the preflight fails its batch's PickBatch, naming it, with no delivery wait."""
+    old, new = rehearsal.revisions
+    migration, first, lost = roles(rehearsal)
+    before = snapshot(rehearsal)
+    since = datetime.now(UTC)
+    # A slow install keeps the deploy on the first two hosts while SSM notices the lost agent (10 s).
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 8"],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(
+            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
+        )
+        kill_agent(rehearsal, lost)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+        restart_agent(rehearsal, lost)
+
+    assert process.returncode == 1, out[-3000:] + err
+    # The report names the step (the trigger's "failed step" line names the last failed command, if any).
+    assert "step PickBatch Failed" in out
+    assert f"not online in Systems Manager, so this batch does not start: {lost}" in out
+    ssm = client(rehearsal, "ssm")
+    sent_to_lost = ssm.list_command_invocations(InstanceId=lost)["CommandInvocations"]
+    assert [i["DocumentName"] for i in sent_to_lost if i["RequestedDateTime"] >= since] == []
+    assert (puma_pid(rehearsal, lost), deploy_record(rehearsal.state_dir, lost)) == before[lost]
+    for rolled_back in (migration, first):
+        assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
 def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     """Scenario 7: SIGTERM while a batch updates cancels into the rollback path; nothing is left half-done."""
     old, new = rehearsal.revisions
@@ -286,7 +328,7 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     ended = wait_for_execution_end(rehearsal, execution)
     assert ended["AutomationExecutionStatus"] == "Cancelled"
     steps = {s["StepName"]: s for s in ended["StepExecutions"]}
-    assert steps["RollBackSwitchedHosts"]["StepStatus"] == steps["ReregisterFleet"]["StepStatus"] == "Success"
+    assert steps["RollBackHosts"]["StepStatus"] == steps["ReregisterFleet"]["StepStatus"] == "Success"
     # What an operator reads in the console: the report says cancelled and names the cancelled step.
     report = steps["ReportFailure"]["FailureMessage"]
     assert "RuntimeError: deploy cancelled (hosts this execution switched were sent" in report
