@@ -41,12 +41,14 @@ def _at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def _step(name, status, start, end=None, *, command=None, parent=None, iteration=None, failure=None):
+def _step(
+    name, status, start, end=None, *, command=None, parent=None, iteration=None, failure=None, action=None
+):
     step = {
         "StepName": name,
         "StepExecutionId": f"{name}-{iteration}",
         "StepStatus": status,
-        "Action": "aws:runCommand" if command else "aws:loop",
+        "Action": action or ("aws:runCommand" if command else "aws:loop"),
         "ExecutionStartTime": _at(start),
     }
     if end is not None:
@@ -251,6 +253,36 @@ def test_failed_deploy_names_the_step_the_host_and_its_output_tail():
     assert failure.message == "puma did not come up"
     assert failure.stdout.splitlines() == [f"line {n}" for n in range(10, 30)]
     assert failure.stderr == "Errno::EADDRINUSE"
+
+
+def test_the_first_failure_is_named_not_the_failure_paths_report():
+    """A script step that broke the deploy is named, not the failure path's ReportFailure or a rollback host."""
+    clock = FakeClock()
+    done = {
+        "status": "Failed",
+        "failure": "Step ReportFailure failed",
+        "steps": [
+            _step("Checkout", "Success", 0, 3, command="c1"),
+            _step("Rolling", "Failed", 3, 4),
+            _step(
+                "PickBatch",
+                "Failed",
+                3,
+                4,
+                parent="Rolling",
+                iteration=0,
+                action="aws:executeScript",
+                failure="not online in Systems Manager: i-2",
+            ),
+            _step("RollBack", "Failed", 4, 5, command="c3"),
+            _step("ReportFailure", "Failed", 5, 6, action="aws:executeScript", failure="deploy failed"),
+        ],
+        "hosts": {"c3": [_host("c3", "i-1", "releaseflow-Rollback", "Failed", 4, 5)]},
+    }
+    outcome, _ = _follow(FakeSSM([(0, done)], clock), clock)
+    failure = outcome.failure
+    assert (failure.step, failure.message) == ("Rolling[0].PickBatch", "not online in Systems Manager: i-2")
+    assert failure.instance_id == ""
 
 
 def test_timeout_stops_the_execution():

@@ -180,13 +180,17 @@ def _outcome(ssm, snapshot: Snapshot) -> Outcome:
 
 
 def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
-    """The last failed step (loop iterations come after their loop), and a failed host of its command."""
-    failed_steps = [step for step in snapshot.steps if step.status in _FAILED]
+    """The step that broke the deploy, and a failed host of its command.
+
+    That is the first step to fail: later failures belong to the runbook's failure path (its final
+    ReportFailure always fails). A loop step only carries its failing iteration's step, so it is skipped.
+    """
+    failed_steps = [s for s in snapshot.steps if s.status in _FAILED and s.action != "aws:loop"]
     if not failed_steps:
         return HostFailure("", snapshot.failure) if snapshot.failure else None
-    step = next((s for s in reversed(failed_steps) if s.command_id), failed_steps[-1])
-    hosts = [i for i in snapshot.invocations if i.status in _FAILED]
-    hosts.sort(key=lambda invocation: invocation.command_id != step.command_id)
+    order = {step.key: index for index, step in enumerate(snapshot.steps)}
+    step = min(failed_steps, key=lambda s: (s.start is None, s.start or 0, order[s.key]))
+    hosts = [i for i in snapshot.invocations if i.status in _FAILED and i.command_id == step.command_id]
     message = step.failure or snapshot.failure
     if not hosts:
         return HostFailure(step.label, message)
