@@ -87,3 +87,17 @@ def test_unknown_target_group_is_moto_error(endpoint_balanced):
     with pytest.raises(ClientError) as error:
         elbv2.describe_target_health(TargetGroupArn=arn.replace("/app/", "/nope/"))
     assert error.value.response["Error"]["Code"] == "TargetGroupNotFound"
+
+
+def test_deregistering_a_target_that_is_not_registered_changes_nothing(endpoint_balanced):
+    """As ELB does, DeregisterTargets of an unregistered target succeeds and does nothing (moto would raise)."""
+    elbv2, arn, instance_id = endpoint_balanced
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
+
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    _wait(elbv2, arn, instance_id, "healthy")
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    _wait(elbv2, arn, instance_id, "unused")
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]

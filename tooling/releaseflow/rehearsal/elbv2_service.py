@@ -32,19 +32,34 @@ class Elbv2Service:
         """Apply a Register/DeregisterTargets call that moto has just accepted."""
         group = self._target_group(form["TargetGroupArn"])
         balancer = self._load_balancer()
-        for target in _targets(form):
+        for target in form_targets(form):
             if form["Action"] == "RegisterTargets":
                 balancer.register(target["Id"])
             else:
                 delay = int(group.attributes["deregistration_delay.timeout_seconds"])
                 balancer.deregister(target["Id"], delay)
 
+    def registered_only(self, form: dict[str, str]) -> dict[str, str]:
+        """A DeregisterTargets form without the targets that are not registered.
+
+        ELB answers success and does nothing for those (moto raises InvalidTarget instead), so a
+        runbook that drains an already drained host, after a crash for instance, carries on.
+        """
+        group = self._target_group(form["TargetGroupArn"])
+        if group is None:
+            return form  # moto answers TargetGroupNotFound
+        kept = {key: value for key, value in form.items() if not key.startswith("Targets.member.")}
+        registered = [target for target in form_targets(form) if target["Id"] in group.targets]
+        for index, target in enumerate(registered, start=1):
+            kept.update({f"Targets.member.{index}.{key}": value for key, value in target.items()})
+        return kept
+
     def describe_target_health(self, form: dict[str, str]) -> str | None:
         """DescribeTargetHealth as XML, or None when the target group is unknown (moto answers that)."""
         group = self._target_group(form["TargetGroupArn"])
         if group is None:
             return None
-        targets = _targets(form) or [
+        targets = form_targets(form) or [
             {"Id": target["Id"], "Port": str(target["Port"])}
             for target in [*group.targets.values(), *group.deregistered_targets.values()]
         ]
@@ -70,7 +85,16 @@ class Elbv2Service:
         )
 
 
-def _targets(form: dict[str, str]) -> list[dict[str, str]]:
+def nothing_deregistered() -> str:
+    """DeregisterTargets' answer when none of its targets was registered."""
+    return (
+        f'<DeregisterTargetsResponse xmlns="{_NAMESPACE}"><DeregisterTargetsResult/>'
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        "</DeregisterTargetsResponse>"
+    )
+
+
+def form_targets(form: dict[str, str]) -> list[dict[str, str]]:
     """`Targets.member.N.Id/Port` of a query-protocol form, in order."""
     targets = []
     index = 1

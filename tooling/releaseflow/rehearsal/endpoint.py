@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -29,7 +29,7 @@ from releaseflow.rehearsal.automation_service import ENGINE_AGENT, AutomationSer
 from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
-from releaseflow.rehearsal.elbv2_service import Elbv2Service
+from releaseflow.rehearsal.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.faults_service import FaultsService
 from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_journal import MotoJournal
@@ -197,6 +197,12 @@ class Endpoint:
                 if answer is None:
                     return self.moto_app(environ, start_response)
                 return _xml(start_response, "200 OK", answer)
+            if form["Action"] == "DeregisterTargets":
+                form = self.elbv2.registered_only(form)
+                if not form_targets(form):
+                    return _xml(start_response, "200 OK", nothing_deregistered())
+                body = urlencode(form).encode()
+                environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
             captured: dict = {}
 
             def capture(status: str, headers: list, exc_info=None):
