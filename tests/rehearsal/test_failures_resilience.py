@@ -271,7 +271,7 @@ def test_endpoint_crash_mid_deploy_keeps_history_and_a_redeploy_converges(rehear
     interrupted = execution_id(output)
     assert trigger.returncode == 1, output[-3000:]
 
-    ssm = fleet._client("ssm", fleet.env(rehearsal.state_dir)["AWS_ENDPOINT_URL"])
+    ssm = fleet.client("ssm", fleet.env(rehearsal.state_dir)["AWS_ENDPOINT_URL"])
     execution = ssm.get_automation_execution(AutomationExecutionId=interrupted)["AutomationExecution"]
     assert (execution["AutomationExecutionStatus"], execution["FailureMessage"]) == ("Failed", RESTARTED)
     steps = ssm.describe_automation_step_executions(AutomationExecutionId=interrupted)["StepExecutions"]

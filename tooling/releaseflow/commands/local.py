@@ -35,6 +35,13 @@ def register(parser) -> None:
     up.add_argument("--app-repo", type=Path, help="deploy this git repository instead of the bundled app")
     up.add_argument("--revision", help="commit the hosts start at (default: the first revision / HEAD)")
     up.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite", help="the shared database")
+    up.add_argument(
+        "--offline-after",
+        type=float,
+        default=fleet.OFFLINE_AFTER,
+        metavar="SECONDS",
+        help=f"seconds without its agent before a host is ConnectionLost (default {fleet.OFFLINE_AFTER:g})",
+    )
     status = actions.add_parser("status", help="show each host's checkout, serving commit and LB state")
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
@@ -58,6 +65,7 @@ def run(args) -> int:
             app_repo=args.app_repo,
             revision=args.revision,
             db=args.db,
+            offline_after=args.offline_after,
             progress=_progress,
         )
         print(_table(result))

@@ -367,10 +367,6 @@ def client(service: str, endpoint_url: str):
     return boto3.client(service, endpoint_url=endpoint_url, region_name=REGION, **DUMMY_CREDENTIALS)
 
 
-# tests/rehearsal/test_failures_resilience.py still calls it by its old name.
-_client = client
-
-
 def run_instances(ec2, count: int) -> list[str]:
     """`count` moto instances tagged as the local fleet, named releaseflow-local-N; their sorted ids."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
