@@ -11,7 +11,7 @@ from releaseflow.engine.errors import StepCancelled, StepTimedOut
 
 # Short, because the rehearsal measures engine overhead and the local endpoint answers in milliseconds:
 # at 0.25 s, noticing each command's end cost a deploy of 3 hosts 2 s (docs/benchmarks.md).
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.05
 
 AwsCaller = Callable[[str, str, dict], dict]
 
