@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cfnlint.decode.cfn_yaml import load
 
+from injection import (
+    DOCUMENTS,
+    PAYLOADS,
+    RUNBOOKS,
+    SAMPLES,
+    base_value,
+    host_parameters,
+    payload,
+    valid_values,
+)
+from injection import (
+    REPO as ROOT,
+)
 from releaseflow.cli import main
 from releaseflow.deploy import (
     LockHeld,
@@ -18,73 +29,9 @@ from releaseflow.deploy import (
     claim,
     retry_request,
 )
-from releaseflow.documents import load_document
 from releaseflow.engine.automation import InvalidParameters as RunbookRefused
 from releaseflow.engine.automation import validate_parameters
 from releaseflow.rehearsal.command_document import InvalidParameters, resolve_parameters
-
-ROOT = Path(__file__).resolve().parent.parent
-MARKER = "/tmp/releaseflow-pwned"
-# Each payload would create MARKER if a shell (or git, for the option) ever ran it.
-PAYLOADS = {
-    "semicolon": "{base};touch {marker}",
-    "command substitution": "{base}$(touch {marker})",
-    "backticks": "{base}`touch {marker}`",
-    "newline": "{base}\ntouch {marker}",
-    "and": "{base} && touch {marker}",
-    "single quote": "{base}'; touch {marker}; '",
-    "double quote": '{base}"; touch {marker}; "',
-    "leading option": "--upload-pack=touch {marker}",
-}
-# Valid values for parameters without a default (each is checked to pass before it carries a payload).
-SAMPLES = {
-    "Revision": "0123456789abcdef0123456789abcdef01234567",
-    "ExecutionId": "5f2c1f0e-0000-4000-8000-000000000001",
-    "FleetTagValue": "web",
-}
-DOCUMENTS = {path.stem: load_document(path).content for path in sorted((ROOT / "documents").glob("*.yaml"))}
-RUNBOOKS = {path.stem: load_document(path).content for path in sorted((ROOT / "automation").glob("*.yaml"))}
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9]+)\s*\}\}")
-
-
-def payload(kind: str, base: str) -> str:
-    return PAYLOADS[kind].format(base=base, marker=MARKER)
-
-
-def base_value(spec: dict, name: str) -> str:
-    default = spec.get("default")
-    if isinstance(default, list):
-        return str(default[0])
-    return str(default) if default not in (None, "") else SAMPLES.get(name, "x")
-
-
-def valid_values(content: dict) -> dict[str, list[str]]:
-    """A value for every required parameter, so a refusal can only come from the value under test."""
-    return {
-        name: [SAMPLES[name]]
-        for name, spec in (content.get("parameters") or {}).items()
-        if "default" not in spec
-    }
-
-
-def _run_command_inputs(steps: list) -> list[dict]:
-    found = []
-    for step in steps:
-        if step.get("action") == "aws:runCommand":
-            found.append(step["inputs"].get("Parameters") or {})
-        found += _run_command_inputs(step.get("inputs", {}).get("Steps") or [])
-    return found
-
-
-def host_parameters(content: dict) -> list[str]:
-    """The runbook parameters that some aws:runCommand step hands to a host."""
-    names = {
-        name
-        for inputs in _run_command_inputs(content["mainSteps"])
-        for name in PLACEHOLDER.findall(str(inputs))
-    }
-    return sorted(names & set(content.get("parameters") or {}))
-
 
 DOCUMENT_CASES = [
     (doc, name) for doc, content in DOCUMENTS.items() for name in content.get("parameters") or {}

@@ -3,11 +3,9 @@ the deploy's security properties (app user, 0600 env file, no secret in any outp
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import boto3
@@ -15,70 +13,24 @@ import pytest
 from botocore.exceptions import ClientError
 from scenarios import RELEASEFLOW, assert_fleet_consistent, deploy, fleet_fixture
 
+from injection import (
+    DOCUMENTS,
+    MARKER,
+    PAYLOADS,
+    REPO,
+    RUNBOOKS,
+    SAMPLES,
+    base_value,
+    host_parameters,
+    payload,
+    valid_values,
+)
 from releaseflow.config import load_environment
 from releaseflow.deploy import LockHeld, claim, running_executions, start, start_request
-from releaseflow.documents import load_document
 from releaseflow.rehearsal import provision
 
 pytestmark = pytest.mark.rehearsal
-REPO = Path(__file__).resolve().parents[2]
-DOCUMENTS = {path.stem: load_document(path).content for path in sorted((REPO / "documents").glob("*.yaml"))}
-RUNBOOKS = {path.stem: load_document(path).content for path in sorted((REPO / "automation").glob("*.yaml"))}
-# Unique per run: a marker an earlier run left cannot make this one fail, nor hide anything.
-MARKER = f"/tmp/releaseflow-pwned-{uuid.uuid4().hex[:12]}"
-# The same payloads as tests/test_security.py's pure table: each would create MARKER if a shell ran it.
-PAYLOADS = {
-    "semicolon": "{base};touch {marker}",
-    "command substitution": "{base}$(touch {marker})",
-    "backticks": "{base}`touch {marker}`",
-    "newline": "{base}\ntouch {marker}",
-    "and": "{base} && touch {marker}",
-    "single quote": "{base}'; touch {marker}; '",
-    "double quote": '{base}"; touch {marker}; "',
-    "leading option": "--upload-pack=touch {marker}",
-}
-SAMPLES = {
-    "Revision": "0" * 40,
-    "ExecutionId": "5f2c1f0e-0000-4000-8000-000000000001",
-    "FleetTagValue": "local",
-}
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9]+)\s*\}\}")
-
-
-def base_value(spec: dict, name: str) -> str:
-    default = spec.get("default")
-    if isinstance(default, list):
-        return str(default[0])
-    return str(default) if default not in (None, "") else SAMPLES.get(name, "x")
-
-
-def valid_values(content: dict) -> dict[str, list[str]]:
-    """A value for every required parameter, so a refusal can only come from the value under test."""
-    return {name: [SAMPLES[name]] for name, spec in content["parameters"].items() if "default" not in spec}
-
-
-def _run_command_inputs(steps: list) -> list[dict]:
-    found = []
-    for step in steps:
-        if step.get("action") == "aws:runCommand":
-            found.append(step["inputs"].get("Parameters") or {})
-        found += _run_command_inputs(step.get("inputs", {}).get("Steps") or [])
-    return found
-
-
-def host_parameters(content: dict) -> list[str]:
-    """The runbook parameters that some aws:runCommand step hands to a host."""
-    names = {
-        n for inputs in _run_command_inputs(content["mainSteps"]) for n in PLACEHOLDER.findall(str(inputs))
-    }
-    return sorted(names & set(content["parameters"]))
-
-
 rehearsal = fleet_fixture(hosts=2)
-
-
-def _payload(kind: str, base: str) -> str:
-    return PAYLOADS[kind].format(base=base, marker=MARKER)
 
 
 def _client(rehearsal, service: str):
@@ -111,10 +63,10 @@ def test_trigger_refuses_injected_values_before_any_aws_call(rehearsal):
     """`releaseflow deploy` with a payload in --revision or a --param exits 2 naming it; nothing starts."""
     ssm = _client(rehearsal, "ssm")
     before = len(_executions(ssm))
-    cases = [("--revision", "Revision", _payload(kind, SAMPLES["Revision"])) for kind in PAYLOADS]
+    cases = [("--revision", "Revision", payload(kind, SAMPLES["Revision"])) for kind in PAYLOADS]
     spec = RUNBOOKS["releaseflow-Deploy"]["parameters"]
     cases += [
-        ("--param", name, f"{name}={_payload(kind, base_value(spec[name], name))}")
+        ("--param", name, f"{name}={payload(kind, base_value(spec[name], name))}")
         for name, kind in [
             ("AppDir", "semicolon"),
             ("GitRemote", "leading option"),
@@ -137,7 +89,7 @@ def test_documents_refuse_injected_values_sent_directly(rehearsal):
     for document, content in DOCUMENTS.items():
         for name, spec in content["parameters"].items():
             for kind in PAYLOADS:
-                parameters = {**valid_values(content), name: [_payload(kind, base_value(spec, name))]}
+                parameters = {**valid_values(content), name: [payload(kind, base_value(spec, name))]}
                 with pytest.raises(ClientError) as refused:
                     ssm.send_command(
                         DocumentName=document, InstanceIds=list(rehearsal.instance_ids), Parameters=parameters
@@ -155,7 +107,7 @@ def test_runbooks_refuse_injected_values_at_start(rehearsal):
     for runbook, content in RUNBOOKS.items():
         for name in host_parameters(content):
             for kind in PAYLOADS:
-                value = _payload(kind, base_value(content["parameters"][name], name))
+                value = payload(kind, base_value(content["parameters"][name], name))
                 parameters = {**valid_values(content), name: [value]}
                 with pytest.raises(ClientError) as refused:
                     ssm.start_automation_execution(DocumentName=runbook, Parameters=parameters)
