@@ -11,12 +11,14 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from releaseflow.documents import Document, find_document_files, load_document
-from releaseflow.errors import ReleaseflowError
+from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.findings import Finding
 from releaseflow.pinning import rewrite_runbook
+from releaseflow.rules._aws_owned import has_reserved_prefix
+from releaseflow.rules.document_name import NAME as DOCUMENT_NAME
+from releaseflow.sources import source_folders
 from releaseflow.validation import validate_paths
 
-SOURCE_FOLDERS = ("documents", "automation")
 COMMIT_TAG = "releaseflow:commit"
 REPOSITORY_TAG = "releaseflow:repository"
 _VERSION_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_\-.]")
@@ -71,11 +73,12 @@ def publish_documents(
     to the versions published with it. Unchanged documents cost one GetDocument and no write.
     """
     root = Path(root)
-    folders = [root / folder for folder in SOURCE_FOLDERS if (root / folder).is_dir()]
+    folders = source_folders(root)
     errors = [finding for finding in validate_paths(folders) if finding.is_error]
     if errors:
         raise ValidationFailed(errors)
     sources = [load_document(path) for path in find_document_files(folders)]
+    check_prefix(prefix, [document.name for document in sources])
     # Runbooks after Command documents: their pins need the Command documents' versions.
     sources.sort(key=lambda document: (document.document_type == "Automation", document.name))
     names = {document.name: prefix + document.name for document in sources}
@@ -100,6 +103,22 @@ def publish_documents(
         versions[result.name] = result.version
         results.append(result)
     return PublishResult(documents=tuple(results), dry_run=dry_run)
+
+
+def check_prefix(prefix: str, names: list[str]) -> None:
+    """Refuse a prefix that makes a name SSM refuses, before a dry run plans what could never be created."""
+    for name in names:
+        full = prefix + name
+        if not DOCUMENT_NAME.fullmatch(full):
+            raise UsageError(
+                f"--prefix {prefix!r}: document name {full!r} would not be valid: use only letters, "
+                "digits, '_', '-' and '.' (128 at most), such as staging-"
+            )
+        if prefix and has_reserved_prefix(full):
+            raise UsageError(
+                f"--prefix {prefix!r}: document name {full!r} starts with a prefix SSM reserves for AWS "
+                "(aws, amazon, amzn); choose another prefix"
+            )
 
 
 def version_name(commit: str | None, content: str) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from releaseflow import report
 from releaseflow.commands._aws import aws_errors, client
+from releaseflow.config import DEFAULT_PATH, configured_documents
 from releaseflow.publish import ValidationFailed, publish_documents
+from releaseflow.sources import resolve_root
 
 NAME = "publish"
 ORDER = 20
@@ -34,7 +36,15 @@ def register(parser) -> None:
     )
     parser.add_argument("--prefix", default="", help="prepend to every document name, e.g. staging-")
     parser.add_argument(
-        "--root", type=Path, default=Path("."), help="folder holding documents/ and automation/ (default: .)"
+        "--root",
+        type=Path,
+        help="folder holding documents/ and automation/ (default: `documents:` in the configuration, "
+        "else the current folder when it holds them, else the documents packaged with releaseflow)",
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
+        help="deploy configuration, read when present (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
     )
     parser.add_argument(
         "--commit",
@@ -50,13 +60,14 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    root = resolve_root(args.root, configured_documents(args.config))
     try:
         result = publish_documents(
             client("ssm", args.region),
-            args.root,
+            root,
             prefix=args.prefix,
             dry_run=args.dry_run,
-            commit=args.commit or _commit(args.root),
+            commit=args.commit or _commit(root),
             repository=args.repository or os.environ.get("GITHUB_REPOSITORY"),
         )
     except ValidationFailed as error:
