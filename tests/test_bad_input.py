@@ -197,3 +197,16 @@ def test_unknown_option(folder, capsys):
     assert refused(capsys, "plan", "--hosts", "i-1", "--bogus") == (
         "Error: releaseflow: unrecognized arguments: --bogus; see `releaseflow --help`"
     )
+
+
+def test_config_check_names_the_environment(folder, capsys):
+    """`config check` refuses a configured parameter name the runbook lacks, naming file and environment."""
+    (folder / "releaseflow.yaml").write_text(
+        "environments:\n  production:\n    parameters:\n      Fleet: web\n"
+    )
+    line = refused(capsys, "config", "check")
+    assert line.startswith(
+        "Error: releaseflow.yaml: environment production: parameter Fleet: the runbook declares no such "
+        "parameter; it has: "
+    )
+    assert "FleetTagValue" in line
