@@ -6,6 +6,7 @@ import os
 import site
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
@@ -138,3 +139,11 @@ def test_publish_dry_run_plans_every_packaged_document(installed, app):
     )
     planned = sorted(line.split()[1] for line in result.stdout.splitlines() if line.startswith("create"))
     assert planned == packaged
+
+
+def test_version_is_written_once(installed, app):
+    """`releaseflow --version` of the wheel is pyproject.toml's version: no second copy in the code."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    result = run(installed, app, "--version")
+    assert result.stdout == f"releaseflow {declared}\n"
+    assert declared not in (ROOT / "tooling" / "releaseflow" / "__init__.py").read_text()
