@@ -54,7 +54,7 @@ def fake(tmp_path, monkeypatch):
         "RELEASEFLOW_ENVIRONMENT",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("FIRST_DELAY", "MAX_DELAY", "SECONDS_PER_CALL"):
+    for name in ("MAX_DELAY",):
         monkeypatch.setattr(follow, name, 0.001)
     ticks = []
     box = {}
