@@ -93,6 +93,7 @@ def test_deploy_runs_one_at_a_time_per_environment_publishing_first():
     steps = _load(ACTION)["runs"]["steps"]
     runs = [step.get("run", "") for step in steps]
     publish = next(i for i, run in enumerate(runs) if "releaseflow publish --format github" in run)
+    assert '--environment "$RELEASEFLOW_ENVIRONMENT"' in runs[publish]
     deploy = next(i for i, run in enumerate(runs) if "releaseflow deploy --revision" in run)
     assert publish < deploy
     assert "--at" in runs[deploy]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from releaseflow.deploy import check_parameters
 from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.findings import Finding
@@ -65,12 +66,14 @@ class _Published:
 
 
 def publish_documents(
-    ssm_client, root: Path, *, prefix="", dry_run=False, commit=None, repository=None
+    ssm_client, root: Path, *, prefix="", dry_run=False, commit=None, repository=None, defaults=None
 ) -> PublishResult:
     """Validate, then create or update every document under root's documents/ and automation/.
 
     Command documents go first so each runbook can be published with its aws:runCommand steps pinned
     to the versions published with it. Unchanged documents cost one GetDocument and no write.
+    `defaults` (an environment's parameters) become the runbooks' parameter defaults; each value is
+    checked against the parameter's allowedValues and allowedPattern first.
     """
     root = Path(root)
     folders = source_folders(root)
@@ -79,6 +82,9 @@ def publish_documents(
         raise ValidationFailed(errors)
     sources = [load_document(path) for path in find_document_files(folders)]
     check_prefix(prefix, [document.name for document in sources])
+    for document in sources:
+        if document.document_type == "Automation" and defaults:
+            check_defaults(document, defaults)
     # Runbooks after Command documents: their pins need the Command documents' versions.
     sources.sort(key=lambda document: (document.document_type == "Automation", document.name))
     names = {document.name: prefix + document.name for document in sources}
@@ -87,7 +93,7 @@ def publish_documents(
     for source in sources:
         fmt = "JSON" if source.path.endswith(".json") else "YAML"
         if source.document_type == "Automation":
-            text = rewrite_runbook(source.text, fmt, names=names, versions=versions)
+            text = rewrite_runbook(source.text, fmt, names=names, versions=versions, defaults=defaults)
         else:
             text = source.text
         result = _publish_one(
@@ -119,6 +125,16 @@ def check_prefix(prefix: str, names: list[str]) -> None:
                 f"--prefix {prefix!r}: document name {full!r} starts with a prefix SSM reserves for AWS "
                 "(aws, amazon, amzn); choose another prefix"
             )
+
+
+def check_defaults(document: Document, defaults) -> None:
+    """Refuse an environment value the runbook would refuse as a parameter, before it becomes a default."""
+    specs = document.content.get("parameters") or {}
+    declared = {name: values for name, values in defaults.items() if name in specs and any(values)}
+    try:
+        check_parameters(declared, specs)
+    except UsageError as error:
+        raise UsageError(f"{document.path}: as a default: {error}") from error
 
 
 def version_name(commit: str | None, content: str) -> str:
