@@ -210,3 +210,20 @@ def test_config_check_names_the_environment(folder, capsys):
         "parameter; it has: "
     )
     assert "FleetTagValue" in line
+
+
+def test_malformed_region(folder, capsys):
+    """A region botocore cannot use is refused naming the three places a region comes from."""
+    assert refused(capsys, "status", "--region", "eu west") == (
+        "Error: cannot make an AWS ssm client: Provided region_name 'eu west' doesn't match a supported format; "
+        "check --region, `region:` in releaseflow.yaml and AWS_REGION (a region reads like eu-west-1)"
+    )
+
+
+def test_empty_configuration(folder, capsys):
+    """An empty releaseflow.yaml says what it must start with."""
+    (folder / "releaseflow.yaml").write_text("")
+    assert refused(capsys, "deploy", "--revision", REVISION) == (
+        "Error: releaseflow.yaml:1: the file must be a mapping, not empty; it starts with `environments:` "
+        "(releaseflow config schema)"
+    )

@@ -154,7 +154,12 @@ def _describe(path: Path, data: Any, error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        hint = "; write one `Name: value` line per parameter" if keys[-1:] == ["parameters"] else ""
+        hints = {"parameters": "; write one `Name: value` line per parameter"}
+        hint = (
+            hints.get(keys[-1], "")
+            if keys
+            else "; it starts with `environments:` (releaseflow config schema)"
+        )
         return f"{path}:{line}: {where} must be {_article(wanted)}, not {_json_type(error.instance)}{hint}"
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in (error.instance or {})]

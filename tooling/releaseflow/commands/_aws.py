@@ -46,7 +46,10 @@ def client(service: str, region: str | None = None):
     except NoRegionError as error:
         raise AwsSetupError(_NO_REGION) from error
     except ValueError as error:  # botocore's word for a malformed region or endpoint
-        raise AwsSetupError(f"cannot make an AWS {service} client: {error}") from error
+        raise AwsSetupError(
+            f"cannot make an AWS {service} client: {str(error).rstrip('.')}; check --region, "
+            "`region:` in releaseflow.yaml and AWS_REGION (a region reads like eu-west-1)"
+        ) from error
 
 
 def check_endpoint(url: str, origin: str) -> None:
