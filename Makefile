@@ -43,7 +43,7 @@ validate: venv
 
 test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 	$(VENV)/bin/cfn-lint template.yaml
-	$(VENV)/bin/pytest -q
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q
 
 demo: venv system-packages
 	$(RF) demo

@@ -1,4 +1,4 @@
-"""AWS's own documents (shared/corpus beside the repository) validate without a single error."""
+"""AWS's own documents (tests/data/corpus, MIT-licensed copies with AWS's LICENSE) validate without an error."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from pathlib import Path
 from releaseflow.documents import find_document_files, load_document
 from releaseflow.validation import validate_paths
 
-# CI copies shared/ beside the clone, as it is beside /work/main here.
-CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+CORPUS = Path(__file__).parent / "data" / "corpus"
 
 
 def test_corpus_is_present():
     """The corpus folder exists and holds documents: a missing corpus is a failure, not a skip."""
-    assert CORPUS.is_dir(), f"{CORPUS} is missing: copy shared/ beside the repository"
+    assert CORPUS.is_dir(), f"{CORPUS} is missing"
     assert len(find_document_files([CORPUS])) >= 30
 
 

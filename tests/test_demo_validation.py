@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 from releaseflow.cli import main
-from releaseflow.commands import demo
 
 WARNINGS = Path(__file__).parent / "fixtures" / "cli" / "warnings"
 
@@ -15,7 +14,9 @@ def test_a_warning_stops_the_demo_before_any_fleet_starts(tmp_path, monkeypatch,
     """A document with only warnings makes the demo print them and exit 1 without touching the state dir."""
     shutil.copytree(WARNINGS, tmp_path / "documents")
     (tmp_path / "automation").mkdir()
-    monkeypatch.setattr(demo.fleet, "repo_root", lambda: tmp_path)
+    # The demo reads the documents where every command does (releaseflow.sources): here, the current folder.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RELEASEFLOW_CONFIG", raising=False)
     state_dir = tmp_path / "state"
     assert main(["demo", "--state-dir", str(state_dir)]) == 1
     out = capsys.readouterr().out

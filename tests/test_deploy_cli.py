@@ -20,6 +20,10 @@ parameters:
   Revision:
     type: String
     allowedPattern: "^[0-9a-f]{40}$"
+  FleetTagValue: {type: String}
+  BatchSize: {type: String}
+  TargetGroupArn: {type: String, default: ""}
+  Services: {type: StringList}
 mainSteps: []
 """
 CONFIG = """\
@@ -50,7 +54,7 @@ def fake(tmp_path, monkeypatch):
         "RELEASEFLOW_ENVIRONMENT",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("FIRST_DELAY", "MAX_DELAY", "SECONDS_PER_CALL"):
+    for name in ("MAX_DELAY",):
         monkeypatch.setattr(follow, name, 0.001)
     ticks = []
     box = {}
@@ -207,7 +211,10 @@ def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, mo
     assert "::group::Step Checkout" in out
     assert out.count("::group::") == out.count("::endgroup::")
     assert "::error title=Deploy failed::step Rolling[0].Restart on host i-2: puma did not come up" in out
-    assert output.read_text() == "execution-id=exec-1\nstatus=Failed\n"
+    assert output.read_text() == (
+        "execution-id=exec-1\nstatus=Failed\nconsole-url="
+        "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/exec-1?region=eu-west-1\n"
+    )
     text = summary.read_text()
     assert "| `i-1` | migrate | `1111111` → `0123456789ab` | Success | 3s |" in text
     assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text

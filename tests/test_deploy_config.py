@@ -42,7 +42,7 @@ def test_values_become_lists_of_strings(tmp_path):
     [
         ("environments:\n  a: {}\n  b: {}\n", None, "choose an environment with --environment: a, b"),
         ("environments:\n  a: {}\n", "prod", "no environment 'prod'; known: a"),
-        ("other: 1\n", None, "expected `environments:`"),
+        ("other: 1\n", None, "releaseflow.yaml:1: the file lacks the required key .environments."),
     ],
 )
 def test_configuration_errors_are_usage_errors(tmp_path, text, name, message):

@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -158,7 +159,7 @@ def test_the_five_documents_exist_with_schema_2_2():
 def test_documents_pass_strict_validation():
     """`releaseflow validate --strict documents` reports nothing."""
     result = subprocess.run(
-        [str(ROOT / ".venv/bin/releaseflow"), "validate", "--strict", "documents"],
+        [sys.executable, "-m", "releaseflow", "validate", "--strict", "documents"],
         cwd=ROOT,
         capture_output=True,
         text=True,

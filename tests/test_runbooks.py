@@ -95,7 +95,7 @@ def script_namespace(document, step_name: str) -> dict:
 def test_runbooks_pass_strict_validation():
     """`releaseflow validate --strict` (documents and runbooks together) reports nothing."""
     result = subprocess.run(
-        [str(ROOT / ".venv/bin/releaseflow"), "validate", "--strict", "--format", "json"],
+        [sys.executable, "-m", "releaseflow", "validate", "--strict", "--format", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -51,11 +51,11 @@ def test_cfn_lint_is_clean():
 
 def test_checkov_is_clean():
     """checkov fails no check; the one skipped check is justified in the template."""
-    # checkov pins packaging<24, which pytest 9 cannot use, so `make test` installs it into its own
-    # virtualenv, .venv-checkov.
-    own_venv = ROOT / ".venv-checkov" / "bin" / "checkov"
-    checkov = os.environ.get("CHECKOV") or (str(own_venv) if own_venv.exists() else shutil.which("checkov"))
-    assert checkov, "checkov is missing: run `make test` (it installs .venv-checkov) or set CHECKOV"
+    # checkov pins packaging<24, which pytest 9 cannot use, so `make test` installs it into a virtualenv
+    # of its own and names it in $CHECKOV.
+    checkov = os.environ.get("CHECKOV") or shutil.which("checkov")
+    if not checkov:
+        pytest.skip("checkov is not installed: `make test` installs it and sets CHECKOV, or put it on PATH")
     result = subprocess.run(
         [checkov, "-f", TEMPLATE, "--quiet", "--compact", "--skip-download"],
         capture_output=True,
@@ -127,3 +127,33 @@ def test_oidc_provider_is_optional_and_log_group_keeps_output_for_a_while(templa
     assert template["Resources"]["CommandOutputLogGroup"]["Properties"]["RetentionInDays"] == {
         "Ref": "LogRetentionDays"
     }
+
+
+def test_console_groups_every_parameter_once(template):
+    """ParameterGroups list each parameter exactly once and every group's parameters exist."""
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
+
+
+def test_what_holds_data_or_is_shared_survives_the_stack(template):
+    """The command log group and the account-wide OIDC provider are retained on delete and replace."""
+    for name in ("CommandOutputLogGroup", "GitHubOidcProvider"):
+        resource = template["Resources"][name]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
+
+
+def test_readme_deploy_command_fits_the_template(template):
+    """The README's `aws cloudformation deploy` names the template, IAM capability and every required parameter."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("aws cloudformation deploy")
+    command = readme[start : readme.index("```", start)].replace("\\\n", " ")
+    words = command.split()
+    assert words[words.index("--template-file") + 1] == "template.yaml"
+    assert words[words.index("--capabilities") + 1] == "CAPABILITY_IAM"
+    overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1 :])
+    required = {name for name, spec in template["Parameters"].items() if "Default" not in spec}
+    assert required <= set(overrides) <= set(template["Parameters"])
+    assert not any(
+        resource.get("Properties", {}).get("RoleName") for resource in template["Resources"].values()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from releaseflow.rehearsal.endpoint import POLL_SLICE_SECONDS
 
-REPO = Path(__file__).resolve().parents[2]
+# The AWS CLI of the test extra, beside this interpreter (PATH may not hold the virtualenv's bin/).
+AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws") or "aws"
 
 ECHO_DOCUMENT = {
     "schemaVersion": "2.2",
@@ -312,7 +314,7 @@ def test_aws_cli_parses_instance_information(endpoint_server):
     [instance_id] = _instances(endpoint_server, 1)
     output = subprocess.run(
         [
-            str(REPO / ".venv/bin/aws"),
+            AWS_CLI,
             "ssm",
             "describe-instance-information",
             "--endpoint-url",

@@ -17,8 +17,15 @@ Commands that act on AWS find it through the standard chain: credentials, AWS_RE
 AWS_ENDPOINT_URL (point it at `releaseflow local` to use the local rehearsal)."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one `Error:` line (argparse's own is the whole usage text, then the error)."""
+
+    def error(self, message: str):
+        self.exit(2, f"Error: {self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="releaseflow",
         description="Validate, publish and run rolling deploys of SSM documents and runbooks.",
         epilog=EPILOG,

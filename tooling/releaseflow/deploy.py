@@ -13,9 +13,10 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from releaseflow.config import Environment
-from releaseflow.documents import find_document_files, load_document
+from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import RUNNING
+from releaseflow.sources import runbook_file
 
 # Exit codes of `releaseflow deploy`, by what a caller does next.
 EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
@@ -71,17 +72,8 @@ class StartRequest:
 
 
 def runbook_parameters(root: Path, runbook: str) -> dict:
-    """The parameters of the runbook's source in automation/ (a prefixed name finds it too)."""
-    folder = Path(root) / "automation"
-    candidates = (
-        [path for path in find_document_files([folder]) if runbook.endswith(path.stem)]
-        if folder.is_dir()
-        else []
-    )
-    if not candidates:
-        raise UsageError(f"no source for runbook {runbook} in {folder}: cannot check its parameters")
-    source = max(candidates, key=lambda path: len(path.stem))
-    return load_document(source).content.get("parameters") or {}
+    """The parameters of the runbook's source in root's automation/ (a prefixed name finds it too)."""
+    return load_document(runbook_file(root, runbook)).content.get("parameters") or {}
 
 
 def revision_pattern(root: Path, runbook: str) -> str:
@@ -106,10 +98,12 @@ def check_revision(revision: str, pattern: str) -> None:
 
 
 def check_parameters(parameters: Mapping[str, list[str]], specs: Mapping[str, dict]) -> None:
-    """Refuse, before any AWS call, a value the runbook's allowedValues or allowedPattern (as a whole)
-    does not admit: every value may end up in a host's shell. Names the runbook lacks are left to SSM,
-    which refuses them without running anything."""
+    """Refuse, before any AWS call, a name the runbook does not declare (SSM would refuse it only after
+    the fleet lock), and a value its allowedValues or allowedPattern (as a whole) does not admit: every
+    value may end up in a host's shell."""
     for name, values in parameters.items():
+        if name not in specs:
+            raise ParameterRefused(_unknown_parameter(name, specs))
         spec = specs.get(name) or {}
         allowed, pattern = spec.get("allowedValues"), spec.get("allowedPattern")
         for value in values:
@@ -119,6 +113,12 @@ def check_parameters(parameters: Mapping[str, list[str]], specs: Mapping[str, di
                 raise ParameterRefused(
                     f"parameter {name}: value {value!r} does not match the runbook's pattern {pattern}"
                 )
+
+
+def _unknown_parameter(name: str, specs: Mapping[str, dict]) -> str:
+    same = [known for known in specs if known.lower() == name.lower()]
+    hint = f"did you mean {same[0]}? (names are case-sensitive)" if same else f"it has: {', '.join(specs)}"
+    return f"parameter {name}: the runbook declares no such parameter; {hint}"
 
 
 def start_request(

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError
+from releaseflow.sources import checkout
 
-ROOT = Path(__file__).resolve().parents[2]
+# The repository's own README and sources: regenerating docs is for a checkout, not an installed wheel.
+ROOT = checkout() or Path.cwd()
 DEFAULT_FILE = ROOT / "README.md"
 SOURCES = (ROOT / "documents", ROOT / "automation")
 START = "<!-- generated:parameters:start -->"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,13 +21,18 @@ from releaseflow.execution import (
     parse_step,
 )
 
-# The end must be noticed within 2 s, so no pause is longer than this.
+# The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start
+# (60 / 1.9 = at most 32 calls a minute).
 MAX_DELAY = 1.9
-# A pause of one second per call made keeps the average near one call a second.
-SECONDS_PER_CALL = 1.0
-FIRST_DELAY = 0.5
-# While hosts run a command, their status is refreshed this often even when the execution looks idle.
+# Steps and hosts (DescribeAutomationStepExecutions, ListCommandInvocations) get what is left of 60 calls
+# a minute (SSM's rate limits are per account, shared with other deploys and the console), less a
+# reserve for the final fetch and the failure lookup: at most this many in any 60 s.
+DETAIL_CALLS_PER_MINUTE = 22
+WINDOW = 60.0
+# While hosts run a command and nothing else changes, their status is refreshed after this long at
+# first, then half as often each time up to HOST_REFRESH_MAX: a long migration costs little to watch.
 HOST_REFRESH = 5.0
+HOST_REFRESH_MAX = 30.0
 SETTLE_SECONDS = 15.0
 TAIL_LINES = 20
 _FAILED = ("Failed", "TimedOut", "Cancelled")
@@ -36,11 +42,13 @@ Listener = Callable[[Snapshot, list[Step | Invocation]], None]
 
 
 class _Counted:
-    """Counts the calls made through it, so the pause after a poll can pay for them."""
+    """Counts the calls made through it, so a fetch's cost is charged to the minute's budget."""
 
     def __init__(self, ssm):
         self.ssm = ssm
         self.calls = 0
+        self.pages = 1  # DescribeAutomationStepExecutions pages the last fetch took
+        self.skipped = False  # the last fetch left commands unlisted for lack of budget
 
     def __getattr__(self, name):
         method = getattr(self.ssm, name)
@@ -53,13 +61,20 @@ class _Counted:
 
 
 def fetch(
-    ssm, execution_id: str, previous: Snapshot | None = None, execution: dict | None = None
+    ssm,
+    execution_id: str,
+    previous: Snapshot | None = None,
+    execution: dict | None = None,
+    max_calls: int | None = None,
 ) -> Snapshot:
     """The execution with its steps and host invocations; finished commands are not asked again.
 
-    `execution` is a GetAutomationExecution answer the caller already has.
+    `execution` is a GetAutomationExecution answer the caller already has. With `max_calls`, commands
+    beyond it keep what `previous` knew of them (the caller fetches again later to catch up).
     """
     counted = ssm if isinstance(ssm, _Counted) else _Counted(ssm)
+    counted.skipped = False
+    pages = 0
     snapshot = parse_execution(
         execution
         or counted.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
@@ -70,6 +85,7 @@ def fetch(
         page = counted.describe_automation_step_executions(
             AutomationExecutionId=execution_id, **({"NextToken": token} if token else {})
         )
+        pages += 1
         steps += [parse_step(step) for step in page.get("StepExecutions", [])]
         token = page.get("NextToken")
         if not token:
@@ -85,8 +101,13 @@ def fetch(
         if step.command_id in finished_steps and step.command_id in known:
             invocations += known[step.command_id]
             continue
+        if max_calls is not None and counted.calls >= max_calls:
+            counted.skipped = True
+            invocations += known.get(step.command_id, [])
+            continue
         answer = counted.list_command_invocations(CommandId=step.command_id, Details=True)
         invocations += [parse_invocation(entry) for entry in answer.get("CommandInvocations", [])]
+    counted.pages = pages
     return replace(snapshot, steps=tuple(steps), invocations=tuple(invocations))
 
 
@@ -102,43 +123,66 @@ def follow(
 ) -> Outcome:
     """Poll until the execution ends, telling `listener` what changed; stop it on timeout or request.
 
-    Each poll asks GetAutomationExecution; steps and hosts are fetched again only when it changed or
-    a command is running. The pause after a poll grows while nothing changes and pays one second for
-    each call made, never longer than MAX_DELAY.
+    Each poll asks GetAutomationExecution, every MAX_DELAY seconds, so the end is seen within 2 s.
+    Steps and hosts are fetched again when it shows progress, or now and then while a command runs,
+    and only as far as the last minute's detail calls leave room (DETAIL_CALLS_PER_MINUTE): what finds
+    no room is fetched at a later poll, and the final fetch catches up on everything.
     """
     counted = _Counted(ssm)
     started = clock()
     snapshot: Snapshot | None = None
     marker = None
-    delay = FIRST_DELAY
+    refresh = HOST_REFRESH
     last_details = float("-inf")
+    behind = False
+    budget = _Window(clock, DETAIL_CALLS_PER_MINUTE)
     while True:
         if stop_requested():
             return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
         if timeout is not None and clock() - started >= timeout:
             return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
-        counted.calls = 0
+        polled = clock()
         execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
             "AutomationExecution"
         ]
         new_marker = _marker(execution)
-        running_command = snapshot is not None and any(s.command_id and not s.end for s in snapshot.steps)
+        running = [s for s in snapshot.steps if s.command_id and not s.end] if snapshot else []
         finished = parse_execution(execution).finished
-        if (
-            new_marker != marker
-            or finished
-            or snapshot is None
-            or (running_command and clock() - last_details >= HOST_REFRESH)
-        ):
-            fresh = fetch(counted, execution_id, snapshot, execution)
+        due = new_marker != marker or behind or (running and clock() - last_details >= refresh)
+        room = budget.room()
+        # Worth it only when the describe pages leave room for at least one ListCommandInvocations.
+        if snapshot is None or finished or (due and room > counted.pages):
+            counted.calls = 0
+            # The first and the last fetch are complete: the report needs every host.
+            cap = None if snapshot is None or finished else room
+            fresh = fetch(counted, execution_id, snapshot, execution, max_calls=cap)
+            budget.spend(counted.calls)
+            behind = counted.skipped
             last_details = clock()
+            refresh = HOST_REFRESH if new_marker != marker else min(HOST_REFRESH_MAX, refresh * 2)
             listener(fresh, changes(snapshot, fresh))
-            delay = FIRST_DELAY if new_marker != marker else delay
             snapshot, marker = fresh, new_marker
         if snapshot.finished:
             return _outcome(counted, snapshot)
-        delay = min(MAX_DELAY, max(delay * 1.5, counted.calls * SECONDS_PER_CALL))
-        sleep(delay)
+        sleep(max(0.0, MAX_DELAY - (clock() - polled)))
+
+
+class _Window:
+    """Calls made in the last WINDOW seconds, so a fetch waits instead of exceeding `limit`."""
+
+    def __init__(self, clock: Callable[[], float], limit: int):
+        self.clock = clock
+        self.limit = limit
+        self.times: deque[float] = deque()
+
+    def room(self) -> int:
+        now = self.clock()
+        while self.times and self.times[0] <= now - WINDOW:
+            self.times.popleft()
+        return self.limit - len(self.times)
+
+    def spend(self, calls: int) -> None:
+        self.times.extend([self.clock()] * calls)
 
 
 def stop(
@@ -157,10 +201,11 @@ def stop(
         if error.response["Error"]["Code"] != "InvalidAutomationStatusUpdateException":
             raise
     deadline = clock() + settle
+    # Only the execution's status until it settles (one call a poll), then steps and hosts once.
     while True:
-        snapshot = fetch(ssm, execution_id)
-        if snapshot.finished or clock() >= deadline:
-            return snapshot
+        execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        if parse_execution(execution).finished or clock() >= deadline:
+            return fetch(ssm, execution_id, execution=execution)
         sleep(MAX_DELAY)
 
 

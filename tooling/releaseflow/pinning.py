@@ -1,4 +1,4 @@
-"""Rewriting a runbook for publishing: prefixed document names and pinned runCommand versions."""
+"""Rewriting a runbook for publishing: prefixed names, pinned runCommand versions, environment defaults."""
 
 from __future__ import annotations
 
@@ -13,16 +13,25 @@ from ruamel.yaml import YAML
 _REFERENCING_ACTIONS = ("aws:runCommand", "aws:executeAutomation")
 
 
-def rewrite_runbook(text: str, fmt: str, *, names: Mapping[str, str], versions: Mapping[str, str]) -> str:
+def rewrite_runbook(
+    text: str,
+    fmt: str,
+    *,
+    names: Mapping[str, str],
+    versions: Mapping[str, str],
+    defaults: Mapping[str, list[str]] | None = None,
+) -> str:
     """The runbook text as it is published.
 
     `names` maps each source document name to its published name (the prefix applied); `versions`
     maps published Command document names to the version published with this runbook. References to
-    documents outside the project are left as written. YAML keeps its comments and layout.
+    documents outside the project are left as written. `defaults` (an environment's parameters)
+    become the `default` of each parameter the runbook declares. YAML keeps its comments and layout.
     """
     if fmt == "JSON":
         content = json.loads(text)
         _rewrite(content, names, versions)
+        _set_defaults(content, defaults or {})
         return json.dumps(content, indent=2) + "\n"
     yaml = YAML(typ="rt", pure=True)
     yaml.preserve_quotes = True
@@ -30,6 +39,7 @@ def rewrite_runbook(text: str, fmt: str, *, names: Mapping[str, str], versions: 
     yaml.indent(mapping=2, sequence=4, offset=2)
     content = yaml.load(text)
     _rewrite(content, names, versions)
+    _set_defaults(content, defaults or {})
     out = io.StringIO()
     yaml.dump(content, out)
     return out.getvalue()
@@ -47,6 +57,28 @@ def _rewrite(content: Any, names: Mapping[str, str], versions: Mapping[str, str]
         inputs["DocumentName"] = published
         if step.get("action") == "aws:runCommand" and published in versions:
             inputs["DocumentVersion"] = str(versions[published])
+
+
+def _set_defaults(content: Any, defaults: Mapping[str, list[str]]) -> None:
+    """Each declared parameter's default from `defaults`, in the parameter's own type."""
+    parameters = content.get("parameters") if isinstance(content, dict) else None
+    if not isinstance(parameters, dict):
+        return
+    for name, values in defaults.items():
+        spec = parameters.get(name)
+        if isinstance(spec, dict) and any(values):
+            spec["default"] = typed_default(spec.get("type", "String"), values)
+
+
+def typed_default(kind: str, values: list[str]) -> Any:
+    """SSM's list-of-strings parameter value as the `default` of a parameter of type `kind`."""
+    if kind == "StringList":
+        return list(values)
+    if kind == "Integer":
+        return int(values[0])
+    if kind == "Boolean":
+        return values[0] == "true"
+    return values[0]
 
 
 def _steps(steps: Any) -> Iterator[dict]:

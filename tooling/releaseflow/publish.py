@@ -10,13 +10,16 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
+from releaseflow.deploy import check_parameters
 from releaseflow.documents import Document, find_document_files, load_document
-from releaseflow.errors import ReleaseflowError
+from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.findings import Finding
 from releaseflow.pinning import rewrite_runbook
+from releaseflow.rules._aws_owned import has_reserved_prefix
+from releaseflow.rules.document_name import NAME as DOCUMENT_NAME
+from releaseflow.sources import source_folders
 from releaseflow.validation import validate_paths
 
-SOURCE_FOLDERS = ("documents", "automation")
 COMMIT_TAG = "releaseflow:commit"
 REPOSITORY_TAG = "releaseflow:repository"
 _VERSION_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_\-.]")
@@ -63,19 +66,25 @@ class _Published:
 
 
 def publish_documents(
-    ssm_client, root: Path, *, prefix="", dry_run=False, commit=None, repository=None
+    ssm_client, root: Path, *, prefix="", dry_run=False, commit=None, repository=None, defaults=None
 ) -> PublishResult:
     """Validate, then create or update every document under root's documents/ and automation/.
 
     Command documents go first so each runbook can be published with its aws:runCommand steps pinned
     to the versions published with it. Unchanged documents cost one GetDocument and no write.
+    `defaults` (an environment's parameters) become the runbooks' parameter defaults; each value is
+    checked against the parameter's allowedValues and allowedPattern first.
     """
     root = Path(root)
-    folders = [root / folder for folder in SOURCE_FOLDERS if (root / folder).is_dir()]
+    folders = source_folders(root)
     errors = [finding for finding in validate_paths(folders) if finding.is_error]
     if errors:
         raise ValidationFailed(errors)
     sources = [load_document(path) for path in find_document_files(folders)]
+    check_prefix(prefix, [document.name for document in sources])
+    for document in sources:
+        if document.document_type == "Automation" and defaults:
+            check_defaults(document, defaults)
     # Runbooks after Command documents: their pins need the Command documents' versions.
     sources.sort(key=lambda document: (document.document_type == "Automation", document.name))
     names = {document.name: prefix + document.name for document in sources}
@@ -84,7 +93,7 @@ def publish_documents(
     for source in sources:
         fmt = "JSON" if source.path.endswith(".json") else "YAML"
         if source.document_type == "Automation":
-            text = rewrite_runbook(source.text, fmt, names=names, versions=versions)
+            text = rewrite_runbook(source.text, fmt, names=names, versions=versions, defaults=defaults)
         else:
             text = source.text
         result = _publish_one(
@@ -100,6 +109,32 @@ def publish_documents(
         versions[result.name] = result.version
         results.append(result)
     return PublishResult(documents=tuple(results), dry_run=dry_run)
+
+
+def check_prefix(prefix: str, names: list[str]) -> None:
+    """Refuse a prefix that makes a name SSM refuses, before a dry run plans what could never be created."""
+    for name in names:
+        full = prefix + name
+        if not DOCUMENT_NAME.fullmatch(full):
+            raise UsageError(
+                f"--prefix {prefix!r}: document name {full!r} would not be valid: use only letters, "
+                "digits, '_', '-' and '.' (128 at most), such as staging-"
+            )
+        if prefix and has_reserved_prefix(full):
+            raise UsageError(
+                f"--prefix {prefix!r}: document name {full!r} starts with a prefix SSM reserves for AWS "
+                "(aws, amazon, amzn); choose another prefix"
+            )
+
+
+def check_defaults(document: Document, defaults) -> None:
+    """Refuse an environment value the runbook would refuse as a parameter, before it becomes a default."""
+    specs = document.content.get("parameters") or {}
+    declared = {name: values for name, values in defaults.items() if name in specs and any(values)}
+    try:
+        check_parameters(declared, specs)
+    except UsageError as error:
+        raise UsageError(f"{document.path}: as a default: {error}") from error
 
 
 def version_name(commit: str | None, content: str) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError
+from releaseflow.sources import packaged_root, runbook_file
 
-DEPLOY_RUNBOOK = Path(__file__).resolve().parents[2] / "automation" / "releaseflow-Deploy.yaml"
+DEPLOY_RUNBOOK = "releaseflow-Deploy"
 PLANNING_STEP = "PlanRollout"
 
 
@@ -31,13 +32,16 @@ def plan_rollout(
     *,
     migration_hosts: Sequence[str] = (),
     batch_size: str = "1",
-    runbook: Path = DEPLOY_RUNBOOK,
+    runbook: Path | None = None,
 ) -> Plan:
     """Plan a deploy to online `hosts`, with `migration_hosts` tagged as migration host, offline.
 
     Runs the planning step's Script from the runbook in a fresh namespace, with the payload the
-    runbook would hand it, so the CLI and the runbook cannot disagree.
+    runbook would hand it, so the CLI and the runbook cannot disagree. The runbook defaults to the
+    packaged releaseflow-Deploy.
     """
+    if runbook is None:
+        runbook = runbook_file(packaged_root(), DEPLOY_RUNBOOK)
     unknown = sorted(set(migration_hosts) - set(hosts))
     if unknown:
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")

@@ -16,6 +16,7 @@ from releaseflow.commands.local import _positive
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet
+from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
 NAME = "demo"
@@ -50,12 +51,12 @@ def register(parser) -> None:
 
 def run(args) -> int:
     started = time.monotonic()
-    root = fleet.repo_root()
+    root = resolve_root()
     state_dir = (args.state_dir or fleet.default_state_dir()).resolve()
     print(f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts behind HAProxy")
 
     _phase(1, "Validate the documents offline (releaseflow validate --strict)")
-    folders = [root / "documents", root / "automation"]
+    folders = source_folders(root)
     findings = validate_paths(folders)
     if findings:
         validate.render(findings, "text")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releaseflow import report, schedules
-from releaseflow.commands._aws import aws_errors, client
+from releaseflow.commands._aws import AwsError, AwsSetupError, aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
 from releaseflow.deploy import (
     EXIT_CODES,
@@ -32,6 +33,7 @@ from releaseflow.deploy import (
 from releaseflow.errors import UsageError
 from releaseflow.execution import Step
 from releaseflow.follow import follow
+from releaseflow.sources import resolve_root
 
 NAME = "deploy"
 ORDER = 30
@@ -84,11 +86,11 @@ def register(parser) -> None:
     parser.add_argument(
         "--root",
         type=Path,
-        default=Path("."),
-        help="folder holding automation/, for the revision pattern (default: .)",
+        help="folder holding automation/, for the revision and parameter checks (default: `documents:` "
+        "in the configuration, else ./automation, else the packaged runbooks)",
     )
     parser.add_argument("--no-wait", action="store_true", help="print the execution id and exit 0")
-    parser.add_argument("--timeout", type=float, help="stop the execution after this many seconds")
+    parser.add_argument("--timeout", type=seconds, help="stop the execution after this many seconds")
     parser.add_argument(
         "--wait-lock",
         action="store_true",
@@ -115,9 +117,10 @@ def _run(args) -> int:
     environment = load_environment(args.config, args.environment)
     if args.runbook:
         environment = replace(environment, runbook=args.runbook)
-    check_revision(args.revision, revision_pattern(args.root, environment.runbook))
+    root = resolve_root(args.root, environment.documents)
+    check_revision(args.revision, revision_pattern(root, environment.runbook))
     request = start_request(environment, args.revision, _overrides(args), os.environ)
-    check_parameters(request.parameters, runbook_parameters(args.root, environment.runbook))
+    check_parameters(request.parameters, runbook_parameters(root, environment.runbook))
     region = args.region or environment.region
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if args.at:
@@ -141,17 +144,22 @@ def _run(args) -> int:
             url = console_url(ssm.meta.region_name, execution_id)
             out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
             if args.no_wait:
-                _outputs(github, execution_id, "InProgress")
+                _outputs(github, execution_id, "InProgress", url)
                 out.close()
                 return 0
-            outcome = follow(
-                ssm,
-                execution_id,
-                listener=out.progress,
-                sleep=stop.pause,
-                timeout=args.timeout,
-                stop_requested=stop.is_set,
-            )
+            try:
+                outcome = follow(
+                    ssm,
+                    execution_id,
+                    listener=out.progress,
+                    sleep=stop.pause,
+                    timeout=args.timeout,
+                    stop_requested=stop.is_set,
+                )
+            except AwsSetupError as error:
+                # Started: no longer "refused before anything started" (exit 2); the execution runs on.
+                message = f"lost track of execution {execution_id}, which may still run: {error}"
+                raise AwsError(message) from error
         break
     out.phase("Result")
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
@@ -161,7 +169,7 @@ def _run(args) -> int:
     out.close()
     if github and outcome.result != "success":
         print(report.error_annotation(outcome))
-    _outputs(github, execution_id, outcome.snapshot.status)
+    _outputs(github, execution_id, outcome.snapshot.status, url)
     if github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(report.deploy_markdown(outcome, environment.name, url))
@@ -225,11 +233,22 @@ def _overrides(args) -> dict[str, list[str]]:
     return overrides
 
 
-def _outputs(github: bool, execution_id: str, status: str) -> None:
+def _outputs(github: bool, execution_id: str, status: str, url: str) -> None:
     path = os.environ.get("GITHUB_OUTPUT")
     if github and path:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(f"execution-id={execution_id}\nstatus={status}\n")
+            out.write(f"execution-id={execution_id}\nstatus={status}\nconsole-url={url}\n")
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds (argparse type): a zero or negative timeout would stop at once."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 class _Printer:

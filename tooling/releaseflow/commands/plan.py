@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from releaseflow.config import DEFAULT_PATH, configured_documents
+from releaseflow.deploy import check_parameters
+from releaseflow.documents import load_document
+from releaseflow.errors import UsageError
 from releaseflow.rollout import DEPLOY_RUNBOOK, plan_rollout, render
+from releaseflow.sources import resolve_root, runbook_file
 
 NAME = "plan"
 ORDER = 30
@@ -18,7 +24,8 @@ examples:
   releaseflow plan --hosts i-0a,i-0b,i-0c
   releaseflow plan --hosts i-0a,i-0b,i-0c,i-0d --migration-host i-0c --batch-size 50%
 
-exit codes: 0 planned; 1 the runbook would refuse (for example two migration hosts); 2 usage error."""
+exit codes: 0 planned; 1 the runbook would refuse (for example two migration hosts); 2 usage error
+(such as a batch size the runbook's BatchSize pattern refuses)."""
 
 
 def register(parser) -> None:
@@ -39,14 +46,31 @@ def register(parser) -> None:
         help="hosts a batch after the migration host: a count or a percentage of the fleet (default 1)",
     )
     parser.add_argument(
-        "--runbook", type=Path, default=DEPLOY_RUNBOOK, help="the Deploy runbook to plan with"
+        "--runbook",
+        type=Path,
+        help="the Deploy runbook file to plan with (default: releaseflow-Deploy under --root)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="folder holding automation/ (default: `documents:` in releaseflow.yaml, else ./automation, "
+        "else the runbooks packaged with releaseflow)",
     )
 
 
 def run(args) -> int:
     hosts = [host.strip() for host in args.hosts.split(",") if host.strip()]
+    runbook = args.runbook
+    if runbook is None:
+        configured = configured_documents(os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH))
+        runbook = runbook_file(resolve_root(args.root, configured), DEPLOY_RUNBOOK)
+    elif not runbook.is_file():
+        raise UsageError(f"--runbook {runbook}: no such file")
+    # A batch size the runbook's own parameter pattern refuses is bad input (exit 2), as in deploy.
+    specs = load_document(runbook).content.get("parameters") or {}
+    check_parameters({"BatchSize": [args.batch_size]}, {"BatchSize": specs.get("BatchSize") or {}})
     plan = plan_rollout(
-        hosts, migration_hosts=args.migration_host, batch_size=args.batch_size, runbook=args.runbook
+        hosts, migration_hosts=args.migration_host, batch_size=args.batch_size, runbook=runbook
     )
     print(render(plan))
     return 0

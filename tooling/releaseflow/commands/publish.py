@@ -9,7 +9,9 @@ from pathlib import Path
 
 from releaseflow import report
 from releaseflow.commands._aws import aws_errors, client
+from releaseflow.config import DEFAULT_PATH, configured_documents, load_environment
 from releaseflow.publish import ValidationFailed, publish_documents
+from releaseflow.sources import resolve_root
 
 NAME = "publish"
 ORDER = 20
@@ -19,7 +21,9 @@ Validate documents/ and automation/, then create each document that is absent an
 to each that changed (VersionName = commit + content digest), made the default version. Command
 documents go first; runbooks are published with their aws:runCommand steps pinned to the versions
 published with them (the sources stay unpinned). Unchanged documents are left alone. Each changed
-document is tagged with the commit and repository (SSM cannot tag single versions)."""
+document is tagged with the commit and repository (SSM cannot tag single versions). With --environment,
+the environment's parameters from the configuration become the runbooks' parameter defaults (the
+sources in automation/ stay generic): publish each environment under its own --prefix."""
 EPILOG = """\
 exit codes: 0 published (or nothing to do); 1 validation errors, nothing published; 2 usage error."""
 
@@ -34,14 +38,27 @@ def register(parser) -> None:
     )
     parser.add_argument("--prefix", default="", help="prepend to every document name, e.g. staging-")
     parser.add_argument(
-        "--root", type=Path, default=Path("."), help="folder holding documents/ and automation/ (default: .)"
+        "--root",
+        type=Path,
+        help="folder holding documents/ and automation/ (default: `documents:` in the configuration, "
+        "else the current folder when it holds them, else the documents packaged with releaseflow)",
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
+        help="deploy configuration, read when present (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
     )
     parser.add_argument(
         "--commit",
         help="commit recorded in VersionName and tags (default: $GITHUB_SHA, else git rev-parse HEAD)",
     )
     parser.add_argument("--repository", help="repository tag (default: $GITHUB_REPOSITORY)")
-    parser.add_argument("--region", help="AWS region (default: the standard chain)")
+    parser.add_argument(
+        "--environment",
+        help="write this environment's parameters from the configuration into the published runbooks as "
+        "their defaults, so a deploy started from the SSM console needs no retyping",
+    )
+    parser.add_argument("--region", help="AWS region (default: the environment's, else the standard chain)")
 
 
 def run(args) -> int:
@@ -50,14 +67,19 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    environment = load_environment(args.config, args.environment) if args.environment else None
+    configured = environment.documents if environment else configured_documents(args.config)
+    root = resolve_root(args.root, configured)
+    region = args.region or (environment.region if environment else None)
     try:
         result = publish_documents(
-            client("ssm", args.region),
-            args.root,
+            client("ssm", region),
+            root,
             prefix=args.prefix,
             dry_run=args.dry_run,
-            commit=args.commit or _commit(args.root),
+            commit=args.commit or _commit(root),
             repository=args.repository or os.environ.get("GITHUB_REPOSITORY"),
+            defaults=environment.parameters if environment else None,
         )
     except ValidationFailed as error:
         for finding in error.findings:

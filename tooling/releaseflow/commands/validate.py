@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
+from releaseflow.config import DEFAULT_PATH, configured_documents
 from releaseflow.errors import UsageError
 from releaseflow.findings import Finding
+from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
 NAME = "validate"
@@ -21,12 +24,13 @@ EPILOG = """\
 exit codes: 0 no errors (warnings allowed unless --strict); 1 findings; 2 usage error (such as a
 PATH that does not exist)."""
 
-DEFAULT_PATHS = ["documents", "automation"]
-
 
 def register(parser) -> None:
     parser.add_argument(
-        "paths", nargs="*", metavar="PATH", help="document files or folders (default: documents automation)"
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="document files or folders (default: documents/ and automation/ where publish reads them)",
     )
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.add_argument(
@@ -38,11 +42,7 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
-    paths = args.paths or [path for path in DEFAULT_PATHS if Path(path).is_dir()]
-    if not paths:
-        raise UsageError(
-            "no documents/ or automation/ folder here: run from the repository root or name PATHs"
-        )
+    paths = args.paths or [str(folder) for folder in source_folders(_default_root())]
     missing = [path for path in paths if not Path(path).exists()]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or folder")
@@ -50,6 +50,11 @@ def run(args) -> int:
     render(findings, args.format)
     failing = [f for f in findings if f.is_error or args.strict]
     return 1 if failing else 0
+
+
+def _default_root() -> Path:
+    """Where publish would read from, so an adopter's `releaseflow validate` checks what it publishes."""
+    return resolve_root(None, configured_documents(os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH)))
 
 
 def render(findings: list[Finding], fmt: str) -> None:

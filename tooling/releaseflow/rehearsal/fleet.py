@@ -19,12 +19,12 @@ import boto3
 from botocore.exceptions import EndpointConnectionError
 from ruamel.yaml import YAML
 
-import releaseflow
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.publish import publish_documents
 from releaseflow.rehearsal import provision, services
 from releaseflow.rehearsal.app_repo import build_remote, git
 from releaseflow.rehearsal.haproxy import LoadBalancer
+from releaseflow.sources import checkout, resolve_root
 
 REGION = "us-east-1"
 FLEET_TAG = ("releaseflow:fleet", "local")
@@ -90,9 +90,8 @@ def default_state_dir() -> Path:
 
 
 def repo_root() -> Path:
-    """The checkout holding documents/ and automation/: the package's own, else the current directory."""
-    source = Path(releaseflow.__file__).resolve().parents[2]
-    return source if (source / "documents").is_dir() else Path.cwd()
+    """The checkout releaseflow runs from (for .rehearsal/ and build/), else the current directory."""
+    return checkout() or Path.cwd()
 
 
 def free_port() -> int:
@@ -177,7 +176,7 @@ def _bring_up(
     target_group_arn = _target_group(ec2, elbv2, instance_ids)
 
     progress("publishing documents/ and automation/ to the endpoint")
-    publish_documents(ssm, repo_root())
+    publish_documents(ssm, resolve_root())
 
     fleet = {
         "hosts": [
