@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from releaseflow.documents import Document, JsonPath
+from releaseflow.goregexp import Regexp
 from releaseflow.goregexp import compile_go as go_regexp
 
 # Values that would do harm if they reached a shell: a pattern that accepts one is no guard.
@@ -28,7 +28,7 @@ def declared_names(document: Document) -> set[str]:
     return {str(name) for name in declared} if isinstance(declared, dict) else set()
 
 
-def matches(pattern: re.Pattern, value: str) -> bool:
+def matches(pattern: Regexp, value: str) -> bool:
     """Go's regexp.MatchString: a match anywhere in the value, not anchored."""
     return pattern.search(value) is not None
 
