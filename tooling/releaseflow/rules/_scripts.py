@@ -6,8 +6,8 @@ import re
 
 from releaseflow.documents import Document, JsonPath
 
-# `Script: |` (or `|-`, `|+`, `|2`): a YAML literal block, whose lines are the script's lines.
-_LITERAL_BLOCK = re.compile(r":\s*\|[-+0-9]*\s*(#.*)?$")
+# `Script: |` or `- |` (also `|-`, `|+`, `|2`): a YAML literal block, whose lines are the script's lines.
+_LITERAL_BLOCK = re.compile(r"[:-]\s*\|[-+0-9]*\s*(#.*)?$")
 
 
 def script_line(document: Document, path: JsonPath, line_in_script: int) -> int:
