@@ -10,8 +10,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from releaseflow.placeholders import PLACEHOLDER
+
 # The agent substitutes {{ Name }} before the shell reads the script: one plain word stands in for it.
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
+
 _STAND_IN = "SSM_VALUE"
 # dash: `sh: 4: Syntax error: ...`; bash: `bash: line 4: syntax error ...` (or no line at the end).
 _SH_ERROR = re.compile(r"^[^:]*: (?:line )?(\d+): (.*)$")
@@ -53,7 +55,7 @@ def problems(script: str) -> tuple[ShellProblem, ...]:
     shell = interpreter(script)
     if shell is None:
         return ()
-    text = _PLACEHOLDER.sub(_STAND_IN, script)
+    text = PLACEHOLDER.sub(_STAND_IN, script)
     found = list(_syntax(text, shell))
     if shutil.which("shellcheck") is None:
         _notices.add("shellcheck not found: aws:runShellScript scripts were checked with sh -n alone")

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from releaseflow.placeholders import PLACEHOLDER
 from releaseflow.rules._common import describe, finding
 from releaseflow.rules._parameters import go_regexp, matches, parameters
+from releaseflow.rules._types import default_problem
 
 CODE = "E013"
 SUMMARY = "default value the parameter's own constraints reject"
 WHY = (
-    "SSM checks a default like any value: it must be in allowedValues, match allowedPattern (unanchored, "
-    "Go regexp.MatchString) and respect minChars/maxChars/minItems/maxItems, or every run that relies on "
-    "it fails."
+    "SSM checks a default like any value: it must be of the parameter's type (an Integer default is a "
+    "number, a Boolean one true or false unquoted, a StringMap a map, a MapList a list of maps), be in "
+    "allowedValues, match allowedPattern (unanchored, Go regexp.MatchString) and respect "
+    "minChars/maxChars/minItems/maxItems, or every run that relies on it fails."
 )
 
 
@@ -37,6 +39,10 @@ def _problems(definition: dict, default) -> Iterator[str]:
         return
     if kind == "StringList" and not (isinstance(default, list) and all(isinstance(v, str) for v in default)):
         yield f"{describe(default)} is not a list of strings"
+        return
+    problem = default_problem(kind, default)
+    if problem:
+        yield f"{describe(default)} {problem}"
         return
     if kind == "String":
         yield from _length_problems(definition, default, "minChars", "maxChars", "characters")
