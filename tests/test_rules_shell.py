@@ -51,3 +51,23 @@ def test_without_shellcheck_sh_n_alone_and_one_notice(tmp_path, monkeypatch):
         ]
     finally:
         _shell.problems.cache_clear()
+
+
+def test_validate_says_once_that_shellcheck_is_missing(tmp_path, monkeypatch, capsys):
+    """`releaseflow validate` without shellcheck prints one note on stderr, however many scripts."""
+    from releaseflow.cli import main
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "bash"):
+        (bin_dir / tool).symlink_to(Path("/bin") / tool)
+    fixture = Path(__file__).parent / "fixtures" / "rules" / "E108" / "good" / "shell-scripts.yaml"
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(_shell, "_notices", set())
+    _shell.problems.cache_clear()
+    try:
+        assert main(["validate", str(fixture)]) == 0
+    finally:
+        _shell.problems.cache_clear()
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: shellcheck not found: aws:runShellScript scripts were checked with sh -n alone"]
