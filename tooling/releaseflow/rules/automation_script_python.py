@@ -33,7 +33,8 @@ def check(document: Document, context) -> Iterator[Finding]:
         if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
             continue
         version = _python_version(inputs.get("Runtime"))
-        script = inputs.get("Script")
+        # With an Attachment, the script that runs is the attachment's (not checked here).
+        script = inputs.get("Script") if "Attachment" not in inputs else None
         # The parser here knows no syntax newer than itself: a newer Runtime is not judged.
         if version is None or version > sys.version_info[:2] or not isinstance(script, str):
             continue

@@ -37,6 +37,10 @@ def _problems(definition: dict, default) -> Iterator[str]:
     if kind == "String" and not isinstance(default, str):
         yield f"{describe(default)} is not a string"
         return
+    # A Parameter Store reference ({{ ssm:/path }}) stands for a whole StringList.
+    whole_reference = isinstance(default, str) and PLACEHOLDER.fullmatch(default.strip()) is not None
+    if kind == "StringList" and whole_reference:
+        return
     if kind == "StringList" and not (isinstance(default, list) and all(isinstance(v, str) for v in default)):
         yield f"{describe(default)} is not a list of strings"
         return
