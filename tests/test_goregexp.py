@@ -2,7 +2,7 @@
 
 import pytest
 
-from releaseflow.goregexp import compile_go, full_match, is_valid, match_string
+from releaseflow.goregexp import AUTOMATION, compile_go, full_match, is_valid, match_string
 
 # (pattern, value, MatchString's answer): what Go's regexp gives, where Python's re differs or
 # where the earlier translation to re was wrong.
@@ -31,11 +31,6 @@ MATCHES = [
     (r"(?s)^.$", "\n", True),
     (r"^(?P<ref>[a-z]+)$", "main", True),
     (r"^é$", "é", True),  # matching is on characters, not bytes
-    # Counts above Go's 1000, which SSM accepts (AWS-EnableS3BucketKeys uses {1,2048}): same meaning.
-    (r"^[a-z0-9-]{1,2048}$", "k" * 2048, True),
-    (r"^[a-z0-9-]{1,2048}$", "k" * 2049, False),
-    (r"^(ab){1001}$", "ab" * 1001, True),
-    (r"^(ab){1001}$", "ab" * 1000, False),
 ]
 
 # Patterns Go's regexp.Compile refuses, which SSM therefore refuses as an allowedPattern.
@@ -48,6 +43,20 @@ INVALID = [
     r"\C",  # C++ RE2 accepts any-byte \C, Go does not
     r"([a-z]",
     r"[\Q]\E]",  # \Q..\E is not allowed inside a class
+    r"a{1001}",  # repeat count above 1000
+]
+
+# The Automation service reads more than Go (AWS's own runbooks are published with these patterns):
+# (pattern, value, its answer).
+AUTOMATION_MATCHES = [
+    (r"^[a-z0-9-]{1,2048}$", "k" * 2048, True),  # AWS-EnableS3BucketKeys
+    (r"^[a-z0-9-]{1,2048}$", "k" * 2049, False),
+    (r"^(ab){1001}$", "ab" * 1001, True),
+    (r"^(ab){1001}$", "ab" * 1000, False),
+    (r"^(?!.*--)[a-z][a-z0-9-]{0,62}(?<!-)$", "web-cluster", True),  # ASR's Redshift cluster ids
+    (r"^(?!.*--)[a-z][a-z0-9-]{0,62}(?<!-)$", "web--cluster", False),
+    (r"^(?!.*--)[a-z][a-z0-9-]{0,62}(?<!-)$", "web-", False),
+    (r"^\d+$", "١٢٣", False),  # RE2 where RE2 reads the pattern: \d stays ASCII
 ]
 
 
@@ -69,6 +78,25 @@ def test_patterns_go_refuses_do_not_compile(pattern):
 def test_patterns_go_accepts_compile(pattern):
     """Quoted look-alikes of refused syntax, the limits themselves and repeated group names compile."""
     assert is_valid(pattern)
+
+
+@pytest.mark.parametrize(("pattern", "value", "expected"), AUTOMATION_MATCHES)
+def test_automation_reads_what_aws_runbooks_use(pattern, value, expected):
+    """Runbook patterns with lookaround or repeats above 1000 compile for Automation and match as meant."""
+    assert is_valid(pattern, AUTOMATION)
+    assert match_string(pattern, value, AUTOMATION) is expected
+
+
+@pytest.mark.parametrize("pattern", [r"^[a-z]{1,2048}$", r"(?=^.{3,63}$)[a-z.-]+"])
+def test_what_automation_reads_the_agent_refuses(pattern):
+    """The agent's Go regexp refuses them: in a Command document they fail every run."""
+    assert not is_valid(pattern)
+    assert not match_string(pattern, "abc")
+
+
+def test_no_engine_reads_an_unbalanced_group():
+    """A pattern no engine reads is invalid for Automation too."""
+    assert not is_valid("([a-z]", AUTOMATION)
 
 
 def test_full_match_needs_the_whole_value():

@@ -1,4 +1,16 @@
-"""Go regexps as SSM evaluates allowedPattern (Go regexp.MatchString), through RE2 itself."""
+"""allowedPattern as SSM reads it: Go regexps through RE2 itself, by who checks the value.
+
+Command documents: the agent checks every parameter value with Go's regexp.Compile and MatchString
+(amazon-ssm-agent, agent/framework/docparser/paramvalidator/allowedregexparamvalidator): a pattern
+Go refuses fails every run on the host ("encountered error while compiling allowed pattern").
+
+Automation runbooks: the Automation service checks them itself, and it is not Go's parser: AWS's own
+published runbooks use repeat counts above 1000 (AWS-EnableS3BucketKeys: `[a-z0-9-]{1,2048}`) and
+lookaround (aws-solutions/automated-security-response-on-aws: `(?=^.{3,63}$)(?!^(\\d+\\.)+\\d+$)...`).
+Its engine is an open reading: here a pattern RE2 can read keeps Go's meaning (large repeats split
+into chunks RE2 accepts), and one only a backtracking engine reads (lookaround, backreferences) is
+read by Python's re, the closest offline stand-in.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +22,14 @@ import re2
 # Go's regexp is RE2's syntax, compiled by Go's own parser. The C++ RE2 behind google-re2 agrees with
 # it on what a pattern means: `$` only at the very end of the text (not before a final newline),
 # `\d \w \s` ASCII-only, `\p{L}`, `\Q..\E`, `(?U)`, `\x{41}`, POSIX classes; no lookaround, no
-# backreferences, no `\Z`. Where the two parsers differ, Go's verdict is the one SSM gives.
+# backreferences, no `\Z`, no repeat count above 1000. Where the parsers differ, Go's verdict counts.
 _OPTIONS = re2.Options()
 # A pattern that does not compile is an answer (None), not a line on stderr.
 _OPTIONS.log_errors = False
 
-# Go and RE2 refuse repeat counts above 1000, yet SSM accepts them: AWS's own runbooks
-# (AWS-EnableS3BucketKeys: `[a-z0-9-]{1,2048}`) are published with them. Such a repeat is split into
-# chunks of at most 1000, which match the same values.
+# Who checks a document's allowedPattern, by document type.
+COMMAND, AUTOMATION = "Command", "Automation"
+
 _MAX_REPEAT = 1000
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 
@@ -118,27 +130,48 @@ def _chunks(atom: str, repeat: re.Match) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def compile_go(pattern: str) -> Regexp | None:
-    """Compile a Go pattern with Go's meaning, or None if Go would not compile it."""
+    """Compile a pattern as Go's regexp.Compile does (the agent's check), or None if Go refuses it."""
     if not isinstance(pattern, str) or _go_refuses(pattern):
         return None
     try:
-        return re2.compile(_split_repeats(pattern), _OPTIONS)
+        return re2.compile(pattern, _OPTIONS)
     except re2.error:
         return None
 
 
-def is_valid(pattern: str) -> bool:
-    """Whether Go's regexp.Compile accepts the pattern (so SSM accepts it as an allowedPattern)."""
-    return compile_go(pattern) is not None
+@functools.lru_cache(maxsize=1024)
+def compile_automation(pattern: str):
+    """Compile a pattern as far as the Automation service reads it: RE2 with repeats above 1000 split,
+    else Python's re for lookaround and backreferences; None if neither reads it."""
+    if not isinstance(pattern, str):
+        return None
+    try:
+        return re2.compile(_split_repeats(pattern), _OPTIONS)
+    except re2.error:
+        pass
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError):
+        return None
 
 
-def match_string(pattern: str, value: str) -> bool:
+def compile_for(pattern: str, document_type: str | None):
+    """The pattern as the checker of `document_type` reads it (Go's for Command documents)."""
+    return compile_automation(pattern) if document_type == AUTOMATION else compile_go(pattern)
+
+
+def is_valid(pattern: str, document_type: str | None = COMMAND) -> bool:
+    """Whether the checker of `document_type` accepts the pattern at all."""
+    return compile_for(pattern, document_type) is not None
+
+
+def match_string(pattern: str, value: str, document_type: str | None = COMMAND) -> bool:
     """Go's regexp.MatchString: a match anywhere in the value, not anchored. False if it does not compile."""
-    compiled = compile_go(pattern)
+    compiled = compile_for(pattern, document_type)
     return compiled is not None and compiled.search(value) is not None
 
 
-def full_match(pattern: str, value: str) -> bool:
+def full_match(pattern: str, value: str, document_type: str | None = AUTOMATION) -> bool:
     """Whether the pattern matches the value as a whole (stricter than SSM). False if it does not compile."""
-    compiled = compile_go(pattern)
+    compiled = compile_for(pattern, document_type)
     return compiled is not None and compiled.fullmatch(value) is not None

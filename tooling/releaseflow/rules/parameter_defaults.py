@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from releaseflow.goregexp import compile_for
 from releaseflow.placeholders import PLACEHOLDER
 from releaseflow.rules._common import describe, finding
-from releaseflow.rules._parameters import go_regexp, matches, parameters
+from releaseflow.rules._parameters import matches, parameters
 from releaseflow.rules._types import default_problem
 
 CODE = "E013"
@@ -26,13 +27,13 @@ def check(document, context) -> Iterator:
         if "default" not in definition:
             continue
         default = definition["default"]
-        for problem in _problems(definition, default):
+        for problem in _problems(definition, default, document.document_type):
             yield finding(
                 document, CODE, (*path, "default"), f"parameter {describe(name)}: default {problem}"
             )
 
 
-def _problems(definition: dict, default) -> Iterator[str]:
+def _problems(definition: dict, default, document_type: str) -> Iterator[str]:
     kind = definition.get("type")
     if kind == "String" and not isinstance(default, str):
         yield f"{describe(default)} is not a string"
@@ -61,7 +62,7 @@ def _problems(definition: dict, default) -> Iterator[str]:
             if value not in allowed:
                 yield f"{describe(value)} is not in allowedValues {describe(allowed)}"
     source = definition.get("allowedPattern")
-    pattern = go_regexp(source) if isinstance(source, str) else None
+    pattern = compile_for(source, document_type) if isinstance(source, str) else None
     if pattern is not None:
         for value in checked:
             if not matches(pattern, value):
