@@ -50,3 +50,19 @@ def test_a_list_passed_to_a_string_parameter_of_a_validated_command_document():
         "automation/app-Deploy.yaml:15: E215 step 'Restart': Parameters 'Unit': {{ Services }} is a "
         "StringList, which does not fit a String (app-Restart declares it String)"
     ]
+
+
+def test_aws_owned_parameter_tables_are_well_formed():
+    """Every recorded AWS-owned document names its source, uses SSM types, and requires only what it lists."""
+    from releaseflow.rules._aws_owned import OWNED_PARAMETERS, is_aws_owned
+    from releaseflow.rules._types import shape_of
+
+    problems = [
+        name
+        for name, owned in OWNED_PARAMETERS.items()
+        if not is_aws_owned(name)
+        or not owned.source.startswith("https://")
+        or any(shape_of(kind) is None for kind in owned.types.values())
+        or not set(owned.required) <= set(owned.types)
+    ]
+    assert problems == []
