@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from releaseflow.config import Environment
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import RUNNING
+from releaseflow.goregexp import full_match
 from releaseflow.sources import runbook_file
 
 # Exit codes of `releaseflow deploy`, by what a caller does next.
@@ -86,7 +86,7 @@ def revision_pattern(root: Path, runbook: str) -> str:
 
 def _matches(pattern: str, value: str) -> bool:
     # As a whole: SSM matches anywhere (Go's MatchString), so an unanchored pattern would let `x;y` in.
-    return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value) is not None
+    return full_match(pattern, value)
 
 
 def check_revision(revision: str, pattern: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from releaseflow.config import DEFAULT_PATH, configured_documents
 from releaseflow.errors import UsageError
 from releaseflow.findings import Finding
+from releaseflow.rules._shell import notices as shell_notices
 from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
@@ -48,6 +49,8 @@ def run(args) -> int:
         raise UsageError(f"{missing[0]}: no such file or folder")
     findings = validate_paths(paths)
     render(findings, args.format)
+    for notice in shell_notices():
+        print(f"note: {notice}", file=sys.stderr)
     failing = [f for f in findings if f.is_error or args.strict]
     return 1 if failing else 0
 

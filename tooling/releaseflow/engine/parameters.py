@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from releaseflow.engine.errors import InvalidParameters
-from releaseflow.goregexp import match_string
+from releaseflow.goregexp import AUTOMATION, match_string
 
 
 def validate_parameters(content: dict, parameters: dict[str, list[str]]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def _check(name: str, spec: dict, value: Any) -> None:
             )
         pattern = spec.get("allowedPattern")
         # Go's regexp.MatchString is unanchored: SSM accepts a match anywhere.
-        if pattern is not None and not match_string(pattern, item):
+        if pattern is not None and not match_string(pattern, item, AUTOMATION):
             raise InvalidParameters(
                 f"Parameter {name} value {item!r} does not match the allowed pattern {pattern}"
             )

@@ -204,13 +204,13 @@ OPERATORS = frozenset(
 COMBINATORS = frozenset({"And", "Or", "Not"})
 
 # aws:executeScript runtimes (automation-action-executeScript). Python 3.6-3.8 can no longer be
-# created or run; the others still run but are older than what AWS recommends (python3.11) or sit on
-# a .NET that is out of support.
-PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11")
-BLOCKED_RUNTIMES = ("python3.6", "python3.7", "python3.8")
+# created or run (the user guide: since 2025-02-18), and 3.9 followed in 2025 (issue 11); the others
+# still run but are older than what AWS recommends (python3.11) or sit on a .NET that is out of support.
+PYTHON_RUNTIMES = ("python3.10", "python3.11")
+BLOCKED_RUNTIMES = ("python3.6", "python3.7", "python3.8", "python3.9")
+RECOMMENDED_PYTHON = "python3.11"
 POWERSHELL_RUNTIMES = ("PowerShell Core 6.0", "PowerShell 7.0", "PowerShell 7.2", "PowerShell 7.4")
 OLD_RUNTIMES = {
-    "python3.9": "python3.11 is recommended",
     "python3.10": "python3.11 is recommended",
     "PowerShell Core 6.0": "it runs on .NET Core 2.1, out of support; use PowerShell 7.4",
     "PowerShell 7.0": "it runs on .NET Core 3.1, out of support; use PowerShell 7.4",

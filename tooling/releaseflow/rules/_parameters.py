@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from releaseflow.documents import Document, JsonPath
-from releaseflow.goregexp import compile_go as go_regexp
+from releaseflow.goregexp import COMMAND, compile_for
 
 # Values that would do harm if they reached a shell: a pattern that accepts one is no guard.
 SHELL_PROBES = ("main; reboot", "$(reboot)", "`reboot`", "main && reboot", "main | sh", "main\nreboot")
@@ -28,12 +27,12 @@ def declared_names(document: Document) -> set[str]:
     return {str(name) for name in declared} if isinstance(declared, dict) else set()
 
 
-def matches(pattern: re.Pattern, value: str) -> bool:
+def matches(pattern, value: str) -> bool:
     """Go's regexp.MatchString: a match anywhere in the value, not anchored."""
     return pattern.search(value) is not None
 
 
-def accepted_probe(definition: dict) -> str | None:
+def accepted_probe(definition: dict, document_type: str | None = COMMAND) -> str | None:
     """A harmful value the parameter's allowedPattern accepts, or None when the pattern blocks them all.
 
     A parameter with allowedValues is guarded by them. One without a (compilable) allowedPattern
@@ -42,7 +41,7 @@ def accepted_probe(definition: dict) -> str | None:
     if isinstance(definition.get("allowedValues"), list):
         return None
     source = definition.get("allowedPattern")
-    pattern = go_regexp(source) if isinstance(source, str) else None
+    pattern = compile_for(source, document_type) if isinstance(source, str) else None
     if pattern is None:
         return SHELL_PROBES[0]
     return next((probe for probe in SHELL_PROBES if matches(pattern, probe)), None)

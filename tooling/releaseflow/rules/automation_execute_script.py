@@ -10,6 +10,7 @@ from releaseflow.rules._automation_spec import (
     BLOCKED_RUNTIMES,
     POWERSHELL_RUNTIMES,
     PYTHON_RUNTIMES,
+    RECOMMENDED_PYTHON,
     has_placeholder,
     is_automation,
     step_label,
@@ -22,7 +23,8 @@ WHY = (
     "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.8 blocked), `Handler` "
     "(`def handler(events, context)`), `Script` or `Attachment`. The user guide: Handler is required "
     "for Python and not supported for PowerShell; runbooks using Python 3.6-3.8 can no longer be "
-    "created, updated or run."
+    "created, updated or run (since 2025-02-18), and 3.9 followed in 2025 (issue 11). "
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 )
 
 KNOWN = PYTHON_RUNTIMES + POWERSHELL_RUNTIMES
@@ -43,7 +45,7 @@ def check(document: Document, context) -> Iterator[Finding]:
 def _problems(inputs: dict, files) -> Iterator[tuple[tuple[str, ...], str]]:
     runtime = inputs.get("Runtime")
     if runtime in BLOCKED_RUNTIMES:
-        yield ("Runtime",), f"Runtime {runtime!r} is blocked by SSM; use python3.11"
+        yield ("Runtime",), f"Runtime {runtime!r} is blocked by SSM; use {RECOMMENDED_PYTHON}"
     elif "Runtime" in inputs and runtime not in KNOWN and not has_placeholder(runtime):
         yield ("Runtime",), f"Runtime {describe(runtime)} is not one of {', '.join(KNOWN)}"
     python = isinstance(runtime, str) and runtime.startswith("python")

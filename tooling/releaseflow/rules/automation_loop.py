@@ -8,13 +8,15 @@ from releaseflow.documents import Document
 from releaseflow.findings import Finding
 from releaseflow.rules._automation_spec import condition_problems, has_placeholder, is_automation, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.rules._types import passed_problem, placeholder_types
 
 CODE = "E210"
 SUMMARY = "aws:loop inputs are well formed"
 WHY = (
     "SSM-FACTS: aws:loop `Iterators` (<= 100 values) + `IteratorDataType`, or `LoopCondition`; "
     "`Steps` (nested); `MaxIterations` (<= 100). The user guide: specify only one of Iterators and "
-    "LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap."
+    "LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap. Iterators is a list, "
+    "or a {{ reference }} to a parameter or step output of a list type."
 )
 
 MAX_ITERATIONS = 100
@@ -29,11 +31,11 @@ def check(document: Document, context) -> Iterator[Finding]:
         if step.get("action") != "aws:loop" or not isinstance(inputs, dict):
             continue
         label = step_label(step, path)
-        for key, message in _problems(inputs):
+        for key, message in _problems(inputs, placeholder_types(document)):
             yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")
 
 
-def _problems(inputs: dict) -> Iterator[tuple[tuple, str]]:
+def _problems(inputs: dict, types: dict) -> Iterator[tuple[tuple, str]]:
     steps = inputs.get("Steps")
     if "Steps" in inputs and (not isinstance(steps, list) or not steps):
         yield ("Steps",), "Steps must be a non-empty list of steps"
@@ -41,6 +43,10 @@ def _problems(inputs: dict) -> Iterator[tuple[tuple, str]]:
     if iterators == condition:
         yield (), "needs exactly one of Iterators and LoopCondition"
     values = inputs.get("Iterators")
+    # A {{ reference }} must name a list: a parameter or step output of a list type.
+    problem = passed_problem("StringList", values, types) if iterators and has_placeholder(values) else None
+    if problem:
+        yield ("Iterators",), f"Iterators must be a list: {problem}"
     if iterators and not has_placeholder(values):
         if not isinstance(values, list):
             yield ("Iterators",), f"Iterators {describe(values)} is neither a list nor a {{{{ reference }}}}"

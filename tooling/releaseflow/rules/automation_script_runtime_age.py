@@ -12,7 +12,7 @@ from releaseflow.rules._common import finding
 CODE = "W201"
 SUMMARY = "aws:executeScript uses an old runtime"
 WHY = (
-    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.8 blocked). AWS blocked "
+    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.9 blocked, E208). AWS blocked "
     "the older Python runtimes with a few months' notice; runbooks on the next-oldest ones are the "
     "next to break, and PowerShell Core 6.0 / 7.0 run on .NET releases that are out of support."
 )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from releaseflow.goregexp import compile_for
 from releaseflow.placeholders import PLACEHOLDER
 from releaseflow.rules._common import describe, finding
-from releaseflow.rules._parameters import go_regexp, matches, parameters
+from releaseflow.rules._parameters import matches, parameters
+from releaseflow.rules._types import default_problem
 
 CODE = "E013"
 SUMMARY = "default value the parameter's own constraints reject"
 WHY = (
-    "SSM checks a default like any value: it must be in allowedValues, match allowedPattern (unanchored, "
-    "Go regexp.MatchString) and respect minChars/maxChars/minItems/maxItems, or every run that relies on "
-    "it fails."
+    "SSM checks a default like any value: it must be of the parameter's type (an Integer default is a "
+    "number, a Boolean one true or false unquoted, a StringMap a map, a MapList a list of maps), be in "
+    "allowedValues, match allowedPattern (unanchored, Go regexp.MatchString) and respect "
+    "minChars/maxChars/minItems/maxItems, or every run that relies on it fails."
 )
 
 
@@ -24,19 +27,27 @@ def check(document, context) -> Iterator:
         if "default" not in definition:
             continue
         default = definition["default"]
-        for problem in _problems(definition, default):
+        for problem in _problems(definition, default, document.document_type):
             yield finding(
                 document, CODE, (*path, "default"), f"parameter {describe(name)}: default {problem}"
             )
 
 
-def _problems(definition: dict, default) -> Iterator[str]:
+def _problems(definition: dict, default, document_type: str) -> Iterator[str]:
     kind = definition.get("type")
     if kind == "String" and not isinstance(default, str):
         yield f"{describe(default)} is not a string"
         return
+    # A Parameter Store reference ({{ ssm:/path }}) stands for a whole StringList.
+    whole_reference = isinstance(default, str) and PLACEHOLDER.fullmatch(default.strip()) is not None
+    if kind == "StringList" and whole_reference:
+        return
     if kind == "StringList" and not (isinstance(default, list) and all(isinstance(v, str) for v in default)):
         yield f"{describe(default)} is not a list of strings"
+        return
+    problem = default_problem(kind, default)
+    if problem:
+        yield f"{describe(default)} {problem}"
         return
     if kind == "String":
         yield from _length_problems(definition, default, "minChars", "maxChars", "characters")
@@ -51,7 +62,7 @@ def _problems(definition: dict, default) -> Iterator[str]:
             if value not in allowed:
                 yield f"{describe(value)} is not in allowedValues {describe(allowed)}"
     source = definition.get("allowedPattern")
-    pattern = go_regexp(source) if isinstance(source, str) else None
+    pattern = compile_for(source, document_type) if isinstance(source, str) else None
     if pattern is not None:
         for value in checked:
             if not matches(pattern, value):

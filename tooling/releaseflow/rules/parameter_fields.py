@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from releaseflow.goregexp import COMMAND, compile_for
 from releaseflow.rules._common import describe, finding
-from releaseflow.rules._parameters import go_regexp
 
 CODE = "E012"
 SUMMARY = "parameter definition not a map, unknown field, or field of the wrong type"
 WHY = (
     "Parameter fields are type, default, description, allowedValues, allowedPattern, minChars, maxChars, "
     "minItems, maxItems, displayType (textfield|textarea) and, in Command documents, interpolationType "
-    "(ENV_VAR); SSM rejects others."
+    "(ENV_VAR); SSM rejects others. In a Command document the agent compiles allowedPattern with Go's "
+    "regexp (RE2: no lookaround, no backreferences, no `\\Z`, repeats up to 1000) before every run and "
+    "fails the run when it cannot (amazon-ssm-agent, allowedregexparamvalidator.go); the Automation "
+    "service reads more (AWS's own runbooks use lookaround and {1,2048}), so a runbook's pattern is an "
+    "error only when no engine reads it."
 )
 
 _COMMON_FIELDS = (
@@ -49,17 +53,22 @@ def check(document, context) -> Iterator:
             )
             continue
         for field, value in definition.items():
-            problem = _problem(field, value, allowed)
+            problem = _problem(field, value, allowed, document.document_type)
             if problem:
                 yield finding(document, CODE, (*path, field), f"parameter {describe(name)}: {problem}")
 
 
-def _problem(field, value, allowed) -> str | None:
+def _problem(field, value, allowed, document_type: str) -> str | None:
     if field not in allowed:
         return f"unknown field {describe(field)}; allowed: {', '.join(allowed)}"
     if field in ("description", "allowedPattern") and not isinstance(value, str):
         return f"{field} must be a string, found {describe(value)}"
-    if field == "allowedPattern" and go_regexp(value) is None:
+    if field == "allowedPattern" and compile_for(value, document_type) is None:
+        if document_type == COMMAND:
+            return (
+                f"allowedPattern {describe(value)} is not a valid Go regular expression (RE2); "
+                "the agent fails every run of this document"
+            )
         return f"allowedPattern {describe(value)} is not a valid regular expression"
     if field == "allowedValues" and not (isinstance(value, list) and value):
         return f"allowedValues must be a non-empty list, found {describe(value)}"
