@@ -77,7 +77,8 @@ def test_misspelt_keys(folder, capsys, line, key):
     (folder / "releaseflow.yaml").write_text(f"environments:\n  production:\n{line}")
     assert refused(capsys, "deploy", "--revision", REVISION) == (
         f"Error: releaseflow.yaml:3: unknown key '{key}' in environments.production; known keys: "
-        "migrate, parameters, region, runbook, schedule_group, scheduler_role_arn"
+        "alarm, ignore_alarm_poll_failure, migrate, parameters, region, runbook, schedule_group, "
+        "scheduler_role_arn"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,6 +123,26 @@ def scenario(outcome: str = "Success") -> list[tuple[float, dict]]:
     return [(0, running), (3, rolling), (6, done)]
 
 
+ALARM = "shop-5xx"
+
+
+def alarm_scenario() -> list[tuple[float, dict]]:
+    """The deploy watched by ALARM, which goes into ALARM while i-2 restarts: Automation cancels it."""
+    timeline = [(at, {**state, "alarm": ALARM}) for at, state in scenario()]
+    rolling = timeline[1][1]
+    stopped = {
+        **rolling,
+        "status": "Cancelled",
+        "triggered": [{"Name": ALARM, "State": "ALARM"}],
+        "steps": [
+            rolling["steps"][0],
+            _step("Rolling", "Cancelled", 3, 5),
+            _step("Restart", "Cancelled", 3, 5, command="c2", parent="Rolling", iteration=0),
+        ],
+    }
+    return [*timeline[:2], (5, stopped)]
+
+
 class FakeSSM:
     """The Automation and Run Command calls releaseflow makes, answered from a timeline."""
 
@@ -159,6 +180,10 @@ class FakeSSM:
         }
         if state.get("failure"):
             execution["FailureMessage"] = state["failure"]
+        if state.get("alarm"):
+            execution["AlarmConfiguration"] = {"IgnorePollAlarmFailure": False, "Alarms": [{"Name": ALARM}]}
+        if state.get("triggered"):
+            execution["TriggeredAlarms"] = state["triggered"]
         return {"AutomationExecution": execution}
 
     def describe_automation_step_executions(self, AutomationExecutionId, **_):
@@ -367,6 +392,27 @@ def test_start_request_tags_commit_actor_and_run_url():
     assert tags["releaseflow:commit"] == REVISION
     assert tags["releaseflow:actor"] == "octocat"
     assert tags["releaseflow:run"] == "https://github.com/acme/shop/actions/runs/42"
+
+
+def test_start_request_passes_the_alarm_as_alarm_configuration():
+    """An environment's alarm becomes StartAutomationExecution's AlarmConfiguration; none, no key."""
+    watched = replace(ENV, alarm="shop-5xx", ignore_alarm_poll_failure=True)
+    assert start_request(watched, REVISION, {}, {}).api_input()["AlarmConfiguration"] == {
+        "IgnorePollAlarmFailure": True,
+        "Alarms": [{"Name": "shop-5xx"}],
+    }
+    assert "AlarmConfiguration" not in start_request(ENV, REVISION, {}, {}).api_input()
+
+
+def test_execution_stopped_by_its_alarm_is_a_failure_naming_the_alarm():
+    """Cancelled by Automation for its alarm is `failed`, not `cancelled`, and the failure names the alarm."""
+    clock = FakeClock()
+    ssm = FakeSSM(alarm_scenario(), clock)
+    outcome, _ = _follow(ssm, clock)
+    assert outcome.result == "failed"
+    assert outcome.failure.step == "Rolling[0].Restart"
+    assert outcome.failure.message == f"CloudWatch alarm {ALARM} went into ALARM and stopped the deploy"
+    assert "StopAutomationExecution" not in ssm.calls
 
 
 def _request(fleet="web") -> StartRequest:

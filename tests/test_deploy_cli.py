@@ -12,7 +12,7 @@ from releaseflow import follow
 from releaseflow.cli import main
 from releaseflow.commands import deploy as deploy_command
 from releaseflow.execution import Snapshot, parse_step
-from test_deploy import REVISION, FakeSSM, _step, scenario
+from test_deploy import ALARM, REVISION, FakeSSM, _step, alarm_scenario, scenario
 
 RUNBOOK = """\
 schemaVersion: "0.3"
@@ -220,6 +220,36 @@ def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, mo
     assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text
     assert "```mermaid\ngantt" in text
     assert "  RestartServices :crit, " in text
+
+
+def test_alarm_comes_from_the_configuration_and_the_flag_overrides_it(fake, tmp_path):
+    """`alarm:` is passed as AlarmConfiguration; --alarm and --ignore-alarm-poll-failure override it."""
+    (tmp_path / "releaseflow.yaml").write_text(CONFIG + "    alarm: configured-alarm\n")
+    ssm = fake()
+    assert _deploy() == 0
+    assert _deploy("--alarm", ALARM, "--ignore-alarm-poll-failure") == 0
+    assert [request["AlarmConfiguration"] for request in ssm.started] == [
+        {"IgnorePollAlarmFailure": False, "Alarms": [{"Name": "configured-alarm"}]},
+        {"IgnorePollAlarmFailure": True, "Alarms": [{"Name": ALARM}]},
+    ]
+
+
+def test_deploy_stopped_by_its_alarm_exits_1_naming_it_in_error_line_and_summary(
+    fake, tmp_path, monkeypatch, capsys
+):
+    """An alarm that stops the execution fails the deploy (1): the result line, ::error and summary name it."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    fake(alarm_scenario())
+    assert _deploy("--alarm", ALARM) == 1
+    out = capsys.readouterr().out
+    reason = f"CloudWatch alarm {ALARM} went into ALARM and stopped the deploy"
+    assert f"deploy failed: execution exec-1 ended Cancelled: {reason}" in out
+    assert f"::error title=Deploy failed::step Rolling[0].Restart: {reason}" in out
+    text = summary.read_text()
+    assert f"**Stopped by an alarm:** {reason}" in text
+    assert f"message: {reason}" in text
 
 
 def test_terminal_live_line_gives_way_to_event_lines(capsys):

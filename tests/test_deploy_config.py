@@ -37,12 +37,33 @@ def test_values_become_lists_of_strings(tmp_path):
     }
 
 
+def test_alarm_is_read_per_environment(tmp_path):
+    """`alarm:` and `ignore_alarm_poll_failure:` belong to one environment; without them, no alarm."""
+    path = tmp_path / "releaseflow.yaml"
+    path.write_text(
+        "environments:\n  prod:\n    alarm: shop-5xx\n    ignore_alarm_poll_failure: true\n  staging: {}\n"
+    )
+    prod, staging = load_environment(path, "prod"), load_environment(path, "staging")
+    assert (prod.alarm, prod.ignore_alarm_poll_failure) == ("shop-5xx", True)
+    assert (staging.alarm, staging.ignore_alarm_poll_failure) == (None, False)
+
+
 @pytest.mark.parametrize(
     ("text", "name", "message"),
     [
         ("environments:\n  a: {}\n  b: {}\n", None, "choose an environment with --environment: a, b"),
         ("environments:\n  a: {}\n", "prod", "no environment 'prod'; known: a"),
         ("other: 1\n", None, "releaseflow.yaml:1: the file lacks the required key .environments."),
+        (
+            "environments:\n  a:\n    alarm: [x]\n",
+            None,
+            "releaseflow.yaml:3: environments.a.alarm must be a string",
+        ),
+        (
+            "environments:\n  a:\n    alarm: ' '\n",
+            None,
+            "releaseflow.yaml:3: environments.a.alarm ' ' does not",
+        ),
     ],
 )
 def test_configuration_errors_are_usage_errors(tmp_path, text, name, message):

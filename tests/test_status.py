@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
 from releaseflow.commands import status as status_command
-from test_deploy import REVISION, FakeSSM, scenario
+from test_deploy import ALARM, REVISION, FakeSSM, alarm_scenario, scenario
 
 
 @pytest.fixture
@@ -40,6 +40,22 @@ def test_status_json(ssm, capsys):
     assert data["status"] == "Failed"
     assert [s["name"] for s in data["steps"]] == ["Checkout", "Rolling", "Rolling[0].Restart"]
     assert {h["instance_id"]: h["status"] for h in data["hosts"]} == {"i-1": "Success", "i-2": "Failed"}
+
+
+def test_status_names_the_alarm_that_stopped_the_execution(ssm, capsys):
+    """--json and the text view give the watched alarm and TriggeredAlarms; none without an alarm."""
+    assert main(["status", "exec-1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["alarm"], data["triggered_alarms"]) == (None, [])
+    ssm.timeline = alarm_scenario()
+    assert main(["status", "exec-1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "Cancelled"
+    assert data["alarm"] == ALARM
+    assert data["triggered_alarms"] == [{"name": ALARM, "state": "ALARM"}]
+    assert main(["status", "exec-1"]) == 0
+    out = capsys.readouterr().out
+    assert f"alarm: {ALARM}\nstopped by: CloudWatch alarm {ALARM} went into ALARM" in out
 
 
 def test_status_without_id_shows_the_latest_execution_of_the_runbook(ssm, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,80 @@ def test_automation_role_sends_commands_only_to_the_fleet_and_project_documents(
         "document/${DocumentPrefix}releaseflow-*": None,
         "instance/*": {"StringEquals": {"ssm:resourceTag/releaseflow:fleet": {"Ref": "FleetTagValue"}}},
     }
+
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+_NO_VALUE = object()
+
+
+def _resolve(node, parameters: dict, conditions: dict):
+    """Evaluate the intrinsic functions template.yaml's conditions and alarm policy use, as CloudFormation does."""
+    if isinstance(node, list):
+        return [v for v in (_resolve(item, parameters, conditions) for item in node) if v is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref")):
+        resolved = {key: _resolve(value, parameters, conditions) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+    [(function, argument)] = node.items()
+    if function == "Ref":
+        return _NO_VALUE if argument == "AWS::NoValue" else {**PSEUDO, **parameters}[argument]
+    if function == "Fn::If":
+        name, then, otherwise = argument
+        return _resolve(then if conditions[name] else otherwise, parameters, conditions)
+    if function == "Fn::Sub":
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        values = {**PSEUDO, **{k: _resolve(v, parameters, conditions) for k, v in variables.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], text)
+    args = _resolve(argument, parameters, conditions)
+    operations = {
+        "Fn::Join": lambda: args[0].join(args[1]),
+        "Fn::Split": lambda: args[1].split(args[0]),
+        "Fn::Select": lambda: args[1][int(args[0])],
+        "Fn::Equals": lambda: args[0] == args[1],
+        "Fn::Not": lambda: not args[0],
+    }
+    return operations[function]()
+
+
+def _alarm_policy(template: dict, names: str) -> list[dict] | None:
+    """The AutomationRole's alarm statements for DeployAlarmNames=names (None when the policy is left out)."""
+    parameters = {"DeployAlarmNames": names.split(",")}
+
+    class Conditions(dict):
+        def __missing__(self, name):  # only the conditions the policy uses, which need only these parameters
+            return _resolve(template["Conditions"][name], parameters, self)
+
+    conditions = Conditions()
+    [policy] = [
+        p
+        for p in template["Resources"]["AutomationRole"]["Properties"]["Policies"]
+        if "stop-on-alarm" in repr(p)
+    ]
+    resolved = _resolve(policy, parameters, conditions)
+    return None if resolved is _NO_VALUE else resolved["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize(
+    ("names", "alarms"),
+    [("shop-5xx", ["shop-5xx"]), ("a,b", ["a", "b"]), ("a,b,c", ["a", "b", "c"])],
+)
+def test_automation_role_reads_only_the_named_alarms_and_may_stop_its_execution(template, names, alarms):
+    """DeployAlarmNames scopes DescribeAlarms to those alarms; StopAutomationExecution comes with it."""
+    statements = _alarm_policy(template, names)
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        (
+            "cloudwatch:DescribeAlarms",
+            [f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{a}" for a in alarms],
+        ),
+        ("ssm:StopAutomationExecution", "arn:aws:ssm:eu-west-1:123456789012:automation-execution/*"),
+    ]
+
+
+def test_alarm_permissions_are_left_out_without_alarms_and_star_allows_any(template):
+    """No DeployAlarmNames, no alarm policy; `*` (which a composite alarm needs) grants DescribeAlarms on *."""
+    assert _alarm_policy(template, "") is None
+    assert _alarm_policy(template, "*")[0]["Resource"] == "*"
 
 
 def test_publish_is_limited_to_the_prefix(template):

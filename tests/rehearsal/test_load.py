@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from scenarios import assert_fleet_consistent, deploy, fleet_fixture, push_commit
+from scenarios import assert_fleet_consistent, client, deploy, fleet_fixture, push_commit
 
 pytestmark = pytest.mark.rehearsal
 REPORT = Path(__file__).resolve().parents[2] / "build" / "load-report.json"
@@ -113,11 +113,23 @@ def _record(name: str, exit_code: int, load: SteadyLoad, revisions: dict[str, st
 
 
 def test_rolling_deploy_under_load_fails_no_request(rehearsal):
-    """A successful rolling deploy of revision 2 at 25 requests/s through HAProxy: zero failed requests,
-    answers from both revisions, and all hosts end on revision 2."""
+    """A successful rolling deploy of revision 2 at 25 requests/s through HAProxy, watched by a CloudWatch
+    alarm that stays OK (issue 14): zero failed requests, answers from both revisions, all hosts on 2."""
     first, second = rehearsal.revisions[:2]
+    cloudwatch = client(rehearsal, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="shop-5xx",
+        Namespace="shop",
+        MetricName="5xx",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName="shop-5xx", StateValue="OK", StateReason="quiet")
     with SteadyLoad(rehearsal.lb_url) as load:
-        result = deploy(rehearsal, "--revision", second)
+        result = deploy(rehearsal, "--revision", second, "--alarm", "shop-5xx")
     report = _record("rolling deploy of revision 2", result.returncode, load, {first: "1", second: "2"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert not load.bounded

@@ -31,6 +31,9 @@ class Environment:
     parameters: dict[str, list[str]] = field(default_factory=dict)
     scheduler_role_arn: str | None = None
     schedule_group: str = "default"
+    # The CloudWatch alarm Automation watches (AlarmConfiguration); None: no alarm.
+    alarm: str | None = None
+    ignore_alarm_poll_failure: bool = False
     # `documents:` in the file, resolved against the file's folder; None: the packaged documents.
     documents: Path | None = None
 
@@ -91,6 +94,8 @@ def load_environment(path: str | Path, name: str | None) -> Environment:
         parameters=parameters,
         scheduler_role_arn=settings.get("scheduler_role_arn"),
         schedule_group=str(settings.get("schedule_group", "default")),
+        alarm=settings.get("alarm"),
+        ignore_alarm_poll_failure=bool(settings.get("ignore_alarm_poll_failure", False)),
         documents=configured_documents(path, data),
     )
 

@@ -57,6 +57,9 @@ class StartRequest:
     parameters: dict[str, list[str]]
     client_token: str
     tags: tuple[tuple[str, str], ...]
+    # The CloudWatch alarm that makes Automation stop the execution (AlarmConfiguration), if any.
+    alarm: str | None = None
+    ignore_alarm_poll_failure: bool = False
 
     @property
     def fleet(self) -> str | None:
@@ -68,7 +71,13 @@ class StartRequest:
             "Parameters": self.parameters,
             "ClientToken": self.client_token,
             "Tags": [{"Key": key, "Value": value} for key, value in self.tags],
-        }
+        } | self._alarm_configuration()
+
+    def _alarm_configuration(self) -> dict:
+        if not self.alarm:
+            return {}
+        alarms = {"IgnorePollAlarmFailure": self.ignore_alarm_poll_failure, "Alarms": [{"Name": self.alarm}]}
+        return {"AlarmConfiguration": alarms}
 
 
 def runbook_parameters(root: Path, runbook: str) -> dict:
@@ -146,7 +155,14 @@ def start_request(
     if run_id and github.get("GITHUB_REPOSITORY"):
         server = github.get("GITHUB_SERVER_URL", "https://github.com")
         tags.append(("releaseflow:run", f"{server}/{github['GITHUB_REPOSITORY']}/actions/runs/{run_id}"))
-    return StartRequest(environment.runbook, parameters, token, tuple(tags))
+    return StartRequest(
+        environment.runbook,
+        parameters,
+        token,
+        tuple(tags),
+        alarm=environment.alarm,
+        ignore_alarm_poll_failure=environment.ignore_alarm_poll_failure,
+    )
 
 
 def running_executions(ssm, runbook: str, fleet: str | None) -> list[str]:

@@ -64,6 +64,23 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class TriggeredAlarm:
+    """A CloudWatch alarm that stopped the execution (TriggeredAlarms): ALARM, or UNKNOWN when unreadable."""
+
+    name: str
+    state: str
+
+    @property
+    def reason(self) -> str:
+        if self.state == "ALARM":
+            return f"CloudWatch alarm {self.name} went into ALARM and stopped the deploy"
+        return (
+            f"CloudWatch alarm {self.name} could not be read (state {self.state}) and stopped the deploy; "
+            "IgnorePollAlarmFailure was false"
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     execution_id: str
     runbook: str
@@ -74,6 +91,9 @@ class Snapshot:
     end: datetime | None = None
     steps: tuple[Step, ...] = ()
     invocations: tuple[Invocation, ...] = ()
+    # AlarmConfiguration's alarm ("" without one), and the alarms that stopped the execution.
+    alarm: str = ""
+    triggered_alarms: tuple[TriggeredAlarm, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -129,6 +149,10 @@ def parse_execution(execution: dict[str, Any]) -> Snapshot:
         failure=execution.get("FailureMessage", ""),
         start=execution.get("ExecutionStartTime"),
         end=execution.get("ExecutionEndTime"),
+        alarm=next((a["Name"] for a in (execution.get("AlarmConfiguration") or {}).get("Alarms", [])), ""),
+        triggered_alarms=tuple(
+            TriggeredAlarm(a["Name"], a.get("State", "")) for a in execution.get("TriggeredAlarms") or []
+        ),
     )
 
 

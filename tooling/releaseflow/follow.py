@@ -220,6 +220,11 @@ def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Out
 def _outcome(ssm, snapshot: Snapshot) -> Outcome:
     if snapshot.succeeded:
         return Outcome("success", snapshot)
+    if snapshot.triggered_alarms and snapshot.status == "Cancelled":
+        # Automation cancelled it for its alarm: the new revision is bad, a failure and not a cancel.
+        stopped = [s for s in snapshot.steps if s.status == "Cancelled" and s.action != "aws:loop"]
+        step = stopped[0].label if stopped else ""
+        return Outcome("failed", snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
     result = {"TimedOut": "timed_out", "Cancelled": "cancelled"}.get(snapshot.status, "failed")
     return Outcome(result, snapshot, _failure(ssm, snapshot))
 

@@ -151,6 +151,9 @@ def status_text(snapshot: Snapshot) -> str:
     lines = [f"execution {snapshot.execution_id} of {snapshot.runbook}: {snapshot.status}"]
     if snapshot.failure:
         lines.append(f"failure: {snapshot.failure}")
+    if snapshot.alarm:
+        lines.append(f"alarm: {snapshot.alarm}")
+    lines += [f"stopped by: {alarm.reason}" for alarm in snapshot.triggered_alarms]
     for name, values in sorted(snapshot.parameters.items()):
         if name in ("Revision", "FleetTagValue"):
             lines.append(f"{name}: {', '.join(values)}")
@@ -168,6 +171,8 @@ def status_json(snapshot: Snapshot) -> dict:
         "runbook": snapshot.runbook,
         "status": snapshot.status,
         "failure": snapshot.failure,
+        "alarm": snapshot.alarm or None,
+        "triggered_alarms": [{"name": a.name, "state": a.state} for a in snapshot.triggered_alarms],
         "parameters": snapshot.parameters,
         "steps": [
             {
@@ -206,6 +211,7 @@ def deploy_markdown(outcome: Outcome, environment: str, url: str) -> str:
         "",
         f"Execution [`{snapshot.execution_id}`]({url}) of `{snapshot.runbook}`: {snapshot.status}",
         "",
+        *[f"**Stopped by an alarm:** {alarm.reason}\n" for alarm in snapshot.triggered_alarms],
         "| Host | Role | Revision | Status | Duration |",
         "| --- | --- | --- | --- | --- |",
     ]

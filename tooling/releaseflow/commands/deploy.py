@@ -45,12 +45,14 @@ per-host command status, and on failure the failing host's output. The revision 
 the runbook's Revision pattern, and every parameter against the runbook's own patterns, before any
 AWS call. Another running deploy to the same fleet makes it refuse (or wait, with --wait-lock); of two
 started at the same instant the younger stops itself. SIGINT/SIGTERM stops the execution before exiting.
+With an alarm (--alarm or `alarm:`), Automation watches it and stops the execution when it goes into
+ALARM: the runbook's cancel path puts the fleet back, and the deploy fails naming the alarm.
 In GitHub Actions it groups output by phase, annotates the failure, writes execution-id and status
 to $GITHUB_OUTPUT and a summary (hosts table, gantt chart) to $GITHUB_STEP_SUMMARY."""
 EPILOG = """\
 exit codes:
   0  the deploy succeeded (or was started/scheduled with --no-wait/--at)
-  1  the deploy failed
+  1  the deploy failed (a host failed, or its CloudWatch alarm stopped it: --alarm)
   2  refused before starting: bad revision or parameter, bad configuration or usage
   3  timed out (the runbook's own timeout, or --timeout: the execution is then stopped)
   4  cancelled (by a signal to this command, or from elsewhere)
@@ -81,6 +83,17 @@ def register(parser) -> None:
     parser.add_argument("--fleet", help="FleetTagValue: the fleet to deploy to")
     parser.add_argument("--batch-size", help="BatchSize: hosts per rolling batch (count or percentage)")
     parser.add_argument("--target-group", help="TargetGroupArn: the load balancer's target group")
+    parser.add_argument(
+        "--alarm",
+        metavar="NAME",
+        help="CloudWatch alarm that stops the deploy when it goes into ALARM, passed as AlarmConfiguration "
+        "(default: `alarm:` in the configuration); the deploy then fails (exit 1) naming it",
+    )
+    parser.add_argument(
+        "--ignore-alarm-poll-failure",
+        action="store_true",
+        help="go on when Automation cannot read the alarm (default: an unreadable alarm stops the deploy)",
+    )
     parser.add_argument("--runbook", help="runbook name (default: from the configuration)")
     parser.add_argument("--region", help="AWS region (default: from the configuration, else the chain)")
     parser.add_argument(
@@ -117,6 +130,10 @@ def _run(args) -> int:
     environment = load_environment(args.config, args.environment)
     if args.runbook:
         environment = replace(environment, runbook=args.runbook)
+    if args.alarm:
+        environment = replace(environment, alarm=args.alarm)
+    if args.ignore_alarm_poll_failure:
+        environment = replace(environment, ignore_alarm_poll_failure=True)
     root = resolve_root(args.root, environment.documents)
     check_revision(args.revision, revision_pattern(root, environment.runbook))
     request = start_request(environment, args.revision, _overrides(args), os.environ)
@@ -165,7 +182,8 @@ def _run(args) -> int:
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
         out.line(report.failure_text(outcome.failure).rstrip("\n"))
-    out.line(f"deploy {outcome.result}: execution {execution_id} ended {outcome.snapshot.status}")
+    stopped_by = "".join(f": {alarm.reason}" for alarm in outcome.snapshot.triggered_alarms)
+    out.line(f"deploy {outcome.result}: execution {execution_id} ended {outcome.snapshot.status}{stopped_by}")
     out.close()
     if github and outcome.result != "success":
         print(report.error_annotation(outcome))

@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidParameters, validate_parameters
+from releaseflow.rehearsal.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
 from releaseflow.rehearsal.awsjson import AwsError, filter_values, page, parse_iso
 from releaseflow.rehearsal.moto_state import StoredDocument
 
@@ -128,6 +129,8 @@ class AutomationService:
         self._runs: dict[str, AutomationRun] = {}
         self._tags: dict[str, list[dict]] = {}
         self._tokens: dict[str, str] = {}
+        self._alarms: dict[str, AlarmConfiguration] = {}
+        self._triggered: dict[str, list[dict]] = {}
         self._dir.mkdir(parents=True, exist_ok=True)
         self._load()
 
@@ -149,6 +152,7 @@ class AutomationService:
                         "IdempotentParameterMismatch", "ClientToken was used with another document."
                     )
                 return {"AutomationExecutionId": existing.execution_id}
+        alarm = AlarmConfiguration.from_request(request.get("AlarmConfiguration"))
         document = self._document(request["DocumentName"], request.get("DocumentVersion"))
         try:
             typed = validate_parameters(document.content, request.get("Parameters") or {})
@@ -169,24 +173,33 @@ class AutomationService:
         with self._lock:
             self._runs[execution_id] = run
             self._tags[execution_id] = list(request.get("Tags") or [])
+            if alarm:
+                self._alarms[execution_id] = alarm
             if token:
                 self._tokens[token] = execution_id
         self._save(execution_id)
         threading.Thread(
             target=self._run, args=(run,), name=f"automation-{execution_id}", daemon=True
         ).start()
+        if alarm:
+            self._watch(run, alarm)
         log.info("started %s (%s v%s)", execution_id, document.name, document.version)
         return {"AutomationExecutionId": execution_id}
 
     def get_automation_execution(self, request: dict) -> dict:
-        return {"AutomationExecution": self._run_of(request["AutomationExecutionId"]).execution()}
+        run = self._run_of(request["AutomationExecutionId"])
+        return {"AutomationExecution": run.execution() | self._alarm_fields(run.execution_id)}
 
     def describe_automation_executions(self, request: dict) -> dict:
         """DescribeAutomationExecutions, newest first, by Filters."""
         filters = filter_values(request.get("Filters"), _EXECUTION_FILTERS, "InvalidFilterKey")
         with self._lock:
             runs = list(self._runs.items())
-        rows = [run.metadata() for execution_id, run in runs if self._selected(execution_id, run, filters)]
+        rows = [
+            run.metadata() | self._alarm_fields(execution_id)
+            for execution_id, run in runs
+            if self._selected(execution_id, run, filters)
+        ]
         rows.sort(key=lambda row: row["ExecutionStartTime"], reverse=True)
         shown, token = page(rows, request)
         return {"AutomationExecutionMetadataList": shown} | ({"NextToken": token} if token else {})
@@ -213,6 +226,34 @@ class AutomationService:
         return {}
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _watch(self, run: AutomationRun, alarm: AlarmConfiguration) -> None:
+        """Check the alarm while the execution runs; in ALARM (or unreadable, unless ignored) stop it."""
+
+        def stop(triggered: dict) -> None:
+            with self._lock:
+                self._triggered[run.execution_id] = [triggered]
+            log.info("alarm %s is %s: stopping %s", triggered["Name"], triggered["State"], run.execution_id)
+            # What StopAutomationExecution does: the running step is cancelled and onCancel runs.
+            run.cancel()
+            if run.status in ("Success", "Failed", "TimedOut"):
+                # It ended on its own just before the stop: the alarm stopped nothing.
+                with self._lock:
+                    self._triggered.pop(run.execution_id, None)
+                self._save(run.execution_id)
+
+        monitor = AlarmMonitor(
+            alarm, read=lambda name: read_state(self._aws, name), status=lambda: run.status, stop=stop
+        )
+        threading.Thread(target=monitor.run, name=f"alarm-{run.execution_id}", daemon=True).start()
+
+    def _alarm_fields(self, execution_id: str) -> dict:
+        """AlarmConfiguration and TriggeredAlarms, as GetAutomationExecution shows them when set."""
+        with self._lock:
+            alarm = self._alarms.get(execution_id)
+            triggered = self._triggered.get(execution_id)
+        fields: dict = {"AlarmConfiguration": alarm.api()} if alarm else {}
+        return fields | ({"TriggeredAlarms": list(triggered)} if triggered else {})
 
     def _document(self, name: str, version: str | None) -> StoredDocument:
         try:
@@ -252,6 +293,8 @@ class AutomationService:
                 "run": json.loads(run.to_json()),
                 "tags": self._tags[execution_id],
                 "client_token": next((t for t, i in self._tokens.items() if i == execution_id), None),
+                "alarm": self._alarms[execution_id].api() if execution_id in self._alarms else None,
+                "triggered_alarms": self._triggered.get(execution_id, []),
             }
             path = self._dir / f"{execution_id}.json"
             temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
@@ -265,6 +308,11 @@ class AutomationService:
             run = AutomationRun.from_json(json.dumps(state["run"]))
             self._runs[run.execution_id] = run
             self._tags[run.execution_id] = state.get("tags", [])
+            alarm = AlarmConfiguration.from_request(state.get("alarm"))
+            if alarm:
+                self._alarms[run.execution_id] = alarm
+            if state.get("triggered_alarms"):
+                self._triggered[run.execution_id] = state["triggered_alarms"]
             if state.get("client_token"):
                 self._tokens[state["client_token"]] = run.execution_id
             if run.status != state["run"]["status"]:
