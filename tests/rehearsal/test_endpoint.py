@@ -16,6 +16,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from releaseflow.rehearsal import fleet
 from releaseflow.rehearsal.endpoint import POLL_SLICE_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -414,3 +415,20 @@ def test_strict_readings_refuse_a_runbook_whose_run_command_has_a_document_versi
     default = endpoint_launch(tmp_path / "default")
     created = default.client("ssm").create_document(Name="Pinned", Content=content, DocumentType="Automation")
     assert created["DocumentDescription"]["Name"] == "Pinned"
+
+
+def test_foreign_instances_list_before_the_fleet_and_a_small_page_holds_none_of_it(endpoint_launch, tmp_path):
+    """With 6 foreign nodes registered first, boto3's first page of 5 for the fleet's tag is empty with a
+    NextToken, and the paginator finds the fleet's nodes: callers must follow NextToken, as on AWS."""
+    endpoint = endpoint_launch(tmp_path / "state")
+    ec2, ssm = endpoint.client("ec2"), endpoint.client("ssm")
+    fleet.run_foreign_instances(ec2, 6)
+    ours = _instances(endpoint, 2, {"releaseflow:fleet": "local"})
+    request = {"Filters": [{"Key": "tag:releaseflow:fleet", "Values": ["local"]}], "MaxResults": 5}
+    first = ssm.describe_instance_information(**request)
+    assert first["InstanceInformationList"] == [] and first["NextToken"]
+    pages = ssm.get_paginator("describe_instance_information").paginate(**request)
+    found = [row["InstanceId"] for page in pages for row in page["InstanceInformationList"]]
+    assert sorted(found) == sorted(ours)
+    everything = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])
+    assert len(everything["InstanceInformationList"]) == 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from releaseflow.rehearsal.awsjson import AwsError
-from releaseflow.rehearsal.instances_service import InstancesService
+from releaseflow.rehearsal.instances_service import FOREIGN_TAG, InstancesService
 from releaseflow.rehearsal.moto_state import Ec2Instance
 
 
@@ -80,3 +80,20 @@ def test_stopped_and_terminated_instances_are_not_listed():
     service = _service(instances, Clock())
     listed = [row["InstanceId"] for row in service.describe({})["InstanceInformationList"]]
     assert listed == ["i-run"]
+
+
+def test_foreign_instances_are_online_managed_nodes_without_an_agent():
+    """Instances tagged as another fleet's are managed and Online with no agent poll, and list in EC2 order."""
+    foreign = [Ec2Instance(f"i-f{n}", "running", {FOREIGN_TAG: "true"}) for n in range(2)]
+    ours = Ec2Instance("i-ours", "running", {})
+    clock = Clock()
+    service = InstancesService(lambda: [*foreign, ours], offline_after=10, clock=clock)
+    service.heartbeat("i-ours")
+    clock.now += 3600  # long after any real agent would be lost
+    service.heartbeat("i-ours")
+    listed = service.describe({})["InstanceInformationList"]
+    assert [(row["InstanceId"], row["PingStatus"]) for row in listed] == [
+        ("i-f0", "Online"),
+        ("i-f1", "Online"),
+        ("i-ours", "Online"),
+    ]

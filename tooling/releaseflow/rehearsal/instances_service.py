@@ -15,6 +15,9 @@ AGENT_VERSION = "3.3.0.0-releaseflow"
 # the rehearsal keeps the mechanism with a short interval (`local up --ping-interval`).
 AWS_PING_INTERVAL = 300.0
 PING_INTERVAL = 1.0
+# Instances of "other fleets" (`local up --foreign-instances`): no host behind them, the endpoint
+# heartbeats for them, so they are online managed nodes that list before the fleet's own.
+FOREIGN_TAG = "releaseflow:rehearsal-foreign"
 # DescribeInstanceInformation's MaxResults range (botocore's model: min 5, max 50).
 MAX_RESULTS = (5, 50)
 _FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key", "tag:")
@@ -95,11 +98,15 @@ class InstancesService:
 
         Stopped and terminated instances are left out, as DescribeInstanceInformation's reference says.
         """
+        instances = self._ec2_instances()
+        for instance in instances:
+            if FOREIGN_TAG in instance.tags and instance.state == "running":
+                self.heartbeat(instance.instance_id)
         with self._lock:
             known = set(self._last_ping)
         return [
             instance
-            for instance in self._ec2_instances()
+            for instance in instances
             if instance.instance_id in known and instance.state not in ("stopped", "terminated")
         ]
 
