@@ -44,6 +44,9 @@ from releaseflow.rehearsal.moto_state import MotoState
 log = logging.getLogger("releaseflow.endpoint")
 
 ELBV2_VERSION = "2015-12-01"
+EC2_VERSION = "2016-11-15"
+# EC2 calls that power a host down or up: the endpoint stops or starts its agent and services.
+POWER_ACTIONS = ("StopInstances", "StartInstances")
 # How often timeouts and rate control are re-examined when no request arrives to trigger it.
 TICK_SECONDS = 0.25
 # How often an agent's long poll checks that the agent is still connected.
@@ -74,7 +77,7 @@ class Endpoint:
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
         self.commands = CommandsService(self.moto.document, self.instances)
-        self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group)
+        self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
         self.readings = check_readings(readings or {})
         self.automation = AutomationService(
@@ -148,6 +151,8 @@ class Endpoint:
             form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
             if form.get("Action") in ELBV2_ACTIONS and form.get("Version") == ELBV2_VERSION:
                 return self._elbv2(form, environ, start_response)
+            if form.get("Action") in POWER_ACTIONS and form.get("Version") == EC2_VERSION:
+                return self._power(form, environ, start_response)
         return self.moto_app(environ, start_response)
 
     def _ssm(self, operation: str, environ: dict, start_response: Callable) -> WSGIResponse:
@@ -253,8 +258,43 @@ class Endpoint:
         start_response(captured["status"], captured["headers"])
         return [body]
 
+    def _power(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
+        """Stop/StartInstances: moto changes the state, then the host's agent and services follow."""
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured.update(status=status, headers=headers)
+
+        body = b"".join(self.moto_app(environ, capture))
+        if captured["status"].startswith("200"):
+            ids = [value for key, value in sorted(form.items()) if key.startswith("InstanceId.")]
+            threading.Thread(
+                target=self._apply_power, args=(form["Action"], ids), name="power", daemon=True
+            ).start()
+        start_response(captured["status"], captured["headers"])
+        return [body]
+
+    def _apply_power(self, action: str, instance_ids: list[str]) -> None:
+        # Imported late: only a fleet's endpoint has hosts to power.
+        from releaseflow.rehearsal import power
+
+        for instance_id in instance_ids:
+            root = power.host_root(self.state_dir, instance_id)
+            if root is None:
+                continue
+            try:
+                if action == "StopInstances":
+                    power.power_off(root)
+                else:
+                    power.power_on(root, self.aws.url or "", self.state_dir / "logs")
+            except Exception:
+                log.exception("%s of %s failed", action, instance_id)
+
+    def _instance_states(self) -> dict[str, str]:
+        return {instance.instance_id: instance.state for instance in self.moto.instances()}
+
     def _not_running(self, targets: list[dict[str, str]]) -> list[str]:
-        states = {instance.instance_id: instance.state for instance in self.moto.instances()}
+        states = self._instance_states()
         return [
             target["Id"] for target in targets if target["Id"] in states and states[target["Id"]] != "running"
         ]

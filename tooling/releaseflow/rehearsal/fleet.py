@@ -277,16 +277,16 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
     """Stop everything `up` started, from the pid files it left; idempotent, and works after a crash."""
     state_dir = state_dir.resolve()
     for host_root in sorted((state_dir / "hosts").glob("*")):
-        if _stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
+        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
             progress(f"stopped the agent of {host_root.name}")
         for pid_file in sorted((host_root / "run").glob("*.pid")):
-            if _stop_recorded(pid_file, ""):
+            if stop_recorded(pid_file, ""):
                 progress(f"stopped {pid_file.stem} on {host_root.name}")
     if (state_dir / "haproxy" / "lb.json").exists():
         LoadBalancer(state_dir).stop()
         (state_dir / "haproxy" / "lb.json").unlink()
         progress("stopped haproxy")
-    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
         progress("stopped the endpoint")
     (state_dir / "endpoint.json").unlink(missing_ok=True)
     if (state_dir / "postgres" / "data" / "postmaster.pid").exists():
@@ -340,7 +340,7 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
     """
     state_dir = state_dir.resolve()
     recorded = _read_json(state_dir / "fleet.json")
-    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
         progress("stopped the endpoint")
     url = recorded["endpoint_url"]
     progress(f"starting the endpoint again on {url}")
@@ -564,7 +564,7 @@ def _chown(path: Path, user) -> None:
     subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], check=True)
 
 
-def _stop_recorded(pid_file: Path, marker: str) -> bool:
+def stop_recorded(pid_file: Path, marker: str) -> bool:
     """Stop the process group a pid file names, if that process still runs; True if one was stopped."""
     if not pid_file.exists():
         return False
