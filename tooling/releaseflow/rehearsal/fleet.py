@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from ruamel.yaml import YAML
 
 import releaseflow
@@ -202,7 +202,11 @@ def _bring_up(
     target_group_arn = _target_group(ec2, elbv2, instance_ids)
 
     progress("publishing documents/ and automation/ to the endpoint")
-    publish_documents(ssm, repo_root())
+    try:
+        publish_documents(ssm, repo_root())
+    except ClientError as error:
+        # The endpoint refused a document, as AWS would (under --aws-readings strict, for instance).
+        raise RehearsalError(f"publishing documents/ and automation/ was refused: {error}") from error
 
     fleet = {
         "hosts": [
