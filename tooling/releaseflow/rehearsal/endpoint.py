@@ -76,7 +76,9 @@ class Endpoint:
         self.moto = MotoState(region)
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
-        self.commands = CommandsService(self.moto.document, self.instances)
+        self.commands = CommandsService(
+            self.moto.document, self.instances, version_with_hash=self.moto.version_with_hash
+        )
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
         self.readings = check_readings(readings or {})
