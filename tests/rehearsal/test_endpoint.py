@@ -432,23 +432,3 @@ def test_foreign_instances_list_before_the_fleet_and_a_small_page_holds_none_of_
     assert sorted(found) == sorted(ours)
     everything = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])
     assert len(everything["InstanceInformationList"]) == 8
-
-
-def test_send_command_runs_the_version_whose_hash_is_given(endpoint_server):
-    """DocumentHash (Sha256) picks the version with that content, as SSM does; an unknown hash is refused."""
-    ssm = endpoint_server.client("ssm")
-    name = _document(endpoint_server)
-    first_hash = ssm.describe_document(Name=name)["Document"]["Hash"]
-    changed = {**ECHO_DOCUMENT, "description": "Version two."}
-    ssm.update_document(
-        Name=name, Content=yaml.safe_dump(changed), DocumentVersion="$LATEST", DocumentFormat="YAML"
-    )
-    ssm.update_document_default_version(Name=name, DocumentVersion="2")
-    [instance_id] = _instances(endpoint_server, 1)
-    sent = ssm.send_command(
-        DocumentName=name, DocumentHash=first_hash, DocumentHashType="Sha256", InstanceIds=[instance_id]
-    )
-    assert sent["Command"]["DocumentVersion"] == "1"
-    with pytest.raises(ClientError) as error:
-        ssm.send_command(DocumentName=name, DocumentHash="0" * 64, InstanceIds=[instance_id])
-    assert error.value.response["Error"]["Code"] == "InvalidDocument"

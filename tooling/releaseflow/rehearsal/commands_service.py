@@ -100,10 +100,8 @@ class CommandsService:
         documents: Callable[[str, str | None], StoredDocument],
         instances: InstancesService,
         clock: Callable[[], float] = time.time,
-        version_with_hash: Callable[[str, str], str] | None = None,
     ):
         self._documents = documents
-        self._version_with_hash = version_with_hash
         self._instances = instances
         self._clock = clock
         self._changed = threading.Condition()
@@ -120,16 +118,7 @@ class CommandsService:
                 f"InstanceIds lists {len(request['InstanceIds'])} instances; SendCommand takes at most "
                 f"{MAX_INSTANCE_IDS}.",
             )
-        version = request.get("DocumentVersion")
-        if request.get("DocumentHash") and self._version_with_hash is not None:
-            # SendCommand runs the version whose content has that hash (DocumentHashType Sha256), or fails.
-            if request.get("DocumentHashType", "Sha256") != "Sha256":
-                raise AwsError("InvalidDocument", "The rehearsal checks DocumentHash with Sha256 only.")
-            hashed = self._version_with_hash(request["DocumentName"], request["DocumentHash"])
-            if version and version not in ("$DEFAULT", "$LATEST", hashed):
-                raise AwsError("InvalidDocument", f"DocumentHash names version {hashed}, not {version}.")
-            version = hashed
-        document = self._documents(request["DocumentName"], version)
+        document = self._documents(request["DocumentName"], request.get("DocumentVersion"))
         if document.document_type != "Command":
             raise AwsError("InvalidDocument", f"{document.name} is not a Command document.")
         try:

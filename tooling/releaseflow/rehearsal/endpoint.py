@@ -76,9 +76,7 @@ class Endpoint:
         self.moto = MotoState(region)
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
-        self.commands = CommandsService(
-            self.moto.document, self.instances, version_with_hash=self.moto.version_with_hash
-        )
+        self.commands = CommandsService(self.moto.document, self.instances)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
         self.readings = check_readings(readings or {})

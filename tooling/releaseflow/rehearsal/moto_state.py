@@ -54,16 +54,6 @@ class MotoState:
         content = json.loads(found["Content"])
         return StoredDocument(name, found["DocumentVersion"], found["DocumentType"], content)
 
-    def version_with_hash(self, name: str, sha256: str) -> str:
-        """The version of `name` whose content has this Sha256 (SendCommand's DocumentHash)."""
-        documents = ssm_backends[self.account][self.region]._documents.get(name)
-        if documents is None:
-            raise AwsError("InvalidDocument", f"Document {name} does not exist.")
-        for version, document in documents.versions.items():
-            if document.hash == sha256:
-                return version
-        raise AwsError("InvalidDocument", f"Document {name} has no version with hash {sha256}.")
-
     def instances(self) -> list[Ec2Instance]:
         """Every instance moto knows, with its tags."""
         backend = ec2_backends[self.account][self.region]
