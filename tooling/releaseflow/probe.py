@@ -252,6 +252,9 @@ class Probe:
         except ClientError as error:
             raise ProbeError(f"StartAutomationExecution {name} failed: {error}") from error
         deadline = self._clock() + self._timeout
+        # Short probes end in well under a second on the rehearsal; on AWS they take seconds: start
+        # polling quickly and back off to 2 s, so neither waits long nor calls often.
+        pause = 0.05
         while True:
             execution = self._ssm.get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
@@ -263,7 +266,8 @@ class Probe:
                 raise ProbeError(
                     f"probe execution {execution_id} ({name}) did not end in {self._timeout:g} s"
                 )
-            self._sleep(1)
+            self._sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     @staticmethod
     def _step_names(execution: dict) -> set[str]:
