@@ -162,11 +162,13 @@ def test_up_refuses_readings_it_does_not_know(tmp_path, capsys):
 
 @pytest.mark.rehearsal
 def test_up_status_down(state_dir, capsys):
-    """up --hosts 2 gives two healthy hosts serving revision 1 behind HAProxy; down leaves no process."""
+    """up --hosts 2 --foreign-instances 3 gives two healthy hosts serving revision 1 behind HAProxy, listed by
+    SSM after the other fleet's three online nodes; status names the readings; down leaves no process."""
     missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-    assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
+    up = ["local", "up", "--hosts", "2", "--foreign-instances", "3", "--state-dir", str(state_dir)]
+    assert main(up) == 0
     capsys.readouterr()
     assert main(["local", "status", "--json", "--state-dir", str(state_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -177,6 +179,12 @@ def test_up_status_down(state_dir, capsys):
     ] * 2
     with urllib.request.urlopen(f"{report['lb_url']}/up", timeout=5) as response:
         assert response.read().decode() == f"ok {first}\n"
+    assert report["aws_readings"] == DEFAULT
+    listed = fleet.client("ssm", report["endpoint_url"]).describe_instance_information()
+    ours = {h["instance_id"] for h in recorded["hosts"]}
+    assert [(i["InstanceId"] in ours, i["PingStatus"]) for i in listed["InstanceInformationList"]] == [
+        (False, "Online")
+    ] * 3 + [(True, "Online")] * 2
     config = (state_dir / "releaseflow.yaml").read_text()
     assert "InstallCommand: bundle install --local" in config
     assert recorded["lb"]["target_group_arn"] in config
