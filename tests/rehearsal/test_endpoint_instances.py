@@ -97,3 +97,12 @@ def test_foreign_instances_are_online_managed_nodes_without_an_agent():
         ("i-f1", "Online"),
         ("i-ours", "Online"),
     ]
+
+
+def test_instance_ids_choose_the_nodes_before_the_page_is_cut():
+    """An InstanceIds filter returns those nodes on the first page, however many nodes list before them."""
+    others = [Ec2Instance(f"i-other{n}", "running", {}) for n in range(7)]
+    service = _service([*others, Ec2Instance("i-ours", "running", {})], Clock())
+    answer = service.describe({"Filters": [{"Key": "InstanceIds", "Values": ["i-ours"]}], "MaxResults": 5})
+    assert [row["InstanceId"] for row in answer["InstanceInformationList"]] == ["i-ours"]
+    assert "NextToken" not in answer

@@ -142,8 +142,13 @@ class InstancesService:
                 f"Member must have value between {MAX_RESULTS[0]} and {MAX_RESULTS[1]}",
             )
         # As AWS: a page of MaxResults managed nodes is cut first and filtered after, so a page can
-        # hold fewer than MaxResults matches, or none and a NextToken (docs/aws-semantics.md).
-        shown, token = page(self.managed(), request)
+        # hold fewer than MaxResults matches, or none and a NextToken (docs/aws-semantics.md). Node
+        # ids are the exception: "If you specify one or more node IDs, the operation returns
+        # information for those managed nodes", so they choose the nodes before the page is cut.
+        nodes = self.managed()
+        if "InstanceIds" in filters:
+            nodes = [node for node in nodes if node.instance_id in filters["InstanceIds"]]
+        shown, token = page(nodes, request)
         rows = [self._information(instance) for instance in shown]
         rows = [row for row in rows if _selected(row, filters)]
         return compact({"InstanceInformationList": [row["info"] for row in rows], "NextToken": token})
