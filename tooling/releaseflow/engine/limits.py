@@ -16,8 +16,7 @@ class Limits:
 
     # automation-actions (onCancel): the cancellation workflow runs for at most two minutes.
     cancel_seconds: float = 120.0
-    # automation-action-executeAwsApi: "Each aws:executeAwsApi action can run up to a maximum
-    # duration of 25 seconds."
+    # automation-action-executeAwsApi: each aws:executeAwsApi action runs at most 25 seconds.
     api_call_seconds: float = 25.0
 
 
