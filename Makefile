@@ -11,7 +11,7 @@ DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv system-packages lint validate test demo bench clean docs
+.PHONY: venv system-packages lint validate test test-strict demo bench clean docs
 
 venv: $(STAMP)
 
@@ -44,6 +44,12 @@ validate: venv
 test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 	$(VENV)/bin/cfn-lint template.yaml
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q
+
+# The failure scenarios again, on fleets that play every open reading the strict way
+# (docs/aws-semantics.md, Open readings). Its own CI job, beside `make test`, so the budget holds.
+test-strict: venv system-packages
+	RELEASEFLOW_AWS_READINGS=strict $(VENV)/bin/pytest -q tests/rehearsal/test_failures_flow.py \
+		tests/rehearsal/test_failures_input.py tests/rehearsal/test_failures_resilience.py
 
 demo: venv system-packages
 	$(RF) demo

@@ -227,15 +227,34 @@ def test_do_while_loop_stops_when_the_condition_no_longer_holds(execute):
     assert run.step_executions()[0]["Outputs"] == {"CurrentIteration": ["3"]}
 
 
-def test_too_many_iterators_fail_the_loop(execute):
-    """More Iterators than MaxIterations fail the loop step without running it."""
+def test_max_iterations_below_the_iterators_stops_the_loop_early_with_success(execute):
+    """MaxIterations 2 over three Iterators runs two iterations and the loop step succeeds, as AWS does."""
+    aws = FakeAws({("svc", "Note"): lambda params: {}})
     loop = {
         "name": "each",
         "action": "aws:loop",
         "inputs": {"MaxIterations": 2, "Iterators": ["a", "b", "c"], "Steps": [note("x")]},
     }
-    run = execute(runbook(loop))
+    run = execute(runbook(loop), aws=aws)
+    assert statuses(run) == [("each", "Success"), ("x", "Success"), ("x", "Success")]
+    assert run.step_executions()[0]["Outputs"]["CurrentIteration"] == ["2"]
+    assert run.execution()["AutomationExecutionStatus"] == "Success"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"Iterators": [str(n) for n in range(101)]}, "Iterators has 101 values and is refused"),
+        ({"Iterators": ["a"], "MaxIterations": 101}, "MaxIterations 101 is refused"),
+        ({"LoopCondition": {"Variable": "x", "StringEquals": "x"}, "MaxIterations": 0}, "MaxIterations 0"),
+    ],
+)
+def test_loops_past_aws_limit_of_100_are_refused(execute, inputs, message):
+    """More than 100 Iterators, or MaxIterations outside 1..100, fail the loop step before any iteration."""
+    loop = {"name": "each", "action": "aws:loop", "inputs": {**inputs, "Steps": [note("x")]}}
+    run = execute(runbook(loop), aws=FakeAws({("svc", "Note"): lambda params: {}}))
     assert statuses(run) == [("each", "Failed")]
+    assert message in run.step_executions()[0]["FailureMessage"]
 
 
 def test_critical_nested_failure_with_continue_fails_the_execution(execute):

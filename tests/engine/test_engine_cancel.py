@@ -6,6 +6,7 @@ import time
 from engine_helpers import FakeAws, FakeClock, runbook, statuses
 
 from releaseflow.engine.automation import AutomationRun
+from releaseflow.engine.limits import Limits
 
 
 def nap(name, **step):
@@ -131,3 +132,50 @@ def test_restored_unfinished_run_is_marked_failed():
     assert restored["AutomationExecutionStatus"] == "Failed"
     assert "restarted" in restored["FailureMessage"]
     assert restored["StepExecutions"][0]["StepStatus"] == "Failed"
+
+
+def test_cancellation_workflow_is_stopped_after_the_cancel_limit():
+    """An onCancel path still running cancel_seconds after the cancel is stopped there: Cancelled, no more steps."""
+    clock = FakeClock()
+    start = clock.now
+    holder = {}
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if clock.now - start >= 2 and holder["run"].status == "InProgress":
+            holder["run"].cancel()
+
+    long_cleanup = {"name": "cleanup", "action": "aws:sleep", "inputs": {"Duration": "PT5M"}}
+    after = {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}}
+    content = runbook(nap("first", onCancel="step:cleanup"), nap("second", isEnd=True), long_cleanup, after)
+    run = AutomationRun(
+        "exec-1",
+        "Runbook",
+        "1",
+        content,
+        {},
+        aws=FakeAws(),
+        script_env={},
+        clock=clock,
+        sleep=sleep,
+        limits=Limits(cancel_seconds=120),
+    )
+    holder["run"] = run
+    run.run()
+    assert statuses(run) == [("first", "Cancelled"), ("cleanup", "Cancelled")]
+    execution = run.execution()
+    assert execution["AutomationExecutionStatus"] == "Cancelled"
+    assert "stopped 120 s after the cancel" in execution["FailureMessage"]
+    # The cut came at the limit, not at the end of the five-minute sleep.
+    assert 120 <= clock.now - start - 2 < 121
+
+
+def test_cancellation_workflow_within_the_limit_runs_to_its_end():
+    """A cancellation path shorter than the limit runs every step and the execution ends Cancelled, no message."""
+    short_cleanup = {"name": "cleanup", "action": "aws:sleep", "inputs": {"Duration": "PT1M"}}
+    run = cancelling_run(
+        runbook(nap("first", onCancel="step:cleanup"), nap("x", isEnd=True), short_cleanup), 2
+    )
+    run.run()
+    assert statuses(run) == [("first", "Cancelled"), ("cleanup", "Success")]
+    assert "FailureMessage" not in run.execution()

@@ -84,3 +84,13 @@ def test_unknown_input_fails_the_step(execute):
     step["inputs"]["Bogus"] = 1
     run = execute(runbook(step, parameters=PARAMETERS), aws=FakeFleet({"i-1": {}}))
     assert run.step_executions()[0]["FailureMessage"] == "aws:runCommand does not take the input(s) Bogus"
+
+
+def test_more_than_50_instance_ids_are_refused_before_any_command(execute):
+    """aws:runCommand with 51 InstanceIds fails its step, naming AWS's limit of 50, and sends nothing."""
+    ids = [f"i-{n}" for n in range(51)]
+    fleet = FakeFleet({instance_id: {} for instance_id in ids})
+    run = execute(runbook(command_step(ids), parameters=PARAMETERS), aws=fleet)
+    assert statuses(run) == [("deploy", "Failed")]
+    assert "lists 51 instances; aws:runCommand takes at most 50" in run.step_executions()[0]["FailureMessage"]
+    assert fleet.sent() == []

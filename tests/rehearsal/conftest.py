@@ -16,6 +16,8 @@ from botocore.config import Config
 
 REPO = Path(__file__).resolve().parents[2]
 ENDPOINT_OFFLINE_AFTER = 1.5
+# PingStatus refreshes this often (AWS: every 5 minutes); short so the tests that wait for it are quick.
+ENDPOINT_PING_INTERVAL = 0.3
 
 
 class EndpointProcess:
@@ -26,6 +28,7 @@ class EndpointProcess:
         self.state_dir = state_dir
         self.process = process
         self.offline_after = offline_after
+        self.ping_interval = ENDPOINT_PING_INTERVAL
         self._clients: dict[str, object] = {}
 
     def client(self, service: str):
@@ -62,13 +65,23 @@ class EndpointProcess:
         }
 
 
-def _start(state_dir: Path, offline_after: float = ENDPOINT_OFFLINE_AFTER) -> EndpointProcess:
+def _start(
+    state_dir: Path, offline_after: float = ENDPOINT_OFFLINE_AFTER, readings: str = "{}"
+) -> EndpointProcess:
     """Start `python -m releaseflow.rehearsal.endpoint` and wait for its endpoint.json."""
     state_dir.mkdir(parents=True, exist_ok=True)
     log = (state_dir / "endpoint.log").open("ab")
     command = [sys.executable, "-m", "releaseflow.rehearsal.endpoint", "--state-dir", str(state_dir)]
     process = subprocess.Popen(
-        [*command, "--offline-after", str(offline_after)],
+        [
+            *command,
+            "--offline-after",
+            str(offline_after),
+            "--ping-interval",
+            str(ENDPOINT_PING_INTERVAL),
+            "--aws-readings",
+            readings,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -102,8 +115,8 @@ def endpoint_launch():
     started: list[EndpointProcess] = []
 
     class Launcher:
-        def __call__(self, state_dir: Path) -> EndpointProcess:
-            started.append(_start(state_dir))
+        def __call__(self, state_dir: Path, readings: str = "{}") -> EndpointProcess:
+            started.append(_start(state_dir, readings=readings))
             return started[-1]
 
         stop = staticmethod(_stop)

@@ -20,6 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from releaseflow.engine import readings
 from releaseflow.rehearsal import fleet, provision
 from releaseflow.rehearsal.app_repo import AUTHOR, git
 
@@ -40,11 +41,18 @@ class Fleet:
         return self.state_dir / "hosts" / instance_id
 
 
-def fleet_fixture(hosts: int = 3, name: str = "rehearsal", **up_options):
+# Which open readings the scenario fleets play: `default`, `strict` or a JSON file (`make test-strict`).
+READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
+
+
+def fleet_fixture(hosts: int = 3, name: str = "rehearsal", aws_readings: str | None = None, **up_options):
     """A module-scoped fixture `name` yielding a `Fleet` of `hosts` hosts at revision 1, taken down after.
 
-    `up_options` go to `fleet.up` (for example `offline_after`).
+    `aws_readings` (default|strict|FILE) chooses the open readings the fleet plays; without it, the
+    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. `up_options` go to `fleet.up`
+    (for example `offline_after`).
     """
+    chosen = readings.choose(aws_readings or os.environ.get(READINGS_VARIABLE) or "default")
 
     @pytest.fixture(scope="module", name=name)
     def _fixture():
@@ -54,7 +62,7 @@ def fleet_fixture(hosts: int = 3, name: str = "rehearsal", **up_options):
         state_dir = Path(tempfile.mkdtemp(prefix="rf-scenario-"))
         state_dir.chmod(0o755)
         try:
-            fleet.up(state_dir, hosts=hosts, **up_options)
+            fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
             recorded = json.loads((state_dir / "fleet.json").read_text())
             yield Fleet(
                 state_dir=state_dir,

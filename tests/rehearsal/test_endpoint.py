@@ -17,6 +17,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from releaseflow.rehearsal import fleet
 from releaseflow.rehearsal.endpoint import POLL_SLICE_SECONDS
 
 # The AWS CLI of the test extra, beside this interpreter (PATH may not hold the virtualenv's bin/).
@@ -259,11 +260,12 @@ def test_instance_information_online_then_connection_lost(endpoint_server):
         "Debian",
     )
     assert online["IPAddress"] == "127.0.0.1" and online["ComputerName"] and online["AgentVersion"]
-    time.sleep(endpoint_server.offline_after + 0.3)
+    time.sleep(endpoint_server.offline_after + endpoint_server.ping_interval + 0.3)
     [lost] = information()
     assert lost["PingStatus"] == "ConnectionLost"
     assert information(extra=[{"Key": "PingStatus", "Values": ["Online"]}]) == []
     _poll(endpoint_server, instance_id)
+    time.sleep(endpoint_server.ping_interval)
     assert information(extra=[{"Key": "PingStatus", "Values": ["Online"]}])[0]["InstanceId"] == instance_id
 
 
@@ -284,7 +286,7 @@ def test_an_agent_that_hangs_up_mid_poll_is_connection_lost_after_offline_after(
     )
     time.sleep(0.3)
     connection.close()
-    time.sleep(endpoint_server.offline_after + POLL_SLICE_SECONDS + 0.5)
+    time.sleep(endpoint_server.offline_after + POLL_SLICE_SECONDS + endpoint_server.ping_interval + 0.5)
     information = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [alive, dead]}])
     states = {info["InstanceId"]: info["PingStatus"] for info in information["InstanceInformationList"]}
     waiting.join()
@@ -384,3 +386,51 @@ def test_real_agent_runs_a_command_end_to_end(endpoint_server, tmp_path):
     finally:
         agent.terminate()
         assert agent.wait(timeout=10) == 0
+
+
+def test_instance_information_max_results_above_50_is_refused(endpoint_server):
+    """boto3 DescribeInstanceInformation with MaxResults 51 is AWS's ValidationException."""
+    with pytest.raises(ClientError) as error:
+        endpoint_server.client("ssm").describe_instance_information(MaxResults=51)
+    assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_strict_readings_refuse_a_runbook_whose_run_command_has_a_document_version(endpoint_launch, tmp_path):
+    """Under run_command_document_version=refused CreateDocument of such a runbook fails; without it, passes."""
+    content = json.dumps(
+        {
+            "schemaVersion": "0.3",
+            "mainSteps": [
+                {
+                    "name": "run",
+                    "action": "aws:runCommand",
+                    "inputs": {"DocumentName": "Echo", "DocumentVersion": "1", "InstanceIds": ["i-1"]},
+                }
+            ],
+        }
+    )
+    strict = endpoint_launch(tmp_path / "strict", readings='{"run_command_document_version": "refused"}')
+    with pytest.raises(ClientError) as error:
+        strict.client("ssm").create_document(Name="Pinned", Content=content, DocumentType="Automation")
+    assert error.value.response["Error"]["Code"] == "InvalidDocumentContent"
+    assert "Step run: aws:runCommand does not take the input DocumentVersion" in str(error.value)
+    default = endpoint_launch(tmp_path / "default")
+    created = default.client("ssm").create_document(Name="Pinned", Content=content, DocumentType="Automation")
+    assert created["DocumentDescription"]["Name"] == "Pinned"
+
+
+def test_foreign_instances_list_before_the_fleet_and_a_small_page_holds_none_of_it(endpoint_launch, tmp_path):
+    """With 6 foreign nodes registered first, boto3's first page of 5 for the fleet's tag is empty with a
+    NextToken, and the paginator finds the fleet's nodes: callers must follow NextToken, as on AWS."""
+    endpoint = endpoint_launch(tmp_path / "state")
+    ec2, ssm = endpoint.client("ec2"), endpoint.client("ssm")
+    fleet.run_foreign_instances(ec2, 6)
+    ours = _instances(endpoint, 2, {"releaseflow:fleet": "local"})
+    request = {"Filters": [{"Key": "tag:releaseflow:fleet", "Values": ["local"]}], "MaxResults": 5}
+    first = ssm.describe_instance_information(**request)
+    assert first["InstanceInformationList"] == [] and first["NextToken"]
+    pages = ssm.get_paginator("describe_instance_information").paginate(**request)
+    found = [row["InstanceId"] for page in pages for row in page["InstanceInformationList"]]
+    assert sorted(found) == sorted(ours)
+    everything = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])
+    assert len(everything["InstanceInformationList"]) == 8

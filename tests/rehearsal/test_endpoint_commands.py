@@ -111,20 +111,41 @@ def test_running_invocation_times_out_after_execution_timeout(endpoint_commands,
     assert (listed["Status"], listed["ErrorCount"]) == ("TimedOut", 1)
 
 
-def test_invocation_of_a_silent_agent_times_out(endpoint_commands, endpoint_clock):
-    """An InProgress invocation whose agent stops polling for --offline-after seconds is TimedOut."""
-    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
-    endpoint_commands.poll(INSTANCES[0], 0)
-    endpoint_clock.now += 10
+def test_invocation_of_a_silent_agent_stays_in_progress_until_the_total_timeout(
+    endpoint_commands, endpoint_clock
+):
+    """An agent that stops polling leaves its invocation InProgress, as AWS does, until TimeoutSeconds
+    plus the execution timeout have passed since the command was sent; then it is ExecutionTimedOut."""
+    sent = endpoint_commands.send_command(
+        {"DocumentName": "Run", "InstanceIds": INSTANCES[:1], "TimeoutSeconds": 60}
+    )["Command"]
+    endpoint_commands.poll(INSTANCES[0], 0, session="first")
+    endpoint_clock.now += 60 + 100  # the agent is long silent, the total timeout not yet over
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_clock.now += 1
     endpoint_commands.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
+
+
+def test_an_agent_back_after_a_restart_fails_what_it_was_running(endpoint_commands, endpoint_clock):
+    """A silent agent's invocation stays InProgress; when the agent polls again as a new process, it is Failed."""
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    endpoint_commands.poll(INSTANCES[0], 0, session="first")
+    endpoint_clock.now += 30
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_commands.poll(INSTANCES[0], 0, session="first")
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_commands.poll(INSTANCES[0], 0, session="second")
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("Failed", "Failed")
 
 
 def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, endpoint_clock):
     """Once the endpoint timed an invocation out, the agent's later Success report is ignored."""
     sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
     [command] = endpoint_commands.poll(INSTANCES[0], 0)["commands"]
-    endpoint_clock.now += 10
+    endpoint_clock.now += 3600 + 100 + 1
     endpoint_commands.tick()
     endpoint_commands.report(
         {
@@ -135,6 +156,16 @@ def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, end
         }
     )
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
+
+
+def test_send_command_refuses_more_than_50_instance_ids(endpoint_commands):
+    """SendCommand with 51 InstanceIds is a ValidationException naming the limit of 50."""
+    with pytest.raises(AwsError) as error:
+        endpoint_commands.send_command(
+            {"DocumentName": "Run", "InstanceIds": [f"i-{n:017x}" for n in range(51)]}
+        )
+    assert error.value.code == "ValidationException"
+    assert "at most 50" in error.value.message
 
 
 def test_percentages_of_rate_control(endpoint_commands):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -14,6 +17,7 @@ from releaseflow.rehearsal.fleet import free_port
 from releaseflow.rehearsal.haproxy import HAPROXY, LoadBalancer
 
 pytestmark = pytest.mark.rehearsal
+REPO = Path(__file__).resolve().parents[2]
 
 
 class _Up(BaseHTTPRequestHandler):
@@ -100,4 +104,49 @@ def test_deregistering_a_target_that_is_not_registered_changes_nothing(endpoint_
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
     _wait(elbv2, arn, instance_id, "unused")
     elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
+
+
+def test_register_targets_refuses_the_whole_call_when_an_instance_is_not_running(endpoint_balanced):
+    """RegisterTargets naming a stopped instance is InvalidTarget (boto3 and AWS CLI) and registers none."""
+    elbv2, arn, instance_id = endpoint_balanced
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=elbv2.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    [stopped] = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"]
+    ec2.stop_instances(InstanceIds=[stopped["InstanceId"]])
+    targets = [{"Id": instance_id}, {"Id": stopped["InstanceId"]}]
+    with pytest.raises(ClientError) as error:
+        elbv2.register_targets(TargetGroupArn=arn, Targets=targets)
+    assert error.value.response["Error"]["Code"] == "InvalidTarget"
+    assert error.value.response["Error"]["Message"] == (
+        "The following targets are not in a running state and cannot be registered: "
+        f"'{stopped['InstanceId']}'"
+    )
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
+    cli = subprocess.run(
+        [
+            str(REPO / ".venv/bin/aws"),
+            "elbv2",
+            "register-targets",
+            "--target-group-arn",
+            arn,
+            "--targets",
+            f"Id={instance_id}",
+            f"Id={stopped['InstanceId']}",
+            "--endpoint-url",
+            elbv2.meta.endpoint_url,
+            "--region",
+            "us-east-1",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    )
+    assert cli.returncode != 0
+    assert "(InvalidTarget)" in cli.stderr and stopped["InstanceId"] in cli.stderr
     assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from scenarios import assert_fleet_consistent, deploy, execution_id, fleet_fixture, push_commit
+from scenarios import (
+    assert_fleet_consistent,
+    client,
+    deploy,
+    execution_id,
+    fleet_fixture,
+    ping_status,
+    push_commit,
+    wait_until,
+)
 
 from releaseflow.cli import main
 from releaseflow.engine.automation import RESTARTED
@@ -22,6 +31,7 @@ from releaseflow.publish import publish_documents
 from releaseflow.rehearsal import fleet, moto_journal, provision
 from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.faults_service import FaultsService
+from releaseflow.rehearsal.services import alive
 
 pytestmark = pytest.mark.rehearsal
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +42,7 @@ RUNBOOKS = sorted(path.stem for path in (REPO / "automation").glob("*.yaml"))
 FOLLOW_OPERATIONS = ["GetAutomationExecution", "DescribeAutomationStepExecutions", "ListCommandInvocations"]
 
 rehearsal = fleet_fixture(hosts=3)
+AWS = Path(sys.executable).parent / "aws"
 
 
 def _faults(url: str, body: dict | None = None) -> dict:
@@ -310,3 +321,54 @@ def test_follow_survives_throttling_and_5xx_for_a_success_and_a_failure(rehearsa
     assert "is not a commit" in failure.stdout
     assert failed["injected"] >= 1
     assert_fleet_consistent(rehearsal.state_dir, third)
+
+
+# Last in the module: it stops and starts one host of the shared fleet, which ends as it began.
+
+
+def _health(rehearsal, instance_id: str) -> tuple[str, str]:
+    arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    targets = [{"Id": instance_id}]
+    described = client(rehearsal, "elbv2").describe_target_health(TargetGroupArn=arn, Targets=targets)
+    [entry] = described["TargetHealthDescriptions"]
+    return entry["TargetHealth"]["State"], entry["TargetHealth"].get("Reason", "")
+
+
+def test_ec2_stop_and_start_power_the_host_everywhere_aws_shows_it(rehearsal):
+    """boto3 StopInstances stops the host's agent and puma: EC2 says stopped, SSM lists it no more, ELB has it
+    unused (Target.InvalidState) and refuses to register it; AWS CLI start-instances brings all of it back."""
+    instance_id = rehearsal.instance_ids[-1]
+    before = next(h for h in fleet.status(rehearsal.state_dir).hosts if h.instance_id == instance_id)
+    root = rehearsal.host_root(instance_id)
+    agent, puma = int((root / "agent.pid").read_text()), int((root / "run" / "puma.pid").read_text())
+    ec2 = client(rehearsal, "ec2")
+
+    ec2.stop_instances(InstanceIds=[instance_id])
+    [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["State"]["Name"] == "stopped"
+    wait_until(lambda: not alive(agent) and not alive(puma), 30, "agent and puma stopped")
+    assert ping_status(rehearsal, instance_id) == ""  # DescribeInstanceInformation leaves stopped nodes out
+    assert _health(rehearsal, instance_id) == ("unused", "Target.InvalidState")
+    arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    with pytest.raises(ClientError) as error:
+        client(rehearsal, "elbv2").register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
+    assert error.value.response["Error"]["Code"] == "InvalidTarget"
+    assert not next(
+        h for h in fleet.status(rehearsal.state_dir).hosts if h.instance_id == instance_id
+    ).running
+
+    subprocess.run(
+        [str(AWS), "ec2", "start-instances", "--instance-ids", instance_id],
+        env=rehearsal.environment,
+        check=True,
+        capture_output=True,
+    )
+    wait_until(lambda: ping_status(rehearsal, instance_id) == "Online", 30, "the agent is back online")
+    wait_until(
+        lambda: _health(rehearsal, instance_id)[0] == "healthy",
+        60,
+        "the host is healthy behind the load balancer",
+    )
+    host = next(h for h in fleet.status(rehearsal.state_dir).hosts if h.instance_id == instance_id)
+    assert host.running and (host.revision, host.serving) == (before.revision, before.serving)
+    assert int((root / "agent.pid").read_text()) != agent

@@ -10,10 +10,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
+from releaseflow.engine.readings import DEFAULT, STRICT
 from releaseflow.rehearsal import fleet
 from releaseflow.rehearsal.app_repo import git
+from releaseflow.rehearsal.instances_service import PING_INTERVAL
 from releaseflow.rehearsal.services import alive
 
 
@@ -95,17 +98,77 @@ def test_endpoint_takes_offline_after_and_a_restart_keeps_it(state_dir):
         return ssm.describe_instance_information()["InstanceInformationList"][0]["PingStatus"]
 
     assert ping_status() == "Online"
-    time.sleep(0.8)
+    # ConnectionLost once 0.5 s silent, seen at the next PingStatus refresh (one ping interval later).
+    time.sleep(0.5 + PING_INTERVAL + 0.3)
     assert ping_status() == "ConnectionLost"
 
 
 @pytest.mark.rehearsal
+def test_endpoint_plays_the_recorded_readings_also_after_a_restart(state_dir):
+    """start_endpoint's aws_readings reach the endpoint, and restart_endpoint starts it with those of fleet.json."""
+    (state_dir / "logs").mkdir()
+    url = fleet.start_endpoint(state_dir, aws_readings=STRICT)
+    (state_dir / "fleet.json").write_text(
+        json.dumps({"endpoint_url": url, "hosts": [], "aws_readings": STRICT})
+    )
+    content = json.dumps(
+        {
+            "schemaVersion": "0.3",
+            "mainSteps": [
+                {
+                    "name": "run",
+                    "action": "aws:runCommand",
+                    "inputs": {"DocumentName": "Echo", "DocumentVersion": "1", "InstanceIds": ["i-1"]},
+                }
+            ],
+        }
+    )
+    for _ in range(2):
+        with pytest.raises(ClientError) as error:
+            fleet.client("ssm", url).create_document(
+                Name="Pinned", Content=content, DocumentType="Automation"
+            )
+        assert error.value.response["Error"]["Code"] == "InvalidDocumentContent"
+        assert fleet.restart_endpoint(state_dir) == url
+
+
+def test_status_json_names_the_aws_readings_in_force(tmp_path, capsys):
+    """`local status --json` gains "aws_readings" {NAME: READING}: those fleet.json recorded, defaults filled in."""
+    app = tmp_path / "hosts" / "i-1" / "app"
+    app.mkdir(parents=True)
+    git(app, "init", "--quiet")
+    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
+    (tmp_path / "endpoint.json").write_text(json.dumps({"url": f"http://127.0.0.1:{fleet.free_port()}"}))
+    host = {"instance_id": "i-1", "port": 3000, "root": str(app.parent), "agent_pid": 0}
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/releaseflow-local/1"
+    lb = {"url": "http://127.0.0.1:1", "pid": 0, "target_group_arn": arn}
+    chosen = {"wait_multiple_values": "first"}
+    (tmp_path / "fleet.json").write_text(json.dumps({"hosts": [host], "lb": lb, "aws_readings": chosen}))
+    assert main(["local", "status", "--json", "--state-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["aws_readings"] == {**DEFAULT, **chosen}
+
+
+def test_up_refuses_readings_it_does_not_know(tmp_path, capsys):
+    """`local up --aws-readings FILE` naming an unknown reading exits 2 naming it, before starting anything."""
+    readings = tmp_path / "readings.json"
+    readings.write_text(json.dumps({"wait_multiple_values": "most"}))
+    state = tmp_path / "state"
+    assert main(["local", "up", "--aws-readings", str(readings), "--state-dir", str(state)]) == 2
+    assert (
+        "wait_multiple_values has no reading 'most'; choose one of all, any, first" in capsys.readouterr().err
+    )
+    assert not state.exists()
+
+
+@pytest.mark.rehearsal
 def test_up_status_down(state_dir, capsys):
-    """up --hosts 2 gives two healthy hosts serving revision 1 behind HAProxy; down leaves no process."""
+    """up --hosts 2 --foreign-instances 3 gives two healthy hosts serving revision 1 behind HAProxy, listed by
+    SSM after the other fleet's three online nodes; status names the readings; down leaves no process."""
     missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-    assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
+    up = ["local", "up", "--hosts", "2", "--foreign-instances", "3", "--state-dir", str(state_dir)]
+    assert main(up) == 0
     capsys.readouterr()
     assert main(["local", "status", "--json", "--state-dir", str(state_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -116,6 +179,12 @@ def test_up_status_down(state_dir, capsys):
     ] * 2
     with urllib.request.urlopen(f"{report['lb_url']}/up", timeout=5) as response:
         assert response.read().decode() == f"ok {first}\n"
+    assert report["aws_readings"] == DEFAULT
+    listed = fleet.client("ssm", report["endpoint_url"]).describe_instance_information()
+    ours = {h["instance_id"] for h in recorded["hosts"]}
+    assert [(i["InstanceId"] in ours, i["PingStatus"]) for i in listed["InstanceInformationList"]] == [
+        (False, "Online")
+    ] * 3 + [(True, "Online")] * 2
     config = (state_dir / "releaseflow.yaml").read_text()
     assert "InstallCommand: bundle install --local" in config
     assert recorded["lb"]["target_group_arn"] in config

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from releaseflow.engine import readings
 from releaseflow.rehearsal import fleet
 
 NAME = "local"
@@ -42,6 +43,21 @@ def register(parser) -> None:
         metavar="SECONDS",
         help=f"seconds without its agent before a host is ConnectionLost (default {fleet.OFFLINE_AFTER:g})",
     )
+    up.add_argument(
+        "--aws-readings",
+        default="default",
+        metavar="default|strict|FILE",
+        help="which reading of each behaviour AWS leaves open the rehearsal plays: default, strict (the "
+        "least favourable to a runbook relying on it), or a JSON file {NAME: READING} "
+        "(docs/aws-semantics.md, Open readings)",
+    )
+    up.add_argument(
+        "--foreign-instances",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N online managed nodes of another fleet, listed before this fleet's (default 0)",
+    )
     status = actions.add_parser("status", help="show each host's checkout, serving commit and LB state")
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
@@ -66,6 +82,8 @@ def run(args) -> int:
             revision=args.revision,
             db=args.db,
             offline_after=args.offline_after,
+            aws_readings=readings.choose(args.aws_readings),
+            foreign_instances=args.foreign_instances,
             progress=_progress,
         )
         print(_table(result))

@@ -50,7 +50,10 @@ from releaseflow.engine.errors import (
     StepTimedOut,
 )
 from releaseflow.engine.jsonpath import JsonPathError, select
+from releaseflow.engine.limits import AWS_LIMITS, Limits
 from releaseflow.engine.parameters import validate_parameters
+from releaseflow.engine.readings import DEFAULT as DEFAULT_READINGS
+from releaseflow.engine.readings import check as check_readings
 from releaseflow.engine.values import as_json, as_strings, to_output_type
 from releaseflow.placeholders import Unresolved, interpolate
 
@@ -82,6 +85,8 @@ class AutomationRun:
         on_change: Callable[[], None] = lambda: None,
         globals: dict[str, str] | None = None,  # the name SSM gives these variables
         executed_by: str | None = None,
+        limits: Limits = AWS_LIMITS,
+        readings: dict[str, str] | None = None,
     ):
         self.execution_id = execution_id
         self.document_name = document_name
@@ -98,8 +103,12 @@ class AutomationRun:
         self._executed_by = executed_by or (
             f"arn:{self._globals['AWS_PARTITION']}:iam::{self._globals['ACCOUNT_ID']}:root"
         )
+        self._limits = limits
+        self.readings = check_readings(readings or DEFAULT_READINGS)
         self._lock = threading.RLock()
         self._cancel = threading.Event()
+        # When StopAutomationExecution came: AWS stops the cancellation workflow limits.cancel_seconds later.
+        self._cancelled_at: float | None = None
         self._status = "Pending"
         self._start = self._now()
         self._end: datetime | None = None
@@ -134,6 +143,7 @@ class AutomationRun:
             if self._status in (*TERMINAL, "Cancelling"):
                 return
             self._cancel.set()
+            self._cancelled_at = self._clock()
             pending = self._status == "Pending"
             if not pending:
                 self._status = "Cancelling"
@@ -258,7 +268,7 @@ class AutomationRun:
             if status == "Cancelled":
                 outcome.cancelled = True
                 target = _jump_target(end.on_cancel)
-                if target is None:
+                if target is None or self._cancel_workflow_over():
                     return outcome
                 if target not in positions and parent is not None:
                     # The loop step takes over the nested step's onCancel, as it does its onFailure.
@@ -273,7 +283,8 @@ class AutomationRun:
             else:
                 if end.critical and self._critical_failure is None:
                     self._critical_failure = end.record
-                if end.on_failure == "Continue":
+                nested_continue = parent is not None and self.readings["loop_nested_continue"] == "fail-loop"
+                if end.on_failure == "Continue" and not nested_continue:
                     if step.get("isEnd"):
                         return outcome
                     target = step.get("nextStep")
@@ -287,6 +298,11 @@ class AutomationRun:
                     return outcome
             if target is None:
                 index += 1
+            elif target in positions and parent is not None and self._refuses_nested_jumps():
+                raise _RunbookError(
+                    f"Step {step.get('name')} leads to step {target}, which does not exist "
+                    "(reading loop_nested_jump=refused: a nested step cannot jump to another nested step)"
+                )
             elif target in positions:
                 index = positions[target]
             else:
@@ -295,7 +311,13 @@ class AutomationRun:
 
     def _finish(self, outcome: _Outcome) -> None:
         if outcome.cancelled:
-            self._end_execution("Cancelled", None)
+            message = None
+            if self._cancel_workflow_over():
+                message = (
+                    f"The cancellation workflow was stopped {self._limits.cancel_seconds:g} s after the "
+                    "cancel, as AWS stops it after two minutes"
+                )
+            self._end_execution("Cancelled", message)
             return
         if outcome.aborted is not None and outcome.on_failure.startswith("step:"):
             name = outcome.on_failure[5:]
@@ -385,7 +407,7 @@ class AutomationRun:
         """One try of the step: its status, the action's result, and the failure when it did not succeed."""
         action_name = step.get("action", "")
         action = ACTIONS.get(action_name)
-        if self._cancel.is_set():
+        if self._cancel.is_set() or self._cancel_workflow_over():
             return "Cancelled", None, None
         if action is None:
             return (
@@ -407,6 +429,9 @@ class AutomationRun:
             context_variables=self._context_variables(),
             set_outputs=lambda outputs: self._set_values(step.get("name", ""), outputs, record),
             run_nested=lambda steps, iteration, value: self._run_nested(steps, record, iteration, value),
+            limits=self._limits,
+            readings=self.readings,
+            stop_at=self._cancel_deadline(),
         )
         try:
             inputs = self._resolve_inputs(step)
@@ -445,7 +470,12 @@ class AutomationRun:
                 raise StepFailed(f"Output {name}: {error}") from error
             value = selection.result()
             if value is None or value == []:
-                continue  # SSM leaves an output that selects nothing unset
+                if self.readings["output_selector_no_match"] == "step-fails":
+                    raise StepFailed(
+                        f"Output {name}: selector {output.get('Selector')} matched nothing "
+                        "(reading output_selector_no_match=step-fails)"
+                    )
+                continue  # reading output_selector_no_match=absent: the output stays unset
             typed[name] = to_output_type(value, output.get("Type", "String"), name)
         self._set_values(step.get("name", ""), typed, record)
         if result.response_code is not None:
@@ -475,6 +505,19 @@ class AutomationRun:
         return NestedOutcome(
             failed=outcome.aborted, on_failure=outcome.on_failure, is_critical=outcome.critical
         )
+
+    def _refuses_nested_jumps(self) -> bool:
+        return self.readings["loop_nested_jump"] == "refused"
+
+    def _cancel_deadline(self) -> float | None:
+        """When the cancellation workflow must end, once a cancel has been spent on an onCancel path."""
+        if self._cancelled_at is None or self._cancel.is_set():
+            return None
+        return self._cancelled_at + self._limits.cancel_seconds
+
+    def _cancel_workflow_over(self) -> bool:
+        deadline = self._cancel_deadline()
+        return deadline is not None and self._clock() >= deadline
 
     # --- variables --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from releaseflow.engine.errors import StepCancelled, StepTimedOut
+from releaseflow.engine.limits import AWS_LIMITS, Limits
 
 # Short, because the rehearsal measures engine overhead and the local endpoint answers in milliseconds:
 # at 0.25 s, noticing each command's end cost a deploy of 3 hosts 2 s (docs/benchmarks.md).
@@ -51,6 +52,11 @@ class ActionContext:
     context_variables: dict[str, str]
     set_outputs: Callable[[dict[str, Any]], None]
     run_nested: Callable[[list, int, Any], NestedOutcome]
+    limits: Limits = AWS_LIMITS
+    # The open readings in force (releaseflow.engine.readings), by name.
+    readings: dict[str, str] = field(default_factory=dict)
+    # When a cancellation workflow runs: the moment AWS stops it (the step then ends Cancelled).
+    stop_at: float | None = None
 
     @property
     def name(self) -> str:
@@ -59,6 +65,8 @@ class ActionContext:
     def check(self) -> None:
         """Raise StepCancelled or StepTimedOut when the step must stop now."""
         if self.cancel_event.is_set():
+            raise StepCancelled()
+        if self.stop_at is not None and self.clock() >= self.stop_at:
             raise StepCancelled()
         if self.deadline is not None and self.clock() >= self.deadline:
             raise StepTimedOut()
@@ -76,6 +84,7 @@ class ActionContext:
             if now >= end:
                 return
             slice_ = min(POLL_INTERVAL, end - now)
-            if self.deadline is not None:
-                slice_ = min(slice_, max(self.deadline - now, 0.0))
+            for limit in (self.deadline, self.stop_at):
+                if limit is not None:
+                    slice_ = min(slice_, max(limit - now, 0.0))
             self.sleep(slice_)

@@ -11,6 +11,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -287,6 +288,8 @@ class Agent:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: set = field(default_factory=set)
     _current: tuple[str, threading.Event] | None = None
+    # One per agent process: the endpoint tells a restarted agent from one that was merely silent.
+    session: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def poll_forever(self) -> None:
         """Long-poll the endpoint until stopped; commands go to the worker, cancels to what they name."""
@@ -294,7 +297,7 @@ class Agent:
             try:
                 answer = self.post(
                     f"{self.endpoint}/_rehearsal/agent/poll",
-                    {"instance_id": self.host.instance_id, "wait": self.poll_wait},
+                    {"instance_id": self.host.instance_id, "wait": self.poll_wait, "session": self.session},
                     self.poll_wait + 10,
                 )
             except (OSError, ValueError) as error:

@@ -15,6 +15,8 @@ import boto3
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidParameters, validate_parameters
 from releaseflow.rehearsal.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
@@ -120,8 +122,10 @@ class AutomationService:
         executions_dir: Path,
         aws: LoopbackAws,
         account: str,
+        readings: dict[str, str] | None = None,
     ):
         self._documents = documents
+        self._readings = readings
         self._dir = executions_dir
         self._aws = aws
         self._account = account
@@ -169,6 +173,7 @@ class AutomationService:
             script_env=self._aws.environment(),
             on_change=lambda: self._save(execution_id),
             globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
+            readings=self._readings,
         )
         with self._lock:
             self._runs[execution_id] = run
@@ -333,6 +338,37 @@ class AutomationService:
             "TagKey": lambda v: any(tag["Key"] == v for tag in self._tags.get(execution_id, [])),
         }
         return all(any(tests[key](value) for value in values) for key, values in filters.items())
+
+
+def refuse_run_command_document_version(request: dict) -> None:
+    """CreateDocument/UpdateDocument of a runbook under run_command_document_version=refused.
+
+    The reading where AWS refuses a runbook whose aws:runCommand step has a DocumentVersion input
+    (the action's reference does not list it): the document is not created.
+    """
+    try:
+        content = YAML(typ="safe", pure=True).load(request.get("Content") or "")
+    except YAMLError:
+        return  # moto answers malformed content itself
+    if not isinstance(content, dict) or str(content.get("schemaVersion")) != "0.3":
+        return
+    for step in _every_step(content.get("mainSteps")):
+        if step.get("action") == "aws:runCommand" and "DocumentVersion" in (step.get("inputs") or {}):
+            raise AwsError(
+                "InvalidDocumentContent",
+                f"Step {step.get('name')}: aws:runCommand does not take the input DocumentVersion "
+                "(rehearsal reading run_command_document_version=refused)",
+            )
+
+
+def _every_step(steps) -> list[dict]:
+    found = []
+    for step in steps if isinstance(steps, list) else []:
+        if isinstance(step, dict):
+            found.append(step)
+            if step.get("action") == "aws:loop" and isinstance(step.get("inputs"), dict):
+                found.extend(_every_step(step["inputs"].get("Steps")))
+    return found
 
 
 def _step_selected(step: dict, filters: dict[str, list[str]]) -> bool:

@@ -17,6 +17,8 @@ from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_state import StoredDocument
 
 DEFAULT_DELIVERY_TIMEOUT = 3600
+# SendCommand's InstanceIds: "Maximum number of 50 items" (API reference).
+MAX_INSTANCE_IDS = 50
 DEFAULT_EXECUTION_TIMEOUT = 3600
 # The agent enforces the execution timeout itself and reports TimedOut; the endpoint only steps in
 # when that report does not come, so it waits a little longer than the agent would.
@@ -51,6 +53,8 @@ class Invocation:
     details: str = "Pending"
     released: float | None = None
     delivered: float | None = None
+    # The agent process it was handed to: a restarted agent does not know it (see poll).
+    session: str | None = None
     start: float | None = None
     end: float | None = None
     response_code: int = -1
@@ -108,6 +112,12 @@ class CommandsService:
 
     def send_command(self, request: dict) -> dict:
         """SendCommand: resolve document, parameters and targets, queue one invocation per instance."""
+        if len(request.get("InstanceIds") or []) > MAX_INSTANCE_IDS:
+            raise AwsError(
+                "ValidationException",
+                f"InstanceIds lists {len(request['InstanceIds'])} instances; SendCommand takes at most "
+                f"{MAX_INSTANCE_IDS}.",
+            )
         document = self._documents(request["DocumentName"], request.get("DocumentVersion"))
         if document.document_type != "Command":
             raise AwsError("InvalidDocument", f"{document.name} is not a Command document.")
@@ -191,10 +201,16 @@ class CommandsService:
 
     # --- agent API -----------------------------------------------------------------------------
 
-    def poll(self, instance_id: str, wait: float) -> dict:
-        """Hand the agent its released commands and cancellations, waiting up to `wait` seconds."""
+    def poll(self, instance_id: str, wait: float, session: str | None = None) -> dict:
+        """Hand the agent its released commands and cancellations, waiting up to `wait` seconds.
+
+        An agent polling with a new `session` was restarted: what the old one was running will never
+        be reported, so those invocations end Failed (the rehearsal's reading of an agent that is back).
+        """
         deadline = self._clock() + wait
         with self._instances.connected(instance_id), self._changed:
+            if self._instances.session(instance_id, session) is not None:
+                self._fail_lost(instance_id, session)
             while True:
                 ready = [
                     (command, invocation)
@@ -213,6 +229,7 @@ class CommandsService:
             now = self._clock()
             for _command, invocation in ready:
                 invocation.delivered = now
+                invocation.session = session
                 invocation.status = invocation.details = "InProgress"
         return {"commands": [_agent_command(command) for command, _ in ready], "cancel": cancels}
 
@@ -274,16 +291,36 @@ class CommandsService:
             return [self._command(command_id)]
         return sorted(self._commands.values(), key=lambda command: command.requested, reverse=True)
 
+    def _fail_lost(self, instance_id: str, session: str | None) -> None:
+        now = self._clock()
+        for command in self._commands.values():
+            for invocation in command.invocations:
+                if (
+                    invocation.instance_id == instance_id
+                    and invocation.status in ("InProgress", "Cancelling")
+                    and invocation.session != session
+                ):
+                    invocation.finish("Failed", "Failed", now)
+            self._advance(command)
+
     def _advance(self, command: Command) -> None:
-        """Time out what waited too long, then release invocations up to MaxConcurrency/MaxErrors."""
+        """Time out what waited too long, then release invocations up to MaxConcurrency/MaxErrors.
+
+        A delivered invocation whose agent went silent stays InProgress, as in AWS, until the agent is
+        back (see poll) or the command's total timeout (delivery timeout + execution timeout) passes.
+        """
         now = self._clock()
         for invocation in command.invocations:
             if invocation.status == "Pending" and invocation.released is not None:
                 if now - invocation.released >= command.delivery_timeout:
                     invocation.finish("TimedOut", "DeliveryTimedOut", now)
             elif invocation.status in ("InProgress", "Cancelling"):
-                overdue = now - invocation.delivered > command.execution_timeout + EXECUTION_TIMEOUT_GRACE
-                if overdue or not self._instances.online(invocation.instance_id):
+                if self._instances.online(invocation.instance_id):
+                    # The agent enforces the execution timeout and reports it; this is its grace.
+                    limit = invocation.delivered + command.execution_timeout + EXECUTION_TIMEOUT_GRACE
+                else:
+                    limit = invocation.released + command.delivery_timeout + command.execution_timeout
+                if now > limit:
                     invocation.finish("TimedOut", "ExecutionTimedOut", now)
                     self._cancels.setdefault(invocation.instance_id, []).append(command.command_id)
         unreleased = [i for i in command.invocations if i.released is None and i.status == "Pending"]

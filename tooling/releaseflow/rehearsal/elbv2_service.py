@@ -24,9 +24,15 @@ class LoadBalancer(Protocol):
 class Elbv2Service:
     """Mirrors moto's target registrations onto the local load balancer and reports its health."""
 
-    def __init__(self, load_balancer: Callable[[], LoadBalancer], target_group: Callable[[str], object]):
+    def __init__(
+        self,
+        load_balancer: Callable[[], LoadBalancer],
+        target_group: Callable[[str], object],
+        instance_states: Callable[[], dict[str, str]] = dict,
+    ):
         self._load_balancer = load_balancer
         self._target_group = target_group
+        self._instance_states = instance_states
 
     def after_moto(self, form: dict[str, str]) -> None:
         """Apply a Register/DeregisterTargets call that moto has just accepted."""
@@ -64,13 +70,19 @@ class Elbv2Service:
             for target in [*group.targets.values(), *group.deregistered_targets.values()]
         ]
         balancer = self._load_balancer()
+        instance_states = self._instance_states()
         members = []
         for target in targets:
             state, reason, description = balancer.target_state(target["Id"])
-            if target["Id"] not in group.targets and state != "draining":
+            instance_state = instance_states.get(target["Id"], "running")
+            if target["Id"] in group.targets and instance_state not in ("running", "pending"):
+                # As ELB: a registered instance that is not running is unused, not unhealthy.
+                state, reason = "unused", "Target.InvalidState"
+                description = f"Target is in the {instance_state} state"
+            elif target["Id"] not in group.targets and state != "draining":
                 state, reason = "unused", "Target.NotRegistered"
                 description = "Target is not registered to the target group"
-            if not form.get("Targets.member.1.Id") and state == "unused":
+            if not form.get("Targets.member.1.Id") and reason == "Target.NotRegistered":
                 continue
             port = target.get("Port") or str(group.port)
             members.append(

@@ -24,20 +24,29 @@ from xml.sax.saxutils import escape
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal.automation_service import ENGINE_AGENT, AutomationService, LoopbackAws
+from releaseflow.rehearsal.automation_service import (
+    ENGINE_AGENT,
+    AutomationService,
+    LoopbackAws,
+    refuse_run_command_document_version,
+)
 from releaseflow.rehearsal.awsjson import AwsError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
 from releaseflow.rehearsal.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.faults_service import FaultsService
-from releaseflow.rehearsal.instances_service import InstancesService
+from releaseflow.rehearsal.instances_service import PING_INTERVAL, InstancesService
 from releaseflow.rehearsal.moto_journal import MotoJournal
 from releaseflow.rehearsal.moto_state import MotoState
 
 log = logging.getLogger("releaseflow.endpoint")
 
 ELBV2_VERSION = "2015-12-01"
+EC2_VERSION = "2016-11-15"
+# EC2 calls that power a host down or up: the endpoint stops or starts its agent and services.
+POWER_ACTIONS = ("StopInstances", "StartInstances")
 # How often timeouts and rate control are re-examined when no request arrives to trigger it.
 TICK_SECONDS = 0.25
 # How often an agent's long poll checks that the agent is still connected.
@@ -48,7 +57,14 @@ WSGIResponse = Iterable[bytes]
 class Endpoint:
     """The WSGI application: SSM operations moto lacks, ELBv2 side effects, the agent API, then moto."""
 
-    def __init__(self, state_dir: Path, region: str, offline_after: float):
+    def __init__(
+        self,
+        state_dir: Path,
+        region: str,
+        offline_after: float,
+        ping_interval: float = PING_INTERVAL,
+        readings: dict[str, str] | None = None,
+    ):
         self.state_dir = state_dir
         # Journaled so that a restarted endpoint has the same documents, instances and target groups.
         self.moto_app = MotoJournal(
@@ -59,12 +75,13 @@ class Endpoint:
             log.info("restored moto's state from %d journaled requests", replayed)
         self.moto = MotoState(region)
         self.faults = FaultsService()
-        self.instances = InstancesService(self.moto.instances, offline_after)
+        self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
         self.commands = CommandsService(self.moto.document, self.instances)
-        self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group)
+        self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
+        self.readings = check_readings(readings or {})
         self.automation = AutomationService(
-            self.moto.document, state_dir / "executions", self.aws, self.moto.account
+            self.moto.document, state_dir / "executions", self.aws, self.moto.account, self.readings
         )
         self.ssm_operations: dict[str, Callable[[dict], dict]] = {
             "SendCommand": self.commands.send_command,
@@ -115,6 +132,16 @@ class Endpoint:
             except AwsError as error:
                 log.info("%s -> injected %s", operation, error.code)
                 return _aws_error(start_response, error)
+        if operation in ("CreateDocument", "UpdateDocument") and (
+            self.readings["run_command_document_version"] == "refused"
+        ):
+            body = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                refuse_run_command_document_version(json.loads(body or b"{}"))
+            except AwsError as error:
+                log.info("%s -> %s: %s", operation, error.code, error.message)
+                return _aws_error(start_response, error)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
             return self._ssm(operation, environ, start_response)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
@@ -124,6 +151,8 @@ class Endpoint:
             form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
             if form.get("Action") in ELBV2_ACTIONS and form.get("Version") == ELBV2_VERSION:
                 return self._elbv2(form, environ, start_response)
+            if form.get("Action") in POWER_ACTIONS and form.get("Version") == EC2_VERSION:
+                return self._power(form, environ, start_response)
         return self.moto_app(environ, start_response)
 
     def _ssm(self, operation: str, environ: dict, start_response: Callable) -> WSGIResponse:
@@ -170,7 +199,9 @@ class Endpoint:
         deadline = time.monotonic() + body.get("wait", 0)
         while True:
             remaining = deadline - time.monotonic()
-            answer = self.commands.poll(body["instance_id"], max(min(remaining, POLL_SLICE_SECONDS), 0))
+            answer = self.commands.poll(
+                body["instance_id"], max(min(remaining, POLL_SLICE_SECONDS), 0), body.get("session")
+            )
             if (
                 answer["commands"]
                 or answer["cancel"]
@@ -197,6 +228,15 @@ class Endpoint:
                 if answer is None:
                     return self.moto_app(environ, start_response)
                 return _xml(start_response, "200 OK", answer)
+            if form["Action"] == "RegisterTargets":
+                refused = self._not_running(form_targets(form))
+                if refused:
+                    # ELB refuses the whole call, registering none of the targets.
+                    listed = ", ".join(f"'{instance_id}'" for instance_id in refused)
+                    message = (
+                        f"The following targets are not in a running state and cannot be registered: {listed}"
+                    )
+                    return _xml(start_response, "400 Bad Request", _elbv2_error("InvalidTarget", message))
             if form["Action"] == "DeregisterTargets":
                 form = self.elbv2.registered_only(form)
                 if not form_targets(form):
@@ -217,6 +257,47 @@ class Endpoint:
             return _xml(start_response, "400 Bad Request", _elbv2_error("InvalidTarget", str(error)))
         start_response(captured["status"], captured["headers"])
         return [body]
+
+    def _power(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
+        """Stop/StartInstances: moto changes the state, then the host's agent and services follow."""
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info=None):
+            captured.update(status=status, headers=headers)
+
+        body = b"".join(self.moto_app(environ, capture))
+        if captured["status"].startswith("200"):
+            ids = [value for key, value in sorted(form.items()) if key.startswith("InstanceId.")]
+            threading.Thread(
+                target=self._apply_power, args=(form["Action"], ids), name="power", daemon=True
+            ).start()
+        start_response(captured["status"], captured["headers"])
+        return [body]
+
+    def _apply_power(self, action: str, instance_ids: list[str]) -> None:
+        # Imported late: only a fleet's endpoint has hosts to power.
+        from releaseflow.rehearsal import power
+
+        for instance_id in instance_ids:
+            root = power.host_root(self.state_dir, instance_id)
+            if root is None:
+                continue
+            try:
+                if action == "StopInstances":
+                    power.power_off(root)
+                else:
+                    power.power_on(root, self.aws.url or "", self.state_dir / "logs")
+            except Exception:
+                log.exception("%s of %s failed", action, instance_id)
+
+    def _instance_states(self) -> dict[str, str]:
+        return {instance.instance_id: instance.state for instance in self.moto.instances()}
+
+    def _not_running(self, targets: list[dict[str, str]]) -> list[str]:
+        states = self._instance_states()
+        return [
+            target["Id"] for target in targets if target["Id"] in states and states[target["Id"]] != "running"
+        ]
 
     def _load_balancer(self):
         # Imported late: the load balancer is only needed once a runbook touches a target group.
@@ -298,6 +379,17 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         help="seconds without an agent poll before ConnectionLost",
     )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=PING_INTERVAL,
+        help="seconds between PingStatus refreshes (AWS: the agent's 5-minute health ping)",
+    )
+    parser.add_argument(
+        "--aws-readings",
+        default="{}",
+        help="JSON {NAME: READING} of the open readings to play (releaseflow.engine.readings)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One line per long poll would drown the log; our own handlers log what matters.
@@ -305,7 +397,13 @@ def main(argv: list[str] | None = None) -> int:
 
     state_dir = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = Endpoint(state_dir, args.region, args.offline_after)
+    app = Endpoint(
+        state_dir,
+        args.region,
+        args.offline_after,
+        ping_interval=args.ping_interval,
+        readings=check_readings(json.loads(args.aws_readings), "--aws-readings"),
+    )
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     url = f"http://127.0.0.1:{server.server_port}"
     app.start(url)

@@ -12,18 +12,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from ruamel.yaml import YAML
 
+from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.publish import publish_documents
 from releaseflow.rehearsal import provision, services
 from releaseflow.rehearsal.app_repo import build_remote, git
 from releaseflow.rehearsal.haproxy import LoadBalancer
+from releaseflow.rehearsal.instances_service import FOREIGN_TAG
 from releaseflow.sources import checkout, resolve_root
 
 REGION = "us-east-1"
@@ -75,12 +77,14 @@ class FleetStatus:
     endpoint_url: str
     lb_url: str
     hosts: tuple[HostStatus, ...]
+    aws_readings: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
             "endpoint_url": self.endpoint_url,
             "lb_url": self.lb_url,
             "hosts": [asdict(h) for h in self.hosts],
+            "aws_readings": dict(self.aws_readings),
         }
 
 
@@ -110,19 +114,35 @@ def up(
     progress: Progress = lambda line: None,
     timeout: float = 180,
     offline_after: float = OFFLINE_AFTER,
+    aws_readings: dict[str, str] | None = None,
+    foreign_instances: int = 0,
 ) -> FleetStatus:
     """Bring up endpoint, hosts, database and load balancer; return once every host is healthy.
 
-    `offline_after` goes to the endpoint (and to the one restart_endpoint starts). When it fails
-    half-way it stops what it started; the logs stay in STATE/logs.
+    `offline_after` and `aws_readings` (the open readings the endpoint plays, default: each one's
+    default) go to the endpoint (and to the one restart_endpoint starts). `foreign_instances` online
+    managed nodes of another fleet are registered before this fleet's, with heartbeats the endpoint
+    fakes. When it fails half-way it stops what it started; the logs stay in STATE/logs.
     """
+    aws_readings = check_readings(aws_readings or {})
     _check_system()
     state_dir = state_dir.resolve()
     if (state_dir / "fleet.json").exists() or (state_dir / "endpoint.pid").exists():
         raise UsageError(f"a rehearsal already runs in {state_dir}: run `releaseflow local down` first")
     _prepare_state_dir(state_dir)
     try:
-        return _bring_up(state_dir, hosts, app_repo, revision, db, progress, timeout, offline_after)
+        return _bring_up(
+            state_dir,
+            hosts,
+            app_repo,
+            revision,
+            db,
+            progress,
+            timeout,
+            offline_after,
+            aws_readings,
+            foreign_instances,
+        )
     except BaseException:
         progress("failed: stopping what was started")
         down(state_dir, progress)
@@ -138,11 +158,13 @@ def _bring_up(
     progress: Progress,
     timeout: float,
     offline_after: float,
+    aws_readings: dict[str, str],
+    foreign_instances: int,
 ) -> FleetStatus:
     user = provision.ensure_app_user()
 
     progress("starting the local AWS endpoint")
-    endpoint_url = start_endpoint(state_dir, offline_after=offline_after)
+    endpoint_url = start_endpoint(state_dir, offline_after=offline_after, aws_readings=aws_readings)
     ec2, elbv2, ssm = (client(name, endpoint_url) for name in ("ec2", "elbv2", "ssm"))
 
     progress("building the app's git remote")
@@ -151,6 +173,9 @@ def _bring_up(
     progress(f"revisions: {', '.join(remote.revisions)}; hosts start at {remote.start}")
 
     database_url = _start_database(state_dir, db, user, progress)
+    if foreign_instances:
+        progress(f"registering {foreign_instances} managed nodes of another fleet, listed first")
+        run_foreign_instances(ec2, foreign_instances)
     instance_ids = run_instances(ec2, hosts)
     ports = {instance_id: free_port() for instance_id in instance_ids}
     roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
@@ -176,7 +201,11 @@ def _bring_up(
     target_group_arn = _target_group(ec2, elbv2, instance_ids)
 
     progress("publishing documents/ and automation/ to the endpoint")
-    publish_documents(ssm, resolve_root())
+    try:
+        publish_documents(ssm, resolve_root())
+    except ClientError as error:
+        # The endpoint refused a document, as AWS would (under --aws-readings strict, for instance).
+        raise RehearsalError(f"publishing documents/ and automation/ was refused: {error}") from error
 
     fleet = {
         "hosts": [
@@ -191,6 +220,8 @@ def _bring_up(
         "lb": {"url": lb_url, "pid": balancer.pid, "target_group_arn": target_group_arn},
         "endpoint_url": endpoint_url,
         "offline_after": offline_after,
+        "aws_readings": aws_readings,
+        "foreign_instances": foreign_instances,
         "revisions": list(remote.revisions),
         "start": remote.start,
         "db": db,
@@ -223,7 +254,12 @@ def status(state_dir: Path) -> FleetStatus:
                 lb_state=lb_states.get(host["instance_id"], "unknown"),
             )
         )
-    return FleetStatus(endpoint_url=endpoint["url"], lb_url=fleet["lb"]["url"], hosts=tuple(hosts))
+    return FleetStatus(
+        endpoint_url=endpoint["url"],
+        lb_url=fleet["lb"]["url"],
+        hosts=tuple(hosts),
+        aws_readings=check_readings(fleet.get("aws_readings") or {}),
+    )
 
 
 def env(state_dir: Path) -> dict[str, str]:
@@ -244,16 +280,16 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
     """Stop everything `up` started, from the pid files it left; idempotent, and works after a crash."""
     state_dir = state_dir.resolve()
     for host_root in sorted((state_dir / "hosts").glob("*")):
-        if _stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
+        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
             progress(f"stopped the agent of {host_root.name}")
         for pid_file in sorted((host_root / "run").glob("*.pid")):
-            if _stop_recorded(pid_file, ""):
+            if stop_recorded(pid_file, ""):
                 progress(f"stopped {pid_file.stem} on {host_root.name}")
     if (state_dir / "haproxy" / "lb.json").exists():
         LoadBalancer(state_dir).stop()
         (state_dir / "haproxy" / "lb.json").unlink()
         progress("stopped haproxy")
-    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
         progress("stopped the endpoint")
     (state_dir / "endpoint.json").unlink(missing_ok=True)
     if (state_dir / "postgres" / "data" / "postmaster.pid").exists():
@@ -307,12 +343,17 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
     """
     state_dir = state_dir.resolve()
     recorded = _read_json(state_dir / "fleet.json")
-    if _stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
         progress("stopped the endpoint")
     url = recorded["endpoint_url"]
     progress(f"starting the endpoint again on {url}")
     # A fleet.json written before --offline-after existed had the endpoint's default.
-    start_endpoint(state_dir, int(url.rsplit(":", 1)[1]), recorded.get("offline_after", OFFLINE_AFTER))
+    start_endpoint(
+        state_dir,
+        int(url.rsplit(":", 1)[1]),
+        recorded.get("offline_after", OFFLINE_AFTER),
+        aws_readings=recorded.get("aws_readings"),
+    )
     progress("waiting until every agent polls the new endpoint")
     ssm = client("ssm", url)
     wanted = {host["instance_id"] for host in recorded["hosts"]}
@@ -329,7 +370,11 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
 
 
 def start_endpoint(
-    state_dir: Path, port: int = 0, offline_after: float = OFFLINE_AFTER, timeout: float = 30
+    state_dir: Path,
+    port: int = 0,
+    offline_after: float = OFFLINE_AFTER,
+    timeout: float = 30,
+    aws_readings: dict[str, str] | None = None,
 ) -> str:
     """Start the rehearsal endpoint on `port` (0: a free one), logging to STATE/logs; return its URL."""
     info = state_dir / "endpoint.json"
@@ -346,6 +391,8 @@ def start_endpoint(
                 str(port),
                 "--offline-after",
                 str(offline_after),
+                "--aws-readings",
+                json.dumps(check_readings(aws_readings or {})),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -383,6 +430,20 @@ def run_instances(ec2, count: int) -> list[str]:
             Resources=[instance_id], Tags=[{"Key": "Name", "Value": f"releaseflow-local-{number}"}]
         )
     return instance_ids
+
+
+def run_foreign_instances(ec2, count: int) -> list[str]:
+    """`count` instances of another fleet whose agent heartbeats the endpoint fakes (no host behind them)."""
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = [{"Key": FLEET_TAG[0], "Value": "other"}, {"Key": FOREIGN_TAG, "Value": "true"}]
+    reservation = ec2.run_instances(
+        ImageId=image,
+        MinCount=count,
+        MaxCount=count,
+        InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    return sorted(instance["InstanceId"] for instance in reservation["Instances"])
 
 
 def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
@@ -506,7 +567,7 @@ def _chown(path: Path, user) -> None:
     subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], check=True)
 
 
-def _stop_recorded(pid_file: Path, marker: str) -> bool:
+def stop_recorded(pid_file: Path, marker: str) -> bool:
     """Stop the process group a pid file names, if that process still runs; True if one was stopped."""
     if not pid_file.exists():
         return False

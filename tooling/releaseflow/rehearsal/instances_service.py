@@ -11,6 +11,15 @@ from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_value
 from releaseflow.rehearsal.moto_state import Ec2Instance
 
 AGENT_VERSION = "3.3.0.0-releaseflow"
+# The SSM agent reports its health every 5 minutes, so AWS's PingStatus lags the agent by up to that;
+# the rehearsal keeps the mechanism with a short interval (`local up --ping-interval`).
+AWS_PING_INTERVAL = 300.0
+PING_INTERVAL = 1.0
+# Instances of "other fleets" (`local up --foreign-instances`): no host behind them, the endpoint
+# heartbeats for them, so they are online managed nodes that list before the fleet's own.
+FOREIGN_TAG = "releaseflow:rehearsal-foreign"
+# DescribeInstanceInformation's MaxResults range (botocore's model: min 5, max 50).
+MAX_RESULTS = (5, 50)
 _FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key", "tag:")
 
 
@@ -22,14 +31,19 @@ class InstancesService:
         ec2_instances: Callable[[], list[Ec2Instance]],
         offline_after: float,
         clock: Callable[[], float] = time.time,
+        ping_interval: float = PING_INTERVAL,
     ):
         self._ec2_instances = ec2_instances
         self._offline_after = offline_after
         self._clock = clock
+        self._ping_interval = ping_interval
         self._lock = threading.Lock()
         self._first_ping: dict[str, float] = {}
         self._last_ping: dict[str, float] = {}
         self._waiting: dict[str, int] = {}
+        # PingStatus as SSM last refreshed it, and when: it changes only once per ping interval.
+        self._reported: dict[str, tuple[str, float]] = {}
+        self._sessions: dict[str, str] = {}
 
     def heartbeat(self, instance_id: str) -> None:
         """Record that the agent of `instance_id` is talking to the endpoint now."""
@@ -51,6 +65,27 @@ class InstancesService:
                 self._waiting[instance_id] -= 1
             self.heartbeat(instance_id)
 
+    def session(self, instance_id: str, session: str | None) -> str | None:
+        """Record the agent process polling for `instance_id`; return the one before when it changed."""
+        if session is None:
+            return None
+        with self._lock:
+            before = self._sessions.get(instance_id)
+            self._sessions[instance_id] = session
+        return before if before not in (None, session) else None
+
+    def ping_status(self, instance_id: str) -> str:
+        """Online or ConnectionLost as SSM reports it: refreshed at most once per ping interval."""
+        now = self._clock()
+        with self._lock:
+            reported = self._reported.get(instance_id)
+        if reported is not None and now - reported[1] < self._ping_interval:
+            return reported[0]
+        status = "Online" if self.online(instance_id) else "ConnectionLost"
+        with self._lock:
+            self._reported[instance_id] = (status, now)
+        return status
+
     def online(self, instance_id: str) -> bool:
         """True while the agent polls or its last poll is younger than the offline threshold."""
         with self._lock:
@@ -59,10 +94,21 @@ class InstancesService:
         return waiting or (last is not None and self._clock() - last < self._offline_after)
 
     def managed(self) -> list[Ec2Instance]:
-        """The EC2 instances whose agent has polled at least once (SSM's managed nodes)."""
+        """The EC2 instances whose agent has polled at least once (SSM's managed nodes).
+
+        Stopped and terminated instances are left out, as DescribeInstanceInformation's reference says.
+        """
+        instances = self._ec2_instances()
+        for instance in instances:
+            if FOREIGN_TAG in instance.tags and instance.state == "running":
+                self.heartbeat(instance.instance_id)
         with self._lock:
             known = set(self._last_ping)
-        return [instance for instance in self._ec2_instances() if instance.instance_id in known]
+        return [
+            instance
+            for instance in instances
+            if instance.instance_id in known and instance.state not in ("stopped", "terminated")
+        ]
 
     def resolve_targets(self, instance_ids: list[str] | None, targets: list[dict] | None) -> list[str]:
         """SendCommand's InstanceIds or Targets (tag:Key, tag-key, InstanceIds) as managed instance ids."""
@@ -88,16 +134,30 @@ class InstancesService:
             request.get("InstanceInformationFilterList"), _FILTER_KEYS, "InvalidFilterKey"
         ).items():
             filters.setdefault(key, []).extend(values)
-        rows = [self._information(instance) for instance in self.managed()]
+        size = request.get("MaxResults")
+        if size is not None and not MAX_RESULTS[0] <= int(size) <= MAX_RESULTS[1]:
+            raise AwsError(
+                "ValidationException",
+                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy constraint: "
+                f"Member must have value between {MAX_RESULTS[0]} and {MAX_RESULTS[1]}",
+            )
+        # As AWS: a page of MaxResults managed nodes is cut first and filtered after, so a page can
+        # hold fewer than MaxResults matches, or none and a NextToken (docs/aws-semantics.md). Node
+        # ids are the exception: "If you specify one or more node IDs, the operation returns
+        # information for those managed nodes", so they choose the nodes before the page is cut.
+        nodes = self.managed()
+        if "InstanceIds" in filters:
+            nodes = [node for node in nodes if node.instance_id in filters["InstanceIds"]]
+        shown, token = page(nodes, request)
+        rows = [self._information(instance) for instance in shown]
         rows = [row for row in rows if _selected(row, filters)]
-        shown, token = page(rows, request)
-        return compact({"InstanceInformationList": [row["info"] for row in shown], "NextToken": token})
+        return compact({"InstanceInformationList": [row["info"] for row in rows], "NextToken": token})
 
     def _information(self, instance: Ec2Instance) -> dict:
         with self._lock:
             first = self._first_ping[instance.instance_id]
             last = self._last_ping[instance.instance_id]
-        status = "Online" if self.online(instance.instance_id) else "ConnectionLost"
+        status = self.ping_status(instance.instance_id)
         info = {
             "InstanceId": instance.instance_id,
             "PingStatus": status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
@@ -10,21 +11,49 @@ from releaseflow.engine.jsonpath import JsonPathError, select
 from releaseflow.engine.values import as_strings
 
 
-def call(inputs: dict, ctx: ActionContext, exclude: tuple[str, ...] = ()) -> Any:
-    """Call inputs' Service/Api with the remaining inputs as the operation's parameters."""
+def call(inputs: dict, ctx: ActionContext, exclude: tuple[str, ...] = (), limit: float | None = None) -> Any:
+    """Call inputs' Service/Api with the remaining inputs as the operation's parameters.
+
+    With `limit`, a call that has not answered after that many seconds fails the step (the call
+    itself is left to finish in the background: AWS does not undo it either).
+    """
     service, api = inputs.get("Service"), inputs.get("Api")
     if not service or not api:
         raise StepFailed("Service and Api are required inputs")
     params = {key: value for key, value in inputs.items() if key not in ("Service", "Api", *exclude)}
     try:
-        return ctx.aws(service, api, params)
+        if limit is None:
+            return ctx.aws(service, api, params)
+        return _within(limit, lambda: ctx.aws(service, api, params), f"{service}.{api}", ctx.name)
     except AwsCallError as error:
         raise StepFailed(f"{service}.{api} failed: {error.code}: {error.message}") from error
 
 
+def _within(limit: float, function, what: str, step: str) -> Any:
+    answer: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            answer["value"] = function()
+        except BaseException as error:  # handed back to the step's thread
+            answer["error"] = error
+
+    worker = threading.Thread(target=target, name=f"executeAwsApi-{step}", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        raise StepFailed(
+            f"{what} did not answer within {limit:g} s: aws:executeAwsApi runs at most 25 seconds "
+            f"(step '{step}')"
+        )
+    if "error" in answer:
+        raise answer["error"]
+    return answer["value"]
+
+
 def execute_aws_api(inputs: dict, ctx: ActionContext) -> ActionResult:
-    """One API call; the step's outputs select from its response."""
-    return ActionResult(response=call(inputs, ctx))
+    """One API call, failing past AWS's 25 s limit; the step's outputs select from its response."""
+    return ActionResult(response=call(inputs, ctx, limit=ctx.limits.api_call_seconds))
 
 
 def _property(inputs: dict, ctx: ActionContext) -> tuple[list[Any], list[str]]:
@@ -40,17 +69,26 @@ def _property(inputs: dict, ctx: ActionContext) -> tuple[list[Any], list[str]]:
     return as_strings(selection.values), [str(value) for value in desired]
 
 
-def _satisfied(actual: list[str], desired: list[str]) -> bool:
-    # Our reading of SSM: when the selector yields a list, every element must be one of DesiredValues,
-    # and an empty selection never satisfies the condition.
-    return bool(actual) and all(value in desired for value in actual)
+def _satisfied(actual: list[str], desired: list[str], reading: str) -> bool:
+    """Whether the selected values meet DesiredValues under the open reading wait_multiple_values.
+
+    The documentation does not say what several selected values mean: `all` must each be desired,
+    `any` one of them, `first` the first. An empty selection never satisfies the condition.
+    """
+    if not actual:
+        return False
+    if reading == "any":
+        return any(value in desired for value in actual)
+    if reading == "first":
+        return actual[0] in desired
+    return all(value in desired for value in actual)
 
 
 def wait_for_property(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Poll the API until the selected property takes one of DesiredValues."""
     while True:
         actual, desired = _property(inputs, ctx)
-        if _satisfied(actual, desired):
+        if _satisfied(actual, desired, ctx.readings.get("wait_multiple_values", "all")):
             return ActionResult(response={"Property": actual})
         ctx.wait(POLL_INTERVAL)
 
@@ -58,7 +96,7 @@ def wait_for_property(inputs: dict, ctx: ActionContext) -> ActionResult:
 def assert_property(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Call the API once; fail unless the selected property is one of DesiredValues."""
     actual, desired = _property(inputs, ctx)
-    if not _satisfied(actual, desired):
+    if not _satisfied(actual, desired, ctx.readings.get("wait_multiple_values", "all")):
         raise StepFailed(
             f"Step fails when it is verifying the property. {inputs.get('PropertySelector')} is {actual}, "
             f"expected one of {desired}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from releaseflow.engine.conditions import holds
 from releaseflow.engine.context import ActionContext, ActionResult
 from releaseflow.engine.errors import StepFailed
-
-MAX_ITERATIONS = 100
+from releaseflow.engine.limits import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
 
 
 class LoopStepFailed(StepFailed):
@@ -26,14 +25,25 @@ def loop(inputs: dict, ctx: ActionContext) -> ActionResult:
     steps = inputs.get("Steps")
     if not isinstance(steps, list) or not steps:
         raise StepFailed("Steps must be a non-empty list")
-    limit = min(int(inputs.get("MaxIterations", MAX_ITERATIONS)), MAX_ITERATIONS)
+    try:
+        limit = int(inputs.get("MaxIterations", MAX_ITERATIONS))
+    except (TypeError, ValueError) as error:
+        raise StepFailed(f"MaxIterations must be an Integer, got {inputs.get('MaxIterations')!r}") from error
+    if not 1 <= limit <= MAX_ITERATIONS:
+        raise StepFailed(
+            f"MaxIterations {limit} is refused: aws:loop runs at most {MAX_ITERATIONS} iterations"
+        )
     if "Iterators" in inputs:
         values = _iterators(inputs)
-        if len(values) > limit:
-            raise StepFailed(f"Iterators has {len(values)} values, more than MaxIterations {limit}")
-        for iteration, value in enumerate(values, start=1):
+        if len(values) > MAX_ITERATIONS:
+            raise StepFailed(
+                f"Iterators has {len(values)} values and is refused: aws:loop takes at most {MAX_ITERATIONS}"
+            )
+        # As AWS: MaxIterations below the number of Iterators ends the loop early, successfully.
+        ran = values[:limit]
+        for iteration, value in enumerate(ran, start=1):
             _iterate(ctx, steps, iteration, value)
-        return ActionResult(response={"CurrentIteration": len(values)})
+        return ActionResult(response={"CurrentIteration": len(ran)})
     if "LoopCondition" not in inputs:
         raise StepFailed("aws:loop needs Iterators or LoopCondition")
     iteration = 0

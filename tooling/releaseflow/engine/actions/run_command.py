@@ -8,6 +8,7 @@ from typing import Any
 
 from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
 from releaseflow.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
+from releaseflow.engine.limits import MAX_RUN_COMMAND_INSTANCES
 
 TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 # The first polls come quickly so that a short command ends its step within milliseconds, not a whole
@@ -49,6 +50,12 @@ def send_command_request(inputs: dict) -> dict:
     unknown = sorted(set(inputs) - set(_PASSED))
     if unknown:
         raise StepFailed(f"aws:runCommand does not take the input(s) {', '.join(unknown)}")
+    instance_ids = inputs.get("InstanceIds")
+    if isinstance(instance_ids, list) and len(instance_ids) > MAX_RUN_COMMAND_INSTANCES:
+        raise StepFailed(
+            f"InstanceIds lists {len(instance_ids)} instances; aws:runCommand takes at most "
+            f"{MAX_RUN_COMMAND_INSTANCES} (use Targets, or several steps)"
+        )
     request = dict(inputs)
     if "Parameters" in request:
         request["Parameters"] = {
@@ -65,6 +72,11 @@ def send_command_request(inputs: dict) -> dict:
 def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Send the command and follow it to a terminal status."""
     request = send_command_request(inputs)
+    if "DocumentVersion" in request and ctx.readings.get("run_command_document_version") == "refused":
+        raise StepFailed(
+            f"aws:runCommand input DocumentVersion is not documented for the action (step '{ctx.name}'; "
+            "reading run_command_document_version=refused)"
+        )
     try:
         command_id = ctx.aws("ssm", "SendCommand", request)["Command"]["CommandId"]
     except AwsCallError as error:
@@ -92,7 +104,8 @@ def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
             f"Step fails when it is Poll action status for completion. Command {command_id} "
             f"({request['DocumentName']}) ended with status {status}: {hosts}",
             details={"CommandId": [command_id], "FailedInstances": [i.get("InstanceId", "") for i in failed]},
-            outputs=response,
+            # Open reading failed_run_command_outputs: `all` keeps them, `none` leaves the step without.
+            outputs=response if ctx.readings.get("failed_run_command_outputs", "all") == "all" else None,
         )
     return ActionResult(response=response, outputs=response, response_code=str(response_code))
 

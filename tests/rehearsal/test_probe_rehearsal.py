@@ -1,0 +1,62 @@
+"""`releaseflow probe` against the rehearsal endpoint reports exactly the readings it plays."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from releaseflow.cli import main
+from releaseflow.engine.readings import DEFAULT, STRICT
+
+pytestmark = pytest.mark.rehearsal
+
+
+@pytest.mark.parametrize(("readings", "code"), [(DEFAULT, 0), (STRICT, 1)], ids=["default", "strict"])
+def test_probe_reports_the_readings_in_force(endpoint_launch, tmp_path, monkeypatch, capsys, readings, code):
+    """Under default and under strict, probe --json prints the endpoint's readings exactly, exits 0 only
+    where they are the ones the runbooks are proven under, and leaves no probe document behind."""
+    endpoint = endpoint_launch(tmp_path / "state", readings=json.dumps(readings))
+    [instance] = endpoint.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)[
+        "Instances"
+    ]
+    instance_id = instance["InstanceId"]
+    root = tmp_path / instance_id
+    root.mkdir()
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "releaseflow.rehearsal.agent",
+            "--endpoint",
+            endpoint.url,
+            "--instance-id",
+            instance_id,
+            "--host-root",
+            str(root),
+            "--poll-wait",
+            "5",
+        ],
+        stderr=(tmp_path / "agent.log").open("w"),
+    )
+    for key, value in endpoint.environment().items():
+        monkeypatch.setenv(key, value)
+    ssm = endpoint.client("ssm")
+    try:
+        deadline = time.monotonic() + 15
+        while not ssm.describe_instance_information()["InstanceInformationList"]:
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.1)
+        assert main(["probe", "--instance-id", instance_id, "--json"]) == code
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+    assert json.loads(capsys.readouterr().out) == readings
+    names = [
+        d["Name"]
+        for d in ssm.list_documents(Filters=[{"Key": "Owner", "Values": ["Self"]}])["DocumentIdentifiers"]
+    ]
+    assert [name for name in names if name.startswith("releaseflow-probe-")] == []
