@@ -218,20 +218,13 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
 
 
 def test_the_deliberate_waits_are_the_release_runbooks_own_load_balancer_waits():
-    """The waits counted as deliberate are exactly the target-health waits of a successful deploy
-    (the migration host's and the batches'): renaming or adding one cannot silently move it to overhead."""
+    """The steps counted as deliberate waits are exactly the batch steps that poll target health
+    (drain and register): renaming or adding one cannot silently move it to overhead."""
     content = YAML(typ="safe").load((REPO / "automation" / "releaseflow-Deploy.yaml").read_text())
-
-    def waits(steps):
-        for step in steps:
-            # The failure path's waits are not part of a deploy that succeeds.
-            if step["name"] == "RollBackHosts":
-                continue
-            if (
-                step["action"] == "aws:waitForAwsResourceProperty"
-                and step["inputs"]["Api"] == "DescribeTargetHealth"
-            ):
-                yield step["name"]
-            yield from waits(step.get("inputs", {}).get("Steps", []))
-
-    assert set(rehearsal.WAITS) == set(waits(content["mainSteps"]))
+    [loop] = [step for step in content["mainSteps"] if step["name"] == "UpdateBatches"]
+    polling = {
+        step["name"]
+        for step in loop["inputs"]["Steps"]
+        if step["action"] == "aws:executeScript" and "describe_target_health" in step["inputs"]["Script"]
+    }
+    assert set(rehearsal.WAITS) == polling

@@ -44,15 +44,10 @@ def plan_rollout(
     step, parameters = _planning_step(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
     payload = {
-        "Reservations": [
+        "Instances": [
             {
-                "Instances": [
-                    {
-                        "InstanceId": host,
-                        "State": {"Name": "running"},
-                        "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else [],
-                    }
-                ]
+                "InstanceId": host,
+                "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else [],
             }
             for host in hosts
         ],
@@ -67,7 +62,9 @@ def plan_rollout(
     except ValueError as error:
         # The script's ValueErrors are its refusals (the runbook step fails with the same message).
         raise PlanError(str(error)) from error
-    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in json.loads(result["Batches"])))
+    # The runbook's first batch is the migration host alone; the plan shows it on its own line.
+    batches = json.loads(result["Batches"])[1:]
+    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in batches))
 
 
 def _planning_step(runbook: Path) -> tuple[dict, dict]:

@@ -18,17 +18,15 @@ from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet, haproxy
 
-# Deliberate waits of the release runbook, for the migration host and for each batch: each drain waits
+# Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
 # out the target group's deregistration delay, and a registered target is healthy after the load
 # balancer's `rise` checks: the first may come at once, the others follow at HAProxy's fastinter, so at
 # least (rise - 1) transition intervals.
 DRAINED = fleet.DEREGISTRATION_DELAY
 HEALTHY = (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000
 WAITS = {
-    "WaitMigrationHostDrained": DRAINED,
-    "WaitMigrationHostHealthy": HEALTHY,
-    "WaitBatchDrained": DRAINED,
-    "WaitBatchHealthy": HEALTHY,
+    "DrainBatch": DRAINED,
+    "RegisterBatch": HEALTHY,
 }
 
 
