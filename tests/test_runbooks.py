@@ -259,13 +259,14 @@ def test_only_the_migration_host_migrates_from_the_prepared_tree_unless_skipped(
 def test_the_migration_host_is_the_first_batch():
     """PlanRollout puts the migration host alone in batch 0, then the others in batches of BatchSize."""
     handler = script_namespace(DEPLOY, "PlanRollout")["handler"]
+    instances = [{"InstanceId": i} for i in ["i-0c", "i-0a", "i-0b", "i-0d"]]
+    instances[0]["Tags"] = [{"Key": "releaseflow:migrate", "Value": "true"}]
     payload = {
-        "Instances": [{"InstanceId": i} for i in ["i-0c", "i-0a", "i-0b", "i-0d"]],
-        "InstanceInformation": online("i-0a", "i-0b", "i-0c", "i-0d"),
+        "Instances": json.dumps(instances),
+        "InstanceInformation": json.dumps(online("i-0a", "i-0b", "i-0c", "i-0d")),
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "2",
     }
-    payload["Instances"][0]["Tags"] = [{"Key": "releaseflow:migrate", "Value": "true"}]
     result = handler(payload, None)
     assert json.loads(result["Batches"]) == [["i-0c"], ["i-0a", "i-0b"], ["i-0d"]]
     assert result["BatchIndexes"] == ["0", "1", "2"]
@@ -284,8 +285,8 @@ def test_plan_refuses_an_empty_fleet_or_one_without_agents_with_its_message(inst
     """An empty fleet, or one with no agents, fails PlanRollout with the message it means to give."""
     handler = script_namespace(DEPLOY, "PlanRollout")["handler"]
     payload = {
-        "Instances": instances,
-        "InstanceInformation": agents,
+        "Instances": json.dumps(instances),
+        "InstanceInformation": json.dumps(agents),
         "MigrationTagKey": "m",
         "BatchSize": "1",
     }
@@ -297,11 +298,13 @@ def test_plan_refuses_offline_hosts():
     """The planning script fails the deploy before any change when a fleet host is not online."""
     handler = script_namespace(DEPLOY, "PlanRollout")["handler"]
     payload = {
-        "Instances": [{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}],
-        "InstanceInformation": [
-            {"InstanceId": "i-0a", "PingStatus": "Online"},
-            {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
-        ],
+        "Instances": json.dumps([{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}]),
+        "InstanceInformation": json.dumps(
+            [
+                {"InstanceId": "i-0a", "PingStatus": "Online"},
+                {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
+            ]
+        ),
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "1",
     }
@@ -433,11 +436,13 @@ def test_plan_for_a_rollback_keeps_the_switched_hosts_in_order_and_names_the_unr
     """With Only, the plan keeps the deploy's order for the hosts it switched and skips, naming, the lost ones."""
     handler = script_namespace(ROLLBACK_FLEET, "PlanRollout")["handler"]
     payload = {
-        "Instances": [{"InstanceId": i} for i in ["i-0a", "i-0b", "i-0c", "i-0d"]],
-        "InstanceInformation": [
-            *online("i-0a", "i-0c", "i-0d"),
-            {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
-        ],
+        "Instances": json.dumps([{"InstanceId": i} for i in ["i-0a", "i-0b", "i-0c", "i-0d"]]),
+        "InstanceInformation": json.dumps(
+            [
+                *online("i-0a", "i-0c", "i-0d"),
+                {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
+            ]
+        ),
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "2",
         "Only": json.dumps(["i-0a", "i-0b", "i-0c", "i-0z"]),
@@ -533,8 +538,8 @@ def test_list_fleet_reads_every_page_and_asks_agents_by_id_50_at_a_time(monkeypa
     result = script_namespace(DEPLOY, "ListFleet")["handler"](
         {"FleetTagKey": "app", "FleetTagValue": "shop"}, None
     )
-    assert [i["InstanceId"] for i in result["Instances"]] == hosts
-    assert sorted(a["InstanceId"] for a in result["InstanceInformation"]) == hosts[:-1]
+    assert [i["InstanceId"] for i in json.loads(result["Instances"])] == hosts
+    assert sorted(a["InstanceId"] for a in json.loads(result["InstanceInformation"])) == hosts[:-1]
     firsts = [c[1]["Filters"][0]["Values"] for c in agents.calls if c[1]["NextToken"] is None]
     assert [len(values) for values in firsts] == [50, 50, 20]
 
@@ -752,7 +757,7 @@ def test_rollback_fleet_report_registers_every_host_on_its_own_then_fails(monkey
         "ExecutionId": "r-1",
         "Deploy": "d-1",
         "TargetGroupArn": ARN,
-        "Instances": [{"InstanceId": "i-0b"}, {"InstanceId": "i-0a"}],
+        "Instances": json.dumps([{"InstanceId": "i-0b"}, {"InstanceId": "i-0a"}]),
     }
     with pytest.raises(RuntimeError) as raised:
         handler(events, None)
@@ -910,3 +915,74 @@ def test_report_failure_still_fails_when_the_lookup_fails(monkeypatch):
         RuntimeError, match=r"^deploy failed: a step failed \(the details could not be looked up: no route"
     ):
         handler({"ExecutionId": "exec-1"}, None)
+
+
+# --- IAM: the Automation role grants exactly what the runbooks call ----------------------------------
+
+# boto3 service name -> IAM prefix, and the variable each script holds that service's client in.
+IAM_PREFIX = {"ssm": "ssm", "ec2": "ec2", "elbv2": "elasticloadbalancing"}
+CLIENT_NAMES = {"ssm": "ssm", "ec2": "ec2", "elb": "elbv2"}
+# What Automation itself calls for an aws:runCommand step: send, follow, and cancel on timeout or cancel.
+RUN_COMMAND_APIS = {"ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:CancelCommand"}
+
+
+def pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def runbook_apis() -> set[str]:
+    """Every IAM action the two runbooks need: API steps, waits, runCommand, and the boto3 calls of scripts."""
+    found = set()
+    for document in RUNBOOKS:
+        for _, step in document.steps():
+            inputs = step["inputs"]
+            if step["action"] in ("aws:executeAwsApi", "aws:waitForAwsResourceProperty"):
+                found.add(f"{IAM_PREFIX[inputs['Service']]}:{inputs['Api']}")
+                if inputs["Api"] == "StartAutomationExecution":
+                    found.add("iam:PassRole")  # starts RollbackFleet with the AutomationAssumeRole
+            elif step["action"] == "aws:runCommand":
+                found |= RUN_COMMAND_APIS
+            elif step["action"] == "aws:executeScript":
+                script = inputs["Script"]
+                services = set(re.findall(r'boto3\.client\("(\w+)"\)', script))
+                assert services <= set(IAM_PREFIX), (step["name"], services)
+                for client, method in re.findall(r"\b(ssm|ec2|elb)\.(\w+)\(", script):
+                    service = CLIENT_NAMES[client]
+                    if method != "get_paginator":
+                        found.add(f"{IAM_PREFIX[service]}:{pascal(method)}")
+                for client, method in re.findall(r'\b(ssm|ec2|elb)\.get_paginator\("(\w+)"\)', script):
+                    found.add(f"{IAM_PREFIX[CLIENT_NAMES[client]]}:{pascal(method)}")
+    return found
+
+
+def automation_role_actions() -> set[str]:
+    """The actions template.yaml grants the Automation role, its own policies and the ones attached to it."""
+    from cfnlint.decode.cfn_yaml import load
+
+    resources = load(str(ROOT / "template.yaml"))["Resources"]
+    documents = []
+    for policy in resources["AutomationRole"]["Properties"]["Policies"]:
+        # A conditional policy (`!If [HasTargetGroup, policy, NoValue]`) counts with its condition true.
+        documents.append((policy.get("Fn::If", [None, policy])[1])["PolicyDocument"])
+    for resource in resources.values():
+        if (
+            resource["Type"] == "AWS::IAM::Policy"
+            and {"Ref": "AutomationRole"} in resource["Properties"]["Roles"]
+        ):
+            documents.append(resource["Properties"]["PolicyDocument"])
+    actions = set()
+    for document in documents:
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            granted = statement["Action"]
+            actions |= {granted} if isinstance(granted, str) else set(granted)
+    return actions
+
+
+def test_automation_role_grants_exactly_what_the_runbooks_call_without_wildcards():
+    """The Automation role's actions are exactly the APIs derived from the runbooks, none with a wildcard."""
+    granted = automation_role_actions()
+    assert not [action for action in granted if "*" in action]
+    needed = runbook_apis()
+    assert "ssm:DescribeAutomationStepExecutions" in needed  # ReportFailure's lookup
+    assert granted == needed

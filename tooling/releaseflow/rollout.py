@@ -43,15 +43,14 @@ def plan_rollout(
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
     step, parameters = _planning_step(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
+    instances = [
+        {"InstanceId": host, "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else []}
+        for host in hosts
+    ]
+    # As ListFleet hands them over: JSON text.
     payload = {
-        "Instances": [
-            {
-                "InstanceId": host,
-                "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else [],
-            }
-            for host in hosts
-        ],
-        "InstanceInformation": [{"InstanceId": host, "PingStatus": "Online"} for host in hosts],
+        "Instances": json.dumps(instances),
+        "InstanceInformation": json.dumps([{"InstanceId": host, "PingStatus": "Online"} for host in hosts]),
         "MigrationTagKey": tag_key,
         "BatchSize": batch_size,
     }
