@@ -704,42 +704,82 @@ def test_lock_sees_a_rollback_fleet_on_the_fleet_of_its_deploy(monkeypatch):
 
 
 class FakeDeployHistory(FakeClient):
-    """GetAutomationExecution of a deploy and its SwitchBatch steps."""
+    """A deploy's execution, its SwitchBatch steps, its runbook's defaults, and a command still running."""
 
-    def __init__(self, status, parameters, switched):
+    def __init__(self, status, parameters, switched, running_polls=0):
         super().__init__()
         self.status, self.parameters, self.switched = status, parameters, switched
+        self.running_polls = running_polls  # how many ListCommands answers still show a command running
 
     def get_automation_execution(self, AutomationExecutionId):
         assert AutomationExecutionId == "d-1"
-        return {
-            "AutomationExecution": {
-                "DocumentName": "releaseflow-Deploy",
-                "AutomationExecutionStatus": self.status,
-                "CurrentStepName": "AwaitRollback",
-                "Parameters": self.parameters,
-            }
+        execution = {
+            "DocumentName": "releaseflow-Deploy",
+            "DocumentVersion": "3",
+            "Parameters": self.parameters,
         }
+        return {"AutomationExecution": {**execution, "AutomationExecutionStatus": self.status}}
 
     def describe_automation_step_executions(self, AutomationExecutionId, Filters, NextToken=None):
         assert Filters == [{"Key": "StepName", "Values": ["SwitchBatch"]}]
         return {"StepExecutions": [{"Inputs": {"InstanceIds": json.dumps(ids)}} for ids in self.switched]}
 
+    def describe_instance_information(self, Filters, NextToken=None):
+        return {
+            "InstanceInformationList": [
+                {"InstanceId": h, "PingStatus": "Online"} for h in Filters[0]["Values"]
+            ]
+        }
+
+    def list_commands(self, InstanceId, NextToken=None):
+        self.note("list_commands", {"InstanceId": InstanceId})
+        status = "InProgress" if self.running_polls > 0 else "Cancelled"
+        self.running_polls -= 1
+        return {
+            "Commands": [
+                {"CommandId": "c-1", "Status": status, "DocumentName": "releaseflow-CheckoutRevision"}
+            ]
+        }
+
+    def get_document(self, Name, DocumentVersion, DocumentFormat):
+        assert (Name, DocumentVersion, DocumentFormat) == ("releaseflow-Deploy", "3", "JSON")
+        return {
+            "Content": (ROOT / "automation/releaseflow-Deploy.yaml").read_text()
+            and json.dumps(DEPLOY.content)
+        }
+
 
 def test_read_deploy_takes_the_deploys_parameters_unless_overridden(monkeypatch):
-    """Empty overrides take the deploy's values; given ones win; Switched lists the hosts SwitchBatch was sent to."""
-    parameters = {"FleetTagValue": ["shop"], "AppDir": ["/srv/app"], "Services": ["puma", "sidekiq"]}
-    with_clients(monkeypatch, ssm=FakeDeployHistory("InProgress", parameters, [["i-0b"], ["i-0a", "i-0c"]]))
-    handler = script_namespace(ROLLBACK_FLEET, "ReadDeploy")["handler"]
-    overrides = {"FleetTagValue": "", "AppDir": "/opt/app", "Services": []}
+    """Empty overrides take the deploy's values (its runbook's default when unlisted); given ones win;
+    Switched lists the hosts SwitchBatch was sent to, once no command still runs on them."""
+    parameters = {"FleetTagValue": ["shop"], "Services": ["puma", "sidekiq"]}
+    history = FakeDeployHistory("Cancelled", parameters, [["i-0b"], ["i-0a", "i-0c"]], running_polls=2)
+    with_clients(monkeypatch, ssm=history)
+    handler = no_sleep(script_namespace(ROLLBACK_FLEET, "ReadDeploy"))["handler"]
+    overrides = {"FleetTagValue": "", "AppDir": "", "AppUser": "deploy", "Services": []}
     result = handler({"ExecutionId": "d-1", "Overrides": overrides}, None)
     assert result == {
         "FleetTagValue": "shop",
-        "AppDir": "/opt/app",
+        "AppDir": "/srv/app",
+        "AppUser": "deploy",
         "Services": ["puma", "sidekiq"],
         "ExecutionId": "d-1",
         "Switched": json.dumps(["i-0b", "i-0a", "i-0c"]),
     }
+    # It looked again until the command on the first host had ended, then at each other host once.
+    assert [call["InstanceId"] for name, call in history.calls] == ["i-0b", "i-0b", "i-0b", "i-0a", "i-0c"]
+
+
+def test_read_deploy_waits_for_a_deploy_still_changing_hosts(monkeypatch):
+    """A deploy still running (not yet waiting for its rollback) holds the rollback back, then fails it clearly."""
+    history = FakeDeployHistory("InProgress", {}, [])
+    with_clients(monkeypatch, ssm=history)
+    namespace = no_sleep(script_namespace(ROLLBACK_FLEET, "ReadDeploy"))
+    namespace["WAIT_SECONDS"] = 0
+    with pytest.raises(
+        TimeoutError, match=r"execution d-1 of releaseflow-Deploy is still InProgress .*stop it first"
+    ):
+        namespace["handler"]({"ExecutionId": "d-1", "Overrides": {}}, None)
 
 
 def test_rollback_fleet_report_registers_every_host_on_its_own_then_fails(monkeypatch):

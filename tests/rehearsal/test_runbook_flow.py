@@ -282,3 +282,21 @@ def test_sixty_hosts_among_150_other_managed_nodes_deploy_with_at_most_50_ids_a_
     assert max(sizes) <= 50
     prepares = [s for s in execution["StepExecutions"] if s["StepName"] == "PrepareChunk"]
     assert len(prepares) == 2
+
+
+def test_send_command_runs_a_pinned_hash_only_on_the_version_that_has_it(published):
+    """SendCommand with the default version's DocumentHash is accepted; with another hash refused (strict reading)."""
+    ssm = published.client("ssm")
+    [instance] = launch(published, 1, f"flow-{uuid.uuid4().hex[:6]}")
+    digest = ssm.describe_document(Name="releaseflow-HealthCheck")["Document"]["Hash"]
+    pinned = {
+        "DocumentName": "releaseflow-HealthCheck",
+        "InstanceIds": [instance],
+        "DocumentHashType": "Sha256",
+    }
+    assert (
+        ssm.send_command(**pinned, DocumentHash=digest)["Command"]["DocumentName"]
+        == "releaseflow-HealthCheck"
+    )
+    with pytest.raises(ssm.exceptions.InvalidDocument, match="does not match DocumentHash"):
+        ssm.send_command(**pinned, DocumentHash="0" * 64)
