@@ -33,6 +33,7 @@ class Agents:
         self.outcome = outcome or (lambda document, instance: "Success")
         self.delay = delay or (lambda document, instance: 0)
         self.ran: list[tuple[str, str, dict]] = []
+        self.times: dict[tuple[str, str], list[float]] = {}  # (document, instance) -> [started, ended]
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         ids = list(instance_ids)
@@ -54,12 +55,15 @@ class Agents:
         document = command["document_name"]
         with self.lock:
             self.ran.append((document, instance_id, command["parameters"]))
+            self.times[(document, instance_id)] = [time.monotonic()]
         time.sleep(self.delay(document, instance_id))
         status = self.outcome(document, instance_id)
         code = 0 if status == "Success" else 1
         plugin = {"name": "run", "status": status, "response_code": code, "output": "", "stdout": ""}
         base = {"instance_id": instance_id, "command_id": command["command_id"]}
         self.endpoint.agent("report", {**base, "status": status, "response_code": code, "plugins": [plugin]})
+        with self.lock:
+            self.times[(document, instance_id)].append(time.monotonic())
 
     def sent(self, document):
         """The instances `document` reached, in the order the commands arrived."""
@@ -151,7 +155,8 @@ def test_deploy_prepares_all_migrates_once_then_batches_the_migration_host_first
     batch = [
         s["StepName"]
         for s in execution["StepExecutions"]
-        if s.get("ParentStepDetails", {}).get("Iteration") == 0
+        if s.get("ParentStepDetails", {}).get("StepName") == "UpdateBatches"
+        and s["ParentStepDetails"].get("IteratorValue") == "0"
     ]
     assert batch == ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]
 
@@ -161,13 +166,16 @@ def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_ho
     fleet = f"flow-{uuid.uuid4().hex[:6]}"
     hosts = sorted(launch(published, 3, fleet))
     failing = hosts[1]
-    agents = Agents(
-        published,
-        hosts,
-        outcome=lambda document, host: (
-            "Failed" if (document, host) == ("releaseflow-HealthCheck", failing) else "Success"
-        ),
-    )
+    failed = []
+
+    def outcome(document, host):
+        # The new revision's health check fails once on that host; the rolled-back one passes.
+        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
+            failed.append(host)
+            return "Failed"
+        return "Success"
+
+    agents = Agents(published, hosts, outcome=outcome)
     try:
         execution = wait_end(published, start(published, fleet))
     finally:
@@ -205,9 +213,9 @@ def test_failed_preparation_switches_nothing_and_starts_no_rollback(published):
     names = {s["StepName"] for s in execution["StepExecutions"]}
     assert not {"MigrateOnMigrationHost", "UpdateBatches", "StartRollback"} & names
     assert [name for name, _, _ in agents.ran] == ["releaseflow-PrepareRevision"] * 3
-    assert step(execution, "ReportFailure")["FailureMessage"].endswith(
-        "No host was switched, so nothing was rolled back."
-    )
+    report = step(execution, "ReportFailure")["FailureMessage"]
+    assert f"step PrepareChunk Failed on {hosts[2]} (Failed)" in report
+    assert report.rstrip().endswith("No host was switched, so nothing was rolled back.")
 
 
 def test_cancel_mid_batch_ends_at_once_and_the_rollback_it_started_waits_for_it(published):
@@ -218,7 +226,7 @@ def test_cancel_mid_batch_ends_at_once_and_the_rollback_it_started_waits_for_it(
         published,
         hosts,
         delay=lambda document, host: (
-            30 if (document, host) == ("releaseflow-RestartServices", hosts[1]) else 0
+            8 if (document, host) == ("releaseflow-RestartServices", hosts[1]) else 0
         ),
     )
     ssm = published.client("ssm")
@@ -241,13 +249,16 @@ def test_cancel_mid_batch_ends_at_once_and_the_rollback_it_started_waits_for_it(
     assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert agents.sent("releaseflow-Rollback") == hosts[:2]
     assert rollback["ExecutionEndTime"] > execution["ExecutionEndTime"]
+    # The restart the cancel caught still ran on its host (this agent ignores cancels): the rollback waited.
+    restart_ended = agents.times[("releaseflow-RestartServices", hosts[1])][1]
+    assert agents.times[("releaseflow-Rollback", hosts[1])][0] > restart_ended
 
 
 def test_a_younger_deploy_on_the_same_fleet_yields_in_its_lock_step(published):
     """Two deploys started on one fleet: the younger fails at Lock naming the older, before any command."""
     fleet = f"flow-{uuid.uuid4().hex[:6]}"
     hosts = launch(published, 2, fleet)
-    agents = Agents(published, hosts, delay=lambda document, host: 2)
+    agents = Agents(published, hosts, delay=lambda document, host: 0.5)
     try:
         older = start(published, fleet)
         younger = start(published, fleet)
@@ -288,6 +299,13 @@ def test_send_command_runs_a_pinned_hash_only_on_the_version_that_has_it(publish
     """SendCommand with the default version's DocumentHash is accepted; with another hash refused (strict reading)."""
     ssm = published.client("ssm")
     [instance] = launch(published, 1, f"flow-{uuid.uuid4().hex[:6]}")
+    agents = Agents(published, [instance], threads=1)
+    deadline = time.monotonic() + 10
+    while not ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance]}])[
+        "InstanceInformationList"
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     digest = ssm.describe_document(Name="releaseflow-HealthCheck")["Document"]["Hash"]
     pinned = {
         "DocumentName": "releaseflow-HealthCheck",
@@ -298,5 +316,8 @@ def test_send_command_runs_a_pinned_hash_only_on_the_version_that_has_it(publish
         ssm.send_command(**pinned, DocumentHash=digest)["Command"]["DocumentName"]
         == "releaseflow-HealthCheck"
     )
-    with pytest.raises(ssm.exceptions.InvalidDocument, match="does not match DocumentHash"):
-        ssm.send_command(**pinned, DocumentHash="0" * 64)
+    try:
+        with pytest.raises(ssm.exceptions.InvalidDocument, match="does not match DocumentHash"):
+            ssm.send_command(**pinned, DocumentHash="0" * 64)
+    finally:
+        agents.stop()
