@@ -14,6 +14,7 @@ from releaseflow.deploy import (
     StartRequest,
     acquire,
     check_revision,
+    claim,
     revision_pattern,
     start_request,
 )
@@ -385,6 +386,17 @@ def test_lock_ignores_deploys_to_other_fleets():
     """An execution running on another fleet does not hold the lock."""
     clock = FakeClock()
     acquire(FakeSSM([], clock, running=[("other-exec", "db")]), _request(), wait=False, notify=print)
+
+
+def test_claim_by_a_younger_start_its_runbook_already_failed_still_yields():
+    """When the younger execution's own Lock step ended it first, the trigger's claim still refuses, naming the older."""
+    clock = FakeClock()
+    ssm = FakeSSM([(0, {"status": "Failed"})], clock, running=[("older", "web")])
+    with pytest.raises(
+        LockHeld, match=r"^execution older of releaseflow-Deploy is still running on fleet web"
+    ):
+        claim(ssm, _request(), "exec-1")
+    assert "StopAutomationExecution" in ssm.calls
 
 
 def test_wait_lock_waits_until_the_other_deploy_ends():
