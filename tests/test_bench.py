@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +165,20 @@ def test_deploy_run_derives_its_figures_from_the_execution_and_the_trigger():
     assert run.calls_per_min == pytest.approx(45 * 60 / 22.5)
 
 
+def test_steps_per_batch_counts_the_batch_loops_nested_steps_per_iteration():
+    """runbook.steps_per_batch: the steps UpdateBatches ran, divided by its iterations."""
+    names = ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]
+    nested = tuple(
+        replace(step(name, parent="UpdateBatches"), key=f"{name}-{n}", iteration=n)
+        for n in (1, 2)
+        for name in names
+    )
+    snapshot = Snapshot(
+        "e-1", "releaseflow-Deploy", "Success", start=at(0), end=at(9), steps=(step("Lock"), *nested)
+    )
+    assert DeployRun(snapshot, started=0, exited=1, calls=1).steps_per_batch == 5
+
+
 def test_call_counter_counts_calls_and_writes():
     """Every API call counts; only those that are not Get/List/Describe count as writes."""
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -180,7 +195,7 @@ def test_call_counter_counts_calls_and_writes():
 
 
 def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_time(tmp_path):
-    """The peer playbook: all four documents on the migration host, then serial hosts out of and back into the LB."""
+    """The peer playbook: all five documents on the migration host, then serial hosts out of and back into the LB."""
     state = tmp_path / "state"
     hosts = [{"instance_id": f"i-{n}", "root": str(state / "hosts" / f"i-{n}")} for n in (3, 1, 2)]
     state.mkdir()
@@ -196,6 +211,7 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
     assert groups == {"migration": {"hosts": {"i-1": {}}}, "others": {"hosts": {"i-2": {}, "i-3": {}}}}
     first, rest = json.loads(playbook.read_text())
     assert [t["name"] for t in first["tasks"]] == [
+        "PrepareRevision",
         "CheckoutRevision",
         "Migrate",
         "RestartServices",
@@ -205,6 +221,7 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
     assert [t["name"] for t in rest["tasks"]] == [
         "deregister",
         "wait drained",
+        "PrepareRevision",
         "CheckoutRevision",
         "RestartServices",
         "HealthCheck",

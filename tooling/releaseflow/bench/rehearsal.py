@@ -44,6 +44,12 @@ class DeployRun:
         return (self.snapshot.end - self.snapshot.start).total_seconds()
 
     @property
+    def steps_per_batch(self) -> float:
+        """Sequential Automation steps per batch on this deploy: UpdateBatches' nested steps per iteration."""
+        nested = [step for step in self.snapshot.steps if step.parent == "UpdateBatches"]
+        return len(nested) / len({step.iteration for step in nested})
+
+    @property
     def critical_path_s(self) -> float:
         return critical_path_seconds(self.snapshot.steps, self.snapshot.invocations, WAITS)
 
@@ -90,6 +96,7 @@ def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
 def figures(runs: list[DeployRun]) -> dict[str, Summary]:
     """The rehearsal and trigger figures of these deploys."""
     return {
+        "runbook.steps_per_batch": summarize([r.steps_per_batch for r in runs], 2),
         "rehearsal.deploy_s": summarize([r.deploy_s for r in runs], 2),
         "rehearsal.critical_path_s": summarize([r.critical_path_s for r in runs], 2),
         "rehearsal.overhead_ratio": summarize([r.deploy_s / r.critical_path_s for r in runs], 3),
