@@ -782,6 +782,26 @@ def test_read_deploy_waits_for_a_deploy_still_changing_hosts(monkeypatch):
         namespace["handler"]({"ExecutionId": "d-1", "Overrides": {}}, None)
 
 
+def test_rollback_fleet_finish_registers_every_fleet_host_and_names_the_unreachable(monkeypatch):
+    """Finish puts every running fleet host back (one drained but never switched too) and names skipped hosts."""
+    elb = FakeElb([])
+    with_clients(monkeypatch, elbv2=elb)
+    handler = script_namespace(ROLLBACK_FLEET, "Finish")["handler"]
+    events = {
+        "ExecutionId": "d-1",
+        "Hosts": ["i-0a"],
+        "Skipped": "none",
+        "TargetGroupArn": ARN,
+        "Instances": json.dumps([{"InstanceId": "i-0b"}, {"InstanceId": "i-0a"}]),
+    }
+    assert handler(events, None) == {"ExecutionId": "d-1", "Hosts": ["i-0a"]}
+    assert [call["Targets"] for _, call in elb.calls] == [[{"Id": "i-0a"}], [{"Id": "i-0b"}]]
+    with pytest.raises(
+        RuntimeError, match=r"^unreachable, so not rolled back: i-0c \(once they are back, run"
+    ):
+        handler({**events, "Skipped": "i-0c"}, None)
+
+
 def test_rollback_fleet_report_registers_every_host_on_its_own_then_fails(monkeypatch):
     """After a failed batch every fleet host is registered again, a stopped one named, and the rollback fails."""
     elb = FakeElb([], stopped=["i-0b"])
