@@ -179,6 +179,37 @@ def test_steps_per_batch_counts_the_batch_loops_nested_steps_per_iteration():
     assert DeployRun(snapshot, started=0, exited=1, calls=1).steps_per_batch == 5
 
 
+def test_out_of_service_counts_each_interval_a_target_starts_not_healthy():
+    """rehearsal.out_of_service_s: per target, the sampled seconds it was draining, unused, initial..."""
+    samples = [
+        (0.0, {"i-1": "healthy", "i-2": "healthy"}),
+        (1.0, {"i-1": "draining", "i-2": "healthy"}),
+        (3.0, {"i-1": "unused", "i-2": "healthy"}),
+        (4.5, {"i-1": "initial", "i-2": "draining"}),
+        (5.0, {"i-1": "healthy", "i-2": "unused"}),
+        (6.0, {"i-1": "healthy", "i-2": "healthy"}),
+    ]
+    assert rehearsal.not_healthy_seconds(samples) == {"i-1": 4.0, "i-2": 1.5}
+
+
+def test_switch_seconds_are_each_hosts_checkout_restart_and_health_check_durations():
+    """rehearsal.switch_s: per host, the own durations of the commands it runs while out of service."""
+    invocations = tuple(
+        replace(invocation(f"c-{document}-{host}", host, start, end), document=f"releaseflow-{document}")
+        for host, timings in {"i-1": (0, 2, 5), "i-2": (10, 11, 14)}.items()
+        for document, start, end in [
+            ("PrepareRevision", timings[0] - 30, timings[0] - 1),
+            ("CheckoutRevision", timings[0], timings[1]),
+            ("RestartServices", timings[1], timings[1] + 1),
+            ("HealthCheck", timings[1] + 1, timings[2]),
+        ]
+    )
+    snapshot = Snapshot(
+        "e-1", "releaseflow-Deploy", "Success", start=at(-40), end=at(20), invocations=invocations
+    )
+    assert sorted(DeployRun(snapshot, started=0, exited=1, calls=1).switch_s) == [4.0, 5.0]
+
+
 def test_call_counter_counts_calls_and_writes():
     """Every API call counts; only those that are not Get/List/Describe count as writes."""
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
