@@ -180,11 +180,11 @@ def test_steps_per_batch_counts_the_batch_loops_nested_steps_per_iteration():
 
 
 def test_out_of_service_counts_each_interval_a_target_starts_not_healthy():
-    """rehearsal.out_of_service_s: per target, the sampled seconds it was draining, unused, initial..."""
+    """rehearsal.out_of_service_s: per target, the sampled seconds it was draining, not listed, initial..."""
     samples = [
         (0.0, {"i-1": "healthy", "i-2": "healthy"}),
         (1.0, {"i-1": "draining", "i-2": "healthy"}),
-        (3.0, {"i-1": "unused", "i-2": "healthy"}),
+        (3.0, {"i-2": "healthy"}),
         (4.5, {"i-1": "initial", "i-2": "draining"}),
         (5.0, {"i-1": "healthy", "i-2": "unused"}),
         (6.0, {"i-1": "healthy", "i-2": "healthy"}),

@@ -41,12 +41,16 @@ SWITCH_DOCUMENTS = ("releaseflow-CheckoutRevision", "releaseflow-RestartServices
 def not_healthy_seconds(samples: Sequence[tuple[float, dict[str, str]]]) -> dict[str, float]:
     """Per target, the seconds it was not `healthy` in (time, {target: state}) samples taken in order.
 
-    Each interval between two samples counts for the targets not healthy at its start.
+    Each interval between two samples counts for the targets not healthy at its start; a target
+    missing from a sample (deregistered: DescribeTargetHealth of the group lists registered ones) is
+    out of service too.
     """
-    seconds: dict[str, float] = {}
+    targets = {target for _, states in samples for target in states}
+    seconds = dict.fromkeys(targets, 0.0)
     for (at, states), (following, _) in itertools.pairwise(samples):
-        for target, state in states.items():
-            seconds[target] = seconds.get(target, 0.0) + (following - at if state != "healthy" else 0.0)
+        for target in targets:
+            if states.get(target) != "healthy":
+                seconds[target] += following - at
     return seconds
 
 
