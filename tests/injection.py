@@ -30,6 +30,7 @@ SAMPLES = {
     "Revision": "0123456789abcdef0123456789abcdef01234567",
     "ExecutionId": "5f2c1f0e-0000-4000-8000-000000000001",
     "FleetTagValue": "local",
+    "AutomationAssumeRole": "arn:aws:iam::123456789012:role/releaseflow-AutomationRole",
 }
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9]+)\s*\}\}")
 
@@ -41,7 +42,7 @@ def payload(kind: str, base: str) -> str:
 def base_value(spec: dict, name: str) -> str:
     default = spec.get("default")
     if isinstance(default, list):
-        return str(default[0])
+        return str(default[0]) if default else "puma"
     return str(default) if default not in (None, "") else SAMPLES.get(name, "x")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +165,51 @@ def test_deploy_run_derives_its_figures_from_the_execution_and_the_trigger():
     assert run.calls_per_min == pytest.approx(45 * 60 / 22.5)
 
 
+def test_steps_per_batch_counts_the_batch_loops_nested_steps_per_iteration():
+    """runbook.steps_per_batch: the steps UpdateBatches ran, divided by its iterations."""
+    names = ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]
+    nested = tuple(
+        replace(step(name, parent="UpdateBatches"), key=f"{name}-{n}", iteration=n)
+        for n in (1, 2)
+        for name in names
+    )
+    snapshot = Snapshot(
+        "e-1", "releaseflow-Deploy", "Success", start=at(0), end=at(9), steps=(step("Lock"), *nested)
+    )
+    assert DeployRun(snapshot, started=0, exited=1, calls=1).steps_per_batch == 5
+
+
+def test_out_of_service_counts_each_interval_a_target_starts_not_healthy():
+    """rehearsal.out_of_service_s: per target, the sampled seconds it was draining, not listed, initial..."""
+    samples = [
+        (0.0, {"i-1": "healthy", "i-2": "healthy"}),
+        (1.0, {"i-1": "draining", "i-2": "healthy"}),
+        (3.0, {"i-2": "healthy"}),
+        (4.5, {"i-1": "initial", "i-2": "draining"}),
+        (5.0, {"i-1": "healthy", "i-2": "unused"}),
+        (6.0, {"i-1": "healthy", "i-2": "healthy"}),
+    ]
+    assert rehearsal.not_healthy_seconds(samples) == {"i-1": 4.0, "i-2": 1.5}
+
+
+def test_switch_seconds_are_each_hosts_checkout_restart_and_health_check_durations():
+    """rehearsal.switch_s: per host, the own durations of the commands it runs while out of service."""
+    invocations = tuple(
+        replace(invocation(f"c-{document}-{host}", host, start, end), document=f"releaseflow-{document}")
+        for host, timings in {"i-1": (0, 2, 5), "i-2": (10, 11, 14)}.items()
+        for document, start, end in [
+            ("PrepareRevision", timings[0] - 30, timings[0] - 1),
+            ("CheckoutRevision", timings[0], timings[1]),
+            ("RestartServices", timings[1], timings[1] + 1),
+            ("HealthCheck", timings[1] + 1, timings[2]),
+        ]
+    )
+    snapshot = Snapshot(
+        "e-1", "releaseflow-Deploy", "Success", start=at(-40), end=at(20), invocations=invocations
+    )
+    assert sorted(DeployRun(snapshot, started=0, exited=1, calls=1).switch_s) == [4.0, 5.0]
+
+
 def test_call_counter_counts_calls_and_writes():
     """Every API call counts; only those that are not Get/List/Describe count as writes."""
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -180,7 +226,7 @@ def test_call_counter_counts_calls_and_writes():
 
 
 def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_time(tmp_path):
-    """The peer playbook: all four documents on the migration host, then serial hosts out of and back into the LB."""
+    """The peer playbook: all five documents on the migration host, then serial hosts out of and back into the LB."""
     state = tmp_path / "state"
     hosts = [{"instance_id": f"i-{n}", "root": str(state / "hosts" / f"i-{n}")} for n in (3, 1, 2)]
     state.mkdir()
@@ -196,6 +242,7 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
     assert groups == {"migration": {"hosts": {"i-1": {}}}, "others": {"hosts": {"i-2": {}, "i-3": {}}}}
     first, rest = json.loads(playbook.read_text())
     assert [t["name"] for t in first["tasks"]] == [
+        "PrepareRevision",
         "CheckoutRevision",
         "Migrate",
         "RestartServices",
@@ -205,6 +252,7 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
     assert [t["name"] for t in rest["tasks"]] == [
         "deregister",
         "wait drained",
+        "PrepareRevision",
         "CheckoutRevision",
         "RestartServices",
         "HealthCheck",
@@ -218,20 +266,13 @@ def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_t
 
 
 def test_the_deliberate_waits_are_the_release_runbooks_own_load_balancer_waits():
-    """The waits counted as deliberate are exactly the target-health waits of a successful deploy
-    (the migration host's and the batches'): renaming or adding one cannot silently move it to overhead."""
+    """The steps counted as deliberate waits are exactly the batch steps that poll target health
+    (drain and register): renaming or adding one cannot silently move it to overhead."""
     content = YAML(typ="safe").load((REPO / "automation" / "releaseflow-Deploy.yaml").read_text())
-
-    def waits(steps):
-        for step in steps:
-            # The failure path's waits are not part of a deploy that succeeds.
-            if step["name"] == "RollBackHosts":
-                continue
-            if (
-                step["action"] == "aws:waitForAwsResourceProperty"
-                and step["inputs"]["Api"] == "DescribeTargetHealth"
-            ):
-                yield step["name"]
-            yield from waits(step.get("inputs", {}).get("Steps", []))
-
-    assert set(rehearsal.WAITS) == set(waits(content["mainSteps"]))
+    [loop] = [step for step in content["mainSteps"] if step["name"] == "UpdateBatches"]
+    polling = {
+        step["name"]
+        for step in loop["inputs"]["Steps"]
+        if step["action"] == "aws:executeScript" and "describe_target_health" in step["inputs"]["Script"]
+    }
+    assert set(rehearsal.WAITS) == polling

@@ -15,11 +15,12 @@ from releaseflow.deploy import (
     StartRequest,
     acquire,
     check_revision,
+    claim,
     revision_pattern,
     start_request,
 )
 from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
-from releaseflow.follow import follow
+from releaseflow.follow import fetch, follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -433,6 +434,17 @@ def test_lock_ignores_deploys_to_other_fleets():
     acquire(FakeSSM([], clock, running=[("other-exec", "db")]), _request(), wait=False, notify=print)
 
 
+def test_claim_by_a_younger_start_its_runbook_already_failed_still_yields():
+    """When the younger execution's own Lock step ended it first, the trigger's claim still refuses, naming the older."""
+    clock = FakeClock()
+    ssm = FakeSSM([(0, {"status": "Failed"})], clock, running=[("older", "web")])
+    with pytest.raises(
+        LockHeld, match=r"^execution older of releaseflow-Deploy is still running on fleet web"
+    ):
+        claim(ssm, _request(), "exec-1")
+    assert "StopAutomationExecution" in ssm.calls
+
+
 def test_wait_lock_waits_until_the_other_deploy_ends():
     """With wait, the start waits until the other execution is no longer running."""
     clock = FakeClock()
@@ -454,6 +466,65 @@ def test_transitions_seen_in_one_poll_are_told_in_time_order():
     inner = parse_step(_step("Restart", "Success", 3, 6, command="c2", parent="Rolling", iteration=0))
     snapshot = Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(loop, inner))
     assert [step.label for step in changes(None, snapshot)] == ["Rolling[0].Restart", "Rolling"]
+
+
+def test_the_planned_migration_host_is_shown_even_when_the_deploy_failed_before_migrating():
+    """PlanRollout's MigrationHost output names the migration host in the summary, migrated or not."""
+    plan = parse_step(
+        {
+            **_step("PlanRollout", "Success", 0, 1, action="aws:executeScript"),
+            "Outputs": {"MigrationHost": ["i-2"]},
+        }
+    )
+    prepare = parse_step(
+        _step("PrepareChunk", "Failed", 1, 2, command="c1", parent="PrepareHosts", iteration=1)
+    )
+    runs = tuple(
+        parse_invocation(_host("c1", host, "releaseflow-PrepareRevision", "Failed", 1, 2))
+        for host in ("i-1", "i-2")
+    )
+    rows = host_summaries(
+        Snapshot("exec-1", "releaseflow-Deploy", "Failed", steps=(plan, prepare), invocations=runs)
+    )
+    assert {row.instance_id: row.role for row in rows} == {"i-1": "rolling", "i-2": "migrate"}
+
+
+class FakeDeployAndRollback:
+    """A failed deploy whose StartRollback step started r-1, which rolled i-1 back."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def get_automation_execution(self, AutomationExecutionId):
+        execution = {"AutomationExecutionId": "exec-1", "DocumentName": "releaseflow-Deploy"}
+        return {"AutomationExecution": {**execution, "AutomationExecutionStatus": "Failed"}}
+
+    def describe_automation_step_executions(self, AutomationExecutionId):
+        self.calls.append(AutomationExecutionId)
+        if AutomationExecutionId == "r-1":
+            return {"StepExecutions": [_step("RollBackBatch", "Success", 5, 6, command="c2")]}
+        started = _step("StartRollback", "Success", 4, 5, action="aws:executeAwsApi")
+        started["Outputs"] = {"RollbackExecutionId": ["r-1"]}
+        return {"StepExecutions": [_step("SwitchBatch", "Success", 0, 3, command="c1"), started]}
+
+    def list_command_invocations(self, CommandId, Details):
+        checked_out = "checked out abc; previous revision 1111111 recorded for execution exec-1"
+        if CommandId == "c1":
+            return {
+                "CommandInvocations": [
+                    _host("c1", "i-1", "releaseflow-CheckoutRevision", "Success", 0, 3, checked_out)
+                ]
+            }
+        return {"CommandInvocations": [_host("c2", "i-1", "releaseflow-Rollback", "Success", 5, 6)]}
+
+
+def test_a_finished_deploy_reports_the_hosts_its_fleet_rollback_reverted():
+    """The rollback runs as its own execution; its host commands count in the deploy's host summary."""
+    ssm = FakeDeployAndRollback()
+    snapshot = fetch(ssm, "exec-1")
+    assert ssm.calls == ["exec-1", "r-1"]
+    (row,) = host_summaries(snapshot)
+    assert (row.instance_id, row.before, row.after) == ("i-1", "1111111", "1111111")
 
 
 def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_failed():

@@ -61,7 +61,7 @@ def _ssm(environment):
 
 
 def test_failed_deploy_in_actions_names_host_and_step_and_writes_outputs(rehearsal, tmp_path):
-    """A revision the hosts do not have fails: exit 1, ::error:: on the checkout step and host, outputs written."""
+    """A revision the hosts do not have fails: exit 1, ::error:: on the prepare step and host, outputs written."""
     environment, _ = rehearsal
     output, summary = tmp_path / "output", tmp_path / "summary.md"
     github = {
@@ -73,7 +73,7 @@ def test_failed_deploy_in_actions_names_host_and_step_and_writes_outputs(rehears
     result = _deploy(github, "--revision", "0" * 40)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     error = next(line for line in result.stdout.splitlines() if line.startswith("::error"))
-    assert "step CheckOutMigrationHost on host i-" in error
+    assert "step PrepareHosts[1].PrepareChunk on host i-" in error
     assert "is not a commit" in result.stdout
     assert "status=Failed\n" in output.read_text()
     assert "| migrate |" in summary.read_text()

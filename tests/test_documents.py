@@ -102,6 +102,7 @@ def test_find_document_files_rejects_missing_paths(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND_DOCUMENTS = sorted((ROOT / "documents").glob("*.yaml"))
 EXPECTED_NAMES = {
+    "releaseflow-PrepareRevision",
     "releaseflow-CheckoutRevision",
     "releaseflow-Migrate",
     "releaseflow-RestartServices",
@@ -149,8 +150,8 @@ def command_parameters():
             yield pytest.param(path.stem, name, definition, id=f"{path.stem}.{name}")
 
 
-def test_the_five_documents_exist_with_schema_2_2():
-    """documents/ holds exactly the five contract documents, each schemaVersion "2.2"."""
+def test_the_six_documents_exist_with_schema_2_2():
+    """documents/ holds exactly the six contract documents, each schemaVersion "2.2"."""
     assert {path.stem for path in COMMAND_DOCUMENTS} == EXPECTED_NAMES
     for path in COMMAND_DOCUMENTS:
         assert load_document(path).content["schemaVersion"] == "2.2"
@@ -187,12 +188,11 @@ def test_every_parameter_is_typed_described_and_fenced(document, name, definitio
         assert go_match(pattern, value), value
 
 
+@pytest.mark.parametrize("document", ["releaseflow-PrepareRevision", "releaseflow-CheckoutRevision"])
 @pytest.mark.parametrize("name", ["Revision", "GitRemote"])
-def test_git_values_cannot_be_options_or_revision_syntax(name):
+def test_git_values_cannot_be_options_or_revision_syntax(document, name):
     """Revision and GitRemote reject a leading dash and git's range and reflog syntax."""
-    pattern = load_document(ROOT / "documents/releaseflow-CheckoutRevision.yaml").content["parameters"][name][
-        "allowedPattern"
-    ]
+    pattern = load_document(ROOT / f"documents/{document}.yaml").content["parameters"][name]["allowedPattern"]
     for value in OPTION_INJECTION:
         assert not go_match(pattern, value), value
 
@@ -336,6 +336,13 @@ class Host:
     def run(self, document: str, *, env_var: bool = True, **values) -> tuple[int, str]:
         return run_document(document, self.params(**values), self.env, env_var=env_var)
 
+    def switch(self, revision: str, execution: str = "exec-1", **values) -> tuple[int, str]:
+        """Prepare then check out `revision`, as the deploy does (CheckoutRevision itself does not fetch)."""
+        code, output = self.run("releaseflow-PrepareRevision", Revision=revision, **values)
+        if code:
+            return code, output
+        return self.run("releaseflow-CheckoutRevision", Revision=revision, ExecutionId=execution, **values)
+
 
 @pytest.fixture
 def host():
@@ -352,9 +359,7 @@ def host():
 @pytest.mark.parametrize("env_var", [True, False], ids=["env-var", "old-agent"])
 def test_checkout_switches_records_and_installs_as_the_app_user(host, env_var):
     """CheckoutRevision moves to the revision, records where it came from and who moved it, installs as AppUser."""
-    code, output = host.run(
-        "releaseflow-CheckoutRevision", env_var=env_var, Revision="v1.0.0", ExecutionId="exec-1"
-    )
+    code, output = host.switch("v1.0.0", env_var=env_var)
     assert code == 0, output
     assert host.head() == host.commits[1]
     assert host.record("previous-revision") == host.commits[0]
@@ -364,9 +369,9 @@ def test_checkout_switches_records_and_installs_as_the_app_user(host, env_var):
 
 @needs_root
 def test_checkout_branch_means_the_remote_branch(host):
-    """A branch name resolves to the remote's branch after the fetch, not to a stale local branch."""
+    """A branch name resolves to the remote's branch as prepared, not to a stale local branch."""
     host.git_in(host.remote, "update-ref", "refs/heads/main", host.commits[1])
-    code, output = host.run("releaseflow-CheckoutRevision", Revision="main", ExecutionId="exec-1")
+    code, output = host.switch("main")
     assert code == 0, output
     assert host.head() == host.commits[1]
 
@@ -374,7 +379,7 @@ def test_checkout_branch_means_the_remote_branch(host):
 @needs_root
 def test_checkout_rerun_keeps_the_record_of_where_the_host_came_from(host):
     """Re-running the same execution on a host already at the revision leaves the record alone and still installs."""
-    host.run("releaseflow-CheckoutRevision", Revision=host.commits[2], ExecutionId="exec-1")
+    host.switch(host.commits[2])
     (host.app / "installed").unlink()
     code, output = host.run("releaseflow-CheckoutRevision", Revision=host.commits[2], ExecutionId="exec-1")
     assert code == 0, output
@@ -386,7 +391,11 @@ def test_checkout_rerun_keeps_the_record_of_where_the_host_came_from(host):
 @needs_root
 @pytest.mark.parametrize("revision", ["no-such-tag", "0123456789abcdef0123456789abcdef01234567"])
 def test_checkout_of_an_unknown_revision_fails_before_touching_the_host(host, revision):
-    """An unknown revision fails the first step, skips the install and writes no record."""
+    """An unknown revision fails the preparation and the checkout, skips the install and writes no record."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=revision)
+    assert code != 0
+    assert f"revision {revision} is not a commit" in output
+    assert not (host.app / ".git" / "releaseflow-prepared").exists()
     code, output = host.run("releaseflow-CheckoutRevision", Revision=revision, ExecutionId="exec-1")
     assert code != 0
     assert f"revision {revision} is not a commit" in output
@@ -396,9 +405,31 @@ def test_checkout_of_an_unknown_revision_fails_before_touching_the_host(host, re
 
 
 @needs_root
+def test_prepare_installs_beside_the_served_checkout_and_changes_nothing_it_serves(host):
+    """PrepareRevision checks the revision out in a second tree and installs there; the checkout stays put."""
+    (host.app / ".git" / "info" / "exclude").write_text("config/master.key\n")
+    (host.app / "config").mkdir()
+    (host.app / "config" / "master.key").write_text("key\n")
+    subprocess.run(["chown", "-R", APP_USER, str(host.app / "config")], check=True)
+    code, output = host.run("releaseflow-PrepareRevision", Revision="v1.0.0")
+    assert code == 0, output
+    prepared = host.app / ".git" / "releaseflow-prepared"
+    assert host.head() == host.commits[0]
+    assert not (host.app / "installed").exists()
+    assert host.git_in(prepared, "rev-parse", "HEAD").strip() == host.commits[1]
+    assert (prepared / "installed").owner() == APP_USER
+    assert (prepared / "config" / "master.key").read_text() == "key\n"
+    assert host.git_in(host.app, "status", "--porcelain") == ""
+    # Run again for another revision: the prepared tree is replaced.
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[2])
+    assert code == 0, output
+    assert host.git_in(prepared, "rev-parse", "HEAD").strip() == host.commits[2]
+
+
+@needs_root
 def test_rollback_reverts_only_the_execution_that_switched_the_host(host):
     """Rollback with another execution id is a successful no-op; with the recorded one it reverts and restarts."""
-    host.run("releaseflow-CheckoutRevision", Revision=host.commits[2], ExecutionId="exec-1")
+    host.switch(host.commits[2])
     code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2", Services=["puma"])
     assert code == 0, output
     assert "not switched by execution exec-2" in output
@@ -413,7 +444,7 @@ def test_rollback_reverts_only_the_execution_that_switched_the_host(host):
 @needs_root
 def test_second_rollback_is_a_no_op(host):
     """After a rollback the record is marked used: rolling back again changes nothing."""
-    host.run("releaseflow-CheckoutRevision", Revision=host.commits[2], ExecutionId="exec-1")
+    host.switch(host.commits[2])
     host.run("releaseflow-Rollback", ExecutionId="exec-1", env_var=False)
     host.git_in(host.app, "checkout", "--quiet", "--detach", host.commits[1])
     code, output = host.run("releaseflow-Rollback", ExecutionId="exec-1", env_var=False)

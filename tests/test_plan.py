@@ -63,6 +63,25 @@ def test_migration_host_outside_the_fleet_is_refused():
         plan_rollout(FLEET, migration_hosts=["i-0z"])
 
 
+def test_fleets_past_50_hosts_plan_with_batches_of_at_most_50():
+    """Hundreds of hosts plan; no batch (one aws:runCommand) gets more than 50 instance ids."""
+    fleet = [f"i-{n:04d}" for n in range(240)]
+    plan = plan_rollout(fleet, batch_size="100%")
+    assert plan.migration_host == "i-0000"
+    assert [len(batch) for batch in plan.batches] == [50, 50, 50, 50, 39]
+    assert [h for batch in plan.batches for h in batch] == fleet[1:]
+
+
+def test_more_than_100_batches_are_refused_naming_batch_size():
+    """An aws:loop runs at most 100 iterations: 101 batches are refused before any change, naming BatchSize."""
+    fleet = [f"i-{n:04d}" for n in range(101)]
+    assert len(plan_rollout(fleet[:100]).batches) == 99
+    with pytest.raises(
+        PlanError, match=r"101 batches .* more than the 100 an aws:loop runs: raise BatchSize \(now 1\)"
+    ):
+        plan_rollout(fleet)
+
+
 def test_empty_fleet_is_refused():
     """No hosts at all fails as the runbook does for an empty fleet."""
     with pytest.raises(PlanError, match="no running instance carries the fleet tag"):

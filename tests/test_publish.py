@@ -75,8 +75,12 @@ def _default(ssm, name: str) -> dict:
     return ssm.get_document(Name=name, DocumentFormat="YAML")
 
 
+def _hash(ssm, name: str, version: str) -> str:
+    return ssm.describe_document(Name=name, DocumentVersion=version)["Document"]["Hash"]
+
+
 def test_first_publish_creates_documents_and_pins_the_runbook(ssm, root):
-    """A first publish creates both documents and pins the runCommand step to version 1."""
+    """A first publish creates both documents and pins the runCommand step to version 1's hash."""
     result = publish_documents(ssm, root, commit="abc123")
     assert [(d.name, d.action, d.version) for d in result.documents] == [
         ("releaseflow-CheckoutRevision", "create", "1"),
@@ -84,7 +88,9 @@ def test_first_publish_creates_documents_and_pins_the_runbook(ssm, root):
     ]
     runbook = _default(ssm, "releaseflow-Deploy")
     assert runbook["DocumentType"] == "Automation"
-    assert "DocumentVersion: '1'" in runbook["Content"]
+    pin = f"DocumentHash: {_hash(ssm, 'releaseflow-CheckoutRevision', '1')}\n      DocumentHashType: Sha256"
+    assert pin in runbook["Content"]
+    assert "DocumentVersion" not in runbook["Content"]
     assert "# the comment stays in the published runbook" in runbook["Content"]
     assert _default(ssm, "releaseflow-CheckoutRevision")["DocumentType"] == "Command"
 
@@ -96,17 +102,18 @@ def test_source_runbook_stays_unpinned(ssm, root):
 
 
 def test_unchanged_publish_makes_no_write_and_one_read_per_document(ssm, root):
-    """Republishing the same sources makes zero write calls and one GetDocument per document."""
+    """Republishing the same sources makes zero write calls: one GetDocument per document, one
+    DescribeDocument (the hash to pin) per Command document."""
     publish_documents(ssm, root, commit="abc123")
     ssm.calls.clear()
     result = publish_documents(ssm, root, commit="abc123")
     assert [d.action for d in result.documents] == ["unchanged", "unchanged"]
     assert not WRITES & set(ssm.calls)
-    assert ssm.calls == ["GetDocument", "GetDocument"]
+    assert ssm.calls == ["GetDocument", "DescribeDocument", "GetDocument"]
 
 
 def test_one_change_makes_one_new_default_version_and_repins(ssm, root):
-    """Changing a Command document adds one version, makes it default and repins the runbook to it."""
+    """Changing a Command document adds one version, makes it default and repins the runbook to its hash."""
     publish_documents(ssm, root, commit="first")
     path = root / "documents" / "releaseflow-CheckoutRevision.yaml"
     path.write_text(CHECKOUT.replace("checking out", "now checking out"))
@@ -115,19 +122,23 @@ def test_one_change_makes_one_new_default_version_and_repins(ssm, root):
     checkout = _default(ssm, "releaseflow-CheckoutRevision")
     assert checkout["DocumentVersion"] == "2"
     assert checkout["VersionName"].startswith("second-")
-    assert "DocumentVersion: '2'" in _default(ssm, "releaseflow-Deploy")["Content"]
+    assert (
+        f"DocumentHash: {_hash(ssm, 'releaseflow-CheckoutRevision', '2')}"
+        in _default(ssm, "releaseflow-Deploy")["Content"]
+    )
     tags = ssm.list_tags_for_resource(ResourceType="Document", ResourceId="releaseflow-CheckoutRevision")
     assert {"Key": "releaseflow:commit", "Value": "second"} in tags["TagList"]
 
 
 def test_older_runbook_version_keeps_its_old_pins(ssm, root):
-    """Runbook version 1 still runs Command document version 1 after a later publish."""
+    """Runbook version 1 still names Command document version 1's hash after a later publish."""
     publish_documents(ssm, root)
     path = root / "documents" / "releaseflow-CheckoutRevision.yaml"
     path.write_text(CHECKOUT.replace("checking out", "now checking out"))
     publish_documents(ssm, root)
     old = ssm.get_document(Name="releaseflow-Deploy", DocumentVersion="1", DocumentFormat="YAML")["Content"]
-    assert "DocumentVersion: '1'" in old
+    assert f"DocumentHash: {_hash(ssm, 'releaseflow-CheckoutRevision', '1')}" in old
+    assert _hash(ssm, "releaseflow-CheckoutRevision", "1") != _hash(ssm, "releaseflow-CheckoutRevision", "2")
 
 
 def test_dry_run_writes_nothing_and_shows_the_diff(ssm, root):
@@ -141,7 +152,7 @@ def test_dry_run_writes_nothing_and_shows_the_diff(ssm, root):
     checkout, runbook = result.documents
     assert (checkout.action, checkout.version) == ("update", "2")
     assert '+        - echo "now checking out $SSM_Revision"' in checkout.diff.splitlines()
-    assert "+      DocumentVersion: '2'" in runbook.diff.splitlines()
+    assert any(line.startswith("+      DocumentHash: ") for line in runbook.diff.splitlines())
     assert _default(ssm, "releaseflow-CheckoutRevision")["DocumentVersion"] == "1"
 
 

@@ -3,8 +3,7 @@
 from datetime import datetime
 
 import botocore.session
-from engine_helpers import FakeFleet
-from test_engine_deploy_runbook import FLEET, deploy
+from engine_helpers import FakeFleet, runbook
 
 MODEL = botocore.session.get_session().get_service_model("ssm")
 PYTHON_TYPES = {
@@ -39,10 +38,48 @@ def mismatches(value, shape, path="$"):
     return found
 
 
+FLEET = {"i-0a": {"app": "shop"}, "i-0b": {"app": "shop"}, "i-0c": {"app": "shop"}}
+# A rolling check with a failure path: an API call with outputs, a loop of commands, a branch, a sleep.
+ROLLING = runbook(
+    {
+        "name": "List",
+        "action": "aws:executeAwsApi",
+        "inputs": {"Service": "ec2", "Api": "DescribeInstances"},
+        "outputs": [{"Name": "Ids", "Selector": "$.Reservations..InstanceId", "Type": "StringList"}],
+    },
+    {
+        "name": "EachHost",
+        "action": "aws:loop",
+        "onFailure": "step:Failed",
+        "inputs": {
+            "Iterators": "{{ List.Ids }}",
+            "Steps": [
+                {
+                    "name": "Check",
+                    "action": "aws:runCommand",
+                    "onFailure": "step:Failed",
+                    "inputs": {
+                        "DocumentName": "releaseflow-HealthCheck",
+                        "InstanceIds": ["{{ EachHost.CurrentIteratorValue }}"],
+                    },
+                }
+            ],
+        },
+    },
+    {"name": "Done", "action": "aws:sleep", "isEnd": True, "inputs": {"Duration": "PT0S"}},
+    {
+        "name": "Failed",
+        "action": "aws:branch",
+        "inputs": {"Choices": [{"NextStep": "Done", "Variable": "{{ List.Ids }}", "Contains": "i-0c"}]},
+    },
+    outputs=["List.Ids"],
+)
+
+
 def test_execution_and_steps_fit_botocore_shapes(execute):
-    """A whole deploy, failure path included, reports only fields and types the SSM model defines."""
-    run = deploy(execute, FakeFleet(FLEET, fail={("releaseflow-HealthCheck", "i-0c"): "Failed"}))
-    assert len(run.step_executions()) > 10
+    """A rolling run, failure path included, reports only fields and types the SSM model defines."""
+    run = execute(ROLLING, aws=FakeFleet(FLEET, fail={("releaseflow-HealthCheck", "i-0c"): "Failed"}))
+    assert len(run.step_executions()) > 5
     assert mismatches(run.execution(), MODEL.shape_for("AutomationExecution")) == []
     assert mismatches(run.metadata(), MODEL.shape_for("AutomationExecutionMetadata")) == []
     for step in run.step_executions():

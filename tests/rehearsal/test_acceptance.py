@@ -206,7 +206,7 @@ def test_the_aws_cli_sees_instances_documents_and_the_execution(rehearsal, deplo
         rehearsal, "describe-automation-step-executions", "--automation-execution-id", deployed.execution_id
     )["StepExecutions"]
     top_level = [s["StepName"] for s in steps if not s.get("ParentStepDetails")]
-    assert top_level[:2] == ["ListFleet", "ListAgents"]
+    assert top_level[:3] == ["Lock", "ListFleet", "PlanRollout"]
     assert {"MigrateOnMigrationHost", "UpdateBatches", "Finish"} <= set(top_level)
     assert {s["StepStatus"] for s in steps if not s.get("ParentStepDetails")} == {"Success"}
 

@@ -109,10 +109,10 @@ def wait_for_execution_end(rehearsal, execution):
     return get()
 
 
-def test_failed_migration_restarts_no_host_and_returns_the_migration_host(rehearsal):
-    """Scenario 1: the migration's error is in the trigger's output; no restart; the checkout is back."""
+def test_failed_migration_switches_and_restarts_no_host(rehearsal):
+    """Scenario 1: the migration's error is in the trigger's output; it ran from the prepared tree, so no host changed."""
     old = rehearsal.revisions[0]
-    migration, *others = roles(rehearsal)
+    migration, *_ = roles(rehearsal)
     before = snapshot(rehearsal)
     broken = push_commit(
         rehearsal.state_dir,
@@ -127,19 +127,13 @@ def test_failed_migration_restarts_no_host_and_returns_the_migration_host(rehear
     assert f"host: {migration}" in result.stdout
     assert "scenario: this migration is broken" in result.stdout
     execution = execution_id(result.stdout)
-    # Rollback restarts the migration host's services (on the old revision); nothing started the new one.
+    assert "No host was switched, so nothing was rolled back." in result.stdout
+    # No host switched, restarted or left the load balancer: no rollback was needed.
     assert [served(rehearsal, i) for i in rehearsal.instance_ids] == [old] * 3
-    assert [puma_pid(rehearsal, i) for i in others] == [before[i][0] for i in others]
-    assert deploy_record(rehearsal.state_dir, migration) == {
-        "execution-id": execution,
-        "previous-revision": old,
-        "rolled-back": execution,
-    }
-    assert [deploy_record(rehearsal.state_dir, i) for i in others] == [before[i][1] for i in others]
-    # Behind the load balancer only the switched host was drained around its rollback; the others stayed in.
-    ran = steps_run(rehearsal, execution)
-    assert ran.count(("CheckHost", "Success")) == 3
-    assert ran.count(("DeregisterHost", "Success")) == ran.count(("RollBackHost", "Success")) == 1
+    assert snapshot(rehearsal) == before
+    ran = dict(steps_run(rehearsal, execution))
+    assert ran["MigrateOnMigrationHost"] == "Failed"
+    assert not {"UpdateBatches", "DrainBatch", "StartRollback"} & ran.keys()
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 
@@ -163,7 +157,8 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
         env_file.write_text(original)
 
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
-    assert "failed step: UpdateBatches[1].HealthCheckBatch" in result.stdout
+    # Iteration 2 of the batch loop: the migration host is the first batch.
+    assert "failed step: UpdateBatches[2].HealthCheckBatch" in result.stdout
     assert f"host: {failing}" in result.stdout
     assert "unhealthy: http://127.0.0.1:" in result.stdout
     execution = execution_id(result.stdout)
@@ -178,20 +173,20 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 
-def test_missing_revision_fails_on_the_first_checkout(rehearsal):
-    """Scenario 3: a revision the remote lacks fails at the migration host's checkout, before anything else."""
+def test_missing_revision_fails_while_preparing(rehearsal):
+    """Scenario 3: a revision the remote lacks fails while the hosts prepare it, before anything else."""
     migration, *_ = roles(rehearsal)
     before = snapshot(rehearsal)
 
     result = deploy(rehearsal, "--revision", "scenario/no-such-revision")
 
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
-    assert "failed step: CheckOutMigrationHost" in result.stdout
+    assert "failed step: PrepareHosts[1].PrepareChunk" in result.stdout
     assert f"host: {migration}" in result.stdout
     assert "revision scenario/no-such-revision is not a commit" in result.stdout
     ran = dict(steps_run(rehearsal, execution_id(result.stdout)))
-    assert ran["CheckOutMigrationHost"] == "Failed"
-    assert not {"MigrateOnMigrationHost", "RestartMigrationHost", "UpdateBatches"} & ran.keys()
+    assert ran["PrepareChunk"] == "Failed"
+    assert not {"MigrateOnMigrationHost", "UpdateBatches", "StartRollback"} & ran.keys()
     assert snapshot(rehearsal) == before
     assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
 
@@ -265,7 +260,7 @@ def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls
 
 
 def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
-    """Scenario 4c: a host lost after the preflight fails its batch's PickBatch, naming it, with no delivery wait."""
+    """Scenario 4c: a host lost after the preflight fails its batch's DrainBatch, naming it, with no delivery wait."""
     old, new = rehearsal.revisions
     migration, first, lost = roles(rehearsal)
     before = snapshot(rehearsal)
@@ -291,19 +286,23 @@ def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
 
     assert process.returncode == 1, out[-3000:] + err
     # The report names the step (the trigger's "failed step" line names the last failed command, if any).
-    assert "step PickBatch Failed" in out
+    assert "step DrainBatch Failed" in out
     assert f"not online in Systems Manager, so this batch does not start: {lost}" in out
     ssm = client(rehearsal, "ssm")
     sent_to_lost = ssm.list_command_invocations(InstanceId=lost)["CommandInvocations"]
-    assert [i["DocumentName"] for i in sent_to_lost if i["RequestedDateTime"] >= since] == []
+    # It prepared with the others (which changes nothing it serves); no switch or restart reached it.
+    assert [i["DocumentName"] for i in sent_to_lost if i["RequestedDateTime"] >= since] == [
+        "releaseflow-PrepareRevision"
+    ]
     assert (puma_pid(rehearsal, lost), deploy_record(rehearsal.state_dir, lost)) == before[lost]
     for rolled_back in (migration, first):
         assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 
-def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
-    """Scenario 7: SIGTERM while a batch updates cancels into the rollback path; nothing is left half-done."""
+def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the_fleet(rehearsal):
+    """Scenario 7: SIGTERM while a batch updates: the deploy only starts RollbackFleet and ends Cancelled
+    well inside Automation's two minutes; once that rollback ends nothing is left half-done."""
     old, new = rehearsal.revisions
     _, first, _ = roles(rehearsal)
     since = datetime.now(UTC)
@@ -320,6 +319,7 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
             rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process, since
         )
         process.send_signal(signal.SIGTERM)
+        signalled = datetime.now(UTC)
         out, err = process.communicate(timeout=120)
     finally:
         process.kill()
@@ -329,10 +329,13 @@ def test_sigterm_mid_deploy_rolls_back_and_exits_4(rehearsal):
     assert f"deploy cancelled: execution {execution}" in out
     ended = wait_for_execution_end(rehearsal, execution)
     assert ended["AutomationExecutionStatus"] == "Cancelled"
+    assert (ended["ExecutionEndTime"] - signalled).total_seconds() < 30
     steps = {s["StepName"]: s for s in ended["StepExecutions"]}
-    assert steps["RollBackHosts"]["StepStatus"] == steps["ReregisterFleet"]["StepStatus"] == "Success"
-    # What an operator reads in the console: the report says cancelled and names the cancelled step.
-    report = steps["ReportFailure"]["FailureMessage"]
-    assert "RuntimeError: deploy cancelled (hosts this execution switched were sent" in report
-    assert " Cancelled" in report
+    assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
+    assert "ReportFailure" not in steps
+    rollback = wait_for_execution_end(
+        rehearsal, steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    )
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
     assert_fleet_consistent(rehearsal.state_dir, old)

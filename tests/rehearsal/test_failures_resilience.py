@@ -210,7 +210,8 @@ def test_publish_interrupted_before_the_runbooks_converges_on_rerun(endpoint_lau
         COMMAND_DOCUMENTS + RUNBOOKS, "1"
     )
     deploy_runbook = json.loads(ssm.get_document(Name="releaseflow-Deploy", DocumentFormat="JSON")["Content"])
-    assert '"DocumentVersion": "1"' in json.dumps(deploy_runbook)
+    checkout_hash = ssm.describe_document(Name="releaseflow-CheckoutRevision")["Document"]["Hash"]
+    assert f'"DocumentHash": "{checkout_hash}"' in json.dumps(deploy_runbook)
     again = _publish(endpoint.environment(), REPO)
     assert again.returncode == 0
     assert _defaults(ssm, COMMAND_DOCUMENTS + RUNBOOKS) == published

@@ -231,7 +231,12 @@ def claim(ssm, request: StartRequest, execution_id: str) -> None:
     holders = running_executions(ssm, request.runbook, request.fleet)
     older = holders[: holders.index(execution_id)] if execution_id in holders else holders
     if older:
-        ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+        try:
+            ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+        except ClientError as error:
+            # The runbook's own Lock step may have ended it first: it yielded all the same.
+            if error.response["Error"]["Code"] != "InvalidAutomationStatusUpdateException":
+                raise
         where = f"fleet {request.fleet}" if request.fleet else request.runbook
         raise LockHeld(
             f"execution {older[0]} of {request.runbook} is still running on {where}; "

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from releaseflow.rollout import PLANNING_STEP
+
 SUCCESS = frozenset({"Success", "CompletedWithSuccess"})
 TERMINAL = SUCCESS | {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
 # What the lock treats as still running: everything that is neither finished nor merely scheduled.
@@ -39,6 +41,8 @@ class Step:
     parent: str = ""
     iteration: int | None = None
     command_id: str = ""
+    # Output name -> values, as DescribeAutomationStepExecutions lists them.
+    outputs: dict[str, list[str]] = field(default_factory=dict, compare=False)
 
     @property
     def label(self) -> str:
@@ -98,6 +102,20 @@ class Snapshot:
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def migration_host(self) -> str:
+        """The migration host the runbook planned (PlanRollout's output), or "" before it planned."""
+        return next(
+            (s.outputs.get("MigrationHost", [""])[0] for s in self.steps if s.name == PLANNING_STEP), ""
+        )
+
+    @property
+    def rollback_ids(self) -> list[str]:
+        """The releaseflow-RollbackFleet executions this deploy started (on failure or cancel)."""
+        return [
+            s.outputs["RollbackExecutionId"][0] for s in self.steps if s.outputs.get("RollbackExecutionId")
+        ]
 
     @property
     def succeeded(self) -> bool:
@@ -171,6 +189,7 @@ def parse_step(step: dict[str, Any]) -> Step:
         parent=parent.get("StepName", ""),
         iteration=parent.get("Iteration"),
         command_id=command_ids[0] if step.get("Action") == "aws:runCommand" else "",
+        outputs=dict(step.get("Outputs") or {}),
     )
 
 
@@ -211,8 +230,10 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
     hosts: dict[str, list[Invocation]] = {}
     for invocation in snapshot.invocations:
         hosts.setdefault(invocation.instance_id, []).append(invocation)
-    # The migration host is checked out by a top-level step; the others inside the rolling loop.
-    # So a failed checkout still shows which host was to migrate.
+    # The migration host is the one the runbook planned, so a failure before it migrated still shows it.
+    # Executions of the first runbook version (still readable with `status`) checked it out in a
+    # top-level step, the others inside the rolling loop.
+    migration_host = snapshot.migration_host
     first_checkouts = {step.command_id for step in snapshot.steps if step.command_id and not step.parent}
     first_checkouts &= {i.command_id for i in snapshot.invocations if i.phase == "CheckoutRevision"}
     rows = []
@@ -227,7 +248,8 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
         ends = [run.end for run in runs if run.end]
         role = (
             "migrate"
-            if any(run.phase == "Migrate" or run.command_id in first_checkouts for run in runs)
+            if instance_id == migration_host
+            or any(run.phase == "Migrate" or run.command_id in first_checkouts for run in runs)
             else "rolling"
         )
         rows.append(

@@ -108,7 +108,31 @@ def fetch(
         answer = counted.list_command_invocations(CommandId=step.command_id, Details=True)
         invocations += [parse_invocation(entry) for entry in answer.get("CommandInvocations", [])]
     counted.pages = pages
-    return replace(snapshot, steps=tuple(steps), invocations=tuple(invocations))
+    snapshot = replace(snapshot, steps=tuple(steps), invocations=tuple(invocations))
+    if snapshot.finished:
+        # The fleet rollback the deploy started is an execution of its own: its host commands (read
+        # once, at the end) belong in the deploy's host summary.
+        for rollback_id in snapshot.rollback_ids:
+            invocations += _invocations_of(counted, rollback_id)
+        snapshot = replace(snapshot, invocations=tuple(invocations))
+    return snapshot
+
+
+def _invocations_of(ssm, execution_id: str) -> list[Invocation]:
+    """Every host invocation of an execution's runCommand steps."""
+    found: list[Invocation] = []
+    token = None
+    while True:
+        page = ssm.describe_automation_step_executions(
+            AutomationExecutionId=execution_id, **({"NextToken": token} if token else {})
+        )
+        for step in (parse_step(step) for step in page.get("StepExecutions", [])):
+            if step.command_id:
+                answer = ssm.list_command_invocations(CommandId=step.command_id, Details=True)
+                found += [parse_invocation(entry) for entry in answer.get("CommandInvocations", [])]
+        token = page.get("NextToken")
+        if not token:
+            return found
 
 
 def follow(

@@ -1,4 +1,4 @@
-"""Rewriting a runbook for publishing: prefixed names, pinned runCommand versions, environment defaults."""
+"""Rewriting a runbook for publishing: prefixed names, runCommand steps pinned by hash, env defaults."""
 
 from __future__ import annotations
 
@@ -18,19 +18,21 @@ def rewrite_runbook(
     fmt: str,
     *,
     names: Mapping[str, str],
-    versions: Mapping[str, str],
+    hashes: Mapping[str, str],
     defaults: Mapping[str, list[str]] | None = None,
 ) -> str:
     """The runbook text as it is published.
 
-    `names` maps each source document name to its published name (the prefix applied); `versions`
-    maps published Command document names to the version published with this runbook. References to
-    documents outside the project are left as written. `defaults` (an environment's parameters)
-    become the `default` of each parameter the runbook declares. YAML keeps its comments and layout.
+    `names` maps each source document name to its published name (the prefix applied); `hashes`
+    maps published Command document names to the Sha256 hash of the version published with this
+    runbook. aws:runCommand documents DocumentHash and DocumentHashType among its inputs (and not
+    DocumentVersion), so that is the pin. References to documents outside the project are left as
+    written. `defaults` (an environment's parameters) become the `default` of each parameter the
+    runbook declares. YAML keeps its comments and layout.
     """
     if fmt == "JSON":
         content = json.loads(text)
-        _rewrite(content, names, versions)
+        _rewrite(content, names, hashes)
         _set_defaults(content, defaults or {})
         return json.dumps(content, indent=2) + "\n"
     yaml = YAML(typ="rt", pure=True)
@@ -38,14 +40,14 @@ def rewrite_runbook(
     yaml.width = 4096  # never re-wrap long lines: the published text should read like the source
     yaml.indent(mapping=2, sequence=4, offset=2)
     content = yaml.load(text)
-    _rewrite(content, names, versions)
+    _rewrite(content, names, hashes)
     _set_defaults(content, defaults or {})
     out = io.StringIO()
     yaml.dump(content, out)
     return out.getvalue()
 
 
-def _rewrite(content: Any, names: Mapping[str, str], versions: Mapping[str, str]) -> None:
+def _rewrite(content: Any, names: Mapping[str, str], hashes: Mapping[str, str]) -> None:
     for step in _steps(content.get("mainSteps") if isinstance(content, dict) else None):
         inputs = step.get("inputs")
         if step.get("action") not in _REFERENCING_ACTIONS or not isinstance(inputs, dict):
@@ -55,8 +57,9 @@ def _rewrite(content: Any, names: Mapping[str, str], versions: Mapping[str, str]
             continue
         published = names[source]
         inputs["DocumentName"] = published
-        if step.get("action") == "aws:runCommand" and published in versions:
-            inputs["DocumentVersion"] = str(versions[published])
+        if step.get("action") == "aws:runCommand" and published in hashes:
+            inputs["DocumentHash"] = hashes[published]
+            inputs["DocumentHashType"] = "Sha256"
 
 
 def _set_defaults(content: Any, defaults: Mapping[str, list[str]]) -> None:

@@ -71,7 +71,8 @@ def publish_documents(
     """Validate, then create or update every document under root's documents/ and automation/.
 
     Command documents go first so each runbook can be published with its aws:runCommand steps pinned
-    to the versions published with it. Unchanged documents cost one GetDocument and no write.
+    (DocumentHash) to the versions published with it. Unchanged documents cost one GetDocument (and a
+    Command document one DescribeDocument, for its hash) and no write.
     `defaults` (an environment's parameters) become the runbooks' parameter defaults; each value is
     checked against the parameter's allowedValues and allowedPattern first.
     """
@@ -85,15 +86,15 @@ def publish_documents(
     for document in sources:
         if document.document_type == "Automation" and defaults:
             check_defaults(document, defaults)
-    # Runbooks after Command documents: their pins need the Command documents' versions.
+    # Runbooks after Command documents: their pins need the Command documents' hashes.
     sources.sort(key=lambda document: (document.document_type == "Automation", document.name))
     names = {document.name: prefix + document.name for document in sources}
-    versions: dict[str, str] = {}
+    hashes: dict[str, str] = {}
     results = []
     for source in sources:
         fmt = "JSON" if source.path.endswith(".json") else "YAML"
         if source.document_type == "Automation":
-            text = rewrite_runbook(source.text, fmt, names=names, versions=versions, defaults=defaults)
+            text = rewrite_runbook(source.text, fmt, names=names, hashes=hashes, defaults=defaults)
         else:
             text = source.text
         result = _publish_one(
@@ -106,7 +107,8 @@ def publish_documents(
             commit=commit,
             repository=repository,
         )
-        versions[result.name] = result.version
+        if result.document_type == "Command":
+            hashes[result.name] = _hash(ssm_client, result, text, dry_run=dry_run)
         results.append(result)
     return PublishResult(documents=tuple(results), dry_run=dry_run)
 
@@ -178,6 +180,14 @@ def _publish_one(
     if tags:
         ssm.add_tags_to_resource(ResourceType="Document", ResourceId=name, Tags=tags)
     return PublishedDocument(name, action, version, kind, diff)
+
+
+def _hash(ssm, result: PublishedDocument, text: str, *, dry_run: bool) -> str:
+    """The service's Sha256 hash of the version just published (the one the runbook will run)."""
+    if dry_run and result.action != "unchanged":
+        # Not created yet: only a preview of the diff, so the content's own digest stands in.
+        return hashlib.sha256(text.encode()).hexdigest()
+    return ssm.describe_document(Name=result.name, DocumentVersion=result.version)["Document"]["Hash"]
 
 
 def _add_version(ssm, name: str, text: str, fmt: str, label: str) -> str:

@@ -47,20 +47,14 @@ def plan_rollout(
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
     step, parameters = _planning_step(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
+    instances = [
+        {"InstanceId": host, "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else []}
+        for host in hosts
+    ]
+    # As ListFleet hands them over: JSON text.
     payload = {
-        "Reservations": [
-            {
-                "Instances": [
-                    {
-                        "InstanceId": host,
-                        "State": {"Name": "running"},
-                        "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else [],
-                    }
-                ]
-            }
-            for host in hosts
-        ],
-        "InstanceInformation": [{"InstanceId": host, "PingStatus": "Online"} for host in hosts],
+        "Instances": json.dumps(instances),
+        "InstanceInformation": json.dumps([{"InstanceId": host, "PingStatus": "Online"} for host in hosts]),
         "MigrationTagKey": tag_key,
         "BatchSize": batch_size,
     }
@@ -71,7 +65,9 @@ def plan_rollout(
     except ValueError as error:
         # The script's ValueErrors are its refusals (the runbook step fails with the same message).
         raise PlanError(str(error)) from error
-    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in json.loads(result["Batches"])))
+    # The runbook's first batch is the migration host alone; the plan shows it on its own line.
+    batches = json.loads(result["Batches"])[1:]
+    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in batches))
 
 
 def _planning_step(runbook: Path) -> tuple[dict, dict]:

@@ -21,8 +21,15 @@ from releaseflow.rehearsal.command_document import plan_plugins, resolve_paramet
 from releaseflow.rehearsal.fleet import repo_root
 from releaseflow.rehearsal.provision import APP_DIR
 
-MIGRATION_HOST_DOCUMENTS = ("CheckoutRevision", "Migrate", "RestartServices", "HealthCheck")
-OTHER_HOST_DOCUMENTS = ("CheckoutRevision", "RestartServices", "HealthCheck")
+# As the runbook: prepare (fetch, install beside the served tree), then switch.
+MIGRATION_HOST_DOCUMENTS = (
+    "PrepareRevision",
+    "CheckoutRevision",
+    "Migrate",
+    "RestartServices",
+    "HealthCheck",
+)
+OTHER_HOST_DOCUMENTS = ("PrepareRevision", "CheckoutRevision", "RestartServices", "HealthCheck")
 
 
 def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:

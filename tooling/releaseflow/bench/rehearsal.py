@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import json
 import os
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +22,61 @@ from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet, haproxy
 
-# Deliberate waits of the release runbook, for the migration host and for each batch: each drain waits
+# Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
 # out the target group's deregistration delay, and a registered target is healthy after the load
 # balancer's `rise` checks: the first may come at once, the others follow at HAProxy's fastinter, so at
 # least (rise - 1) transition intervals.
 DRAINED = fleet.DEREGISTRATION_DELAY
 HEALTHY = (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000
 WAITS = {
-    "WaitMigrationHostDrained": DRAINED,
-    "WaitMigrationHostHealthy": HEALTHY,
-    "WaitBatchDrained": DRAINED,
-    "WaitBatchHealthy": HEALTHY,
+    "DrainBatch": DRAINED,
+    "RegisterBatch": HEALTHY,
 }
+
+
+# Documents whose own durations make up a host's switch once it is out of the load balancer.
+SWITCH_DOCUMENTS = ("releaseflow-CheckoutRevision", "releaseflow-RestartServices", "releaseflow-HealthCheck")
+
+
+def not_healthy_seconds(samples: Sequence[tuple[float, dict[str, str]]]) -> dict[str, float]:
+    """Per target, the seconds it was not `healthy` in (time, {target: state}) samples taken in order.
+
+    Each interval between two samples counts for the targets not healthy at its start; a target
+    missing from a sample (deregistered: DescribeTargetHealth of the group lists registered ones) is
+    out of service too.
+    """
+    targets = {target for _, states in samples for target in states}
+    seconds = dict.fromkeys(targets, 0.0)
+    for (at, states), (following, _) in itertools.pairwise(samples):
+        for target in targets:
+            if states.get(target) != "healthy":
+                seconds[target] += following - at
+    return seconds
+
+
+class HealthSampler:
+    """DescribeTargetHealth every `interval` seconds in a thread, while a deploy runs."""
+
+    def __init__(self, describe: Callable[[], dict[str, str]], interval: float = 0.2):
+        self._describe = describe
+        self._interval = interval
+        self._stop = threading.Event()
+        self.samples: list[tuple[float, dict[str, str]]] = []
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> HealthSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic(), self._describe()))
+            self._stop.wait(self._interval)
+        self.samples.append((time.monotonic(), self._describe()))
 
 
 @dataclass(frozen=True)
@@ -40,10 +87,28 @@ class DeployRun:
     started: float
     exited: float
     calls: int
+    # Seconds each host was not healthy in the load balancer during the deploy (from samples).
+    out_of_service: tuple[float, ...] = ()
+
+    @property
+    def switch_s(self) -> list[float]:
+        """Per host, the own durations of its checkout, restart and health check commands."""
+        per_host: dict[str, float] = {}
+        for invocation in self.snapshot.invocations:
+            if invocation.document in SWITCH_DOCUMENTS and invocation.start and invocation.end:
+                spent = (invocation.end - invocation.start).total_seconds()
+                per_host[invocation.instance_id] = per_host.get(invocation.instance_id, 0.0) + spent
+        return list(per_host.values())
 
     @property
     def deploy_s(self) -> float:
         return (self.snapshot.end - self.snapshot.start).total_seconds()
+
+    @property
+    def steps_per_batch(self) -> float:
+        """Sequential Automation steps per batch on this deploy: UpdateBatches' nested steps per iteration."""
+        nested = [step for step in self.snapshot.steps if step.parent == "UpdateBatches"]
+        return len(nested) / len({step.iteration for step in nested})
 
     @property
     def critical_path_s(self) -> float:
@@ -73,14 +138,26 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
         lambda parsed, **_: started_ids.append(parsed["AutomationExecutionId"]),
     )
     output = io.StringIO()
+    endpoint_url = fleet.env(state_dir)["AWS_ENDPOINT_URL"]
+    arn = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    # A session of its own: the default session's calls are the trigger's, and they are counted.
+    elbv2 = boto3.session.Session().client(
+        "elbv2", endpoint_url=endpoint_url, region_name=fleet.REGION, **fleet.DUMMY_CREDENTIALS
+    )
+
+    def describe() -> dict[str, str]:
+        found = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in found}
+
     started = time.time()
-    with contextlib.redirect_stdout(output):
+    with HealthSampler(describe) as sampler, contextlib.redirect_stdout(output):
         code = main(["deploy", "--revision", revision, "--root", str(fleet.repo_root())])
     exited = time.time()
     if code != 0 or not started_ids:
         raise RuntimeError(f"the deploy of {revision} exited {code}:\n{output.getvalue()[-3000:]}")
-    ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
-    return DeployRun(fetch(ssm, started_ids[0]), started, exited, len(names))
+    ssm = fleet.client("ssm", endpoint_url)
+    out_of_service = tuple(not_healthy_seconds(sampler.samples).values())
+    return DeployRun(fetch(ssm, started_ids[0]), started, exited, len(names), out_of_service)
 
 
 def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
@@ -92,7 +169,11 @@ def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
 def figures(runs: list[DeployRun]) -> dict[str, Summary]:
     """The rehearsal and trigger figures of these deploys."""
     return {
+        "runbook.steps_per_batch": summarize([r.steps_per_batch for r in runs], 2),
         "rehearsal.deploy_s": summarize([r.deploy_s for r in runs], 2),
+        # Per host over all runs: out of service should be the switch plus the load balancer's own waits.
+        "rehearsal.out_of_service_s": summarize([s for r in runs for s in r.out_of_service], 2),
+        "rehearsal.switch_s": summarize([s for r in runs for s in r.switch_s], 2),
         "rehearsal.critical_path_s": summarize([r.critical_path_s for r in runs], 2),
         "rehearsal.overhead_ratio": summarize([r.deploy_s / r.critical_path_s for r in runs], 3),
         "trigger.detect_latency_s": summarize([r.detect_latency_s for r in runs], 2),

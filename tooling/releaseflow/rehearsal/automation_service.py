@@ -87,6 +87,8 @@ class LoopbackAws:
             "AWS_ENDPOINT_URL": self.url or "",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
+            # The scripts' calls are the runbook's own too: marked like the engine's (app/... in the UA).
+            "AWS_SDK_UA_APP_ID": ENGINE_AGENT,
         }
 
     def __call__(self, service: str, api: str, params: dict) -> dict:

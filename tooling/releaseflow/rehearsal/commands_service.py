@@ -121,6 +121,13 @@ class CommandsService:
         document = self._documents(request["DocumentName"], request.get("DocumentVersion"))
         if document.document_type != "Command":
             raise AwsError("InvalidDocument", f"{document.name} is not a Command document.")
+        if request.get("DocumentHash") and request["DocumentHash"] != document.hash:
+            # The strict reading: a pinned hash that is not the version about to run is refused.
+            raise AwsError(
+                "InvalidDocument",
+                f"Document {document.name} version {document.version} does not match DocumentHash "
+                f"{request['DocumentHash']}.",
+            )
         try:
             resolved = command_document.resolve_parameters(document.content, request.get("Parameters") or {})
         except command_document.InvalidParameters as exc:

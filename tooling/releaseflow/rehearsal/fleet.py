@@ -482,6 +482,8 @@ def _write_config(path: Path, target_group_arn: str, expect_revision: bool) -> N
                     "AppUser": provision.APP_USER,
                     "InstallCommand": provision.INSTALL_COMMAND,
                     "TargetGroupArn": target_group_arn,
+                    # Required by the runbooks; the rehearsal runs them with its own credentials.
+                    "AutomationAssumeRole": "arn:aws:iam::123456789012:role/releaseflow-AutomationRole",
                     "ExpectRevision": "true" if expect_revision else "false",
                 },
             }

@@ -22,6 +22,8 @@ class StoredDocument:
     version: str
     document_type: str
     content: dict
+    # Sha256, as DescribeDocument reports it: SendCommand's DocumentHash is checked against it.
+    hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class MotoState:
         except InvalidDocument as error:
             raise AwsError("InvalidDocumentVersion", f"Document {name} has no version {version}.") from error
         content = json.loads(found["Content"])
-        return StoredDocument(name, found["DocumentVersion"], found["DocumentType"], content)
+        digest = backend.describe_document(name, found["DocumentVersion"], None)["Hash"]
+        return StoredDocument(name, found["DocumentVersion"], found["DocumentType"], content, digest)
 
     def instances(self) -> list[Ec2Instance]:
         """Every instance moto knows, with its tags."""

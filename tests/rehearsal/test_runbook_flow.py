@@ -1,0 +1,323 @@
+"""The release runbooks on the rehearsal endpoint, with scripted agents instead of Rails hosts.
+
+Fast and real where it matters: moto and the endpoint answer every listing, lock and start the
+runbooks' own scripts make, the engine runs the published runbooks, and each agent answers the
+commands sent to its instance (Success, or Failed where a test says so, after a chosen delay).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.rehearsal
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = "arn:aws:iam::123456789012:role/releaseflow-AutomationRole"
+ENDED = ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+class Agents:
+    """Scripted agents for many instances: a few threads poll the endpoint for all of them.
+
+    `outcome(document, instance)` gives the status a command ends with; `delay(document, instance)`
+    the seconds it runs first. Every command is recorded as (document, instance, parameters).
+    """
+
+    def __init__(self, endpoint, instance_ids, outcome=None, delay=None, threads=4):
+        self.endpoint = endpoint
+        self.outcome = outcome or (lambda document, instance: "Success")
+        self.delay = delay or (lambda document, instance: 0)
+        self.ran: list[tuple[str, str, dict]] = []
+        self.times: dict[tuple[str, str], list[float]] = {}  # (document, instance) -> [started, ended]
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        ids = list(instance_ids)
+        self.threads = [
+            threading.Thread(target=self._loop, args=(ids[n::threads],), daemon=True) for n in range(threads)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _loop(self, instance_ids):
+        while not self.stopped.is_set():
+            for instance_id in instance_ids:
+                polled = self.endpoint.agent("poll", {"instance_id": instance_id, "wait": 0})
+                for command in polled["commands"]:
+                    threading.Thread(target=self._answer, args=(instance_id, command), daemon=True).start()
+            time.sleep(0.2)
+
+    def _answer(self, instance_id, command):
+        document = command["document_name"]
+        with self.lock:
+            self.ran.append((document, instance_id, command["parameters"]))
+            self.times[(document, instance_id)] = [time.monotonic()]
+        time.sleep(self.delay(document, instance_id))
+        status = self.outcome(document, instance_id)
+        code = 0 if status == "Success" else 1
+        plugin = {"name": "run", "status": status, "response_code": code, "output": "", "stdout": ""}
+        base = {"instance_id": instance_id, "command_id": command["command_id"]}
+        self.endpoint.agent("report", {**base, "status": status, "response_code": code, "plugins": [plugin]})
+        with self.lock:
+            self.times[(document, instance_id)].append(time.monotonic())
+
+    def sent(self, document):
+        """The instances `document` reached, in the order the commands arrived."""
+        with self.lock:
+            return [instance for name, instance, _ in self.ran if name == document]
+
+    def stop(self):
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def published(endpoint_server):
+    """The project's documents and runbooks, created on the endpoint under their own names."""
+    ssm = endpoint_server.client("ssm")
+    for folder, kind in (("documents", "Command"), ("automation", "Automation")):
+        for path in sorted((ROOT / folder).glob("*.yaml")):
+            ssm.create_document(
+                Name=path.stem, Content=path.read_text(), DocumentType=kind, DocumentFormat="YAML"
+            )
+    return endpoint_server
+
+
+def launch(endpoint, count, fleet, tagged=()):
+    """`count` running instances tagged releaseflow:fleet=`fleet`; the `tagged` indexes migrate."""
+    ec2 = endpoint.client("ec2")
+    ids = []
+    for n in range(count):
+        tags = [{"Key": "releaseflow:fleet", "Value": fleet}]
+        if n in tagged:
+            tags.append({"Key": "releaseflow:migrate", "Value": "true"})
+        [instance] = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"]
+        ids.append(instance["InstanceId"])
+    return ids
+
+
+def start(endpoint, fleet, **parameters):
+    given = {"Revision": "abc1234", "FleetTagValue": fleet, "AutomationAssumeRole": ROLE, **parameters}
+    return endpoint.client("ssm").start_automation_execution(
+        DocumentName="releaseflow-Deploy", Parameters={k: [v] for k, v in given.items()}
+    )["AutomationExecutionId"]
+
+
+def wait_end(endpoint, execution_id, timeout=240):
+    ssm = endpoint.client("ssm")
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        if execution["AutomationExecutionStatus"] in ENDED:
+            return execution
+        assert time.monotonic() < deadline, execution
+        time.sleep(0.3)
+
+
+def step(execution, name):
+    return next(s for s in execution["StepExecutions"] if s["StepName"] == name)
+
+
+def test_deploy_prepares_all_migrates_once_then_batches_the_migration_host_first(published):
+    """Prepare on every host, migrate on the tagged host, then switch/restart/check it first and each other batch."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = launch(published, 3, fleet, tagged=[1])
+    agents = Agents(published, hosts)
+    try:
+        execution = wait_end(published, start(published, fleet))
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Success", execution.get("FailureMessage")
+    migration, others = hosts[1], sorted(hosts[:1] + hosts[2:])
+    assert sorted(agents.sent("releaseflow-PrepareRevision")) == sorted(hosts)
+    assert agents.sent("releaseflow-Migrate") == [migration]
+    order = [migration, *others]
+    for document in (
+        "releaseflow-CheckoutRevision",
+        "releaseflow-RestartServices",
+        "releaseflow-HealthCheck",
+    ):
+        assert agents.sent(document) == order, document
+    names = [name for name, _, _ in agents.ran]
+    assert names.index("releaseflow-Migrate") < names.index("releaseflow-CheckoutRevision")
+    assert execution["Outputs"]["Finish.UpdatedHosts"] == order
+    # Five steps a batch on the happy path: one loop iteration runs exactly them.
+    batch = [
+        s["StepName"]
+        for s in execution["StepExecutions"]
+        if s.get("ParentStepDetails", {}).get("StepName") == "UpdateBatches"
+        and s["ParentStepDetails"].get("IteratorValue") == "0"
+    ]
+    assert batch == ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]
+
+
+def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_hosts_only(published):
+    """A batch failing its health check starts RollbackFleet, waits for it, and fails naming step, host and outcome."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = sorted(launch(published, 3, fleet))
+    failing = hosts[1]
+    failed = []
+
+    def outcome(document, host):
+        # The new revision's health check fails once on that host; the rolled-back one passes.
+        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
+            failed.append(host)
+            return "Failed"
+        return "Success"
+
+    agents = Agents(published, hosts, outcome=outcome)
+    try:
+        execution = wait_end(published, start(published, fleet))
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Failed"
+    rollback_id = step(execution, "StartRollback")["Outputs"]["RollbackExecutionId"][0]
+    rollback = wait_end(published, rollback_id)
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert rollback["Parameters"]["ExecutionId"] == [execution["AutomationExecutionId"]]
+    # Only the hosts SwitchBatch reached, in the deploy's order; the last host never switched.
+    assert agents.sent("releaseflow-Rollback") == hosts[:2]
+    assert agents.sent("releaseflow-CheckoutRevision") == hosts[:2]
+    report = step(execution, "ReportFailure")["FailureMessage"]
+    assert f"step HealthCheckBatch Failed on {failing} (Failed)" in report
+    assert f"releaseflow-RollbackFleet {rollback_id} rolled back the hosts this execution switched." in report
+    assert step(execution, "AwaitRollback")["StepStatus"] == "Success"
+
+
+def test_failed_preparation_switches_nothing_and_starts_no_rollback(published):
+    """A host failing to prepare fails the deploy before the migration; no host switches, nothing rolls back."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = launch(published, 3, fleet)
+    agents = Agents(
+        published,
+        hosts,
+        outcome=lambda document, host: (
+            "Failed" if (document, host) == ("releaseflow-PrepareRevision", hosts[2]) else "Success"
+        ),
+    )
+    try:
+        execution = wait_end(published, start(published, fleet))
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Failed"
+    names = {s["StepName"] for s in execution["StepExecutions"]}
+    assert not {"MigrateOnMigrationHost", "UpdateBatches", "StartRollback"} & names
+    assert [name for name, _, _ in agents.ran] == ["releaseflow-PrepareRevision"] * 3
+    report = step(execution, "ReportFailure")["FailureMessage"]
+    assert f"step PrepareChunk Failed on {hosts[2]} (Failed)" in report
+    assert report.rstrip().endswith("No host was switched, so nothing was rolled back.")
+
+
+def test_cancel_mid_batch_ends_at_once_and_the_rollback_it_started_waits_for_it(published):
+    """StopAutomationExecution mid-batch: Cancelled within seconds; RollbackFleet starts on hosts only after."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = sorted(launch(published, 3, fleet))
+    agents = Agents(
+        published,
+        hosts,
+        delay=lambda document, host: (
+            8 if (document, host) == ("releaseflow-RestartServices", hosts[1]) else 0
+        ),
+    )
+    ssm = published.client("ssm")
+    try:
+        execution_id = start(published, fleet)
+        deadline = time.monotonic() + 120
+        while agents.sent("releaseflow-RestartServices")[1:] != [hosts[1]]:
+            assert time.monotonic() < deadline, agents.ran
+            time.sleep(0.2)
+        stopped = time.monotonic()
+        ssm.stop_automation_execution(AutomationExecutionId=execution_id)
+        execution = wait_end(published, execution_id, timeout=120)
+        cancel_seconds = time.monotonic() - stopped
+        rollback_id = step(execution, "RollBackOnCancel")["Outputs"]["RollbackExecutionId"][0]
+        rollback = wait_end(published, rollback_id)
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Cancelled"
+    assert cancel_seconds < 20
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert agents.sent("releaseflow-Rollback") == hosts[:2]
+    assert rollback["ExecutionEndTime"] > execution["ExecutionEndTime"]
+    # The restart the cancel caught still ran on its host (this agent ignores cancels): the rollback waited.
+    restart_ended = agents.times[("releaseflow-RestartServices", hosts[1])][1]
+    assert agents.times[("releaseflow-Rollback", hosts[1])][0] > restart_ended
+
+
+def test_a_younger_deploy_on_the_same_fleet_yields_in_its_lock_step(published):
+    """Two deploys started on one fleet: the younger fails at Lock naming the older, before any command."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = launch(published, 2, fleet)
+    agents = Agents(published, hosts, delay=lambda document, host: 0.5)
+    try:
+        older = start(published, fleet)
+        younger = start(published, fleet)
+        refused = wait_end(published, younger)
+        finished = wait_end(published, older)
+    finally:
+        agents.stop()
+    assert finished["AutomationExecutionStatus"] == "Success", finished.get("FailureMessage")
+    assert refused["AutomationExecutionStatus"] == "Failed"
+    assert [s["StepName"] for s in refused["StepExecutions"]] == ["Lock"]
+    assert (
+        f"execution {older} of releaseflow-Deploy is still running on fleet {fleet}"
+        in refused["FailureMessage"]
+    )
+
+
+def test_sixty_hosts_among_150_other_managed_nodes_deploy_with_at_most_50_ids_a_command(published):
+    """60 hosts, BatchSize 50%, 150 other managed nodes: every host updates once, no command gets over 50 ids."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = launch(published, 60, fleet)
+    others = launch(published, 150, f"other-{fleet}")
+    agents = Agents(published, hosts + others, threads=8)
+    try:
+        execution = wait_end(published, start(published, fleet, BatchSize="50%"), timeout=600)
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Success", execution.get("FailureMessage")
+    assert sorted(agents.sent("releaseflow-PrepareRevision")) == sorted(hosts)
+    assert sorted(agents.sent("releaseflow-CheckoutRevision")) == sorted(hosts)
+    commands = published.client("ssm").get_paginator("list_commands").paginate()
+    sizes = [len(c["InstanceIds"]) for page in commands for c in page["Commands"]]
+    assert max(sizes) <= 50
+    prepares = [s for s in execution["StepExecutions"] if s["StepName"] == "PrepareChunk"]
+    assert len(prepares) == 2
+
+
+def test_send_command_runs_a_pinned_hash_only_on_the_version_that_has_it(published):
+    """SendCommand with the default version's DocumentHash is accepted; with another hash refused (strict reading)."""
+    ssm = published.client("ssm")
+    [instance] = launch(published, 1, f"flow-{uuid.uuid4().hex[:6]}")
+    agents = Agents(published, [instance], threads=1)
+    deadline = time.monotonic() + 10
+    while not ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance]}])[
+        "InstanceInformationList"
+    ]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    digest = ssm.describe_document(Name="releaseflow-HealthCheck")["Document"]["Hash"]
+    pinned = {
+        "DocumentName": "releaseflow-HealthCheck",
+        "InstanceIds": [instance],
+        "DocumentHashType": "Sha256",
+    }
+    assert (
+        ssm.send_command(**pinned, DocumentHash=digest)["Command"]["DocumentName"]
+        == "releaseflow-HealthCheck"
+    )
+    try:
+        with pytest.raises(ssm.exceptions.InvalidDocument, match="does not match DocumentHash"):
+            ssm.send_command(**pinned, DocumentHash="0" * 64)
+    finally:
+        agents.stop()
