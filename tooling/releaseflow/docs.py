@@ -1,28 +1,43 @@
-"""Generates the README's parameter tables from the documents and runbooks themselves.
+"""Generates every generated part of the documentation, so none of it can drift from its source.
 
-Regenerate with `python -m releaseflow.docs [FILE]` (default README.md); the text between
-the markers is replaced, the rest of the file is left as written.
+- docs/parameters.md: one table a document, from the documents and runbooks themselves;
+- docs/rules.md: the rules table, from the rule modules;
+- README.md: the Debian package list, from the Makefile's DEB_PACKAGES.
+
+`make docs` (`python -m releaseflow.docs`) rewrites the files that are stale; in the files written
+by hand, only the text between a part's markers is replaced. tests/test_docs_current.py fails
+while any generated file is stale.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError
+from releaseflow.rules import all_rules
+from releaseflow.rules._table import render_table
 from releaseflow.sources import checkout
 
-# The repository's own README and sources: regenerating docs is for a checkout, not an installed wheel.
+# The repository's own docs and sources: regenerating docs is for a checkout, not an installed wheel.
 ROOT = checkout() or Path.cwd()
-DEFAULT_FILE = ROOT / "README.md"
+README = ROOT / "README.md"
+PARAMETERS_DOC = ROOT / "docs" / "parameters.md"
+RULES_DOC = ROOT / "docs" / "rules.md"
+MAKEFILE = ROOT / "Makefile"
 SOURCES = (ROOT / "documents", ROOT / "automation")
-START = "<!-- generated:parameters:start -->"
-END = "<!-- generated:parameters:end -->"
 
 
 class DocsError(ReleaseflowError):
-    """The file to regenerate lacks the markers of the generated part."""
+    """A file to regenerate lacks the markers of its generated part, or a source lacks the fact."""
+
+
+def markers(part: str) -> tuple[str, str]:
+    """The start and end comments around the generated part named `part`."""
+    return f"<!-- generated:{part}:start -->", f"<!-- generated:{part}:end -->"
 
 
 def load_sources() -> list[Document]:
@@ -55,16 +70,47 @@ def parameter_tables(documents: list[Document]) -> str:
                 )
                 + " |"
             )
-        sections.append(f"### {document.name}\n\n{kind}: {summary}\n\n" + "\n".join(rows))
+        sections.append(f"## {document.name}\n\n{kind}: {summary}\n\n" + "\n".join(rows))
     return "\n\n".join(sections)
 
 
-def replace_generated(text: str, generated: str) -> str:
-    """`text` with everything between the markers replaced by `generated`."""
-    start, end = text.find(START), text.find(END)
+def debian_packages(makefile: str) -> list[str]:
+    """The Makefile's DEB_PACKAGES, in its order (continuation lines joined)."""
+    match = re.search(r"^DEB_PACKAGES\s*:=((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    if not match:
+        raise DocsError("the Makefile has no DEB_PACKAGES := ... line")
+    return match.group(1).replace("\\\n", " ").split()
+
+
+def package_list(packages: list[str]) -> str:
+    """The packages as the README lists them: code spans, wrapped as the hand-written text is."""
+    return textwrap.fill(", ".join(f"`{package}`" for package in packages) + ".", 100, break_on_hyphens=False)
+
+
+def replace_generated(text: str, generated: str, part: str = "parameters") -> str:
+    """`text` with everything between the markers of `part` replaced by `generated`."""
+    start_marker, end_marker = markers(part)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise DocsError(f"the file has no {START} ... {END} markers")
-    return f"{text[: start + len(START)]}\n{generated}\n{text[end:]}"
+        raise DocsError(f"the file has no {start_marker} ... {end_marker} markers")
+    return f"{text[: start + len(start_marker)]}\n{generated}\n{text[end:]}"
+
+
+def generated_files() -> dict[Path, str]:
+    """Every file that holds generated text, and the whole text it should have now."""
+    packages = package_list(debian_packages(MAKEFILE.read_text(encoding="utf-8")))
+    return {
+        PARAMETERS_DOC: replace_generated(
+            PARAMETERS_DOC.read_text(encoding="utf-8"), parameter_tables(load_sources())
+        ),
+        RULES_DOC: render_table(all_rules()),
+        README: replace_generated(README.read_text(encoding="utf-8"), packages, "debian-packages"),
+    }
+
+
+def stale_files() -> list[Path]:
+    """The generated files whose text on disk differs from what would be generated now."""
+    return [path for path, text in generated_files().items() if path.read_text(encoding="utf-8") != text]
 
 
 def _summary(description: str) -> str:
@@ -93,16 +139,18 @@ def _cell(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else DEFAULT_FILE
+    if argv:
+        print("usage: python -m releaseflow.docs (regenerates every generated file)", file=sys.stderr)
+        return 2
     try:
-        text = path.read_text(encoding="utf-8")
-        updated = replace_generated(text, parameter_tables(load_sources()))
-    except ReleaseflowError as error:
-        print(f"Error: {path}: {error}", file=sys.stderr)
-        return error.exit_code
-    if updated != text:
-        path.write_text(updated, encoding="utf-8")
-        print(f"updated {path}")
+        files = generated_files()
+    except (ReleaseflowError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return getattr(error, "exit_code", 1)
+    for path, text in files.items():
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
     return 0
 
 
