@@ -22,6 +22,7 @@ from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidPa
 from releaseflow.rehearsal.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
 from releaseflow.rehearsal.awsjson import AwsError, filter_values, page, parse_iso
 from releaseflow.rehearsal.moto_state import StoredDocument
+from releaseflow.ssm import EXECUTION_TERMINAL
 
 log = logging.getLogger("releaseflow.endpoint.automation")
 
@@ -224,7 +225,7 @@ class AutomationService:
     def stop_automation_execution(self, request: dict) -> dict:
         """StopAutomationExecution: Cancel, and Complete the same way (the rehearsal has no rate control)."""
         run = self._run_of(request["AutomationExecutionId"])
-        if run.status in ("Success", "Failed", "TimedOut", "Cancelled"):
+        if run.status in EXECUTION_TERMINAL:
             raise AwsError(
                 "InvalidAutomationStatusUpdateException",
                 f"Execution {run.execution_id} already ended {run.status}.",
@@ -243,7 +244,7 @@ class AutomationService:
             log.info("alarm %s is %s: stopping %s", triggered["Name"], triggered["State"], run.execution_id)
             # What StopAutomationExecution does: the running step is cancelled and onCancel runs.
             run.cancel()
-            if run.status in ("Success", "Failed", "TimedOut"):
+            if run.status in EXECUTION_TERMINAL and run.status != "Cancelled":
                 # It ended on its own just before the stop: the alarm stopped nothing.
                 with self._lock:
                     self._triggered.pop(run.execution_id, None)

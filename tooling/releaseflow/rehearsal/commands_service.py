@@ -15,6 +15,7 @@ from releaseflow.rehearsal import command_document
 from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_values, page, parse_iso
 from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_state import StoredDocument
+from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 
 DEFAULT_DELIVERY_TIMEOUT = 3600
 # SendCommand's InstanceIds: "Maximum number of 50 items" (API reference).
@@ -25,7 +26,6 @@ DEFAULT_EXECUTION_TIMEOUT = 3600
 EXECUTION_TIMEOUT_GRACE = 5
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
-TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 # The union of SendCommand's MaxConcurrency and MaxErrors patterns (botocore does not check them).
 _RATE = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
 
