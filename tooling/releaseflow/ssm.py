@@ -248,6 +248,42 @@ WAIT_DEFAULT_SECONDS = 3600
 # automation-actions (onCancel): the cancellation workflow runs for at most two minutes.
 CANCEL_SECONDS = 120.0
 
+# --- Parameters (documents-syntax-data-elements-parameters; API: StartAutomationExecution) --------
+
+# Command documents take only String and StringList parameters; runbooks these, and AWS resource types
+# (AWS::EC2::Instance::Id, List<AWS::EC2::Instance::Id>).
+COMMAND_PARAMETER_TYPES = ("String", "StringList")
+AUTOMATION_PARAMETER_TYPES = ("String", "StringList", "Integer", "Boolean", "MapList", "StringMap")
+AWS_RESOURCE_TYPE = re.compile(
+    r"(?:AWS::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)+|List<AWS::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)+>)"
+)
+# StartAutomationExecution: each value of a parameter is 1 to 512 characters (AutomationParameterValue).
+PARAMETER_VALUE_CHARS = (1, 512)
+
+# The shape a type's values have; values of one shape can stand where another shape is expected only
+# when the shapes are the same (a StringList never fits a String).
+_PARAMETER_SHAPES = {
+    "String": "scalar",
+    "Integer": "scalar",
+    "Boolean": "scalar",
+    "StringList": "list",
+    "MapList": "list",
+    "StringMap": "map",
+}
+
+
+def shape_of(kind: object) -> str | None:
+    """scalar, list or map for a parameter or output type; AWS resource types (AWS::EC2::Instance::Id,
+    List<AWS::...>) are strings and lists of strings; None for anything unknown."""
+    if not isinstance(kind, str):
+        return None
+    if kind in _PARAMETER_SHAPES:
+        return _PARAMETER_SHAPES[kind]
+    if kind.startswith("List<AWS::") and kind.endswith(">"):
+        return "list"
+    return "scalar" if kind.startswith("AWS::") else None
+
+
 # --- Command documents (schemaVersion 2.0 and 2.2) ---------------------------------------------
 
 # Plugins the agent knows (amazon-ssm-agent agent/appconfig constants) -> the schema versions that may
