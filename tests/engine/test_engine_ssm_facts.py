@@ -1,7 +1,8 @@
 """The validator and the engine read one set of SSM facts: what validate accepts, the engine runs.
 
 Each case where they disagreed before releaseflow.ssm is named here, with the documented behaviour
-(automation-action-sleep, automation-action-runCommand, automation-action-loop) deciding it.
+(automation-action-sleep, automation-action-runCommand, automation-action-loop, the Command
+document precondition) deciding it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from engine_helpers import FakeFleet, runbook, statuses
 from releaseflow.documents import parse_document
 from releaseflow.engine.conditions import holds
 from releaseflow.engine.values import to_output_type
+from releaseflow.rehearsal.command_document import plan_plugins
 from releaseflow.ssm import OPERATORS, OUTPUT_TYPES
 from releaseflow.validation import validate_documents
 
@@ -103,3 +105,23 @@ def test_the_engine_converts_every_output_type_the_validator_accepts(type_name):
     samples = {"StringList": ["a"], "StringMap": {"k": "v"}, "MapList": [{"k": "v"}], "Boolean": True}
     value = samples.get(type_name, "1")
     assert to_output_type(value, type_name, "Out") == to_output_type(value, type_name, "Out")
+
+
+@pytest.mark.parametrize(
+    ("version", "precondition", "valid"),
+    [
+        pytest.param("2.2", {"StringEquals": ["platformType", "Linux"]}, True, id="linux-in-2.2"),
+        pytest.param("2.0", {"StringEquals": ["platformType", "Linux"]}, False, id="precondition-in-2.0"),
+        pytest.param("2.2", {"StringEquals": ["platformType", "Windows"]}, True, id="other-platform-skips"),
+        pytest.param("2.2", {"StartsWith": ["platformType", "Lin"]}, False, id="unknown-operator"),
+    ],
+)
+def test_preconditions_validate_exactly_when_the_agent_accepts_them(version, precondition, valid):
+    """E106 flags a precondition if and only if the rehearsal's agent fails its step (2.0 included)."""
+    step = {"name": "run", "action": "aws:runShellScript", "inputs": {"runCommand": ["true"]}}
+    content = {"schemaVersion": version, "mainSteps": [{**step, "precondition": precondition}]}
+    document = parse_document(json.dumps(content), "releaseflow-Facts.yaml")
+    flagged = [f.message for f in validate_documents([document]) if f.code == "E106"]
+    (plugin,) = plan_plugins(content, {})
+    assert (flagged == []) is valid
+    assert (plugin.fail_reason is None) is valid

@@ -313,6 +313,14 @@ SHELL_PLUGIN = "aws:runShellScript"
 # documents-command-ssm-plugin-reference: the step-control inputs every plugin accepts inside `inputs`.
 CONTROL_INPUTS = ("onFailure", "onSuccess", "finallyStep")
 
+# documents-syntax-data-elements-parameters (precondition): "Available in schema version 2.2 or later";
+# the agent (evaluatePreconditions) knows one operator, StringEquals, comparing platformType with one of
+# these platforms (case-insensitively); anything else fails the step as an unrecognized precondition.
+PRECONDITION_SCHEMA = "2.2"
+PRECONDITION_OPERATOR = "StringEquals"
+PRECONDITION_VARIABLE = "platformType"
+PLATFORM_TYPES = ("Linux", "Windows", "MacOS")
+
 # --- Statuses (API reference: AutomationExecution, StepExecution, Command, CommandInvocation) ---------
 
 # AutomationExecutionStatus and StepExecution.StepStatus share one enum; these values end an
