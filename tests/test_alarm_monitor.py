@@ -12,7 +12,7 @@ from releaseflow.rehearsal.alarm_monitor import (
     read_state,
     verdict,
 )
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 
 WATCHED = AlarmConfiguration("shop-5xx")
 IGNORING = AlarmConfiguration("shop-5xx", ignore_poll_failure=True)
@@ -45,7 +45,7 @@ def test_only_alarm_or_an_unreadable_alarm_not_ignored_stops(configuration, stat
 )
 def test_configuration_other_than_one_named_alarm_is_refused(value):
     """The API takes exactly one alarm with a non-blank name and a boolean IgnorePollAlarmFailure."""
-    with pytest.raises(AwsError) as error:
+    with pytest.raises(ApiError) as error:
         AlarmConfiguration.from_request(value)
     assert error.value.code == "ValidationException"
 

@@ -8,8 +8,7 @@ import pytest
 
 from releaseflow.documents import Document, parse_document
 from releaseflow.rules import all_rules
-from releaseflow.rules._automation_spec import ACTIONS
-from releaseflow.rules.automation_sleep import duration_seconds
+from releaseflow.ssm import ACTIONS, duration_seconds
 from releaseflow.validation import validate_documents
 
 # The Automation actions SSM-FACTS.md lists (from the user guide's automation-actions page).

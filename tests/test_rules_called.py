@@ -55,7 +55,7 @@ def test_a_list_passed_to_a_string_parameter_of_a_validated_command_document():
 def test_aws_owned_parameter_tables_are_well_formed():
     """Every recorded AWS-owned document names its source, uses SSM types, and requires only what it lists."""
     from releaseflow.rules._aws_owned import OWNED_PARAMETERS, is_aws_owned
-    from releaseflow.rules._types import shape_of
+    from releaseflow.ssm import shape_of
 
     problems = [
         name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_state import Ec2Instance, StoredDocument
@@ -160,7 +160,7 @@ def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, end
 
 def test_send_command_refuses_more_than_50_instance_ids(endpoint_commands):
     """SendCommand with 51 InstanceIds is a ValidationException naming the limit of 50."""
-    with pytest.raises(AwsError) as error:
+    with pytest.raises(ApiError) as error:
         endpoint_commands.send_command(
             {"DocumentName": "Run", "InstanceIds": [f"i-{n:017x}" for n in range(51)]}
         )
@@ -178,6 +178,6 @@ def test_percentages_of_rate_control(endpoint_commands):
 @pytest.mark.parametrize("field", ["MaxConcurrency", "MaxErrors"])
 def test_rate_values_must_be_counts_or_percentages(endpoint_commands, field):
     """A MaxConcurrency or MaxErrors that is neither a count nor a percentage is a ValidationException."""
-    with pytest.raises(AwsError) as error:
+    with pytest.raises(ApiError) as error:
         endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES, field: "lots"})
     assert error.value.code == "ValidationException"

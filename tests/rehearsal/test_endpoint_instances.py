@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 from releaseflow.rehearsal.instances_service import FOREIGN_TAG, InstancesService
 from releaseflow.rehearsal.moto_state import Ec2Instance
 
@@ -48,7 +48,7 @@ def test_pages_are_cut_before_the_filter_applies():
 def test_max_results_outside_5_to_50_is_a_validation_error(size):
     """MaxResults 4 or 51 is refused as AWS refuses it (ValidationException naming the range)."""
     service = _service([Ec2Instance("i-1", "running", {})], Clock())
-    with pytest.raises(AwsError) as error:
+    with pytest.raises(ApiError) as error:
         service.describe({"MaxResults": size})
     assert error.value.code == "ValidationException"
     assert "between 5 and 50" in error.value.message

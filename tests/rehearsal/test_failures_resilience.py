@@ -29,7 +29,7 @@ from releaseflow.cli import main
 from releaseflow.engine.automation import RESTARTED
 from releaseflow.publish import publish_documents
 from releaseflow.rehearsal import fleet, moto_journal, provision
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 from releaseflow.rehearsal.faults_service import FaultsService
 from releaseflow.rehearsal.services import alive
 
@@ -92,7 +92,7 @@ def test_faults_are_spread_evenly_and_never_twice_in_a_row_below_half():
         try:
             faults.check("GetAutomationExecution", {})
             outcomes.append(".")
-        except AwsError as error:
+        except ApiError as error:
             outcomes.append(str(error.status))
         faults.check("DescribeAutomationStepExecutions", {})
     assert "".join(outcome[0] for outcome in outcomes) == "...5..5..5"
@@ -101,9 +101,9 @@ def test_faults_are_spread_evenly_and_never_twice_in_a_row_below_half():
 
 def test_fault_configuration_is_checked():
     """An unknown kind or a rate outside 0..1 is refused."""
-    with pytest.raises(AwsError):
+    with pytest.raises(ApiError):
         FaultsService().configure({"operations": ["GetDocument"], "kind": "slow"})
-    with pytest.raises(AwsError):
+    with pytest.raises(ApiError):
         FaultsService().configure({"operations": ["GetDocument"], "rate": 2})
 
 

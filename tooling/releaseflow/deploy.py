@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from releaseflow.config import Environment
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
-from releaseflow.execution import RUNNING
 from releaseflow.goregexp import full_match
 from releaseflow.sources import runbook_file
+from releaseflow.ssm import EXECUTION_RUNNING as RUNNING
 
 # Exit codes of `releaseflow deploy`, by what a caller does next.
 EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}

@@ -8,20 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from releaseflow.rollout import PLANNING_STEP
+from releaseflow.ssm import EXECUTION_SUCCESS as SUCCESS
+from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
-SUCCESS = frozenset({"Success", "CompletedWithSuccess"})
-TERMINAL = SUCCESS | {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
-# What the lock treats as still running: everything that is neither finished nor merely scheduled.
-RUNNING = (
-    "Pending",
-    "InProgress",
-    "Waiting",
-    "Cancelling",
-    "PendingApproval",
-    "Approved",
-    "RunbookInProgress",
-    "ChangeCalendarOverrideApproved",
-)
 # Worst first: a host's status is the worst of its commands'.
 _SEVERITY = ["Failed", "TimedOut", "Cancelled", "Cancelling", "InProgress", "Pending", "Delayed", "Success"]
 _PREVIOUS = re.compile(r"previous revision (\S+) recorded|already at (\S+)")

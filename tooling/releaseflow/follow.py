@@ -20,6 +20,7 @@ from releaseflow.execution import (
     parse_invocation,
     parse_step,
 )
+from releaseflow.ssm import UNSUCCESSFUL as _FAILED
 
 # The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start
 # (60 / 1.9 = at most 32 calls a minute).
@@ -35,7 +36,6 @@ HOST_REFRESH = 5.0
 HOST_REFRESH_MAX = 30.0
 SETTLE_SECONDS = 15.0
 TAIL_LINES = 20
-_FAILED = ("Failed", "TimedOut", "Cancelled")
 
 
 Listener = Callable[[Snapshot, list[Step | Invocation]], None]

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 
 from releaseflow.engine.readings import OPEN_READINGS, PROVEN
 from releaseflow.errors import ReleaseflowError
+from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
 DEFAULT_PREFIX = "releaseflow-probe-"
-TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled", "CompletedWithSuccess", "CompletedWithFailure")
 
 
 class ProbeError(ReleaseflowError):

@@ -56,10 +56,10 @@ from releaseflow.engine.readings import DEFAULT as DEFAULT_READINGS
 from releaseflow.engine.readings import check as check_readings
 from releaseflow.engine.values import as_json, as_strings, to_output_type
 from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
 __all__ = ["AutomationRun", "AwsCallError", "InvalidParameters", "validate_parameters"]
 
-TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 NO_OUTPUT = "No output available yet because the step is not successfully executed"
 RESTARTED = "The rehearsal endpoint restarted while this execution was running; it was not resumed."
 

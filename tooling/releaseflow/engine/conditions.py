@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from releaseflow.engine.errors import StepFailed
+from releaseflow.ssm import OPERATORS
 
 
 def _number(value: Any) -> float:
@@ -31,7 +32,8 @@ def _contains(variable: Any, expected: Any) -> bool:
     return str(expected) in str(variable)
 
 
-OPERATORS = {
+# How each of SSM's operators (releaseflow.ssm.OPERATORS) compares; a test holds the two names alike.
+_COMPARE = {
     "StringEquals": lambda variable, expected: str(variable) == str(expected),
     "EqualsIgnoreCase": lambda variable, expected: str(variable).lower() == str(expected).lower(),
     "StartsWith": lambda variable, expected: str(variable).startswith(str(expected)),
@@ -60,4 +62,4 @@ def holds(condition: dict) -> bool:
     operators = [key for key in condition if key in OPERATORS]
     if len(operators) != 1 or "Variable" not in condition:
         raise StepFailed(f"condition {condition!r} needs a Variable and exactly one operator")
-    return OPERATORS[operators[0]](condition["Variable"], condition[operators[0]])
+    return _COMPARE[operators[0]](condition["Variable"], condition[operators[0]])

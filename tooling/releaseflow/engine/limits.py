@@ -1,23 +1,19 @@
-"""The limits AWS documents for Automation that the engine enforces (docs/aws-semantics.md)."""
+"""The time limits of AWS's Automation service the engine enforces, which tests may shorten."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# automation-action-runCommand / SendCommand: InstanceIds holds at most 50 ids.
-MAX_RUN_COMMAND_INSTANCES = 50
-# automation-action-loop: "The maximum number of iterations is 100", and as many Iterators.
-MAX_LOOP_ITERATIONS = 100
+from releaseflow import ssm
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits of AWS's Automation service; tests may shorten them, the rehearsal keeps AWS's."""
+    """Time limits of AWS's Automation service (releaseflow.ssm); tests may shorten them, the rehearsal
+    keeps AWS's."""
 
-    # automation-actions (onCancel): the cancellation workflow runs for at most two minutes.
-    cancel_seconds: float = 120.0
-    # automation-action-executeAwsApi: each aws:executeAwsApi action runs at most 25 seconds.
-    api_call_seconds: float = 25.0
+    cancel_seconds: float = ssm.CANCEL_SECONDS
+    api_call_seconds: float = ssm.API_CALL_SECONDS
 
 
 AWS_LIMITS = Limits()

@@ -8,6 +8,7 @@ from typing import Any
 
 from releaseflow.engine.errors import InvalidParameters
 from releaseflow.goregexp import AUTOMATION, match_string
+from releaseflow.ssm import PARAMETER_VALUE_CHARS, shape_of
 
 
 def validate_parameters(content: dict, parameters: dict[str, list[str]]) -> dict[str, Any]:
@@ -31,15 +32,18 @@ def validate_parameters(content: dict, parameters: dict[str, list[str]]) -> dict
 
 
 def _is_list_type(type_name: str) -> bool:
-    return type_name in ("StringList", "MapList") or type_name.startswith("List<")
+    return shape_of(type_name) == "list"
 
 
 def _typed(name: str, type_name: str, values: Any) -> Any:
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
         raise InvalidParameters(f"Parameter {name} must be given as a list of strings")
     for value in values:
-        if not 1 <= len(value) <= 512:
-            raise InvalidParameters(f"Parameter {name}: each value must be 1 to 512 characters long")
+        shortest, longest = PARAMETER_VALUE_CHARS
+        if not shortest <= len(value) <= longest:
+            raise InvalidParameters(
+                f"Parameter {name}: each value must be {shortest} to {longest} characters long"
+            )
     if type_name == "MapList":
         return [_json(name, value, dict, "MapList") for value in values]
     if _is_list_type(type_name):

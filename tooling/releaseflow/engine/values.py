@@ -8,8 +8,6 @@ from typing import Any
 
 from releaseflow.engine.errors import StepFailed
 
-OUTPUT_TYPES = ("String", "Integer", "Boolean", "StringList", "StringMap", "MapList")
-
 
 def to_output_type(value: Any, type_name: str, name: str) -> Any:
     """Convert a selected value to an output's declared Type; StepFailed names the output when it cannot."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from releaseflow.errors import ReleaseflowError
 from releaseflow.rehearsal import shell_runner
 from releaseflow.rehearsal.command_document import Plugin, plan_plugins, resolve_parameters
+from releaseflow.ssm import SHELL_PLUGIN
 
 log = logging.getLogger("releaseflow.rehearsal.agent")
 
@@ -28,7 +29,6 @@ AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
 AGENT_LANG = "C.UTF-8"
 # The agent's working directory under systemd, hence the scripts' default one.
 DEFAULT_WORKING_DIRECTORY = "/usr/bin"
-SHELL_ACTION = "aws:runShellScript"
 # Exit codes the agent gives a meaning (appconfig): stop with success / with failure, reboot.
 EXIT_WITH_SUCCESS, EXIT_WITH_FAILURE, REBOOT = 168, 169, 194
 FURTHER_SKIPPED = "Further document steps will be skipped."
@@ -183,7 +183,7 @@ def _run_plugin(
         return StepResult(plugin.name, "Skipped", 0, start, now(), output=plugin.skip_reason)
     if plugin.fail_reason:
         return StepResult(plugin.name, "Failed", 1, start, now(), output=plugin.fail_reason)
-    if plugin.action != SHELL_ACTION:
+    if plugin.action != SHELL_PLUGIN:
         message = f"{plugin.action} is not supported by the rehearsal (step '{plugin.name}')"
         return StepResult(plugin.name, "Failed", 1, start, now(), output=message, stderr=message)
     if cancel.is_set():

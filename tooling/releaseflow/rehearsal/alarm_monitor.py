@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from releaseflow.engine.errors import AwsCallError
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 
 log = logging.getLogger("releaseflow.endpoint.alarms")
 
@@ -35,21 +35,21 @@ class AlarmConfiguration:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise AwsError("ValidationException", "AlarmConfiguration must be a structure.")
+            raise ApiError("ValidationException", "AlarmConfiguration must be a structure.")
         alarms = value.get("Alarms")
         if not isinstance(alarms, list) or len(alarms) != 1:
-            raise AwsError(
+            raise ApiError(
                 "ValidationException",
                 "AlarmConfiguration.Alarms must hold exactly 1 alarm (the API's fixed number of 1 item).",
             )
         name = alarms[0].get("Name") if isinstance(alarms[0], dict) else None
         if not isinstance(name, str) or not name.strip() or len(name) > 255:
-            raise AwsError(
+            raise ApiError(
                 "ValidationException", "AlarmConfiguration.Alarms[0].Name must be 1 to 255 characters."
             )
         ignore = value.get("IgnorePollAlarmFailure", False)
         if not isinstance(ignore, bool):
-            raise AwsError(
+            raise ApiError(
                 "ValidationException", "AlarmConfiguration.IgnorePollAlarmFailure must be a boolean."
             )
         return cls(name, ignore)

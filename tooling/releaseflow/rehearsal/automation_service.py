@@ -20,8 +20,9 @@ from ruamel.yaml.error import YAMLError
 
 from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidParameters, validate_parameters
 from releaseflow.rehearsal.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
-from releaseflow.rehearsal.awsjson import AwsError, filter_values, page, parse_iso
+from releaseflow.rehearsal.awsjson import ApiError, filter_values, page, parse_iso
 from releaseflow.rehearsal.moto_state import StoredDocument
+from releaseflow.ssm import EXECUTION_TERMINAL
 
 log = logging.getLogger("releaseflow.endpoint.automation")
 
@@ -144,7 +145,7 @@ class AutomationService:
         """Validate the parameters, then run the runbook in its own thread."""
         refused = [key for key in _UNSUPPORTED if request.get(key)]
         if refused or request.get("Mode", "Auto") != "Auto":
-            raise AwsError(
+            raise ApiError(
                 "ValidationException",
                 "The rehearsal runs Automation in Auto mode without targets; "
                 f"it does not support {refused or request.get('Mode')}.",
@@ -154,7 +155,7 @@ class AutomationService:
             if token in self._tokens:
                 existing = self._runs[self._tokens[token]]
                 if existing.document_name != request["DocumentName"]:
-                    raise AwsError(
+                    raise ApiError(
                         "IdempotentParameterMismatch", "ClientToken was used with another document."
                     )
                 return {"AutomationExecutionId": existing.execution_id}
@@ -163,7 +164,7 @@ class AutomationService:
         try:
             typed = validate_parameters(document.content, request.get("Parameters") or {})
         except InvalidParameters as error:
-            raise AwsError("InvalidAutomationExecutionParametersException", str(error)) from error
+            raise ApiError("InvalidAutomationExecutionParametersException", str(error)) from error
         execution_id = str(uuid.uuid4())
         run = AutomationRun(
             execution_id,
@@ -224,8 +225,8 @@ class AutomationService:
     def stop_automation_execution(self, request: dict) -> dict:
         """StopAutomationExecution: Cancel, and Complete the same way (the rehearsal has no rate control)."""
         run = self._run_of(request["AutomationExecutionId"])
-        if run.status in ("Success", "Failed", "TimedOut", "Cancelled"):
-            raise AwsError(
+        if run.status in EXECUTION_TERMINAL:
+            raise ApiError(
                 "InvalidAutomationStatusUpdateException",
                 f"Execution {run.execution_id} already ended {run.status}.",
             )
@@ -243,7 +244,7 @@ class AutomationService:
             log.info("alarm %s is %s: stopping %s", triggered["Name"], triggered["State"], run.execution_id)
             # What StopAutomationExecution does: the running step is cancelled and onCancel runs.
             run.cancel()
-            if run.status in ("Success", "Failed", "TimedOut"):
+            if run.status in EXECUTION_TERMINAL and run.status != "Cancelled":
                 # It ended on its own just before the stop: the alarm stopped nothing.
                 with self._lock:
                     self._triggered.pop(run.execution_id, None)
@@ -265,22 +266,22 @@ class AutomationService:
     def _document(self, name: str, version: str | None) -> StoredDocument:
         try:
             document = self._documents(name, version)
-        except AwsError as error:
+        except ApiError as error:
             code = (
                 "AutomationDefinitionVersionNotFoundException"
                 if error.code == "InvalidDocumentVersion"
                 else "AutomationDefinitionNotFoundException"
             )
-            raise AwsError(code, error.message) from error
+            raise ApiError(code, error.message) from error
         if document.document_type != "Automation":
-            raise AwsError("AutomationDefinitionNotFoundException", f"{name} is not an Automation runbook.")
+            raise ApiError("AutomationDefinitionNotFoundException", f"{name} is not an Automation runbook.")
         return document
 
     def _run_of(self, execution_id: str) -> AutomationRun:
         with self._lock:
             run = self._runs.get(execution_id)
         if run is None:
-            raise AwsError(
+            raise ApiError(
                 "AutomationExecutionNotFoundException", f"Execution {execution_id} does not exist."
             )
         return run
@@ -356,7 +357,7 @@ def refuse_run_command_document_version(request: dict) -> None:
         return
     for step in _every_step(content.get("mainSteps")):
         if step.get("action") == "aws:runCommand" and "DocumentVersion" in (step.get("inputs") or {}):
-            raise AwsError(
+            raise ApiError(
                 "InvalidDocumentContent",
                 f"Step {step.get('name')}: aws:runCommand does not take the input DocumentVersion "
                 "(rehearsal reading run_command_document_version=refused)",

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 
-class AwsError(Exception):
-    """An error the endpoint answers as AWS does: HTTP 400 with `{"__type", "message"}`."""
+class ApiError(Exception):
+    """An error the endpoint answers as an AWS API does: HTTP 400 with `{"__type", "message"}`.
+
+    Not commands._aws.AwsError, which is the CLI's report of a call AWS refused."""
 
     def __init__(self, code: str, message: str, status: int = 400):
         super().__init__(message)
@@ -47,7 +49,7 @@ def filter_values(filters: Sequence[dict] | None, known: Sequence[str], error: s
     for item in filters or []:
         key = item.get("Key", item.get("key"))
         if key not in known and not any(k.endswith(":") and key.startswith(k) for k in known):
-            raise AwsError(error, f"The filter key {key} is not supported here.")
+            raise ApiError(error, f"The filter key {key} is not supported here.")
         result.setdefault(key, []).extend(item.get("Values", item.get("valueSet", [])))
     return result
 
@@ -57,7 +59,7 @@ def page(items: list, request: dict, default_size: int = 50) -> tuple[list, str 
     try:
         start = int(request.get("NextToken") or 0)
     except ValueError as exc:
-        raise AwsError("InvalidNextToken", "The specified token is not valid.") from exc
+        raise ApiError("InvalidNextToken", "The specified token is not valid.") from exc
     size = int(request.get("MaxResults") or default_size)
     end = start + size
     return items[start:end], (str(end) if end < len(items) else None)

@@ -9,6 +9,7 @@ from typing import Any
 
 from releaseflow.errors import ReleaseflowError
 from releaseflow.goregexp import match_string
+from releaseflow.ssm import PRECONDITION_OPERATOR, PRECONDITION_SCHEMA, PRECONDITION_VARIABLE
 
 # The agent's own placeholder syntax: Go's `\s` is ASCII whitespace only.
 _GO_PLACEHOLDER = re.compile(r"\{\{[ \t\n\f\r]*([a-zA-Z0-9]+)[ \t\n\f\r]*\}\}")
@@ -201,22 +202,22 @@ def _precondition(step: dict, resolved: dict, version: str, platform: str) -> tu
     name = step.get("name", "")
     if not precondition:
         return None, None
-    if version != "2.2":
+    if version != PRECONDITION_SCHEMA:
         return (
             None,
             f"Precondition is not supported for document schema version prior to 2.2. Step name: {name}",
         )
     unmet, unrecognized = [], []
     for operator, arguments in precondition.items():
-        if operator != "StringEquals":
+        if operator != PRECONDITION_OPERATOR:
             unrecognized.append(f'unrecognized operator: "{operator}"')
         elif not isinstance(arguments, list) or len(arguments) != 2:
             unrecognized.append(f'"{operator}": operator accepts exactly 2 arguments')
-        elif "platformType" not in arguments or arguments[0] == arguments[1]:
+        elif PRECONDITION_VARIABLE not in arguments or arguments[0] == arguments[1]:
             # Parameter comparisons exist in newer agents; the rehearsal's documents only test the platform.
             unrecognized.append(f'"{operator}": {arguments}')
         else:
-            wanted = arguments[1] if arguments[0] == "platformType" else arguments[0]
+            wanted = arguments[1] if arguments[0] == PRECONDITION_VARIABLE else arguments[0]
             if substitute(wanted, resolved) != wanted:
                 unrecognized.append(
                     f'"{operator}": the second argument for the platformType variable '

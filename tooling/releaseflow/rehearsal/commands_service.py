@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from releaseflow.rehearsal import command_document
-from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_values, page, parse_iso
+from releaseflow.rehearsal.awsjson import ApiError, compact, epoch, filter_values, page, parse_iso
 from releaseflow.rehearsal.instances_service import InstancesService
 from releaseflow.rehearsal.moto_state import StoredDocument
+from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 
 DEFAULT_DELIVERY_TIMEOUT = 3600
 # SendCommand's InstanceIds: "Maximum number of 50 items" (API reference).
@@ -25,14 +26,13 @@ DEFAULT_EXECUTION_TIMEOUT = 3600
 EXECUTION_TIMEOUT_GRACE = 5
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
-TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 # The union of SendCommand's MaxConcurrency and MaxErrors patterns (botocore does not check them).
 _RATE = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
 
 
 @dataclass
-class Plugin:
-    """One step's result as the agent reported it."""
+class PluginResult:
+    """One step's result as the agent reported it (command_document.Plugin is the step it ran)."""
 
     name: str
     status: str
@@ -45,8 +45,9 @@ class Plugin:
 
 
 @dataclass
-class Invocation:
-    """A command on one instance. `released` = handed to the agent queue by rate control."""
+class InvocationRecord:
+    """A command on one instance as the endpoint keeps it. `released` = handed to the agent queue by rate
+    control. (execution.Invocation is the trigger's parsed view of one.)"""
 
     instance_id: str
     status: str = "Pending"
@@ -58,7 +59,7 @@ class Invocation:
     start: float | None = None
     end: float | None = None
     response_code: int = -1
-    plugins: list[Plugin] = field(default_factory=list)
+    plugins: list[PluginResult] = field(default_factory=list)
 
     def finish(self, status: str, details: str, now: float) -> None:
         self.status, self.details = status, details
@@ -82,14 +83,14 @@ class Command:
     execution_timeout: int
     concurrency: int
     max_errors: int
-    invocations: list[Invocation]
+    invocations: list[InvocationRecord]
     cancelled: bool = False
 
-    def invocation(self, instance_id: str) -> Invocation:
+    def invocation(self, instance_id: str) -> InvocationRecord:
         for invocation in self.invocations:
             if invocation.instance_id == instance_id:
                 return invocation
-        raise AwsError("InvocationDoesNotExist", f"No invocation of {self.command_id} on {instance_id}.")
+        raise ApiError("InvocationDoesNotExist", f"No invocation of {self.command_id} on {instance_id}.")
 
 
 class CommandsService:
@@ -113,17 +114,17 @@ class CommandsService:
     def send_command(self, request: dict) -> dict:
         """SendCommand: resolve document, parameters and targets, queue one invocation per instance."""
         if len(request.get("InstanceIds") or []) > MAX_INSTANCE_IDS:
-            raise AwsError(
+            raise ApiError(
                 "ValidationException",
                 f"InstanceIds lists {len(request['InstanceIds'])} instances; SendCommand takes at most "
                 f"{MAX_INSTANCE_IDS}.",
             )
         document = self._documents(request["DocumentName"], request.get("DocumentVersion"))
         if document.document_type != "Command":
-            raise AwsError("InvalidDocument", f"{document.name} is not a Command document.")
+            raise ApiError("InvalidDocument", f"{document.name} is not a Command document.")
         if request.get("DocumentHash") and request["DocumentHash"] != document.hash:
             # The strict reading: a pinned hash that is not the version about to run is refused.
-            raise AwsError(
+            raise ApiError(
                 "InvalidDocument",
                 f"Document {document.name} version {document.version} does not match DocumentHash "
                 f"{request['DocumentHash']}.",
@@ -131,9 +132,9 @@ class CommandsService:
         try:
             resolved = command_document.resolve_parameters(document.content, request.get("Parameters") or {})
         except command_document.InvalidParameters as exc:
-            raise AwsError("InvalidParameters", str(exc)) from exc
+            raise ApiError("InvalidParameters", str(exc)) from exc
         except command_document.InvalidDocument as exc:
-            raise AwsError("InvalidDocument", str(exc)) from exc
+            raise ApiError("InvalidDocument", str(exc)) from exc
         instance_ids = self._instances.resolve_targets(request.get("InstanceIds"), request.get("Targets"))
         count = len(instance_ids)
         command = Command(
@@ -145,7 +146,7 @@ class CommandsService:
             execution_timeout=_execution_timeout(document.content, resolved),
             concurrency=max(1, _rate(request.get("MaxConcurrency", "50"), count, math.ceil)),
             max_errors=_rate(request.get("MaxErrors", "0"), count, math.floor),
-            invocations=[Invocation(instance_id) for instance_id in instance_ids],
+            invocations=[InvocationRecord(instance_id) for instance_id in instance_ids],
         )
         with self._changed:
             self._commands[command.command_id] = command
@@ -250,7 +251,7 @@ class CommandsService:
                 return {}
             invocation.start = parse_iso(body.get("start")) or invocation.start
             invocation.plugins = [
-                Plugin(
+                PluginResult(
                     name=plugin["name"],
                     status=plugin["status"],
                     response_code=int(plugin.get("response_code", -1)),
@@ -290,7 +291,7 @@ class CommandsService:
     def _command(self, command_id: str) -> Command:
         command = self._commands.get(command_id)
         if command is None:
-            raise AwsError("InvalidCommandId", f"Command {command_id} does not exist.")
+            raise ApiError("InvalidCommandId", f"Command {command_id} does not exist.")
         return command
 
     def _select(self, request: dict) -> list[Command]:
@@ -370,7 +371,7 @@ class CommandsService:
             }
         )
 
-    def _invocation_shape(self, command: Command, invocation: Invocation, details: bool) -> dict:
+    def _invocation_shape(self, command: Command, invocation: InvocationRecord, details: bool) -> dict:
         shape = {
             "CommandId": command.command_id,
             "InstanceId": invocation.instance_id,
@@ -431,14 +432,14 @@ def _status(command: Command) -> tuple[str, str]:
     return "Failed", "Incomplete"
 
 
-def _invocation_result(command: Command, invocation: Invocation, plugin_name: str | None) -> dict:
+def _invocation_result(command: Command, invocation: InvocationRecord, plugin_name: str | None) -> dict:
     plugins = invocation.plugins
     status, details, code = invocation.status, invocation.details, invocation.response_code
     start, end = invocation.start, invocation.end
     if plugin_name:
         matching = [plugin for plugin in plugins if plugin.name == plugin_name]
         if plugins and not matching:
-            raise AwsError("InvalidPluginName", f"No plugin {plugin_name} in {command.command_id}.")
+            raise ApiError("InvalidPluginName", f"No plugin {plugin_name} in {command.command_id}.")
         plugins = matching
         if matching:
             plugin = matching[0]
@@ -500,7 +501,7 @@ def _filter_time(value: str) -> float:
 def _rate(value: str, targets: int, rounding: Callable[[float], int]) -> int:
     """A MaxConcurrency/MaxErrors value (`10` or `10%`) as a count for `targets` targets."""
     if not _RATE.match(value):
-        raise AwsError("ValidationException", f"{value!r} is neither a count nor a percentage.")
+        raise ApiError("ValidationException", f"{value!r} is neither a count nor a percentage.")
     if value.endswith("%"):
         return int(rounding(targets * int(value[:-1]) / 100))
     return int(value)

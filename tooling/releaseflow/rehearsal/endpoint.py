@@ -32,7 +32,7 @@ from releaseflow.rehearsal.automation_service import (
     LoopbackAws,
     refuse_run_command_document_version,
 )
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 from releaseflow.rehearsal.commands_service import CommandsService
 from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
 from releaseflow.rehearsal.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
@@ -129,7 +129,7 @@ class Endpoint:
             environ["wsgi.input"] = io.BytesIO(body)
             try:
                 self.faults.check(operation, json.loads(body or b"{}"))
-            except AwsError as error:
+            except ApiError as error:
                 log.info("%s -> injected %s", operation, error.code)
                 return _aws_error(start_response, error)
         if operation in ("CreateDocument", "UpdateDocument") and (
@@ -139,7 +139,7 @@ class Endpoint:
             environ["wsgi.input"] = io.BytesIO(body)
             try:
                 refuse_run_command_document_version(json.loads(body or b"{}"))
-            except AwsError as error:
+            except ApiError as error:
                 log.info("%s -> %s: %s", operation, error.code, error.message)
                 return _aws_error(start_response, error)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
@@ -160,7 +160,7 @@ class Endpoint:
         try:
             request = json.loads(_read_body(environ) or b"{}")
             result = self.ssm_operations[operation](request)
-        except AwsError as error:
+        except ApiError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
             return _aws_error(start_response, error)
         except Exception:
@@ -177,7 +177,7 @@ class Endpoint:
             result = self.agent_operations[path](
                 json.loads(_read_body(environ)), environ.get("werkzeug.socket")
             )
-        except AwsError as error:
+        except ApiError as error:
             return _json(start_response, "400 Bad Request", error.body(), "application/json")
         except Exception:
             log.exception("%s failed", path)
@@ -217,7 +217,7 @@ class Endpoint:
                 result = self.faults.configure(json.loads(_read_body(environ) or b"{}"))
             else:
                 result = self.faults.report()
-        except (AwsError, ValueError, TypeError) as error:
+        except (ApiError, ValueError, TypeError) as error:
             return _json(start_response, "400 Bad Request", {"message": str(error)}, "application/json")
         return _json(start_response, "200 OK", result, "application/json")
 
@@ -329,7 +329,7 @@ def _read_body(environ: dict) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-def _aws_error(start_response: Callable, error: AwsError) -> WSGIResponse:
+def _aws_error(start_response: Callable, error: ApiError) -> WSGIResponse:
     status = f"{error.status} {http.HTTPStatus(error.status).phrase}"
     return _json(start_response, status, error.body(), "application/x-amz-json-1.1")
 

@@ -6,11 +6,11 @@ import math
 import threading
 from dataclasses import dataclass
 
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 
 KINDS = {
-    "throttle": AwsError("ThrottlingException", "Rate exceeded (injected by the rehearsal)", 400),
-    "5xx": AwsError("InternalServerError", "Internal error (injected by the rehearsal)", 500),
+    "throttle": ApiError("ThrottlingException", "Rate exceeded (injected by the rehearsal)", 400),
+    "5xx": ApiError("InternalServerError", "Internal error (injected by the rehearsal)", 500),
 }
 
 
@@ -33,7 +33,7 @@ class Faults:
             names=frozenset(body.get("names") or ()),
         )
         if faults.kind not in KINDS or not 0 <= faults.rate <= 1:
-            raise AwsError("ValidationException", f"kind must be one of {sorted(KINDS)}, rate within 0..1")
+            raise ApiError("ValidationException", f"kind must be one of {sorted(KINDS)}, rate within 0..1")
         return faults
 
     def matches(self, operation: str, request: dict) -> bool:
@@ -88,4 +88,4 @@ class FaultsService:
                 return
             self._injected += 1
             error = KINDS[self._faults.kind]
-        raise AwsError(error.code, error.message, error.status)
+        raise ApiError(error.code, error.message, error.status)

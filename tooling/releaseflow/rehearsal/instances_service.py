@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from releaseflow.rehearsal.awsjson import AwsError, compact, epoch, filter_values, page
+from releaseflow.rehearsal.awsjson import ApiError, compact, epoch, filter_values, page
 from releaseflow.rehearsal.moto_state import Ec2Instance
 
 AGENT_VERSION = "3.3.0.0-releaseflow"
@@ -115,13 +115,13 @@ class InstancesService:
         managed = {instance.instance_id: instance for instance in self.managed()}
         if instance_ids:
             if len(set(instance_ids)) != len(instance_ids):
-                raise AwsError("DuplicateInstanceId", "Instance ids must be unique.")
+                raise ApiError("DuplicateInstanceId", "Instance ids must be unique.")
             unknown = [instance_id for instance_id in instance_ids if instance_id not in managed]
             if unknown:
-                raise AwsError("InvalidInstanceId", f"Instances {unknown} not in a valid state for account.")
+                raise ApiError("InvalidInstanceId", f"Instances {unknown} not in a valid state for account.")
             return list(instance_ids)
         if not targets:
-            raise AwsError("ValidationException", "Specify InstanceIds or Targets.")
+            raise ApiError("ValidationException", "Specify InstanceIds or Targets.")
         selected = list(managed.values())
         for target in targets:
             selected = [instance for instance in selected if _matches(instance, target)]
@@ -136,7 +136,7 @@ class InstancesService:
             filters.setdefault(key, []).extend(values)
         size = request.get("MaxResults")
         if size is not None and not MAX_RESULTS[0] <= int(size) <= MAX_RESULTS[1]:
-            raise AwsError(
+            raise ApiError(
                 "ValidationException",
                 f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy constraint: "
                 f"Member must have value between {MAX_RESULTS[0]} and {MAX_RESULTS[1]}",
@@ -185,7 +185,7 @@ def _matches(instance: Ec2Instance, target: dict) -> bool:
         return instance.tags.get(key[4:]) in values
     if key == "tag-key":
         return any(value in instance.tags for value in values)
-    raise AwsError("InvalidTarget", f"The rehearsal endpoint cannot resolve targets by {key}.")
+    raise ApiError("InvalidTarget", f"The rehearsal endpoint cannot resolve targets by {key}.")
 
 
 def _selected(row: dict, filters: dict[str, list[str]]) -> bool:

@@ -11,7 +11,7 @@ from moto.elbv2.models import elbv2_backends
 from moto.ssm.exceptions import InvalidDocument
 from moto.ssm.models import ssm_backends
 
-from releaseflow.rehearsal.awsjson import AwsError
+from releaseflow.rehearsal.awsjson import ApiError
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class MotoState:
         try:
             backend.describe_document(name, None, None)
         except InvalidDocument as error:
-            raise AwsError("InvalidDocument", f"Document {name} does not exist.") from error
+            raise ApiError("InvalidDocument", f"Document {name} does not exist.") from error
         try:
             found = backend.get_document(name, None if version == "$DEFAULT" else version, None, "JSON")
         except InvalidDocument as error:
-            raise AwsError("InvalidDocumentVersion", f"Document {name} has no version {version}.") from error
+            raise ApiError("InvalidDocumentVersion", f"Document {name} has no version {version}.") from error
         content = json.loads(found["Content"])
         digest = backend.describe_document(name, found["DocumentVersion"], None)["Hash"]
         return StoredDocument(name, found["DocumentVersion"], found["DocumentType"], content, digest)

@@ -1,36 +1,11 @@
-"""What Command documents (schemaVersion 1.2, 2.0, 2.2) may contain, as the agent defines it."""
+"""Walking a Command document's steps (schemaVersion 2.0, 2.2; the facts: releaseflow.ssm)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from releaseflow.documents import Document, JsonPath
-
-# Plugins the agent knows (agent/appconfig constants) -> the schema versions that may name them
-# as a step action; runDocument and downloadContent came with 2.2.
-ACTIONS = {
-    "aws:applications": ("2.0", "2.2"),
-    "aws:cloudWatch": ("2.0", "2.2"),
-    "aws:configureDaemon": ("2.0", "2.2"),
-    "aws:configureDocker": ("2.0", "2.2"),
-    "aws:configurePackage": ("2.0", "2.2"),
-    "aws:domainJoin": ("2.0", "2.2"),
-    "aws:downloadContent": ("2.2",),
-    "aws:psModule": ("2.0", "2.2"),
-    "aws:refreshAssociation": ("2.0", "2.2"),
-    "aws:runDockerAction": ("2.0", "2.2"),
-    "aws:runDocument": ("2.2",),
-    "aws:runPowerShellScript": ("2.0", "2.2"),
-    "aws:runShellScript": ("2.0", "2.2"),
-    "aws:softwareInventory": ("2.0", "2.2"),
-    "aws:updateAgent": ("2.0", "2.2"),
-    "aws:updateSsmAgent": ("2.0", "2.2"),
-}
-
-SHELL_ACTION = "aws:runShellScript"
-
-# The step-control inputs every plugin accepts inside `inputs`.
-CONTROL_INPUTS = ("onFailure", "onSuccess", "finallyStep")
+from releaseflow.ssm import SHELL_PLUGIN
 
 
 def is_command(document: Document) -> bool:
@@ -56,7 +31,7 @@ def inputs_of(step: dict) -> dict:
 def shell_steps(document: Document) -> Iterator[tuple[JsonPath, dict, dict]]:
     """Every aws:runShellScript step of a Command document: (path, step, inputs)."""
     for path, step in main_steps(document):
-        if step.get("action") == SHELL_ACTION:
+        if step.get("action") == SHELL_PLUGIN:
             yield path, step, inputs_of(step)
 
 

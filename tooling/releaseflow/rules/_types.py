@@ -5,29 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from releaseflow.placeholders import PLACEHOLDER
-
-# The shape a type's values have; values of one shape can stand where another shape is expected only
-# when the shapes are the same (a StringList never fits a String).
-_SHAPES = {
-    "String": "scalar",
-    "Integer": "scalar",
-    "Boolean": "scalar",
-    "StringList": "list",
-    "MapList": "list",
-    "StringMap": "map",
-}
-
-
-def shape_of(kind: Any) -> str | None:
-    """scalar, list or map for a parameter or output type; AWS resource types (AWS::EC2::Instance::Id,
-    List<AWS::...>) are strings and lists of strings; None for anything unknown."""
-    if not isinstance(kind, str):
-        return None
-    if kind in _SHAPES:
-        return _SHAPES[kind]
-    if kind.startswith("List<AWS::") and kind.endswith(">"):
-        return "list"
-    return "scalar" if kind.startswith("AWS::") else None
+from releaseflow.ssm import shape_of
 
 
 def default_problem(kind: Any, value: Any) -> str | None:

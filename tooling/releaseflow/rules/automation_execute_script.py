@@ -7,15 +7,12 @@ from collections.abc import Iterator
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
 from releaseflow.rules._automation_spec import (
-    BLOCKED_RUNTIMES,
-    POWERSHELL_RUNTIMES,
-    PYTHON_RUNTIMES,
-    RECOMMENDED_PYTHON,
     has_placeholder,
     is_automation,
     step_label,
 )
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import BLOCKED_RUNTIMES, POWERSHELL_RUNTIMES, PYTHON_RUNTIMES, RECOMMENDED_PYTHON
 
 CODE = "E208"
 SUMMARY = "aws:executeScript has a supported Runtime, a Handler for Python and a Script or Attachment"

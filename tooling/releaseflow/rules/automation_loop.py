@@ -9,6 +9,8 @@ from releaseflow.findings import Finding
 from releaseflow.rules._automation_spec import condition_problems, has_placeholder, is_automation, step_label
 from releaseflow.rules._common import describe, finding
 from releaseflow.rules._types import passed_problem, placeholder_types
+from releaseflow.ssm import ITERATOR_TYPES
+from releaseflow.ssm import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
 
 CODE = "E210"
 SUMMARY = "aws:loop inputs are well formed"
@@ -18,9 +20,6 @@ WHY = (
     "LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap. Iterators is a list, "
     "or a {{ reference }} to a parameter or step output of a list type."
 )
-
-MAX_ITERATIONS = 100
-ITERATOR_TYPES = ("Boolean", "Integer", "String", "StringMap")
 
 
 def check(document: Document, context) -> Iterator[Finding]:

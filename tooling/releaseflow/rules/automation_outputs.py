@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import OUTPUT_TYPES, is_automation, outputs_of, step_label
+from releaseflow.rules._automation_spec import is_automation, outputs_of, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import OUTPUT_TYPES
 
 CODE = "E209"
 SUMMARY = "Automation step outputs and runbook outputs are well formed and resolve"

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from releaseflow.documents import Document, JsonPath
 from releaseflow.findings import Finding
 from releaseflow.placeholders import names_in
-from releaseflow.rules._automation_spec import LOOP_OUTPUTS, is_automation, outputs_of, step_label
+from releaseflow.rules._automation_spec import is_automation, outputs_of, step_label
 from releaseflow.rules._common import finding
 from releaseflow.rules._parameters import declared_names
+from releaseflow.ssm import LOOP_OUTPUTS
 
 CODE = "E211"
 SUMMARY = "Automation {{ }} references resolve"

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import OLD_RUNTIMES, is_automation, step_label
+from releaseflow.rules._automation_spec import is_automation, step_label
 from releaseflow.rules._common import finding
+from releaseflow.ssm import OLD_RUNTIMES
 
 CODE = "W201"
 SUMMARY = "aws:executeScript uses an old runtime"

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import ACTIONS, is_automation, step_label
+from releaseflow.rules._automation_spec import is_automation, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import ACTIONS
 
 CODE = "E202"
 SUMMARY = "Automation steps have a known action"

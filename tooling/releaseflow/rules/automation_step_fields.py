@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import STEP_FIELDS, has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import STEP_FIELDS
 
 CODE = "E203"
 SUMMARY = "Automation step fields are known and well typed"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from releaseflow.rules._command_spec import ACTIONS, main_steps, step_label
+from releaseflow.rules._command_spec import main_steps, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import COMMAND_PLUGINS as ACTIONS
 
 CODE = "E103"
 SUMMARY = "Command step action unknown for the schema version"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from releaseflow.rules._command_spec import CONTROL_INPUTS, main_steps, step_label
+from releaseflow.rules._command_spec import main_steps, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import CONTROL_INPUTS
 
 CODE = "E101"
 SUMMARY = "Command step field missing, unknown, or of the wrong type"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from releaseflow.rules._common import describe, finding
 from releaseflow.rules._parameters import parameters
+from releaseflow.ssm import AUTOMATION_PARAMETER_TYPES as AUTOMATION_TYPES
+from releaseflow.ssm import AWS_RESOURCE_TYPE
+from releaseflow.ssm import COMMAND_PARAMETER_TYPES as COMMAND_TYPES
 
 CODE = "E010"
 SUMMARY = "parameter type missing or not supported by the document type"
@@ -14,12 +16,6 @@ WHY = (
     "Command documents support only String and StringList parameters. Automation runbooks also take "
     "Integer, Boolean, MapList, StringMap and AWS resource types such as AWS::EC2::Instance::Id and "
     "List<AWS::EC2::Instance::Id>."
-)
-
-COMMAND_TYPES = ("String", "StringList")
-AUTOMATION_TYPES = ("String", "StringList", "Integer", "Boolean", "MapList", "StringMap")
-AWS_RESOURCE_TYPE = re.compile(
-    r"(?:AWS::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)+|List<AWS::[A-Za-z0-9]+(?:::[A-Za-z0-9]+)+>)"
 )
 
 

@@ -6,15 +6,17 @@ from collections.abc import Iterator
 
 from releaseflow.rules._command_spec import main_steps, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import PLATFORM_TYPES, PRECONDITION_SCHEMA
 
 CODE = "E106"
 SUMMARY = "Command step precondition the agent does not recognise"
 WHY = (
     "precondition supports only StringEquals with exactly two arguments, platformType and "
-    'Linux|Windows|MacOS; any other operator fails the step ("Unrecognized precondition").'
+    'Linux|Windows|MacOS; any other operator fails the step ("Unrecognized precondition"). Preconditions '
+    "are available in schema version 2.2 only: in 2.0 the agent fails the step."
 )
 
-PLATFORMS = ("linux", "windows", "macos")
+PLATFORMS = tuple(platform.lower() for platform in PLATFORM_TYPES)
 
 
 def check(document, context) -> Iterator:
@@ -22,6 +24,9 @@ def check(document, context) -> Iterator:
         if "precondition" not in step:
             continue
         problem = _problem(step["precondition"])
+        version = document.content.get("schemaVersion")
+        if version != PRECONDITION_SCHEMA:
+            problem = f"precondition needs schemaVersion {PRECONDITION_SCHEMA}; this document is {version}"
         if problem:
             yield finding(
                 document, CODE, (*path, "precondition"), f"step {step_label(step, path)}: {problem}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from releaseflow.placeholders import PLACEHOLDER
-from releaseflow.rules._command_spec import CONTROL_INPUTS, shell_steps, step_label
+from releaseflow.rules._command_spec import shell_steps, step_label
 from releaseflow.rules._common import describe, finding
+from releaseflow.ssm import CONTROL_INPUTS
 
 CODE = "E104"
 SUMMARY = "aws:runShellScript inputs missing, unknown, or of the wrong type"

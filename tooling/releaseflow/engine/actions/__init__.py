@@ -9,9 +9,9 @@ from releaseflow.engine.actions.flow import branch, sleep
 from releaseflow.engine.actions.instances import change_instance_state
 from releaseflow.engine.actions.loop import loop
 from releaseflow.engine.actions.run_command import run_command
-from releaseflow.engine.actions.script import MAX_SECONDS as SCRIPT_MAX_SECONDS
 from releaseflow.engine.actions.script import execute_script
 from releaseflow.engine.context import ActionContext, ActionResult
+from releaseflow.ssm import SCRIPT_SECONDS, WAIT_DEFAULT_SECONDS
 
 Action = Callable[[dict, ActionContext], ActionResult]
 
@@ -29,8 +29,8 @@ ACTIONS: dict[str, Action] = {
 
 # The timeout SSM applies when a step sets no timeoutSeconds (None: no limit).
 DEFAULT_TIMEOUTS: dict[str, float] = {
-    "aws:waitForAwsResourceProperty": 3600,
-    "aws:executeScript": SCRIPT_MAX_SECONDS,
+    "aws:waitForAwsResourceProperty": WAIT_DEFAULT_SECONDS,
+    "aws:executeScript": SCRIPT_SECONDS,
 }
 
 # Inputs an action resolves itself, per iteration, instead of once when the step starts.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from releaseflow.engine.conditions import holds
 from releaseflow.engine.context import ActionContext, ActionResult
 from releaseflow.engine.errors import StepFailed
-from releaseflow.engine.limits import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
+from releaseflow.ssm import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
 
 
 class LoopStepFailed(StepFailed):

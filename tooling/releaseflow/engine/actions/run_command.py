@@ -8,33 +8,15 @@ from typing import Any
 
 from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
 from releaseflow.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
-from releaseflow.engine.limits import MAX_RUN_COMMAND_INSTANCES
+from releaseflow.ssm import ACTIONS, MAX_RUN_COMMAND_INSTANCES
+from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 
-TERMINAL = ("Success", "Failed", "TimedOut", "Cancelled")
 # The first polls come quickly so that a short command ends its step within milliseconds, not a whole
 # POLL_INTERVAL later; the pause then doubles up to POLL_INTERVAL, so a long command costs few more calls.
 FIRST_POLL = 0.02
 
-# The inputs aws:runCommand accepts: SendCommand's own request parameters, passed on as given.
-_PASSED = (
-    "DocumentName",
-    "DocumentVersion",
-    "DocumentHash",
-    "DocumentHashType",
-    "InstanceIds",
-    "Targets",
-    "Parameters",
-    "MaxConcurrency",
-    "MaxErrors",
-    "TimeoutSeconds",
-    "Comment",
-    "OutputS3BucketName",
-    "OutputS3KeyPrefix",
-    "OutputS3Region",
-    "CloudWatchOutputConfig",
-    "NotificationConfig",
-    "ServiceRoleArn",
-)
+# The inputs aws:runCommand accepts (automation-action-runCommand), passed on to SendCommand as given.
+_PASSED = ACTIONS["aws:runCommand"].inputs
 
 
 def _parameter_values(value: Any) -> list[str]:
@@ -47,7 +29,7 @@ def send_command_request(inputs: dict) -> dict:
     """The SendCommand request for the step's resolved inputs."""
     if not inputs.get("DocumentName"):
         raise StepFailed("DocumentName is a required input")
-    unknown = sorted(set(inputs) - set(_PASSED))
+    unknown = sorted(set(inputs) - _PASSED)
     if unknown:
         raise StepFailed(f"aws:runCommand does not take the input(s) {', '.join(unknown)}")
     instance_ids = inputs.get("InstanceIds")

@@ -13,8 +13,8 @@ from pathlib import Path
 from releaseflow.engine.context import ActionContext, ActionResult
 from releaseflow.engine.errors import StepCancelled, StepFailed, StepTimedOut
 from releaseflow.engine.values import as_json_value
+from releaseflow.ssm import SCRIPT_SECONDS as MAX_SECONDS
 
-MAX_SECONDS = 600
 RUNNER = Path(__file__).with_name("script_runner.py")
 # How often a running script is checked for cancel and timeout; real time, the subprocess runs for real.
 _CHECK_SECONDS = 0.02
