@@ -15,8 +15,8 @@ from pathlib import Path
 
 import boto3
 
-from releaseflow.bench.critical_path import critical_path_seconds
-from releaseflow.bench.stats import Summary, summarize
+from bench.critical_path import critical_path_seconds
+from bench.stats import Summary, summarize
 from releaseflow.cli import main
 from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
