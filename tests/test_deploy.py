@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from document_outputs import outputs
 from releaseflow.config import Environment
 from releaseflow.deploy import (
     LockHeld,
@@ -79,7 +80,7 @@ def _host(command, instance, document, status, start, end=None, output=""):
 
 def scenario(outcome: str = "Success") -> list[tuple[float, dict]]:
     """A deploy: checkout on i-1 (0-3 s), then a rolling loop restarting i-2 (3-6 s), then the end."""
-    checkout_out = "checked out abc; previous revision 1111111 recorded for execution e-1"
+    checkout_out = outputs().switched.output
     running = {
         "status": "InProgress",
         "steps": [_step("Checkout", "InProgress", 0, command="c1")],
@@ -508,14 +509,15 @@ class FakeDeployAndRollback:
         return {"StepExecutions": [_step("SwitchBatch", "Success", 0, 3, command="c1"), started]}
 
     def list_command_invocations(self, CommandId, Details):
-        checked_out = "checked out abc; previous revision 1111111 recorded for execution exec-1"
+        checked_out = outputs().switched.output
         if CommandId == "c1":
             return {
                 "CommandInvocations": [
                     _host("c1", "i-1", "releaseflow-CheckoutRevision", "Success", 0, 3, checked_out)
                 ]
             }
-        return {"CommandInvocations": [_host("c2", "i-1", "releaseflow-Rollback", "Success", 5, 6)]}
+        reverted = outputs().reverted.output
+        return {"CommandInvocations": [_host("c2", "i-1", "releaseflow-Rollback", "Success", 5, 6, reverted)]}
 
 
 def test_a_finished_deploy_reports_the_hosts_its_fleet_rollback_reverted():
@@ -524,7 +526,8 @@ def test_a_finished_deploy_reports_the_hosts_its_fleet_rollback_reverted():
     snapshot = fetch(ssm, "exec-1")
     assert ssm.calls == ["exec-1", "r-1"]
     (row,) = host_summaries(snapshot)
-    assert (row.instance_id, row.before, row.after) == ("i-1", "1111111", "1111111")
+    assert (row.instance_id, row.before, row.after) == ("i-1", outputs().old, outputs().old)
+    assert row.outcome.rolled_back
 
 
 def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_failed():
@@ -537,8 +540,8 @@ def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_fail
     assert (row.instance_id, row.role, row.before, row.after, row.status) == (
         "i-1",
         "migrate",
-        "?",
-        "?",
+        None,
+        None,
         "Failed",
     )
 
