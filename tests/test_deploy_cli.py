@@ -256,7 +256,7 @@ def test_deploy_stopped_by_its_alarm_exits_1_naming_it_in_error_line_and_summary
 
 def test_terminal_live_line_gives_way_to_event_lines(capsys):
     """On a terminal the status line is redrawn in place and cleared before the next event line."""
-    printer = deploy_command._Printer(github=False, tty=True)
+    printer = deploy_command.Printer(github=False, tty=True)
     step = parse_step(_step("Checkout", "InProgress", 0, command="c1"))
     printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(step,)), [step])
     printer.line("next")
