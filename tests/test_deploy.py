@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
@@ -12,12 +14,14 @@ from document_outputs import outputs
 from releaseflow.config import Environment
 from releaseflow.deploy import (
     LockHeld,
+    LostTrack,
     RevisionRefused,
     StartRequest,
     acquire,
     check_revision,
     claim,
     revision_pattern,
+    run_deploy,
     start_request,
 )
 from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
@@ -554,3 +558,90 @@ def test_stop_after_the_execution_ended_reports_its_own_outcome():
     outcome, _ = _follow(ssm, clock, stop_requested=lambda: True)
     assert outcome.result == "success"
     assert "StopAutomationExecution" in ssm.calls
+
+
+# --- run_deploy: the library call behind the CLI, the demo and the bench ---------------------------
+
+
+class Recorder:
+    """A run_deploy progress that keeps what it was told."""
+
+    def __init__(self):
+        self.phases: list[str] = []
+        self.lines: list[str] = []
+        self.changes: list = []
+
+    def phase(self, name):
+        self.phases.append(name)
+
+    def line(self, text):
+        self.lines.append(text)
+
+    def progress(self, snapshot, changed):
+        self.changes.extend(changed)
+
+
+def _stopping_on(clock):
+    """A stopper that is never asked to stop and sleeps on the fake clock."""
+
+    class Stopper:
+        def is_set(self):
+            return False
+
+        def pause(self, seconds):
+            clock.sleep(seconds)
+
+    @contextlib.contextmanager
+    def stopping():
+        yield Stopper()
+
+    return stopping
+
+
+def _ssm(timeline, clock):
+    ssm = FakeSSM(timeline, clock)
+    ssm.meta = SimpleNamespace(region_name="eu-west-1")
+    return ssm
+
+
+@pytest.mark.parametrize(("status", "result", "code"), [("Success", "success", 0), ("Failed", "failed", 1)])
+def test_run_deploy_locks_starts_and_follows_to_the_outcome(status, result, code):
+    """run_deploy takes the lock, starts once, tells its progress, and returns the outcome and exit code."""
+    clock = FakeClock()
+    ssm = _ssm(scenario(status), clock)
+    seen = Recorder()
+    deployment = run_deploy(ssm, _request(), progress=seen, stopping=_stopping_on(clock))
+    assert (deployment.execution_id, deployment.outcome.result, deployment.exit_code) == (
+        "exec-1",
+        result,
+        code,
+    )
+    assert deployment.url.startswith("https://eu-west-1.console.aws.amazon.com/")
+    assert seen.phases == ["Lock", "Start"]
+    assert seen.lines[0].startswith("started execution exec-1 of releaseflow-Deploy")
+    assert {getattr(item, "instance_id", None) for item in seen.changes} >= {"i-1", "i-2"}
+    assert ssm.calls.count("StartAutomationExecution") == 1
+
+
+def test_run_deploy_without_wait_returns_once_started():
+    """wait=False: started and claimed, not followed; the exit code is 0."""
+    ssm = _ssm(scenario(), FakeClock())
+    deployment = run_deploy(ssm, _request(), wait=False)
+    assert (deployment.outcome, deployment.exit_code) == (None, 0)
+    assert "DescribeAutomationStepExecutions" not in ssm.calls
+
+
+def test_run_deploy_that_loses_aws_after_the_start_says_the_execution_may_still_run():
+    """An AWS error while following is LostTrack (exit 1) naming the execution, not a refusal (exit 2)."""
+    clock = FakeClock()
+    ssm = _ssm(scenario(), clock)
+
+    def refused(**_):
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListCommandInvocations"
+        )
+
+    ssm.list_command_invocations = refused
+    with pytest.raises(LostTrack, match=r"^lost track of execution exec-1, which may still run") as raised:
+        run_deploy(ssm, _request(), stopping=_stopping_on(clock))
+    assert raised.value.exit_code == 1
