@@ -35,8 +35,8 @@ system-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
 lint: venv
-	$(VENV)/bin/ruff check tooling tests
-	$(VENV)/bin/ruff format --check tooling tests
+	$(VENV)/bin/ruff check tooling tests bench
+	$(VENV)/bin/ruff format --check tooling tests bench
 
 validate: venv
 	$(RF) validate --strict
@@ -59,7 +59,7 @@ docs: venv
 
 bench: venv system-packages
 	$(PY) -m pip install --quiet -e '.[test,bench]'
-	$(PY) -m releaseflow.bench
+	PYTHONPATH=. $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build .rehearsal

@@ -12,11 +12,11 @@ import pytest
 from botocore.stub import Stubber
 from ruamel.yaml import YAML
 
-from releaseflow.bench import engine, peer, rehearsal, report
-from releaseflow.bench.critical_path import command_steps, critical_path_seconds
-from releaseflow.bench.publish import CallCounter
-from releaseflow.bench.rehearsal import DeployRun
-from releaseflow.bench.stats import Summary, summarize
+from bench import engine, peer, rehearsal, report
+from bench.critical_path import command_steps, critical_path_seconds
+from bench.publish import CallCounter
+from bench.rehearsal import DeployRun
+from bench.stats import Summary, summarize
 from releaseflow.execution import Invocation, Snapshot, Step
 
 REPO = Path(__file__).resolve().parents[1]

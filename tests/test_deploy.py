@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from botocore.exceptions import ClientError
 
+from document_outputs import outputs
 from releaseflow.config import Environment
 from releaseflow.deploy import (
     LockHeld,
+    LostTrack,
     RevisionRefused,
     StartRequest,
     acquire,
     check_revision,
     claim,
     revision_pattern,
+    run_deploy,
     start_request,
 )
 from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
@@ -79,7 +84,7 @@ def _host(command, instance, document, status, start, end=None, output=""):
 
 def scenario(outcome: str = "Success") -> list[tuple[float, dict]]:
     """A deploy: checkout on i-1 (0-3 s), then a rolling loop restarting i-2 (3-6 s), then the end."""
-    checkout_out = "checked out abc; previous revision 1111111 recorded for execution e-1"
+    checkout_out = outputs().switched.output
     running = {
         "status": "InProgress",
         "steps": [_step("Checkout", "InProgress", 0, command="c1")],
@@ -508,14 +513,15 @@ class FakeDeployAndRollback:
         return {"StepExecutions": [_step("SwitchBatch", "Success", 0, 3, command="c1"), started]}
 
     def list_command_invocations(self, CommandId, Details):
-        checked_out = "checked out abc; previous revision 1111111 recorded for execution exec-1"
+        checked_out = outputs().switched.output
         if CommandId == "c1":
             return {
                 "CommandInvocations": [
                     _host("c1", "i-1", "releaseflow-CheckoutRevision", "Success", 0, 3, checked_out)
                 ]
             }
-        return {"CommandInvocations": [_host("c2", "i-1", "releaseflow-Rollback", "Success", 5, 6)]}
+        reverted = outputs().reverted.output
+        return {"CommandInvocations": [_host("c2", "i-1", "releaseflow-Rollback", "Success", 5, 6, reverted)]}
 
 
 def test_a_finished_deploy_reports_the_hosts_its_fleet_rollback_reverted():
@@ -524,7 +530,8 @@ def test_a_finished_deploy_reports_the_hosts_its_fleet_rollback_reverted():
     snapshot = fetch(ssm, "exec-1")
     assert ssm.calls == ["exec-1", "r-1"]
     (row,) = host_summaries(snapshot)
-    assert (row.instance_id, row.before, row.after) == ("i-1", "1111111", "1111111")
+    assert (row.instance_id, row.before, row.after) == ("i-1", outputs().old, outputs().old)
+    assert row.outcome.rolled_back
 
 
 def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_failed():
@@ -537,8 +544,8 @@ def test_host_checked_out_outside_the_loop_is_the_migration_host_even_if_it_fail
     assert (row.instance_id, row.role, row.before, row.after, row.status) == (
         "i-1",
         "migrate",
-        "?",
-        "?",
+        None,
+        None,
         "Failed",
     )
 
@@ -551,3 +558,90 @@ def test_stop_after_the_execution_ended_reports_its_own_outcome():
     outcome, _ = _follow(ssm, clock, stop_requested=lambda: True)
     assert outcome.result == "success"
     assert "StopAutomationExecution" in ssm.calls
+
+
+# --- run_deploy: the library call behind the CLI, the demo and the bench ---------------------------
+
+
+class Recorder:
+    """A run_deploy progress that keeps what it was told."""
+
+    def __init__(self):
+        self.phases: list[str] = []
+        self.lines: list[str] = []
+        self.changes: list = []
+
+    def phase(self, name):
+        self.phases.append(name)
+
+    def line(self, text):
+        self.lines.append(text)
+
+    def progress(self, snapshot, changed):
+        self.changes.extend(changed)
+
+
+def _stopping_on(clock):
+    """A stopper that is never asked to stop and sleeps on the fake clock."""
+
+    class Stopper:
+        def is_set(self):
+            return False
+
+        def pause(self, seconds):
+            clock.sleep(seconds)
+
+    @contextlib.contextmanager
+    def stopping():
+        yield Stopper()
+
+    return stopping
+
+
+def _ssm(timeline, clock):
+    ssm = FakeSSM(timeline, clock)
+    ssm.meta = SimpleNamespace(region_name="eu-west-1")
+    return ssm
+
+
+@pytest.mark.parametrize(("status", "result", "code"), [("Success", "success", 0), ("Failed", "failed", 1)])
+def test_run_deploy_locks_starts_and_follows_to_the_outcome(status, result, code):
+    """run_deploy takes the lock, starts once, tells its progress, and returns the outcome and exit code."""
+    clock = FakeClock()
+    ssm = _ssm(scenario(status), clock)
+    seen = Recorder()
+    deployment = run_deploy(ssm, _request(), progress=seen, stopping=_stopping_on(clock))
+    assert (deployment.execution_id, deployment.outcome.result, deployment.exit_code) == (
+        "exec-1",
+        result,
+        code,
+    )
+    assert deployment.url.startswith("https://eu-west-1.console.aws.amazon.com/")
+    assert seen.phases == ["Lock", "Start"]
+    assert seen.lines[0].startswith("started execution exec-1 of releaseflow-Deploy")
+    assert {getattr(item, "instance_id", None) for item in seen.changes} >= {"i-1", "i-2"}
+    assert ssm.calls.count("StartAutomationExecution") == 1
+
+
+def test_run_deploy_without_wait_returns_once_started():
+    """wait=False: started and claimed, not followed; the exit code is 0."""
+    ssm = _ssm(scenario(), FakeClock())
+    deployment = run_deploy(ssm, _request(), wait=False)
+    assert (deployment.outcome, deployment.exit_code) == (None, 0)
+    assert "DescribeAutomationStepExecutions" not in ssm.calls
+
+
+def test_run_deploy_that_loses_aws_after_the_start_says_the_execution_may_still_run():
+    """An AWS error while following is LostTrack (exit 1) naming the execution, not a refusal (exit 2)."""
+    clock = FakeClock()
+    ssm = _ssm(scenario(), clock)
+
+    def refused(**_):
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListCommandInvocations"
+        )
+
+    ssm.list_command_invocations = refused
+    with pytest.raises(LostTrack, match=r"^lost track of execution exec-1, which may still run") as raised:
+        run_deploy(ssm, _request(), stopping=_stopping_on(clock))
+    assert raised.value.exit_code == 1

@@ -8,6 +8,7 @@ import signal
 import pytest
 from botocore.exceptions import ClientError
 
+from document_outputs import outputs
 from releaseflow import follow
 from releaseflow.cli import main
 from releaseflow.commands import deploy as deploy_command
@@ -216,7 +217,8 @@ def test_github_actions_writes_outputs_annotation_and_summary(fake, tmp_path, mo
         "https://eu-west-1.console.aws.amazon.com/systems-manager/automation/execution/exec-1?region=eu-west-1\n"
     )
     text = summary.read_text()
-    assert "| `i-1` | migrate | `1111111` → `0123456789ab` | Success | 3s |" in text
+    old, new = outputs().old[:12], outputs().new[:12]
+    assert f"| `i-1` | migrate | `{old}` → `{new}` | Success | 3s |" in text
     assert "| `i-2` | rolling | `?` → `?` | Failed | 3s |" in text
     assert "```mermaid\ngantt" in text
     assert "  RestartServices :crit, " in text
@@ -254,7 +256,7 @@ def test_deploy_stopped_by_its_alarm_exits_1_naming_it_in_error_line_and_summary
 
 def test_terminal_live_line_gives_way_to_event_lines(capsys):
     """On a terminal the status line is redrawn in place and cleared before the next event line."""
-    printer = deploy_command._Printer(github=False, tty=True)
+    printer = deploy_command.Printer(github=False, tty=True)
     step = parse_step(_step("Checkout", "InProgress", 0, command="c1"))
     printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(step,)), [step])
     printer.line("next")

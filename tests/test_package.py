@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ environments:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The `releaseflow` script of a fresh virtualenv holding only the wheel built from this checkout."""
-    work = tmp_path_factory.mktemp("package")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from this checkout."""
+    work = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(ROOT)],
         capture_output=True,
@@ -34,7 +35,14 @@ def installed(tmp_path_factory) -> Path:
         check=False,
     )
     assert built.returncode == 0, built.stderr
-    (wheel,) = (work / "dist").glob("releaseflow-*.whl")
+    (found,) = (work / "dist").glob("releaseflow-*.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, wheel) -> Path:
+    """The `releaseflow` script of a fresh virtualenv holding only the wheel built from this checkout."""
+    work = tmp_path_factory.mktemp("package")
     env_dir = work / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -76,6 +84,13 @@ def run(script: Path, folder: Path, *args: str, **env: str) -> subprocess.Comple
     return subprocess.run(
         [str(script), *args], cwd=folder, capture_output=True, text=True, env={**clean, **env}, check=False
     )
+
+
+def test_the_wheel_leaves_out_the_bench(wheel):
+    """The bench is a developer tool run by `make bench`: the package users install does not carry it."""
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(name.startswith("releaseflow/") for name in names)
+    assert not [name for name in names if "bench/" in name or name.startswith("bench")]
 
 
 def test_the_package_comes_from_the_wheel(installed, app):

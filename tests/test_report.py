@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from document_outputs import outputs
 from releaseflow import report
 from releaseflow.execution import Invocation, Outcome, Snapshot, Step
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
-REVISION = "0123456789abcdef"
+# What the real documents print on a host (tests/document_outputs.py runs them).
+OUT = outputs()
+OLD, NEW = OUT.old[:12], OUT.new[:12]
 EXECUTION = "exec-1"
-CHECKED_OUT = f"checked out {REVISION}; previous revision 1111111 recorded for execution {EXECUTION}"
-REVERTED = (
-    f"checked out 1111111 (the revision before execution {EXECUTION})\nrolled back from execution {EXECUTION}"
-)
-NOTHING_TO_DO = f"no rollback needed: this host was not switched by execution {EXECUTION} (record: none); nothing to roll back"
 
 
 def run(command, instance, document, status, start, end, output=""):
@@ -30,12 +28,13 @@ def run(command, instance, document, status, start, end, output=""):
 
 
 def rolled_back_deploy() -> Snapshot:
-    """i-1 migrated and was rolled back, i-2 failed its health check and was rolled back, i-3 got only Rollback."""
+    """Runbook v2 failing: every host prepared; i-1 migrated, switched and was rolled back; i-2 switched,
+    failed its health check, and its rollback failed; i-3 was only prepared, then checked by the rollback."""
     return Snapshot(
         execution_id=EXECUTION,
         runbook="releaseflow-Deploy",
         status="Failed",
-        parameters={"Revision": [REVISION]},
+        parameters={"Revision": [OUT.new]},
         steps=(
             Step(
                 key="s1",
@@ -46,13 +45,19 @@ def rolled_back_deploy() -> Snapshot:
             ),
         ),
         invocations=(
-            run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, CHECKED_OUT),
+            run("c0", "i-1", "PrepareRevision", "Success", 0, 1),
+            run("c0", "i-2", "PrepareRevision", "Success", 0, 1),
+            run("c0", "i-3", "PrepareRevision", "Success", 0, 1),
+            run("c1", "i-1", "CheckoutRevision", "Success", 1, 2, OUT.switched.output),
             run("c2", "i-1", "Migrate", "Success", 2, 4),
-            run("c3", "i-2", "CheckoutRevision", "Success", 4, 6, CHECKED_OUT),
+            run("c3", "i-2", "CheckoutRevision", "Success", 4, 6, OUT.switched.output),
             run("c4", "i-2", "HealthCheck", "Failed", 6, 8),
-            run("c5", "i-1", "Rollback", "Success", 9, 11, REVERTED),
-            run("c5", "i-2", "Rollback", "Success", 9, 11, REVERTED),
-            run("c5", "i-3", "Rollback", "Success", 9, 10, NOTHING_TO_DO),
+            # The fleet rollback's check, then its rollback of the hosts that need it.
+            run("c5", "i-1", "Rollback", "Success", 9, 10, OUT.check_only.output),
+            run("c5", "i-2", "Rollback", "Success", 9, 10, OUT.check_only.output),
+            run("c5", "i-3", "Rollback", "Success", 9, 10, OUT.not_switched.output),
+            run("c6", "i-1", "Rollback", "Success", 10, 11, OUT.reverted.output),
+            run("c6", "i-2", "Rollback", "Failed", 10, 11, OUT.rollback_failed.output),
         ),
     )
 
@@ -61,8 +66,8 @@ def lines_of(text: str) -> dict[str, str]:
     return {line.split()[0]: line for line in text.splitlines()[1:]}
 
 
-def test_a_host_that_only_got_the_fleet_wide_rollback_shows_as_not_reached():
-    """A host the deploy never reached reads `not reached`, status and duration `-`, not `? -> ? Success`."""
+def test_a_host_that_was_only_prepared_shows_as_not_reached():
+    """A host the deploy only prepared reads `not reached`, status and duration `-`, not `? -> ? Success`."""
     line = lines_of(report.hosts_text(rolled_back_deploy()))["i-3"]
     assert line.split()[2:] == ["not", "reached", "-", "-"]
     assert "Success" not in line and "?" not in line
@@ -71,30 +76,60 @@ def test_a_host_that_only_got_the_fleet_wide_rollback_shows_as_not_reached():
 def test_a_host_the_rollback_reverted_shows_as_rolled_back_to_where_it_was():
     """A switched host that Rollback reverted ends on its previous revision with status `rolled back`."""
     line = lines_of(report.hosts_text(rolled_back_deploy()))["i-1"]
-    assert line.split()[1:] == ["migrate", "1111111", "->", "1111111", "rolled", "back", "11s"]
+    assert line.split()[1:] == ["migrate", OLD, "->", OLD, "rolled", "back", "11s"]
 
 
-def test_a_failed_host_that_was_rolled_back_keeps_its_failure_visible():
-    """The host whose health check failed reads `Failed, rolled back`."""
+def test_a_host_whose_rollback_failed_shows_the_revision_it_still_runs():
+    """Switched, then its rollback failed: it still runs the new revision and says `Failed, rollback failed`."""
     line = lines_of(report.hosts_text(rolled_back_deploy()))["i-2"]
-    assert "1111111 -> 1111111" in line
-    assert "Failed, rolled back" in line
+    assert f"{OLD} -> {NEW}" in line
+    assert "Failed, rollback failed" in line
 
 
-def test_a_rollback_with_nothing_to_do_does_not_count_as_rolled_back():
-    """Rollback's `no rollback needed` answer (a check, or an unswitched host) leaves the host as it was."""
+def test_a_check_only_rollback_does_not_count_as_rolled_back():
+    """The rollback's check (`rollback needed`) reverts nothing: the host still reads switched."""
     snapshot = Snapshot(
         execution_id=EXECUTION,
         runbook="releaseflow-Deploy",
         status="Failed",
-        parameters={"Revision": [REVISION]},
+        parameters={"Revision": [OUT.new]},
         invocations=(
-            run("c1", "i-1", "CheckoutRevision", "Failed", 0, 2),
-            run("c2", "i-1", "Rollback", "Success", 3, 4, NOTHING_TO_DO),
+            run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
+            run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.check_only.output),
         ),
     )
     [row] = report.host_rows(snapshot)
-    assert (row.reached, row.rolled_back, row.status) == (True, False, "Failed")
+    assert (row.reached, row.rolled_back, row.host.after) == (True, False, OUT.new)
+
+
+def test_a_failed_checkout_leaves_the_host_not_switched_with_unknown_revisions():
+    """A checkout that failed before switching: reached, not switched, revisions unknown (null in JSON)."""
+    snapshot = Snapshot(
+        execution_id=EXECUTION,
+        runbook="releaseflow-Deploy",
+        status="Failed",
+        parameters={"Revision": [OUT.new]},
+        invocations=(
+            run(
+                "c1",
+                "i-1",
+                "CheckoutRevision",
+                OUT.unknown_revision.status,
+                0,
+                2,
+                OUT.unknown_revision.output,
+            ),
+            run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.not_switched.output),
+        ),
+    )
+    [host] = report.status_json(snapshot)["hosts"]
+    assert (host["outcome"], host["before"], host["after"], host["status"]) == (
+        "not-switched",
+        None,
+        None,
+        "Failed",
+    )
+    assert lines_of(report.hosts_text(snapshot))["i-1"].split()[2:5] == ["?", "->", "?"]
 
 
 def test_a_successful_deploy_shows_every_host_switched():
@@ -103,11 +138,15 @@ def test_a_successful_deploy_shows_every_host_switched():
         execution_id=EXECUTION,
         runbook="releaseflow-Deploy",
         status="Success",
-        parameters={"Revision": [REVISION]},
-        invocations=(run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, CHECKED_OUT),),
+        parameters={"Revision": [OUT.new]},
+        invocations=(
+            run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
+            run("c2", "i-2", "CheckoutRevision", "Success", 0, 1, OUT.already_at.output),
+        ),
     )
-    line = lines_of(report.hosts_text(snapshot))["i-1"]
-    assert line.split()[2:] == ["1111111", "->", "0123456789ab", "Success", "2s"]
+    lines = lines_of(report.hosts_text(snapshot))
+    assert lines["i-1"].split()[2:] == [OLD, "->", NEW, "Success", "2s"]
+    assert lines["i-2"].split()[2:] == [NEW, "->", NEW, "Success", "1s"]
 
 
 def test_job_summary_and_json_tell_the_same_story():
@@ -115,7 +154,22 @@ def test_job_summary_and_json_tell_the_same_story():
     snapshot = rolled_back_deploy()
     markdown = report.deploy_markdown(Outcome("failed", snapshot), "production", "https://example.test")
     assert "| `i-3` | rolling | not reached | - | - |" in markdown
-    assert "| `i-1` | migrate | `1111111` → `1111111` | rolled back | 11s |" in markdown
+    assert f"| `i-1` | migrate | `{OLD}` → `{OLD}` | rolled back | 11s |" in markdown
+    assert f"| `i-2` | rolling | `{OLD}` → `{NEW}` | Failed, rollback failed | 11s |" in markdown
     hosts = {h["instance_id"]: h for h in report.status_json(snapshot)["hosts"]}
-    assert (hosts["i-3"]["reached"], hosts["i-3"]["rolled_back"]) == (False, False)
-    assert (hosts["i-2"]["reached"], hosts["i-2"]["rolled_back"]) == (True, True)
+    assert (hosts["i-3"]["reached"], hosts["i-3"]["status"], hosts["i-3"]["outcome"]) == (
+        False,
+        None,
+        "not-reached",
+    )
+    assert (hosts["i-3"]["before"], hosts["i-3"]["after"]) == (None, None)
+    assert (hosts["i-1"]["outcome"], hosts["i-1"]["rolled_back"], hosts["i-1"]["after"]) == (
+        "rolled-back",
+        True,
+        OUT.old,
+    )
+    assert (hosts["i-2"]["outcome"], hosts["i-2"]["rolled_back"], hosts["i-2"]["after"]) == (
+        "rollback-failed",
+        False,
+        OUT.new,
+    )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from document_outputs import outputs
 from releaseflow.cli import main
 from releaseflow.commands import status as status_command
 from test_deploy import ALARM, REVISION, FakeSSM, alarm_scenario, scenario
@@ -30,7 +31,8 @@ def test_status_shows_steps_hosts_and_revisions(ssm, capsys):
     assert out.startswith("execution exec-1 of releaseflow-Deploy: Failed\n")
     assert f"Revision: {REVISION}" in out
     assert "  Rolling[0].Restart" in out
-    assert "i-1                   migrate  1111111 -> 0123456789ab" in out
+    switched = outputs()
+    assert f"i-1                   migrate  {switched.old[:12]} -> {switched.new[:12]}" in out
 
 
 def test_status_json(ssm, capsys):
@@ -40,6 +42,14 @@ def test_status_json(ssm, capsys):
     assert data["status"] == "Failed"
     assert [s["name"] for s in data["steps"]] == ["Checkout", "Rolling", "Rolling[0].Restart"]
     assert {h["instance_id"]: h["status"] for h in data["hosts"]} == {"i-1": "Success", "i-2": "Failed"}
+    # i-2 only restarted: no document said its revision, so it is null, never "?".
+    hosts = {h["instance_id"]: h for h in data["hosts"]}
+    assert (hosts["i-1"]["outcome"], hosts["i-1"]["after"]) == ("switched", outputs().new)
+    assert (hosts["i-2"]["outcome"], hosts["i-2"]["before"], hosts["i-2"]["after"]) == (
+        "not-switched",
+        None,
+        None,
+    )
 
 
 def test_status_names_the_alarm_that_stopped_the_execution(ssm, capsys):

@@ -6,6 +6,7 @@ starts and ends with the fleet consistent at revision 1.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from datetime import UTC, datetime
@@ -171,6 +172,26 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     assert load.answers[unhealthy] > 0 and load.answers[old] > 0
     assert load.failures == [], (len(load.failures), sorted(set(load.failures)))
     assert_fleet_consistent(rehearsal.state_dir, old)
+    # The report reads the hosts through the outcome markers, the fleet rollback's commands included.
+    table = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("i-")}
+    assert f"{old[:12]} -> {old[:12]}" in table[migration] and "rolled back" in table[migration]
+    assert "Failed, rolled back" in table[failing]
+    assert table[untouched].split()[2:] == ["not", "reached", "-", "-"]
+    shown = subprocess.run(
+        [RELEASEFLOW, "status", execution, "--json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hosts = {host["instance_id"]: host for host in json.loads(shown.stdout)["hosts"]}
+    for switched in (migration, failing):
+        assert (hosts[switched]["outcome"], hosts[switched]["before"], hosts[switched]["after"]) == (
+            "rolled-back",
+            old,
+            old,
+        )
+    assert (hosts[untouched]["outcome"], hosts[untouched]["status"]) == ("not-reached", None)
 
 
 def test_missing_revision_fails_while_preparing(rehearsal):

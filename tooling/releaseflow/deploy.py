@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from releaseflow.config import Environment
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
+from releaseflow.execution import Outcome, Snapshot
+from releaseflow.follow import follow
 from releaseflow.goregexp import full_match
 from releaseflow.sources import runbook_file
 from releaseflow.ssm import EXECUTION_RUNNING as RUNNING
@@ -254,3 +258,134 @@ def console_url(region: str, execution_id: str) -> str:
         f"https://{region}.console.aws.amazon.com/systems-manager/automation/execution/"
         f"{execution_id}?region={region}"
     )
+
+
+# --- the whole deploy, as the CLI, the demo and the bench run it ----------------------------------
+
+
+class LostTrack(ReleaseflowError):
+    """Started, then AWS stopped answering while following: the execution may still run (exit 1)."""
+
+
+class Progress(Protocol):
+    """What run_deploy tells its caller as it goes: phases (Lock, Start), lines, and each poll's changes."""
+
+    def phase(self, name: str) -> None: ...
+
+    def line(self, text: str) -> None: ...
+
+    def progress(self, snapshot: Snapshot, changed: list) -> None: ...
+
+
+class Stopper(Protocol):
+    """Asked between polls whether to stop the execution; `pause` sleeps, cut short by a stop request."""
+
+    def is_set(self) -> bool: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
+class _Quiet:
+    def phase(self, name: str) -> None:
+        pass
+
+    def line(self, text: str) -> None:
+        pass
+
+    def progress(self, snapshot: Snapshot, changed: list) -> None:
+        pass
+
+
+class _NeverStop:
+    def is_set(self) -> bool:
+        return False
+
+    def pause(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def _never_stopped() -> Iterator[Stopper]:
+    yield _NeverStop()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A started deploy: its execution, its console URL, and how it ended (None when not waited for)."""
+
+    request: StartRequest
+    execution_id: str
+    url: str
+    outcome: Outcome | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome.result] if self.outcome else EXIT_CODES["success"]
+
+
+def prepare_request(
+    environment: Environment,
+    revision: str,
+    overrides: Mapping[str, list[str]],
+    root: Path,
+    github: Mapping[str, str],
+) -> StartRequest:
+    """The checked start request: revision and every parameter against the runbook's patterns, before any
+    AWS call (RevisionRefused, ParameterRefused)."""
+    check_revision(revision, revision_pattern(root, environment.runbook))
+    request = start_request(environment, revision, overrides, github)
+    check_parameters(request.parameters, runbook_parameters(root, environment.runbook))
+    return request
+
+
+def run_deploy(
+    ssm,
+    request: StartRequest,
+    *,
+    wait: bool = True,
+    wait_lock: bool = False,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    stopping: Callable[[], contextlib.AbstractContextManager[Stopper]] = _never_stopped,
+) -> Deployment:
+    """Take the fleet lock, start the runbook, claim the fleet, and follow the execution to its end.
+
+    LockHeld when another deploy holds the fleet (with wait_lock: wait for it, and start again when a
+    deploy started at the same instant wins the claim). `stopping` is entered from just before the
+    start to the end of following (the CLI makes SIGINT/SIGTERM stop the execution there); a stop
+    request or `timeout` stops the execution. With wait=False it returns once started.
+    """
+    out = progress or _Quiet()
+    out.phase("Lock")
+    while True:
+        acquire(ssm, request, wait=wait_lock, notify=out.line, timeout=timeout)
+        out.phase("Start")
+        with stopping() as stop:
+            execution_id = start(ssm, request)
+            try:
+                claim(ssm, request, execution_id)
+            except LockHeld as lost:
+                if not wait_lock:
+                    raise
+                out.line(str(lost))
+                request = retry_request(request)
+                continue
+            url = console_url(ssm.meta.region_name, execution_id)
+            out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
+            if not wait:
+                return Deployment(request, execution_id, url)
+            try:
+                outcome = follow(
+                    ssm,
+                    execution_id,
+                    listener=out.progress,
+                    sleep=stop.pause,
+                    timeout=timeout,
+                    stop_requested=stop.is_set,
+                )
+            except (BotoCoreError, ClientError) as error:
+                # Started: no longer "refused before anything started"; the execution runs on.
+                raise LostTrack(
+                    f"lost track of execution {execution_id}, which may still run: {error}"
+                ) from error
+            return Deployment(request, execution_id, url, outcome)

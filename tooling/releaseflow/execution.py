@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from releaseflow.outcome import HostOutcome, classify
 from releaseflow.rollout import PLANNING_STEP
 from releaseflow.ssm import EXECUTION_SUCCESS as SUCCESS
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
 # Worst first: a host's status is the worst of its commands'.
 _SEVERITY = ["Failed", "TimedOut", "Cancelled", "Cancelling", "InProgress", "Pending", "Delayed", "Success"]
-_PREVIOUS = re.compile(r"previous revision (\S+) recorded|already at (\S+)")
 
 
 @dataclass(frozen=True)
@@ -133,13 +132,23 @@ class Outcome:
 
 @dataclass(frozen=True)
 class HostSummary:
+    """A host's row: revisions are None where no document said them; status is None for a host the
+    deploy only prepared (or never touched), unless that failed."""
+
     instance_id: str
     role: str
-    before: str
-    after: str
-    status: str
+    outcome: HostOutcome
+    status: str | None
     start: datetime | None
     end: datetime | None
+
+    @property
+    def before(self) -> str | None:
+        return self.outcome.before
+
+    @property
+    def after(self) -> str | None:
+        return self.outcome.after
 
     @property
     def seconds(self) -> float | None:
@@ -214,8 +223,7 @@ def _moment(item: Step | Invocation) -> tuple:
 
 
 def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
-    """One row per host: migrate or rolling, revision before -> after, worst status, time spent."""
-    revision = (snapshot.parameters.get("Revision") or ["?"])[0]
+    """One row per host: migrate or rolling, its outcome (outcome.classify), worst status, time spent."""
     hosts: dict[str, list[Invocation]] = {}
     for invocation in snapshot.invocations:
         hosts.setdefault(invocation.instance_id, []).append(invocation)
@@ -227,12 +235,10 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
     first_checkouts &= {i.command_id for i in snapshot.invocations if i.phase == "CheckoutRevision"}
     rows = []
     for instance_id, runs in hosts.items():
-        checkout = [run for run in runs if run.phase == "CheckoutRevision"]
-        before = _previous_revision(checkout[0].output) if checkout else "?"
-        checked_out = any(run.status == "Success" for run in checkout)
-        rolled_back = any(run.phase == "Rollback" and run.status == "Success" for run in runs)
-        after = revision if checked_out and not rolled_back else before
-        status = min((run.status for run in runs), key=_severity)
+        outcome = classify(runs)
+        status: str | None = min((run.status for run in runs), key=_severity)
+        if not outcome.reached and status == "Success":
+            status = None
         starts = [run.start for run in runs if run.start]
         ends = [run.end for run in runs if run.end]
         role = (
@@ -245,20 +251,13 @@ def host_summaries(snapshot: Snapshot) -> list[HostSummary]:
             HostSummary(
                 instance_id,
                 role,
-                before,
-                after,
+                outcome,
                 status,
                 min(starts) if starts else None,
                 max(ends) if ends else None,
             )
         )
     return rows
-
-
-def _previous_revision(output: str) -> str:
-    """CheckoutRevision says what it left: `previous revision X recorded` or `already at X`."""
-    match = _PREVIOUS.search(output)
-    return (match.group(1) or match.group(2)) if match else "?"
 
 
 def _severity(status: str) -> int:

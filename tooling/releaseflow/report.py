@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from releaseflow import outcome as host_outcome
 from releaseflow.execution import (
     HostFailure,
     HostSummary,
@@ -16,6 +16,7 @@ from releaseflow.execution import (
     Step,
     host_summaries,
 )
+from releaseflow.ssm import UNSUCCESSFUL
 
 if TYPE_CHECKING:  # publish talks to AWS; rendering only needs its result's shape
     from releaseflow.publish import PublishResult
@@ -55,7 +56,7 @@ def publish_markdown(result: PublishResult) -> str:
 def event_line(item: Step | Invocation) -> str:
     """One line per step transition or host status change, as they happen."""
     if isinstance(item, Step):
-        failure = f": {item.failure}" if item.failure and item.status in _BAD else ""
+        failure = f": {item.failure}" if item.failure and item.status in UNSUCCESSFUL else ""
         return f"step {item.label} ({item.action}): {item.status}{failure}"
     return f"  host {item.instance_id} {item.phase}: {item.status}"
 
@@ -65,7 +66,8 @@ def status_line(snapshot: Snapshot) -> str:
     current = next((s.label for s in reversed(snapshot.steps) if s.status == "InProgress"), "-")
     counts: dict[str, int] = {}
     for host in host_summaries(snapshot):
-        counts[host.status] = counts.get(host.status, 0) + 1
+        status = host.status or NOT_REACHED
+        counts[status] = counts.get(status, 0) + 1
     hosts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no hosts yet"
     return f"[{snapshot.status}] step {current}; hosts: {hosts}"
 
@@ -91,13 +93,29 @@ def failure_text(failure: HostFailure) -> str:
     return "\n".join(lines) + "\n"
 
 
+# How each outcome reads in the text and markdown tables.
+OUTCOME_LABELS = {
+    host_outcome.SWITCHED: "switched",
+    host_outcome.NOT_SWITCHED: "not switched",
+    host_outcome.ROLLED_BACK: "rolled back",
+    host_outcome.ROLLBACK_FAILED: "rollback failed",
+    host_outcome.NOT_REACHED: "not reached",
+}
+
+
 @dataclass(frozen=True)
 class HostRow:
     """A host as the reports show it: a host the deploy never reached is not passed off as a success."""
 
     host: HostSummary
-    reached: bool
-    rolled_back: bool
+
+    @property
+    def reached(self) -> bool:
+        return self.host.outcome.reached
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.host.outcome.rolled_back
 
     @property
     def revision(self) -> str:
@@ -105,11 +123,13 @@ class HostRow:
 
     @property
     def status(self) -> str:
+        """The worst command status and, where it says more, what happened to the host."""
+        label = OUTCOME_LABELS[self.host.outcome.outcome]
         if not self.reached:
-            return "-"
-        if self.rolled_back:
-            return ROLLED_BACK if self.host.status == "Success" else f"{self.host.status}, {ROLLED_BACK}"
-        return self.host.status
+            return self.host.status or "-"
+        if self.host.outcome.outcome in (host_outcome.ROLLED_BACK, host_outcome.ROLLBACK_FAILED):
+            return label if self.host.status == "Success" else f"{self.host.status}, {label}"
+        return self.host.status or "-"
 
     @property
     def duration(self) -> str:
@@ -117,23 +137,8 @@ class HostRow:
 
 
 def host_rows(snapshot: Snapshot) -> list[HostRow]:
-    """host_summaries, with what each host went through: reached by the deploy, rolled back by it."""
-    runs: dict[str, list[Invocation]] = {}
-    for invocation in snapshot.invocations:
-        runs.setdefault(invocation.instance_id, []).append(invocation)
-    return [
-        HostRow(
-            host,
-            # The failure path sends Rollback to the whole fleet: a host that got only that was not reached.
-            reached=any(run.phase != "Rollback" for run in runs[host.instance_id]),
-            # Rollback also succeeds where it had nothing to do: only its own report says it reverted.
-            rolled_back=any(
-                run.phase == "Rollback" and run.status == "Success" and _REVERTED.search(run.output)
-                for run in runs[host.instance_id]
-            ),
-        )
-        for host in host_summaries(snapshot)
-    ]
+    """host_summaries as the reports show them."""
+    return [HostRow(host) for host in host_summaries(snapshot)]
 
 
 def hosts_text(snapshot: Snapshot) -> str:
@@ -192,6 +197,7 @@ def status_json(snapshot: Snapshot) -> dict:
                 "before": row.host.before,
                 "after": row.host.after,
                 "status": row.host.status,
+                "outcome": row.host.outcome.outcome,
                 "seconds": row.host.seconds,
                 "reached": row.reached,
                 "rolled_back": row.rolled_back,
@@ -246,25 +252,22 @@ def gantt(snapshot: Snapshot) -> str:
                 continue
             start = int(run.start.timestamp())
             end = max(start + 1, int((run.end or fallback_end or run.start).timestamp()))
-            tag = "crit, " if run.status in _BAD else ("active, " if run.end is None else "done, ")
+            tag = "crit, " if run.status in UNSUCCESSFUL else ("active, " if run.end is None else "done, ")
             lines.append(f"  {run.phase} :{tag}{start}, {end}")
     lines.append("```")
     return "\n".join(lines) + "\n"
 
 
-_BAD = ("Failed", "TimedOut", "Cancelled")
-NOT_REACHED = "not reached"
-ROLLED_BACK = "rolled back"
-# releaseflow-Rollback's last line when it reverted the host (not "already rolled back ...").
-_REVERTED = re.compile(r"^rolled back from execution ", re.MULTILINE)
+NOT_REACHED = OUTCOME_LABELS[host_outcome.NOT_REACHED]
+ROLLED_BACK = OUTCOME_LABELS[host_outcome.ROLLED_BACK]
 
 
 def _revision_markdown(row: HostRow) -> str:
     return f"`{_short(row.host.before)}` → `{_short(row.host.after)}`" if row.reached else NOT_REACHED
 
 
-def _short(revision: str) -> str:
-    return revision[:12]
+def _short(revision: str | None) -> str:
+    return revision[:12] if revision else "?"
 
 
 def _duration(seconds: float | None) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import shlex
+import sys
 import time
 from pathlib import Path
 
 from releaseflow.commands import deploy, validate
-from releaseflow.commands._aws import aws_errors, client
+from releaseflow.commands._aws import aws_errors
 from releaseflow.commands.local import _positive
+from releaseflow.config import load_environment
+from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet
@@ -78,9 +79,10 @@ def run(args) -> int:
         _say("revision 2 adds a migration (a `notes` table). The runbook checks it out and migrates on one")
         _say("host first, then takes the others out of the load balancer one batch at a time, checks out,")
         _say("restarts puma, health-checks and puts them back. Each line is a step or a host's command.\n")
-        with _environment(fleet.env(state_dir)), aws_errors():
-            exit_code = _deploy(second, root)
-            rows = _result_rows(before, fleet.status(state_dir))
+        with aws_errors():
+            deployment = _deploy(state_dir, second, root)
+            rows = _result_rows(state_dir, deployment, before, fleet.status(state_dir))
+        exit_code = deployment.exit_code
 
         _phase(4, "Result")
         print(_table(rows))
@@ -102,21 +104,32 @@ def run(args) -> int:
             _say(f"the logs (endpoint, agents, puma, haproxy) stay in {state_dir / 'logs'}")
 
 
-def _deploy(revision: str, root: Path) -> int:
-    """The real `releaseflow deploy`: its parser reads RELEASEFLOW_CONFIG/ENVIRONMENT, as from a shell."""
-    parser = argparse.ArgumentParser(prog="releaseflow deploy")
-    deploy.register(parser)
-    return deploy.run(parser.parse_args(["--revision", revision, "--root", str(root)]))
+def _deploy(state_dir: Path, revision: str, root: Path) -> Deployment:
+    """The deploy `releaseflow deploy` runs, with the rehearsal's `local` environment and endpoint, and its
+    output; the result is reported as the command reports it."""
+    values = fleet.env(state_dir)
+    environment = load_environment(values["RELEASEFLOW_CONFIG"], values["RELEASEFLOW_ENVIRONMENT"])
+    root = resolve_root(root, environment.documents)
+    request = prepare_request(environment, revision, {}, root, os.environ)
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    out = deploy.Printer(github, sys.stdout.isatty())
+    deployment = run_deploy(
+        fleet.client("ssm", values["AWS_ENDPOINT_URL"]),
+        request,
+        progress=out,
+        stopping=deploy.stop_on_signals,
+    )
+    deploy.report_result(out, deployment, environment.name, github)
+    return deployment
 
 
-def _result_rows(before: fleet.FleetStatus, after: fleet.FleetStatus) -> list[tuple[str, ...]]:
+def _result_rows(
+    state_dir: Path, deployment: Deployment, before: fleet.FleetStatus, after: fleet.FleetStatus
+) -> list[tuple[str, ...]]:
     """Host, role in the deploy, revision before -> after, and health, from the fleet and the execution."""
-    ssm = client("ssm")
-    executions = ssm.describe_automation_executions()["AutomationExecutionMetadataList"]
-    roles = {}
-    if executions:
-        snapshot = fetch(ssm, executions[0]["AutomationExecutionId"])
-        roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
+    ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
+    snapshot = fetch(ssm, deployment.execution_id)
+    roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
     revisions = {host.instance_id: host.revision for host in before.hosts}
     rows = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
     for host in after.hosts:
@@ -138,21 +151,6 @@ def _table(rows: list[tuple[str, ...]]) -> str:
         "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    """Point boto3 and `releaseflow deploy` at the rehearsal for a while, as `eval "$(local env)"` does."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _phase(number: int, title: str) -> None:

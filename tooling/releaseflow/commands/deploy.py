@@ -14,25 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releaseflow import report, schedules
-from releaseflow.commands._aws import AwsError, AwsSetupError, aws_errors, client
+from releaseflow.commands._aws import aws_errors, client
 from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
-from releaseflow.deploy import (
-    EXIT_CODES,
-    LockHeld,
-    acquire,
-    check_parameters,
-    check_revision,
-    claim,
-    console_url,
-    retry_request,
-    revision_pattern,
-    runbook_parameters,
-    start,
-    start_request,
-)
+from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.errors import UsageError
 from releaseflow.execution import Step
-from releaseflow.follow import follow
 from releaseflow.sources import resolve_root
 
 NAME = "deploy"
@@ -135,49 +121,32 @@ def _run(args) -> int:
     if args.ignore_alarm_poll_failure:
         environment = replace(environment, ignore_alarm_poll_failure=True)
     root = resolve_root(args.root, environment.documents)
-    check_revision(args.revision, revision_pattern(root, environment.runbook))
-    request = start_request(environment, args.revision, _overrides(args), os.environ)
-    check_parameters(request.parameters, runbook_parameters(root, environment.runbook))
+    request = prepare_request(environment, args.revision, _overrides(args), root, os.environ)
     region = args.region or environment.region
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     if args.at:
         return _schedule(args, environment, request, region)
-    ssm = client("ssm", region)
-    out = _Printer(github, sys.stdout.isatty())
-    out.phase("Lock")
-    while True:
-        acquire(ssm, request, wait=args.wait_lock, notify=out.line, timeout=args.timeout)
-        out.phase("Start")
-        with _stop_on_signals() as stop:
-            execution_id = start(ssm, request)
-            try:
-                claim(ssm, request, execution_id)
-            except LockHeld as lost:
-                if not args.wait_lock:
-                    raise
-                out.line(str(lost))
-                request = retry_request(request)
-                continue
-            url = console_url(ssm.meta.region_name, execution_id)
-            out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
-            if args.no_wait:
-                _outputs(github, execution_id, "InProgress", url)
-                out.close()
-                return 0
-            try:
-                outcome = follow(
-                    ssm,
-                    execution_id,
-                    listener=out.progress,
-                    sleep=stop.pause,
-                    timeout=args.timeout,
-                    stop_requested=stop.is_set,
-                )
-            except AwsSetupError as error:
-                # Started: no longer "refused before anything started" (exit 2); the execution runs on.
-                message = f"lost track of execution {execution_id}, which may still run: {error}"
-                raise AwsError(message) from error
-        break
+    out = Printer(github, sys.stdout.isatty())
+    deployment = run_deploy(
+        client("ssm", region),
+        request,
+        wait=not args.no_wait,
+        wait_lock=args.wait_lock,
+        timeout=args.timeout,
+        progress=out,
+        stopping=stop_on_signals,
+    )
+    if deployment.outcome is None:
+        _outputs(github, deployment.execution_id, "InProgress", deployment.url)
+        out.close()
+        return 0
+    return report_result(out, deployment, environment.name, github)
+
+
+def report_result(out: Printer, deployment: Deployment, environment: str, github: bool) -> int:
+    """The hosts table, the failure and the verdict line (in Actions also the annotation, the outputs
+    and the job summary); the exit code by the outcome."""
+    outcome, execution_id, url = deployment.outcome, deployment.execution_id, deployment.url
     out.phase("Result")
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
@@ -190,8 +159,8 @@ def _run(args) -> int:
     _outputs(github, execution_id, outcome.snapshot.status, url)
     if github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(report.deploy_markdown(outcome, environment.name, url))
-    return EXIT_CODES[outcome.result]
+            summary.write(report.deploy_markdown(outcome, environment, url))
+    return deployment.exit_code
 
 
 class _Stop(threading.Event):
@@ -206,7 +175,7 @@ class _Stop(threading.Event):
 
 
 @contextlib.contextmanager
-def _stop_on_signals():
+def stop_on_signals():
     """From before the start on, so a signal that comes while starting still stops the execution."""
     stop = _Stop()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -269,7 +238,7 @@ def seconds(text: str) -> float:
     return value
 
 
-class _Printer:
+class Printer:
     """Progress on stdout: ::group:: per phase in GitHub Actions, a live status line on a terminal."""
 
     def __init__(self, github: bool, tty: bool):

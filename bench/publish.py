@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from releaseflow.bench.stats import Summary, summarize
+from bench.stats import Summary, summarize
 from releaseflow.publish import publish_documents
 
 READS = ("Get", "List", "Describe")

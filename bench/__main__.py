@@ -1,4 +1,4 @@
-"""`python -m releaseflow.bench`: measure every figure, write build/bench.json, print the table."""
+"""`python -m bench`: measure every figure, write build/bench.json, print the table."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from releaseflow.bench import engine, fleets, peer, publish, rehearsal, report, validate
+from bench import engine, fleets, peer, publish, rehearsal, report, validate
 from releaseflow.rehearsal.fleet import repo_root
 
 LIGHT_SIZES = (10, 50)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m releaseflow.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--output", type=Path, default=repo_root() / "build" / "bench.json")
     parser.add_argument("--corpus", type=Path, default=repo_root() / "tests" / "data" / "corpus")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,9 +12,12 @@ from pathlib import Path
 
 import boto3
 
-from releaseflow.bench.critical_path import critical_path_seconds
-from releaseflow.bench.stats import Summary, summarize
-from releaseflow.cli import main
+from bench.critical_path import critical_path_seconds
+from bench.stats import Summary, summarize
+from releaseflow import report
+from releaseflow.commands._aws import RETRIES
+from releaseflow.config import load_environment
+from releaseflow.deploy import prepare_request, run_deploy
 from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
 from releaseflow.rehearsal import fleet, haproxy
@@ -125,39 +125,34 @@ class DeployRun:
 
 
 def deploy(state_dir: Path, revision: str) -> DeployRun:
-    """Run `releaseflow deploy` in this process, counting its API calls; fails unless it succeeds."""
-    os.environ.update(fleet.env(state_dir))
-    # Clients the trigger creates from the default session inherit its handlers.
-    boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
+    """Run the deploy `releaseflow deploy` runs (deploy.run_deploy), counting its API calls; fails unless
+    it succeeds."""
+    values = fleet.env(state_dir)
+    environment = load_environment(values["RELEASEFLOW_CONFIG"], values["RELEASEFLOW_ENVIRONMENT"])
+    request = prepare_request(environment, revision, {}, fleet.repo_root(), {})
+    # The trigger's client, made as the CLI makes it (standard retries), on a session of its own whose
+    # every call is counted.
+    session = boto3.session.Session(region_name=fleet.REGION, **fleet.DUMMY_CREDENTIALS)
     names: list[str] = []
-    started_ids: list[str] = []
     session.events.register("before-call.*.*", lambda model, **_: names.append(model.name))
-    session.events.register(
-        "after-call.ssm.StartAutomationExecution",
-        lambda parsed, **_: started_ids.append(parsed["AutomationExecutionId"]),
-    )
-    output = io.StringIO()
-    endpoint_url = fleet.env(state_dir)["AWS_ENDPOINT_URL"]
+    ssm = session.client("ssm", endpoint_url=values["AWS_ENDPOINT_URL"], config=RETRIES)
     arn = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
-    # A session of its own: the default session's calls are the trigger's, and they are counted.
-    elbv2 = boto3.session.Session().client(
-        "elbv2", endpoint_url=endpoint_url, region_name=fleet.REGION, **fleet.DUMMY_CREDENTIALS
-    )
+    elbv2 = fleet.client("elbv2", values["AWS_ENDPOINT_URL"])
 
     def describe() -> dict[str, str]:
         found = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
         return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in found}
 
     started = time.time()
-    with HealthSampler(describe) as sampler, contextlib.redirect_stdout(output):
-        code = main(["deploy", "--revision", revision, "--root", str(fleet.repo_root())])
+    with HealthSampler(describe) as sampler:
+        deployment = run_deploy(ssm, request)
     exited = time.time()
-    if code != 0 or not started_ids:
-        raise RuntimeError(f"the deploy of {revision} exited {code}:\n{output.getvalue()[-3000:]}")
-    ssm = fleet.client("ssm", endpoint_url)
+    if deployment.exit_code != 0:
+        failure = report.failure_text(deployment.outcome.failure) if deployment.outcome.failure else ""
+        raise RuntimeError(f"the deploy of {revision} ended {deployment.outcome.result}:\n{failure}")
     out_of_service = tuple(not_healthy_seconds(sampler.samples).values())
-    return DeployRun(fetch(ssm, started_ids[0]), started, exited, len(names), out_of_service)
+    snapshot = fetch(fleet.client("ssm", values["AWS_ENDPOINT_URL"]), deployment.execution_id)
+    return DeployRun(snapshot, started, exited, len(names), out_of_service)
 
 
 def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:

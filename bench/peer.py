@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from releaseflow.bench.stats import Summary, summarize
+from bench.stats import Summary, summarize
 from releaseflow.config import load_environment
 from releaseflow.rehearsal import fleet, shell_runner
 from releaseflow.rehearsal.agent import DEFAULT_WORKING_DIRECTORY, Host

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from releaseflow.bench.critical_path import command_steps, critical_path_seconds
-from releaseflow.bench.fleets import LightFleet
-from releaseflow.bench.stats import Summary, summarize
+from bench.critical_path import command_steps, critical_path_seconds
+from bench.fleets import LightFleet
+from bench.stats import Summary, summarize
 from releaseflow.follow import fetch
 
 COMMAND = "releaseflow-bench-Trivial"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from releaseflow.bench.stats import Summary, summarize
+from bench.stats import Summary, summarize
 from releaseflow.validation import validate_paths
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 
-from releaseflow.bench.stats import Summary
+from bench.stats import Summary
 
 Figure = Summary | float | int
 # Each target: the comparison a figure's median must pass, and the bound.
