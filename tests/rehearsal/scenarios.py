@@ -45,17 +45,30 @@ class Fleet:
 READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
 
 
-def fleet_fixture(hosts: int = 3, name: str = "rehearsal", aws_readings: str | None = None, **up_options):
+# What `every_reading=True` runs a module's tests under when RELEASEFLOW_AWS_READINGS names none.
+EVERY_READING = ("default", "strict")
+
+
+def fleet_fixture(
+    hosts: int = 3,
+    name: str = "rehearsal",
+    aws_readings: str | None = None,
+    every_reading: bool = False,
+    **up_options,
+):
     """A module-scoped fixture `name` yielding a `Fleet` of `hosts` hosts at revision 1, taken down after.
 
     `aws_readings` (default|strict|FILE) chooses the open readings the fleet plays; without it, the
-    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. `up_options` go to `fleet.up`
-    (for example `offline_after`).
+    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. With `every_reading` and neither
+    of them, the module's tests run once on a `default` fleet and once on a `strict` one (the failure
+    scenarios: `make test` checks them under both). `up_options` go to `fleet.up` (e.g. `offline_after`).
     """
-    chosen = readings.choose(aws_readings or os.environ.get(READINGS_VARIABLE) or "default")
+    named = aws_readings or os.environ.get(READINGS_VARIABLE)
+    params = EVERY_READING if every_reading and not named else (named or "default",)
 
-    @pytest.fixture(scope="module", name=name)
-    def _fixture():
+    @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
+    def _fixture(request):
+        chosen = readings.choose(request.param)
         missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
         if missing:
             pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
@@ -149,6 +162,21 @@ def wait_until(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting until {what}")
         time.sleep(0.2)
+
+
+def wait_for_execution_end(rehearsal: Fleet, execution: str, timeout: float = 180) -> dict:
+    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
+    ssm = client(rehearsal, "ssm")
+
+    def get():
+        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
+
+    wait_until(
+        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
+        timeout,
+        f"execution {execution} ends",
+    )
+    return get()
 
 
 def kill_agent(rehearsal: Fleet, instance_id: str, offline_timeout: float = 60) -> None:

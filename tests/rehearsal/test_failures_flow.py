@@ -26,6 +26,7 @@ from scenarios import (
     puma_pid,
     push_commit,
     restart_agent,
+    wait_for_execution_end,
     wait_until,
 )
 
@@ -33,7 +34,7 @@ from releaseflow.rehearsal import fleet
 
 pytestmark = pytest.mark.rehearsal
 
-rehearsal = fleet_fixture(hosts=3)
+rehearsal = fleet_fixture(hosts=3, every_reading=True)
 
 BROKEN_MIGRATION = """\
 class BreakThings < ActiveRecord::Migration[6.1]
@@ -92,21 +93,6 @@ def wait_for_invocation(rehearsal, instance_id, document, statuses, process, sin
         )
 
     wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
-
-
-def wait_for_execution_end(rehearsal, execution):
-    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
-    ssm = client(rehearsal, "ssm")
-
-    def get():
-        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
-
-    wait_until(
-        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
-        180,
-        "the execution ends",
-    )
-    return get()
 
 
 def test_failed_migration_switches_and_restarts_no_host(rehearsal):
