@@ -281,6 +281,43 @@ def test_failed_deploy_names_the_step_the_host_and_its_output_tail():
     assert failure.stderr == "Errno::EADDRINUSE"
 
 
+class FakeSSMByHost(FakeSSM):
+    """FakeSSM whose ListCommandInvocations also answers by InstanceId with an InvokedAfter filter."""
+
+    def list_command_invocations(self, CommandId=None, Details=False, InstanceId=None, Filters=()):
+        if CommandId:
+            return super().list_command_invocations(CommandId, Details)
+        self.calls.append(f"ListCommandInvocations {InstanceId} {[f['key'] for f in Filters]}")
+        after = datetime.fromisoformat(next(f["value"] for f in Filters if f["key"] == "InvokedAfter"))
+        rows = [h for hosts in self._state()["hosts"].values() for h in hosts]
+        return {
+            "CommandInvocations": [
+                h
+                for h in rows
+                if h["InstanceId"] == InstanceId and h["CommandPlugins"][0]["ResponseStartDateTime"] >= after
+            ]
+        }
+
+
+def test_a_failed_command_step_without_outputs_is_traced_to_its_host_through_the_hosts_it_was_sent_to():
+    """Under failed_run_command_outputs=none the failed step has no CommandId: its sent hosts' invocations name it."""
+    clock = FakeClock()
+    timeline = scenario("Failed")
+    restart = timeline[-1][1]["steps"][2]
+    del restart["Outputs"]
+    restart["Action"] = "aws:runCommand"
+    restart["Inputs"] = {"InstanceIds": '["i-1", "i-2"]'}
+    ssm = FakeSSMByHost(timeline, clock)
+    outcome, _ = _follow(ssm, clock)
+    failure = outcome.failure
+    assert (failure.step, failure.instance_id, failure.stderr) == (
+        "Rolling[0].Restart",
+        "i-2",
+        "Errno::EADDRINUSE",
+    )
+    assert "ListCommandInvocations i-1 ['InvokedAfter']" in ssm.calls
+
+
 def test_the_first_failure_is_named_not_the_failure_paths_report():
     """A script step that broke the deploy is named, not the failure path's ReportFailure or a rollback host."""
     clock = FakeClock()

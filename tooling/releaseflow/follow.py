@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -265,6 +266,8 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     order = {step.key: index for index, step in enumerate(snapshot.steps)}
     step = min(failed_steps, key=lambda s: (s.start is None, s.start or 0, order[s.key]))
     hosts = [i for i in snapshot.invocations if i.status in _FAILED and i.command_id == step.command_id]
+    if not hosts and step.action == "aws:runCommand" and not step.command_id:
+        hosts = _failed_on_sent_hosts(ssm, step)
     message = step.failure or snapshot.failure
     if not hosts:
         return HostFailure(step.label, message)
@@ -277,6 +280,27 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
         _tail(answer.get("StandardOutputContent", "")),
         _tail(answer.get("StandardErrorContent", "")),
     )
+
+
+def _failed_on_sent_hosts(ssm, step) -> list[Invocation]:
+    """The failed invocations, since the step started, on the hosts a failed aws:runCommand step was sent to.
+
+    Whether a failed aws:runCommand step keeps its outputs (CommandId) is an open reading
+    (docs/aws-semantics.md, failed_run_command_outputs): without it, its hosts' invocations tell.
+    """
+    try:
+        sent = json.loads(step.inputs.get("InstanceIds") or "[]")
+    except ValueError:
+        return []
+    if not step.start or not isinstance(sent, list):
+        return []
+    after = [{"key": "InvokedAfter", "value": step.start.isoformat()}]
+    found = []
+    for host in sent:
+        answer = ssm.list_command_invocations(InstanceId=str(host), Filters=after, Details=True)
+        rows = answer.get("CommandInvocations", [])
+        found += [parse_invocation(row) for row in rows if row.get("Status") in _FAILED]
+    return sorted(found, key=lambda i: (i.start is None, i.start or step.start))
 
 
 def _marker(execution: dict) -> tuple:
