@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from releaseflow.config import Environment
 from releaseflow.deploy import (
@@ -20,7 +20,7 @@ from releaseflow.deploy import (
     start_request,
 )
 from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
-from releaseflow.follow import fetch, follow
+from releaseflow.follow import UNREACHABLE_SECONDS, fetch, follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -316,6 +316,36 @@ def test_a_failed_command_step_without_outputs_is_traced_to_its_host_through_the
         "Errno::EADDRINUSE",
     )
     assert "ListCommandInvocations i-1 ['InvokedAfter']" in ssm.calls
+
+
+class FakeSSMDown(FakeSSM):
+    """FakeSSM whose endpoint cannot be reached for the GetAutomationExecution calls in `down` (by count)."""
+
+    def __init__(self, timeline, now, down):
+        super().__init__(timeline, now)
+        self.down = down
+        self.polls = 0
+
+    def get_automation_execution(self, AutomationExecutionId):
+        self.polls += 1
+        if self.polls in self.down:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+        return super().get_automation_execution(AutomationExecutionId)
+
+
+def test_follow_rides_out_an_endpoint_that_is_briefly_unreachable():
+    """A few unreachable polls (an endpoint restart) are waited out; the deploy's own outcome is reported."""
+    clock = FakeClock()
+    outcome, _ = _follow(FakeSSMDown(scenario("Success"), clock, down={2, 3, 4}), clock)
+    assert outcome.result == "success"
+
+
+def test_follow_gives_up_when_the_endpoint_stays_unreachable():
+    """Unreachable for UNREACHABLE_SECONDS: the connection error goes to the caller (the CLI names it)."""
+    clock = FakeClock()
+    with pytest.raises(EndpointConnectionError):
+        _follow(FakeSSMDown(scenario("Success"), clock, down=set(range(2, 1000))), clock)
+    assert clock() >= UNREACHABLE_SECONDS
 
 
 def test_the_first_failure_is_named_not_the_failure_paths_report():

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from releaseflow.execution import (
     HostFailure,
@@ -35,6 +36,9 @@ WINDOW = 60.0
 HOST_REFRESH = 5.0
 HOST_REFRESH_MAX = 30.0
 SETTLE_SECONDS = 15.0
+# How long the poll rides out an unreachable endpoint (beyond botocore's own retries) before giving up:
+# the execution runs on in AWS whether or not this command can see it.
+UNREACHABLE_SECONDS = 120.0
 TAIL_LINES = 20
 _FAILED = ("Failed", "TimedOut", "Cancelled")
 
@@ -161,15 +165,24 @@ def follow(
     last_details = float("-inf")
     behind = False
     budget = _Window(clock, DETAIL_CALLS_PER_MINUTE)
+    unreachable_since: float | None = None
     while True:
         if stop_requested():
             return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
         if timeout is not None and clock() - started >= timeout:
             return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
         polled = clock()
-        execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
-            "AutomationExecution"
-        ]
+        try:
+            execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
+                "AutomationExecution"
+            ]
+        except AwsConnectionError:
+            unreachable_since = polled if unreachable_since is None else unreachable_since
+            if polled - unreachable_since >= UNREACHABLE_SECONDS:
+                raise
+            sleep(MAX_DELAY)
+            continue
+        unreachable_since = None
         new_marker = _marker(execution)
         running = [s for s in snapshot.steps if s.command_id and not s.end] if snapshot else []
         finished = parse_execution(execution).finished
