@@ -288,19 +288,21 @@ class FakeSSMByHost(FakeSSM):
         if CommandId:
             return super().list_command_invocations(CommandId, Details)
         self.calls.append(f"ListCommandInvocations {InstanceId} {[f['key'] for f in Filters]}")
-        after = datetime.fromisoformat(next(f["value"] for f in Filters if f["key"] == "InvokedAfter"))
+        window = {f["key"]: datetime.fromisoformat(f["value"]) for f in Filters}
         rows = [h for hosts in self._state()["hosts"].values() for h in hosts]
         return {
             "CommandInvocations": [
                 h
                 for h in rows
-                if h["InstanceId"] == InstanceId and h["CommandPlugins"][0]["ResponseStartDateTime"] >= after
+                if h["InstanceId"] == InstanceId
+                and window["InvokedAfter"] <= h["CommandPlugins"][0]["ResponseStartDateTime"]
+                and h["CommandPlugins"][0]["ResponseStartDateTime"] <= window["InvokedBefore"]
             ]
         }
 
 
 def test_a_failed_command_step_without_outputs_is_traced_to_its_host_through_the_hosts_it_was_sent_to():
-    """Under failed_run_command_outputs=none the failed step has no CommandId: its sent hosts' invocations name it."""
+    """Under failed_run_command_outputs=none a failed step has no CommandId: its sent hosts' invocations name it."""
     clock = FakeClock()
     timeline = scenario("Failed")
     restart = timeline[-1][1]["steps"][2]
@@ -315,7 +317,9 @@ def test_a_failed_command_step_without_outputs_is_traced_to_its_host_through_the
         "i-2",
         "Errno::EADDRINUSE",
     )
-    assert "ListCommandInvocations i-1 ['InvokedAfter']" in ssm.calls
+    assert "ListCommandInvocations i-1 ['InvokedAfter', 'InvokedBefore']" in ssm.calls
+    # The report's host lines see the failed host too, not only the failure.
+    assert ("i-2", "Failed") in {(i.instance_id, i.status) for i in outcome.snapshot.invocations}
 
 
 class FakeSSMDown(FakeSSM):

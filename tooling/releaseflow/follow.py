@@ -119,6 +119,10 @@ def fetch(
         # once, at the end) belong in the deploy's host summary.
         for rollback_id in snapshot.rollback_ids:
             invocations += _invocations_of(counted, rollback_id)
+        # A failed aws:runCommand step may have no CommandId (failed_run_command_outputs): read its hosts.
+        for step in steps:
+            if step.action == "aws:runCommand" and not step.command_id and step.status in _FAILED:
+                invocations += _sent_hosts_invocations(counted, step)
         snapshot = replace(snapshot, invocations=tuple(invocations))
     return snapshot
 
@@ -280,7 +284,7 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     step = min(failed_steps, key=lambda s: (s.start is None, s.start or 0, order[s.key]))
     hosts = [i for i in snapshot.invocations if i.status in _FAILED and i.command_id == step.command_id]
     if not hosts and step.action == "aws:runCommand" and not step.command_id:
-        hosts = _failed_on_sent_hosts(ssm, step)
+        hosts = [i for i in _sent_hosts_invocations(ssm, step) if i.status in _FAILED]
     message = step.failure or snapshot.failure
     if not hosts:
         return HostFailure(step.label, message)
@@ -295,8 +299,8 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     )
 
 
-def _failed_on_sent_hosts(ssm, step) -> list[Invocation]:
-    """The failed invocations, since the step started, on the hosts a failed aws:runCommand step was sent to.
+def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
+    """The invocations, while it ran, on the hosts an aws:runCommand step without a CommandId was sent to.
 
     Whether a failed aws:runCommand step keeps its outputs (CommandId) is an open reading
     (docs/aws-semantics.md, failed_run_command_outputs): without it, its hosts' invocations tell.
@@ -307,12 +311,13 @@ def _failed_on_sent_hosts(ssm, step) -> list[Invocation]:
         return []
     if not step.start or not isinstance(sent, list):
         return []
-    after = [{"key": "InvokedAfter", "value": step.start.isoformat()}]
+    window = [{"key": "InvokedAfter", "value": step.start.isoformat()}]
+    if step.end:
+        window.append({"key": "InvokedBefore", "value": step.end.isoformat()})
     found = []
     for host in sent:
-        answer = ssm.list_command_invocations(InstanceId=str(host), Filters=after, Details=True)
-        rows = answer.get("CommandInvocations", [])
-        found += [parse_invocation(row) for row in rows if row.get("Status") in _FAILED]
+        answer = ssm.list_command_invocations(InstanceId=str(host), Filters=window, Details=True)
+        found += [parse_invocation(row) for row in answer.get("CommandInvocations", [])]
     return sorted(found, key=lambda i: (i.start is None, i.start or step.start))
 
 
