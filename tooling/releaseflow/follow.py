@@ -318,7 +318,8 @@ def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
     for host in sent:
         answer = ssm.list_command_invocations(InstanceId=str(host), Filters=window, Details=True)
         found += [parse_invocation(row) for row in answer.get("CommandInvocations", [])]
-    return sorted(found, key=lambda i: (i.start is None, i.start or step.start))
+    # In the order the step sent them, as ListCommandInvocations lists a command's hosts.
+    return found
 
 
 def _marker(execution: dict) -> tuple:
