@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from document_outputs import outputs
 from releaseflow.config import Environment
@@ -25,7 +25,7 @@ from releaseflow.deploy import (
     start_request,
 )
 from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
-from releaseflow.follow import fetch, follow
+from releaseflow.follow import UNREACHABLE_SECONDS, fetch, follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -284,6 +284,77 @@ def test_failed_deploy_names_the_step_the_host_and_its_output_tail():
     assert failure.message == "puma did not come up"
     assert failure.stdout.splitlines() == [f"line {n}" for n in range(10, 30)]
     assert failure.stderr == "Errno::EADDRINUSE"
+
+
+class FakeSSMByHost(FakeSSM):
+    """FakeSSM whose ListCommandInvocations also answers by InstanceId with an InvokedAfter filter."""
+
+    def list_command_invocations(self, CommandId=None, Details=False, InstanceId=None, Filters=()):
+        if CommandId:
+            return super().list_command_invocations(CommandId, Details)
+        self.calls.append(f"ListCommandInvocations {InstanceId} {[f['key'] for f in Filters]}")
+        window = {f["key"]: datetime.fromisoformat(f["value"]) for f in Filters}
+        rows = [h for hosts in self._state()["hosts"].values() for h in hosts]
+        return {
+            "CommandInvocations": [
+                h
+                for h in rows
+                if h["InstanceId"] == InstanceId
+                and window["InvokedAfter"] <= h["CommandPlugins"][0]["ResponseStartDateTime"]
+                and h["CommandPlugins"][0]["ResponseStartDateTime"] <= window["InvokedBefore"]
+            ]
+        }
+
+
+def test_a_failed_command_step_without_outputs_is_traced_to_its_host_through_the_hosts_it_was_sent_to():
+    """Under failed_run_command_outputs=none a failed step has no CommandId: its sent hosts' invocations name it."""
+    clock = FakeClock()
+    timeline = scenario("Failed")
+    restart = timeline[-1][1]["steps"][2]
+    del restart["Outputs"]
+    restart["Action"] = "aws:runCommand"
+    restart["Inputs"] = {"InstanceIds": '["i-1", "i-2"]'}
+    ssm = FakeSSMByHost(timeline, clock)
+    outcome, _ = _follow(ssm, clock)
+    failure = outcome.failure
+    assert (failure.step, failure.instance_id, failure.stderr) == (
+        "Rolling[0].Restart",
+        "i-2",
+        "Errno::EADDRINUSE",
+    )
+    assert "ListCommandInvocations i-1 ['InvokedAfter', 'InvokedBefore']" in ssm.calls
+    # The report's host lines see the failed host too, not only the failure.
+    assert ("i-2", "Failed") in {(i.instance_id, i.status) for i in outcome.snapshot.invocations}
+
+
+class FakeSSMDown(FakeSSM):
+    """FakeSSM whose endpoint cannot be reached for the GetAutomationExecution calls in `down` (by count)."""
+
+    def __init__(self, timeline, now, down):
+        super().__init__(timeline, now)
+        self.down = down
+        self.polls = 0
+
+    def get_automation_execution(self, AutomationExecutionId):
+        self.polls += 1
+        if self.polls in self.down:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+        return super().get_automation_execution(AutomationExecutionId)
+
+
+def test_follow_rides_out_an_endpoint_that_is_briefly_unreachable():
+    """A few unreachable polls (an endpoint restart) are waited out; the deploy's own outcome is reported."""
+    clock = FakeClock()
+    outcome, _ = _follow(FakeSSMDown(scenario("Success"), clock, down={2, 3, 4}), clock)
+    assert outcome.result == "success"
+
+
+def test_follow_gives_up_when_the_endpoint_stays_unreachable():
+    """Unreachable for UNREACHABLE_SECONDS: the connection error goes to the caller (the CLI names it)."""
+    clock = FakeClock()
+    with pytest.raises(EndpointConnectionError):
+        _follow(FakeSSMDown(scenario("Success"), clock, down=set(range(2, 1000))), clock)
+    assert clock() >= UNREACHABLE_SECONDS
 
 
 def test_the_first_failure_is_named_not_the_failure_paths_report():

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import types
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ REALISTIC = {
     "FleetTagValue": ["shop-production", "Shop Staging"],
     "MigrationTagKey": ["releaseflow:migrate"],
     "BatchSize": ["1", "3", "25%", "100%"],
+    "BakeSeconds": ["0", "3", "300", "9999"],
     "TargetGroupArn": [
         "",
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/50dc6c495c0c9188",
@@ -65,6 +67,7 @@ CONTRACT_PARAMETERS = {
     "TargetGroupArn",
     "AutomationAssumeRole",
     "Migrate",
+    "BakeSeconds",
 }
 # Steps that appear, with the very same script, in both runbooks.
 SHARED_SCRIPTS = ["Lock", "ListFleet", "PlanRollout", "DrainBatch", "RegisterBatch"]
@@ -207,14 +210,15 @@ def test_deploy_order():
     assert steps_of(DEPLOY)["Finish"]["isEnd"] is True
 
 
-def test_a_batch_is_five_steps_drain_switch_restart_health_register():
-    """The happy path of a batch is at most five sequential Automation steps, written once for every batch."""
+def test_a_batch_is_five_steps_drain_switch_restart_health_register_and_the_bake():
+    """A batch is five working Automation steps and the bake, written once for every batch."""
     assert [step["name"] for step in nested(DEPLOY, "UpdateBatches")] == [
         "DrainBatch",
         "SwitchBatch",
         "RestartBatch",
         "HealthCheckBatch",
         "RegisterBatch",
+        "BakeBatch",
     ]
     documents = [s["inputs"].get("DocumentName") for s in nested(DEPLOY, "UpdateBatches")]
     assert documents == [
@@ -223,7 +227,13 @@ def test_a_batch_is_five_steps_drain_switch_restart_health_register():
         "releaseflow-RestartServices",
         "releaseflow-HealthCheck",
         None,
+        None,
     ]
+    bake = nested(DEPLOY, "UpdateBatches")[-1]
+    assert (bake["action"], bake["inputs"]) == ("aws:sleep", {"Timestamp": "{{ RegisterBatch.BakeUntil }}"})
+    assert steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"][4]["inputs"]["InputPayload"][
+        "BakeSeconds"
+    ] == ("{{ BakeSeconds }}")
     assert steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Iterators"] == "{{ PlanRollout.BatchIndexes }}"
 
 
@@ -630,6 +640,30 @@ def test_register_batch_registers_each_host_so_a_stopped_one_keeps_no_other_out(
     assert elb.state == {"i-0b": "healthy", "i-0d": "healthy"}
     registers = [call["Targets"] for name, call in elb.calls if name == "register_targets"]
     assert registers == [[{"Id": "i-0b"}], [{"Id": "i-0c"}], [{"Id": "i-0d"}]]
+
+
+def bake_until(batches, index, **payload):
+    """RegisterBatch's BakeUntil for batch `index` (no target group), as seconds from now."""
+    handler = script_namespace(DEPLOY, "RegisterBatch")["handler"]
+    events = {"Batches": json.dumps(batches), "Index": str(index), "TargetGroupArn": "", **payload}
+    until = datetime.strptime(handler(events, None)["BakeUntil"], "%Y-%m-%dT%H:%M:%SZ")
+    return (until.replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds()
+
+
+def test_the_bake_waits_after_the_migration_host_and_after_the_last_batch_only():
+    """BakeSeconds ahead after the first and the last batch, never short; already past after the others."""
+    batches = [["i-0a"], ["i-0b"], ["i-0c"], ["i-0d"]]
+    for index in (0, 3):
+        assert 30 <= bake_until(batches, index, BakeSeconds="30") <= 31
+    for index in (1, 2):
+        assert bake_until(batches, index, BakeSeconds="30") <= 0
+    assert bake_until(batches, 0, BakeSeconds="0") <= 0
+
+
+def test_the_rollback_runs_the_register_script_without_a_bake():
+    """RollbackFleet passes no BakeSeconds to the shared RegisterBatch: its BakeUntil is already past."""
+    assert "BakeSeconds" not in nested(ROLLBACK_FLEET, "RollBackBatches")[-1]["inputs"]["InputPayload"]
+    assert bake_until([["i-0a"]], 0) <= 0
 
 
 class FakeExecutions(FakeClient):

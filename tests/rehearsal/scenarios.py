@@ -45,17 +45,30 @@ class Fleet:
 READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
 
 
-def fleet_fixture(hosts: int = 3, name: str = "rehearsal", aws_readings: str | None = None, **up_options):
+# What `every_reading=True` runs a module's tests under when RELEASEFLOW_AWS_READINGS names none.
+EVERY_READING = ("default", "strict")
+
+
+def fleet_fixture(
+    hosts: int = 3,
+    name: str = "rehearsal",
+    aws_readings: str | None = None,
+    every_reading: bool = False,
+    **up_options,
+):
     """A module-scoped fixture `name` yielding a `Fleet` of `hosts` hosts at revision 1, taken down after.
 
     `aws_readings` (default|strict|FILE) chooses the open readings the fleet plays; without it, the
-    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. `up_options` go to `fleet.up`
-    (for example `offline_after`).
+    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. With `every_reading` and neither
+    of them, the module's tests run once on a `default` fleet and once on a `strict` one (the failure
+    scenarios: `make test` checks them under both). `up_options` go to `fleet.up` (e.g. `offline_after`).
     """
-    chosen = readings.choose(aws_readings or os.environ.get(READINGS_VARIABLE) or "default")
+    named = aws_readings or os.environ.get(READINGS_VARIABLE)
+    params = EVERY_READING if every_reading and not named else (named or "default",)
 
-    @pytest.fixture(scope="module", name=name)
-    def _fixture():
+    @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
+    def _fixture(request):
+        chosen = readings.choose(request.param)
         missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
         if missing:
             pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
@@ -149,6 +162,21 @@ def wait_until(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting until {what}")
         time.sleep(0.2)
+
+
+def wait_for_execution_end(rehearsal: Fleet, execution: str, timeout: float = 180) -> dict:
+    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
+    ssm = client(rehearsal, "ssm")
+
+    def get():
+        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
+
+    wait_until(
+        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
+        timeout,
+        f"execution {execution} ends",
+    )
+    return get()
 
 
 def kill_agent(rehearsal: Fleet, instance_id: str, offline_timeout: float = 60) -> None:
@@ -245,3 +273,42 @@ def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 
             assert record.get("rolled-back", record["execution-id"]) == record["execution-id"], record
             if record.get("rolled-back"):
                 assert record["previous-revision"] == revision, (host.instance_id, record)
+
+
+def roles(rehearsal):
+    """(migration host, batch 0 host, batch 1 host): no host is tagged, so the lowest id migrates."""
+    return tuple(sorted(rehearsal.instance_ids))
+
+
+def served(rehearsal, instance_id):
+    """The commit the host's puma was last started from (the systemctl stand-in records it)."""
+    return (rehearsal.host_root(instance_id) / "run" / "puma.commit").read_text().strip()
+
+
+def wait_for_invocation(rehearsal, instance_id, document, statuses, process, since):
+    """Wait until a `document` command sent after `since` has one of `statuses` on the host."""
+    ssm = client(rehearsal, "ssm")
+
+    def seen():
+        assert process.poll() is None, "the deploy ended before the moment the test waits for"
+        invocations = ssm.list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
+        return any(
+            i["RequestedDateTime"] >= since and i["DocumentName"] == document and i["Status"] in statuses
+            for i in invocations
+        )
+
+    wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
+
+
+def aws_cli(rehearsal: Fleet, *args: str) -> dict:
+    """Run this venv's AWS CLI against the rehearsal's endpoint (AWS_ENDPOINT_URL of its environment); its JSON answer."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "aws"), *args, "--output", "json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}

@@ -20,6 +20,8 @@ from scenarios import (
     fleet_fixture,
 )
 
+from releaseflow.deploy import console_url
+
 pytestmark = pytest.mark.rehearsal
 AWS = Path(sys.executable).parent / "aws"
 BATCH_SIZE = 1
@@ -212,8 +214,11 @@ def test_the_aws_cli_sees_instances_documents_and_the_execution(rehearsal, deplo
 
 
 def test_the_deploy_writes_its_github_outputs_and_summary(rehearsal, deployed):
-    """GITHUB_OUTPUT gets execution-id and status; the step summary a hosts table and a mermaid gantt."""
-    assert deployed.github_output == f"execution-id={deployed.execution_id}\nstatus=Success\n"
+    """GITHUB_OUTPUT gets execution-id, status and console-url; the step summary a hosts table and a mermaid gantt."""
+    url = console_url(rehearsal.environment["AWS_REGION"], deployed.execution_id)
+    assert (
+        deployed.github_output == f"execution-id={deployed.execution_id}\nstatus=Success\nconsole-url={url}\n"
+    )
     summary = deployed.step_summary
     assert "| Host | Role | Revision | Status | Duration |" in summary
     for instance_id in rehearsal.instance_ids:

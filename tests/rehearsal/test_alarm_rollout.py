@@ -18,6 +18,7 @@ from scenarios import (
     client,
     execution_id,
     fleet_fixture,
+    wait_for_execution_end,
     wait_until,
 )
 from test_endpoint import AWS_CLI
@@ -92,13 +93,19 @@ def test_alarm_during_the_second_batch_fails_the_deploy_and_the_fleet_goes_back(
             )
             _set_alarm(rehearsal, alarm, "ALARM")
             out, err = process.communicate(timeout=180)
+            assert process.returncode == 1, out[-3000:] + err
+            # The stop is a cancel: the deploy only starts RollbackFleet, which brings the fleet back
+            # after the deploy has ended, still under load.
+            ended = wait_for_execution_end(rehearsal, execution_id(out))
+            cancel = {s["StepName"]: s for s in ended["StepExecutions"]}["RollBackOnCancel"]
+            rollback = wait_for_execution_end(rehearsal, cancel["Outputs"]["RollbackExecutionId"][0])
         finally:
             process.kill()
             _set_alarm(rehearsal, alarm, "OK")
-    assert process.returncode == 1, out[-3000:] + err
     execution = execution_id(out)
     reason = f"CloudWatch alarm {alarm} went into ALARM and stopped the deploy"
     assert f"deploy failed: execution {execution} ended Cancelled: {reason}" in out
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert_fleet_consistent(rehearsal.state_dir, old)
     assert load.failures == [], load.failures[:10]
     assert load.answers[new] > 0 and load.answers[old] > 0, load.answers
@@ -113,4 +120,4 @@ def test_alarm_during_the_second_batch_fails_the_deploy_and_the_fleet_goes_back(
     shown = json.loads(status.stdout)
     assert (shown["alarm"], shown["triggered_alarms"]) == (alarm, [{"name": alarm, "state": "ALARM"}])
     steps = {s["name"]: s["status"] for s in shown["steps"]}
-    assert steps["RollBackHosts"] == steps["ReregisterFleet"] == "Success"
+    assert steps["RollBackOnCancel"] == "Success"

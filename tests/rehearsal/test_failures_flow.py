@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,21 +24,20 @@ from scenarios import (
     execution_id,
     fleet_fixture,
     kill_agent,
-    ping_status,
     puma_pid,
     push_commit,
     restart_agent,
-    wait_until,
+    roles,
+    served,
+    wait_for_execution_end,
+    wait_for_invocation,
 )
 
-from releaseflow import ssm as ssm_facts
 from releaseflow.rehearsal import fleet
 
 pytestmark = pytest.mark.rehearsal
 
-rehearsal = fleet_fixture(hosts=3)
-# The AWS CLI of this venv: the proofs that an operator's own commands reach the rehearsal as AWS's would.
-AWS = Path(sys.executable).parent / "aws"
+rehearsal = fleet_fixture(hosts=3, every_reading=True)
 
 BROKEN_MIGRATION = """\
 class BreakThings < ActiveRecord::Migration[6.1]
@@ -62,11 +60,6 @@ end
 """
 
 
-def roles(rehearsal):
-    """(migration host, batch 0 host, batch 1 host): no host is tagged, so the lowest id migrates."""
-    return tuple(sorted(rehearsal.instance_ids))
-
-
 def snapshot(rehearsal):
     """Each host's puma pid and deploy record: what a host untouched by a deploy keeps."""
     return {
@@ -74,59 +67,10 @@ def snapshot(rehearsal):
     }
 
 
-def served(rehearsal, instance_id):
-    """The commit the host's puma was last started from (the systemctl stand-in records it)."""
-    return (rehearsal.host_root(instance_id) / "run" / "puma.commit").read_text().strip()
-
-
 def steps_run(rehearsal, execution):
     """(StepName, StepStatus) of every step the execution ran."""
     steps = client(rehearsal, "ssm").describe_automation_step_executions(AutomationExecutionId=execution)
     return [(s["StepName"], s["StepStatus"]) for s in steps["StepExecutions"]]
-
-
-def wait_for_invocation(rehearsal, instance_id, document, statuses, process, since):
-    """Wait until a `document` command sent after `since` has one of `statuses` on the host."""
-    ssm = client(rehearsal, "ssm")
-
-    def seen():
-        assert process.poll() is None, "the deploy ended before the moment the test waits for"
-        invocations = ssm.list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
-        return any(
-            i["RequestedDateTime"] >= since and i["DocumentName"] == document and i["Status"] in statuses
-            for i in invocations
-        )
-
-    wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
-
-
-def aws(rehearsal, *args):
-    """Run the AWS CLI against the rehearsal's endpoint (AWS_ENDPOINT_URL of its environment); its JSON answer."""
-    result = subprocess.run(
-        [str(AWS), *args, "--output", "json"],
-        env=rehearsal.environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
-    return json.loads(result.stdout) if result.stdout.strip() else {}
-
-
-def wait_for_execution_end(rehearsal, execution):
-    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
-    ssm = client(rehearsal, "ssm")
-
-    def get():
-        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
-
-    wait_until(
-        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
-        180,
-        "the execution ends",
-    )
-    return get()
 
 
 def test_failed_migration_switches_and_restarts_no_host(rehearsal):
@@ -378,110 +322,4 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
     )
     assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
-    assert_fleet_consistent(rehearsal.state_dir, old)
-
-
-def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others_end_on_the_old_revision(
-    rehearsal,
-):
-    """`aws ec2 stop-instances` of a later batch's host mid-deploy: the deploy fails naming it, every other
-    host ends on the old revision, healthy in the load balancer; `aws ec2 start-instances` brings it back."""
-    old, new = rehearsal.revisions
-    migration, first, stopped = roles(rehearsal)
-    since = datetime.now(UTC)
-    # A slow install keeps the deploy on the first two hosts while the third is stopped (EC2 and SSM
-    # show a stopped host at once, unlike a lost agent: no offline detection to wait for).
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_invocation(
-            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
-        )
-        aws(rehearsal, "ec2", "stop-instances", "--instance-ids", stopped)
-        out, err = process.communicate(timeout=240)
-    finally:
-        process.kill()
-        if process.returncode != 1:
-            aws(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
-
-    assert process.returncode == 1, out[-3000:] + err
-    assert f"not online in Systems Manager, so this batch does not start: {stopped}" in out
-    # The stopped host is out of service (the load balancer holds it unused); the others are in
-    # service on the old revision, each healthy behind the load balancer.
-    others = {migration, first}
-
-    def others_healthy():
-        return all(
-            h.lb_state == "healthy"
-            for h in fleet.status(rehearsal.state_dir).hosts
-            if h.instance_id in others
-        )
-
-    wait_until(others_healthy, 30, "the hosts still running are healthy in the load balancer")
-    seen = {
-        h.instance_id: (h.revision, h.serving, h.running, h.lb_state)
-        for h in fleet.status(rehearsal.state_dir).hosts
-    }
-    assert {i: seen[i] for i in others} == {i: (old, old, True, "healthy") for i in others}
-    assert seen[stopped][2:] == (False, "unused")
-    for rolled_back in others:
-        assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
-
-    aws(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
-    wait_until(lambda: ping_status(rehearsal, stopped) == "Online", 30, f"{stopped} is back online")
-    assert_fleet_consistent(rehearsal.state_dir, old, lb_timeout=60)
-
-
-def test_cancel_with_the_aws_cli_mid_batch_ends_cancelled_in_time_and_its_rollback_restores_the_fleet(
-    rehearsal,
-):
-    """`aws ssm stop-automation-execution` while a batch updates: the execution ends Cancelled within
-    Automation's two-minute cancel limit, and once the RollbackFleet it started ends every host serves
-    the old revision, healthy in the load balancer."""
-    old, new = rehearsal.revisions
-    _, first, _ = roles(rehearsal)
-    since = datetime.now(UTC)
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_invocation(rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
-        listed = aws(rehearsal, "ssm", "describe-automation-executions")["AutomationExecutionMetadataList"]
-        [execution] = [
-            e["AutomationExecutionId"]
-            for e in listed
-            if e["DocumentName"] == "releaseflow-Deploy" and e["AutomationExecutionStatus"] == "InProgress"
-        ]
-        requested = datetime.now(UTC)
-        aws(rehearsal, "ssm", "stop-automation-execution", "--automation-execution-id", execution)
-        out, err = process.communicate(timeout=180)
-    finally:
-        process.kill()
-
-    # The trigger following the deploy reports the cancel as such.
-    assert process.returncode == 4, out[-3000:] + err
-    assert execution_id(out) == execution
-    ended = wait_for_execution_end(rehearsal, execution)
-    assert ended["AutomationExecutionStatus"] == "Cancelled"
-    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
-    # The cancel limit, read from the execution's own end time: Cancelled within two minutes of the
-    # request, its onCancel step (which starts the rollback) included.
-    assert 0 <= (ended["ExecutionEndTime"] - requested).total_seconds() < ssm_facts.CANCEL_SECONDS
-    assert "Cancelled" in {s["StepStatus"] for s in ended["StepExecutions"]}, steps
-    assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
-    rollback = wait_for_execution_end(
-        rehearsal, steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
-    )
-    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert_fleet_consistent(rehearsal.state_dir, old)

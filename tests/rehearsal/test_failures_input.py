@@ -30,7 +30,7 @@ from releaseflow.deploy import LockHeld, claim, running_executions, start, start
 from releaseflow.rehearsal import provision
 
 pytestmark = pytest.mark.rehearsal
-rehearsal = fleet_fixture(hosts=2)
+rehearsal = fleet_fixture(hosts=2, every_reading=True)
 
 
 def _client(rehearsal, service: str):

@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from scenarios import assert_fleet_consistent, client, deploy, fleet_fixture, push_commit
+from scenarios import assert_fleet_consistent, client, deploy, execution_id, fleet_fixture, push_commit
 
 pytestmark = pytest.mark.rehearsal
 REPORT = Path(__file__).resolve().parents[2] / "build" / "load-report.json"
 RATE = 25  # requests a second, above the 20 the scenario asks for
 MAX_SECONDS = 300  # a bound on each load run, whatever the deploy does
+BAKE_SECONDS = 3  # BakeSeconds of the successful deploy: short, yet plain in the step timestamps
 # Revision 3's /up fails on a host that has tmp/unhealthy: only the host that gets the marker fails.
 UNHEALTHY_WHEN_MARKED = """\
 class UpController < ActionController::Base
@@ -113,8 +114,8 @@ def _record(name: str, exit_code: int, load: SteadyLoad, revisions: dict[str, st
 
 
 def test_rolling_deploy_under_load_fails_no_request(rehearsal):
-    """A successful rolling deploy of revision 2 at 25 requests/s through HAProxy, watched by a CloudWatch
-    alarm that stays OK (issue 14): zero failed requests, answers from both revisions, all hosts on 2."""
+    """A successful rolling deploy of revision 2 at 25 requests/s through HAProxy, watched by a CloudWatch alarm
+    that stays OK, baking 3 s (issue 14): zero failed requests, answers from both revisions, all hosts on 2."""
     first, second = rehearsal.revisions[:2]
     cloudwatch = client(rehearsal, "cloudwatch")
     cloudwatch.put_metric_alarm(
@@ -129,7 +130,9 @@ def test_rolling_deploy_under_load_fails_no_request(rehearsal):
     )
     cloudwatch.set_alarm_state(AlarmName="shop-5xx", StateValue="OK", StateReason="quiet")
     with SteadyLoad(rehearsal.lb_url) as load:
-        result = deploy(rehearsal, "--revision", second, "--alarm", "shop-5xx")
+        result = deploy(
+            rehearsal, "--revision", second, "--alarm", "shop-5xx", "--param", f"BakeSeconds={BAKE_SECONDS}"
+        )
     report = _record("rolling deploy of revision 2", result.returncode, load, {first: "1", second: "2"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert not load.bounded
@@ -137,6 +140,27 @@ def test_rolling_deploy_under_load_fails_no_request(rehearsal):
     assert report["requests_per_second"] >= 20
     assert report["by_revision"]["1"] > 0 and report["by_revision"]["2"] > 0
     assert_fleet_consistent(rehearsal.state_dir, second)
+    assert _bakes(rehearsal, execution_id(result.stdout)) == [True, False, True]
+
+
+def _bakes(rehearsal, execution: str) -> list[bool]:
+    """Per batch, from the step timestamps: did its BakeBatch hold the deploy BAKE_SECONDS after it was in service?
+
+    The bake is counted from the start of the batch's RegisterBatch (the batch is back in service inside that step);
+    a batch without a bake must also pass its BakeBatch in under a second.
+    """
+    steps = client(rehearsal, "ssm").describe_automation_step_executions(AutomationExecutionId=execution)
+    by_name: dict[str, list[dict]] = {"RegisterBatch": [], "BakeBatch": []}
+    for step in steps["StepExecutions"]:
+        by_name.get(step["StepName"], []).append(step)
+    baked = []
+    for register, bake in zip(by_name["RegisterBatch"], by_name["BakeBatch"], strict=True):
+        assert bake["StepStatus"] == "Success", bake
+        held = (bake["ExecutionEndTime"] - register["ExecutionStartTime"]).total_seconds()
+        sleep = (bake["ExecutionEndTime"] - bake["ExecutionStartTime"]).total_seconds()
+        assert held >= BAKE_SECONDS or sleep < 1, (held, sleep)
+        baked.append(held >= BAKE_SECONDS and sleep >= BAKE_SECONDS - 1)
+    return baked
 
 
 def test_deploy_that_rolls_back_under_load_fails_no_request(rehearsal):

@@ -158,7 +158,14 @@ def test_deploy_prepares_all_migrates_once_then_batches_the_migration_host_first
         if s.get("ParentStepDetails", {}).get("StepName") == "UpdateBatches"
         and s["ParentStepDetails"].get("IteratorValue") == "0"
     ]
-    assert batch == ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]
+    assert batch == [
+        "DrainBatch",
+        "SwitchBatch",
+        "RestartBatch",
+        "HealthCheckBatch",
+        "RegisterBatch",
+        "BakeBatch",
+    ]
 
 
 def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_hosts_only(published):

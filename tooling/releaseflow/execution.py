@@ -31,6 +31,8 @@ class Step:
     command_id: str = ""
     # Output name -> values, as DescribeAutomationStepExecutions lists them.
     outputs: dict[str, list[str]] = field(default_factory=dict, compare=False)
+    # Input name -> value as DescribeAutomationStepExecutions lists them (lists JSON-encoded).
+    inputs: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def label(self) -> str:
@@ -188,6 +190,7 @@ def parse_step(step: dict[str, Any]) -> Step:
         iteration=parent.get("Iteration"),
         command_id=command_ids[0] if step.get("Action") == "aws:runCommand" else "",
         outputs=dict(step.get("Outputs") or {}),
+        inputs=dict(step.get("Inputs") or {}),
     )
 
 

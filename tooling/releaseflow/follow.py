@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from releaseflow.execution import (
     HostFailure,
@@ -35,6 +37,9 @@ WINDOW = 60.0
 HOST_REFRESH = 5.0
 HOST_REFRESH_MAX = 30.0
 SETTLE_SECONDS = 15.0
+# How long the poll rides out an unreachable endpoint (beyond botocore's own retries) before giving up:
+# the execution runs on in AWS whether or not this command can see it.
+UNREACHABLE_SECONDS = 120.0
 TAIL_LINES = 20
 
 
@@ -114,6 +119,10 @@ def fetch(
         # once, at the end) belong in the deploy's host summary.
         for rollback_id in snapshot.rollback_ids:
             invocations += _invocations_of(counted, rollback_id)
+        # A failed aws:runCommand step may have no CommandId (failed_run_command_outputs): read its hosts.
+        for step in steps:
+            if step.action == "aws:runCommand" and not step.command_id and step.status in _FAILED:
+                invocations += _sent_hosts_invocations(counted, step)
         snapshot = replace(snapshot, invocations=tuple(invocations))
     return snapshot
 
@@ -160,15 +169,24 @@ def follow(
     last_details = float("-inf")
     behind = False
     budget = _Window(clock, DETAIL_CALLS_PER_MINUTE)
+    unreachable_since: float | None = None
     while True:
         if stop_requested():
             return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
         if timeout is not None and clock() - started >= timeout:
             return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
         polled = clock()
-        execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
-            "AutomationExecution"
-        ]
+        try:
+            execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
+                "AutomationExecution"
+            ]
+        except AwsConnectionError:
+            unreachable_since = polled if unreachable_since is None else unreachable_since
+            if polled - unreachable_since >= UNREACHABLE_SECONDS:
+                raise
+            sleep(MAX_DELAY)
+            continue
+        unreachable_since = None
         new_marker = _marker(execution)
         running = [s for s in snapshot.steps if s.command_id and not s.end] if snapshot else []
         finished = parse_execution(execution).finished
@@ -265,6 +283,8 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     order = {step.key: index for index, step in enumerate(snapshot.steps)}
     step = min(failed_steps, key=lambda s: (s.start is None, s.start or 0, order[s.key]))
     hosts = [i for i in snapshot.invocations if i.status in _FAILED and i.command_id == step.command_id]
+    if not hosts and step.action == "aws:runCommand" and not step.command_id:
+        hosts = [i for i in _sent_hosts_invocations(ssm, step) if i.status in _FAILED]
     message = step.failure or snapshot.failure
     if not hosts:
         return HostFailure(step.label, message)
@@ -277,6 +297,29 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
         _tail(answer.get("StandardOutputContent", "")),
         _tail(answer.get("StandardErrorContent", "")),
     )
+
+
+def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
+    """The invocations, while it ran, on the hosts an aws:runCommand step without a CommandId was sent to.
+
+    Whether a failed aws:runCommand step keeps its outputs (CommandId) is an open reading
+    (docs/aws-semantics.md, failed_run_command_outputs): without it, its hosts' invocations tell.
+    """
+    try:
+        sent = json.loads(step.inputs.get("InstanceIds") or "[]")
+    except ValueError:
+        return []
+    if not step.start or not isinstance(sent, list):
+        return []
+    window = [{"key": "InvokedAfter", "value": step.start.isoformat()}]
+    if step.end:
+        window.append({"key": "InvokedBefore", "value": step.end.isoformat()})
+    found = []
+    for host in sent:
+        answer = ssm.list_command_invocations(InstanceId=str(host), Filters=window, Details=True)
+        found += [parse_invocation(row) for row in answer.get("CommandInvocations", [])]
+    # In the order the step sent them, as ListCommandInvocations lists a command's hosts.
+    return found
 
 
 def _marker(execution: dict) -> tuple:
