@@ -115,14 +115,22 @@ def fetch(
     counted.pages = pages
     snapshot = replace(snapshot, steps=tuple(steps), invocations=tuple(invocations))
     if snapshot.finished:
-        # The fleet rollback the deploy started is an execution of its own: its host commands (read
-        # once, at the end) belong in the deploy's host summary.
-        for rollback_id in snapshot.rollback_ids:
-            invocations += _invocations_of(counted, rollback_id)
+        later: list[Invocation] = []
         # A failed aws:runCommand step may have no CommandId (failed_run_command_outputs): read its hosts.
         for step in steps:
             if step.action == "aws:runCommand" and not step.command_id and step.status in _FAILED:
-                invocations += _sent_hosts_invocations(counted, step)
+                later += _sent_hosts_invocations(counted, step)
+        # The fleet rollback the deploy started is an execution of its own: its host commands (read
+        # once, at the end) belong in the deploy's host summary, after the deploy's own.
+        for rollback_id in snapshot.rollback_ids:
+            later += _invocations_of(counted, rollback_id)
+        # Each invocation once, where it first came: a host's outcome is read from its runs in order, so a
+        # deploy command listed again after the rollback's would undo the rollback in the report.
+        seen = {(i.command_id, i.instance_id) for i in invocations}
+        for invocation in later:
+            if (invocation.command_id, invocation.instance_id) not in seen:
+                seen.add((invocation.command_id, invocation.instance_id))
+                invocations.append(invocation)
         snapshot = replace(snapshot, invocations=tuple(invocations))
     return snapshot
 
