@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,6 @@ from releaseflow.rehearsal.fleet import free_port
 from releaseflow.rehearsal.haproxy import HAPROXY, LoadBalancer
 
 pytestmark = pytest.mark.rehearsal
-REPO = Path(__file__).resolve().parents[2]
 
 
 class _Up(BaseHTTPRequestHandler):
@@ -130,7 +130,7 @@ def test_register_targets_refuses_the_whole_call_when_an_instance_is_not_running
     assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
     cli = subprocess.run(
         [
-            str(REPO / ".venv/bin/aws"),
+            str(Path(sys.executable).parent / "aws"),  # this interpreter's AWS CLI, as the other CLI tests
             "elbv2",
             "register-targets",
             "--target-group-arn",
