@@ -266,3 +266,18 @@ def test_terminal_live_line_gives_way_to_event_lines(capsys):
         "== Step Checkout\nstep Checkout (aws:runCommand): InProgress\n"
         "[InProgress] step Checkout; hosts: no hosts yet\r\x1b[Knext\n"
     )
+
+
+def test_a_step_first_seen_finished_still_gets_its_phase_once(capsys):
+    """A step that ran between two polls opens its ::group:: when first seen; a later change does not reopen it."""
+    printer = deploy_command.Printer(github=True, tty=False)
+    lock = parse_step(_step("Lock", "Success", 0))
+    migrate = parse_step(_step("Migrate", "InProgress", 1, command="c1"))
+    printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(lock, migrate)), [lock, migrate])
+    done = parse_step(_step("Migrate", "Success", 1, command="c1"))
+    printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(lock, done)), [done])
+    printer.close()
+    out = capsys.readouterr().out
+    assert out.count("::group::Step Lock\n") == 1
+    assert out.count("::group::Step Migrate\n") == 1
+    assert out.count("::group::") == out.count("::endgroup::") == 2

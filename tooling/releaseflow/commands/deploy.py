@@ -246,6 +246,9 @@ class Printer:
         self.tty = tty and not github
         self.grouped = False
         self.live = False
+        # Top-level steps already given a phase: a fast step can go from Pending to Success between
+        # two polls, so a phase opens the first time a step is seen, not when it is seen InProgress.
+        self.phased: set[str] = set()
 
     def phase(self, name: str) -> None:
         if self.github:
@@ -263,7 +266,8 @@ class Printer:
 
     def progress(self, snapshot, changed) -> None:
         for item in changed:
-            if isinstance(item, Step) and not item.parent and item.status == "InProgress":
+            if isinstance(item, Step) and not item.parent and item.status != "Pending" and item.key not in self.phased:
+                self.phased.add(item.key)
                 self.phase(f"Step {item.name}")
             self.line(report.event_line(item))
         if self.tty and not snapshot.finished:
