@@ -273,7 +273,9 @@ def test_a_step_first_seen_finished_still_gets_its_phase_once(capsys):
     printer = deploy_command.Printer(github=True, tty=False)
     lock = parse_step(_step("Lock", "Success", 0))
     migrate = parse_step(_step("Migrate", "InProgress", 1, command="c1"))
-    printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(lock, migrate)), [lock, migrate])
+    printer.progress(
+        Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(lock, migrate)), [lock, migrate]
+    )
     done = parse_step(_step("Migrate", "Success", 1, command="c1"))
     printer.progress(Snapshot("exec-1", "releaseflow-Deploy", "InProgress", steps=(lock, done)), [done])
     printer.close()

@@ -5,12 +5,13 @@ import re
 import subprocess
 import sys
 import types
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from releaseflow.documents import load_document
+from releaseflow.goregexp import full_match
+from releaseflow.ssm import SCRIPT_SECONDS, duration_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = load_document(ROOT / "automation/releaseflow-Deploy.yaml")
@@ -25,7 +26,7 @@ REALISTIC = {
     "FleetTagValue": ["shop-production", "Shop Staging"],
     "MigrationTagKey": ["releaseflow:migrate"],
     "BatchSize": ["1", "3", "25%", "100%"],
-    "BakeSeconds": ["0", "3", "300", "9999"],
+    "BakeSeconds": ["0", "3", "45", "120", "300"],
     "TargetGroupArn": [
         "",
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/50dc6c495c0c9188",
@@ -201,6 +202,8 @@ def test_deploy_order():
         "MigrateOrNot",
         "MigrateOnMigrationHost",
         "UpdateBatches",
+        "BakeOrNot",
+        "BakeFleet",
         "Finish",
         "StartRollback",
         "AwaitRollback",
@@ -210,15 +213,14 @@ def test_deploy_order():
     assert steps_of(DEPLOY)["Finish"]["isEnd"] is True
 
 
-def test_a_batch_is_five_steps_drain_switch_restart_health_register_and_the_bake():
-    """A batch is five working Automation steps and the bake, written once for every batch."""
+def test_a_batch_is_five_steps_drain_switch_restart_health_register_with_no_step_for_the_bake():
+    """A batch is five Automation steps, written once for every batch; the bake adds none."""
     assert [step["name"] for step in nested(DEPLOY, "UpdateBatches")] == [
         "DrainBatch",
         "SwitchBatch",
         "RestartBatch",
         "HealthCheckBatch",
         "RegisterBatch",
-        "BakeBatch",
     ]
     documents = [s["inputs"].get("DocumentName") for s in nested(DEPLOY, "UpdateBatches")]
     assert documents == [
@@ -227,14 +229,41 @@ def test_a_batch_is_five_steps_drain_switch_restart_health_register_and_the_bake
         "releaseflow-RestartServices",
         "releaseflow-HealthCheck",
         None,
-        None,
     ]
-    bake = nested(DEPLOY, "UpdateBatches")[-1]
-    assert (bake["action"], bake["inputs"]) == ("aws:sleep", {"Timestamp": "{{ RegisterBatch.BakeUntil }}"})
-    assert steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Steps"][4]["inputs"]["InputPayload"][
-        "BakeSeconds"
-    ] == ("{{ BakeSeconds }}")
+    register = nested(DEPLOY, "UpdateBatches")[-1]
+    assert register["inputs"]["InputPayload"]["BakeSeconds"] == "{{ BakeSeconds }}"
     assert steps_of(DEPLOY)["UpdateBatches"]["inputs"]["Iterators"] == "{{ PlanRollout.BatchIndexes }}"
+
+
+def test_the_last_bake_is_one_cancellable_sleep_after_the_loop_skipped_when_zero():
+    """After the loop: a branch skips to Finish when BakeSeconds is 0, else BakeFleet sleeps BakeSeconds;
+    a cancel there, or in Finish, starts the rollback like a cancel during the batches."""
+    steps = steps_of(DEPLOY)
+    branch = steps["BakeOrNot"]
+    assert branch["action"] == "aws:branch"
+    assert branch["inputs"] == {
+        "Choices": [{"NextStep": "Finish", "Variable": "{{ BakeSeconds }}", "StringEquals": "0"}],
+        "Default": "BakeFleet",
+    }
+    bake = steps["BakeFleet"]
+    assert (bake["action"], bake["inputs"]) == ("aws:sleep", {"Duration": "PT{{ BakeSeconds }}S"})
+    assert bake["onFailure"] == "step:StartRollback"
+    for name in ("BakeOrNot", "BakeFleet", "Finish"):
+        assert steps[name]["onCancel"] == "step:RollBackOnCancel", name
+
+
+def test_bake_seconds_admits_exactly_what_register_batch_can_bake_within_its_600_seconds():
+    """BakeSeconds' allowedPattern admits 0..MAX_BAKE_SECONDS, written plainly (PT0S..PT300S), and the
+    health wait plus the longest bake stay inside aws:executeScript's 600 s."""
+    namespace = script_namespace(DEPLOY, "RegisterBatch")
+    pattern = DEPLOY.content["parameters"]["BakeSeconds"]["allowedPattern"]
+    admitted = [n for n in range(10000) if go_match(pattern, str(n)) and full_match(pattern, str(n))]
+    assert admitted == list(range(namespace["MAX_BAKE_SECONDS"] + 1))
+    for refused in ("007", "301", "9999", "-1", "1.5", " 3", "3 ", ""):
+        assert not go_match(pattern, refused), refused
+    assert duration_seconds(f"PT{namespace['MAX_BAKE_SECONDS']}S") == namespace["MAX_BAKE_SECONDS"]
+    assert namespace["WAIT_SECONDS"] + 2 * namespace["POLL_SECONDS"] < SCRIPT_SECONDS
+    assert namespace["MAX_BAKE_SECONDS"] < namespace["WAIT_SECONDS"]
 
 
 def test_every_host_prepares_while_serving_before_the_migration():
@@ -642,28 +671,70 @@ def test_register_batch_registers_each_host_so_a_stopped_one_keeps_no_other_out(
     assert registers == [[{"Id": "i-0b"}], [{"Id": "i-0c"}], [{"Id": "i-0d"}]]
 
 
-def bake_until(batches, index, **payload):
-    """RegisterBatch's BakeUntil for batch `index` (no target group), as seconds from now."""
-    handler = script_namespace(DEPLOY, "RegisterBatch")["handler"]
-    events = {"Batches": json.dumps(batches), "Index": str(index), "TargetGroupArn": "", **payload}
-    until = datetime.strptime(handler(events, None)["BakeUntil"], "%Y-%m-%dT%H:%M:%SZ")
-    return (until.replace(tzinfo=UTC) - datetime.now(UTC)).total_seconds()
+def register_and_bake(monkeypatch, batches, index, elb=None, **payload):
+    """RegisterBatch for batch `index` with a clock that only moves when the script sleeps:
+    (its payload, the seconds it slept, the health wait's limit in seconds)."""
+    clock = {"now": 0.0, "slept": []}
+
+    def sleep(seconds):
+        clock["slept"].append(seconds)
+        clock["now"] += seconds
+
+    if elb is not None:
+        with_clients(monkeypatch, elbv2=elb)
+    namespace = script_namespace(DEPLOY, "RegisterBatch")
+    namespace["time"] = types.SimpleNamespace(sleep=sleep, monotonic=lambda: clock["now"])
+    limits = []
+    wait_until = namespace["wait_until"]
+
+    def recorded(elb, arn, hosts, state, meaning, seconds):
+        limits.append(seconds)
+        return wait_until(elb, arn, hosts, state, meaning, seconds)
+
+    namespace["wait_until"] = recorded
+    arn = ARN if elb is not None else ""
+    events = {"Batches": json.dumps(batches), "Index": str(index), "TargetGroupArn": arn, **payload}
+    return namespace["handler"](events, None), sum(clock["slept"]), limits
 
 
-def test_the_bake_waits_after_the_migration_host_and_after_the_last_batch_only():
-    """BakeSeconds ahead after the first and the last batch, never short; already past after the others."""
-    batches = [["i-0a"], ["i-0b"], ["i-0c"], ["i-0d"]]
-    for index in (0, 3):
-        assert 30 <= bake_until(batches, index, BakeSeconds="30") <= 31
+def test_register_batch_bakes_after_the_migration_host_only_when_more_batches_follow(monkeypatch):
+    """BakeSeconds after the first of several batches; no bake after any other batch (the last bakes in
+    BakeFleet), nor when the migration host is the only batch."""
+    batches = [["i-0a"], ["i-0b"], ["i-0c", "i-0d"]]
+    result, slept, _ = register_and_bake(monkeypatch, batches, 0, BakeSeconds="30")
+    assert (result, slept) == ({"InstanceIds": ["i-0a"], "BakedSeconds": 30}, 30)
     for index in (1, 2):
-        assert bake_until(batches, index, BakeSeconds="30") <= 0
-    assert bake_until(batches, 0, BakeSeconds="0") <= 0
+        result, slept, _ = register_and_bake(monkeypatch, batches, index, BakeSeconds="30")
+        assert (result["BakedSeconds"], slept) == (0, 0)
+    assert register_and_bake(monkeypatch, [["i-0a"]], 0, BakeSeconds="30")[1] == 0
+    assert register_and_bake(monkeypatch, batches, 0, BakeSeconds="0")[1] == 0
 
 
-def test_the_rollback_runs_the_register_script_without_a_bake():
-    """RollbackFleet passes no BakeSeconds to the shared RegisterBatch: its BakeUntil is already past."""
+def test_register_batch_bakes_once_the_migration_host_is_healthy_within_the_scripts_time(monkeypatch):
+    """With a target group the bake follows the health wait, whose limit is what the bake leaves of 540 s."""
+    elb = FakeElb([])
+    result, slept, limits = register_and_bake(
+        monkeypatch, [["i-0a"], ["i-0b"]], 0, elb=elb, BakeSeconds="300"
+    )
+    assert elb.state == {"i-0a": "healthy"}
+    assert (result["BakedSeconds"], limits) == (300, [240])
+    # One poll found the target initial (a 2 s pause), the next healthy; then the bake.
+    assert slept == 2 + 300
+    assert register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 1, elb=FakeElb([]), BakeSeconds="300")[2] == [
+        540
+    ]
+
+
+def test_register_batch_refuses_a_bake_longer_than_it_can_hold(monkeypatch):
+    """A BakeSeconds past MAX_BAKE_SECONDS (the allowedPattern keeps it out) fails the step by name, unslept."""
+    with pytest.raises(ValueError, match=r"^BakeSeconds 301 is more than the 300 s this step can bake$"):
+        register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 0, BakeSeconds="301")
+
+
+def test_the_rollback_runs_the_register_script_without_a_bake(monkeypatch):
+    """RollbackFleet passes no BakeSeconds to the shared RegisterBatch: it never bakes."""
     assert "BakeSeconds" not in nested(ROLLBACK_FLEET, "RollBackBatches")[-1]["inputs"]["InputPayload"]
-    assert bake_until([["i-0a"]], 0) <= 0
+    assert register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 0)[1] == 0
 
 
 class FakeExecutions(FakeClient):

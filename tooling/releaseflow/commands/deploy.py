@@ -266,7 +266,12 @@ class Printer:
 
     def progress(self, snapshot, changed) -> None:
         for item in changed:
-            if isinstance(item, Step) and not item.parent and item.status != "Pending" and item.key not in self.phased:
+            if (
+                isinstance(item, Step)
+                and not item.parent
+                and item.status != "Pending"
+                and item.key not in self.phased
+            ):
                 self.phased.add(item.key)
                 self.phase(f"Step {item.name}")
             self.line(report.event_line(item))
