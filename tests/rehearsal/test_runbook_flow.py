@@ -164,8 +164,10 @@ def test_deploy_prepares_all_migrates_once_then_batches_the_migration_host_first
         "RestartBatch",
         "HealthCheckBatch",
         "RegisterBatch",
-        "BakeBatch",
     ]
+    # BakeSeconds 0 (the default): the branch after the loop skips the bake.
+    top = [s["StepName"] for s in execution["StepExecutions"] if not s.get("ParentStepDetails")]
+    assert top[top.index("UpdateBatches") :] == ["UpdateBatches", "BakeOrNot", "Finish"]
 
 
 def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_hosts_only(published):
@@ -259,6 +261,84 @@ def test_cancel_mid_batch_ends_at_once_and_the_rollback_it_started_waits_for_it(
     # The restart the cancel caught still ran on its host (this agent ignores cancels): the rollback waited.
     restart_ended = agents.times[("releaseflow-RestartServices", hosts[1])][1]
     assert agents.times[("releaseflow-Rollback", hosts[1])][0] > restart_ended
+
+
+def _step_running(endpoint, execution_id, name, iteration=None) -> bool:
+    """Whether step `name` (of loop iteration `iteration`, when given) is InProgress; fails once the execution ended."""
+    execution = endpoint.client("ssm").get_automation_execution(AutomationExecutionId=execution_id)
+    execution = execution["AutomationExecution"]
+    assert execution["AutomationExecutionStatus"] not in ENDED, execution
+    return any(
+        s["StepName"] == name
+        and s["StepStatus"] == "InProgress"
+        and (iteration is None or s.get("ParentStepDetails", {}).get("IteratorValue") == iteration)
+        for s in execution["StepExecutions"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "bake", "iteration"),
+    # One host is the migration host and the last batch: it bakes only after the loop, so no bake passes first.
+    [(2, "RegisterBatch", "0"), (1, "BakeFleet", None)],
+    ids=["after-the-migration-host", "after-the-last-batch"],
+)
+def test_an_alarm_during_a_bake_stops_the_deploy_and_rolls_back_what_it_switched(
+    published, count, bake, iteration
+):
+    """The execution's CloudWatch alarm goes into ALARM while the deploy bakes (in RegisterBatch after the
+    migration host, in BakeFleet after the last batch): Cancelled at once, the alarm named, RollbackFleet
+    reverts the migration host, the one host switched so far."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = sorted(launch(published, count, fleet))
+    alarm = f"{fleet}-5xx"
+    cloudwatch = published.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="shop",
+        MetricName="5xx",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="quiet")
+    agents = Agents(published, hosts)
+    parameters = {
+        "Revision": "abc1234",
+        "FleetTagValue": fleet,
+        "AutomationAssumeRole": ROLE,
+        "BakeSeconds": "60",
+    }
+    try:
+        execution_id = published.client("ssm").start_automation_execution(
+            DocumentName="releaseflow-Deploy",
+            Parameters={k: [v] for k, v in parameters.items()},
+            AlarmConfiguration={"Alarms": [{"Name": alarm}]},
+        )["AutomationExecutionId"]
+        deadline = time.monotonic() + 120
+        while not _step_running(published, execution_id, bake, iteration):
+            assert time.monotonic() < deadline, agents.ran
+            time.sleep(0.2)
+        alarmed = time.monotonic()
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx")
+        execution = wait_end(published, execution_id, timeout=60)
+        stop_seconds = time.monotonic() - alarmed
+        rollback = wait_end(
+            published, step(execution, "RollBackOnCancel")["Outputs"]["RollbackExecutionId"][0]
+        )
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Cancelled"
+    # Well inside the 60 s bake: the alarm, not the end of the bake, ended it.
+    assert stop_seconds < 20
+    assert execution["TriggeredAlarms"] == [{"Name": alarm, "State": "ALARM"}]
+    baking = [s for s in execution["StepExecutions"] if s["StepName"] == bake]
+    assert baking[-1]["StepStatus"] == "Cancelled"
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    # The migration host had switched, and only it, so only it went back; nothing switched after the alarm.
+    assert agents.sent("releaseflow-CheckoutRevision") == hosts[:1]
+    assert agents.sent("releaseflow-Rollback") == hosts[:1]
 
 
 def test_a_younger_deploy_on_the_same_fleet_yields_in_its_lock_step(published):
