@@ -247,7 +247,8 @@ def test_the_last_bake_is_one_cancellable_sleep_after_the_loop_skipped_when_zero
     }
     bake = steps["BakeFleet"]
     assert (bake["action"], bake["inputs"]) == ("aws:sleep", {"Duration": "PT{{ BakeSeconds }}S"})
-    assert bake["onFailure"] == "step:StartRollback"
+    for name in ("BakeOrNot", "BakeFleet"):
+        assert steps[name]["onFailure"] == "step:StartRollback", name
     for name in ("BakeOrNot", "BakeFleet", "Finish"):
         assert steps[name]["onCancel"] == "step:RollBackOnCancel", name
 
