@@ -19,6 +19,7 @@ from releaseflow.rehearsal import fleet, shell_runner
 from releaseflow.rehearsal.agent import DEFAULT_WORKING_DIRECTORY, Host
 from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
 from releaseflow.rehearsal.fleet import repo_root
+from releaseflow.rehearsal.fleet_record import FleetRecord
 from releaseflow.rehearsal.provision import APP_DIR
 
 # As the runbook: prepare (fetch, install beside the served tree), then switch.
@@ -46,24 +47,23 @@ def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
 
 def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path) -> tuple[Path, Path]:
     """The playbook, its inventory and one wrapper per host and document; (playbook, inventory)."""
-    hosts = sorted(
-        json.loads((state_dir / "fleet.json").read_text())["hosts"], key=lambda h: h["instance_id"]
-    )
+    record = FleetRecord.load(state_dir)
+    hosts = sorted(record.hosts, key=lambda h: h.instance_id)
     # The runbook parameters the rehearsal's deploys use (its app user, ...), as the runbook passes them on.
     configured = load_environment(state_dir / "releaseflow.yaml", "local").parameters
     parameters = {**configured, "Revision": [revision], "ExecutionId": [execution_id]}
     for host in hosts:
-        root = Path(host["root"])
+        root = host.root
         agent_host = Host(
-            instance_id=host["instance_id"],
+            instance_id=host.instance_id,
             root=root,
             binds=((str(root / "app"), APP_DIR),),
             path_prefix=str(root / "bin"),
         )
         for name in MIGRATION_HOST_DOCUMENTS:
-            _write_wrapper(work / host["instance_id"], name, agent_host, parameters, execution_id)
+            _write_wrapper(work / host.instance_id, name, agent_host, parameters, execution_id)
     # The migration host is the lowest instance id, as the runbook picks it on an untagged fleet.
-    migration, others = hosts[0]["instance_id"], [h["instance_id"] for h in hosts[1:]]
+    migration, others = hosts[0].instance_id, [h.instance_id for h in hosts[1:]]
     inventory = work / "inventory.yaml"
     inventory.write_text(
         json.dumps(
@@ -78,7 +78,7 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
             }
         )
     )
-    lb = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    lb = record.lb.target_group_arn
     # Like the runbook, each of the other hosts leaves the load balancer while it updates; an Ansible
     # playbook without the community.aws collection does that with the AWS CLI and `until` loops.
     out_of_service = [

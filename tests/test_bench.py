@@ -18,6 +18,7 @@ from bench.publish import CallCounter
 from bench.rehearsal import DeployRun
 from bench.stats import Summary, summarize
 from releaseflow.execution import Invocation, Snapshot, Step
+from releaseflow.rehearsal.fleet_record import FleetRecord, HostRecord, LoadBalancerRecord
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -228,9 +229,10 @@ def test_call_counter_counts_calls_and_writes():
 def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_time(tmp_path):
     """The peer playbook: all five documents on the migration host, then serial hosts out of and back into the LB."""
     state = tmp_path / "state"
-    hosts = [{"instance_id": f"i-{n}", "root": str(state / "hosts" / f"i-{n}")} for n in (3, 1, 2)]
+    hosts = tuple(HostRecord(f"i-{n}", 3000 + n, state / "hosts" / f"i-{n}", 0) for n in (3, 1, 2))
     state.mkdir()
-    (state / "fleet.json").write_text(json.dumps({"hosts": hosts, "lb": {"target_group_arn": "arn:tg"}}))
+    lb = LoadBalancerRecord("http://127.0.0.1:1", 0, "arn:tg")
+    FleetRecord(hosts, lb, "http://127.0.0.1:1").save(state)
     (state / "endpoint.json").write_text(json.dumps({"url": "http://127.0.0.1:1"}))
     (state / "releaseflow.yaml").write_text(
         "environments:\n  local:\n    parameters:\n      AppUser: releaseflow\n      TargetGroupArn: arn:tg\n"
