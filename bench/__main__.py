@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import engine, fleets, peer, publish, rehearsal, report, validate
-from releaseflow.rehearsal.fleet import repo_root
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness.fleet import repo_root
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 LIGHT_SIZES = (10, 50)
 

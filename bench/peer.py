@@ -14,11 +14,12 @@ from bench.stats import Summary, summarize
 from releaseflow.config import MIGRATE_PARAMETER, load_environment
 from releaseflow.documents import Document, load_document
 from releaseflow.placeholders import Unresolved, interpolate
-from releaseflow.rehearsal import fleet, shell_runner
-from releaseflow.rehearsal.agent import Host
 from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
-from releaseflow.rehearsal.fleet_record import FleetRecord
-from releaseflow.rehearsal.provision import host_of
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness.provision import host_of
+from releaseflow.rehearsal.host import shell_runner
+from releaseflow.rehearsal.host.agent import Host
 from releaseflow.rollout import DEPLOY_RUNBOOK, plan_rollout
 from releaseflow.sources import resolve_root, runbook_file
 

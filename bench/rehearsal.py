@@ -19,8 +19,8 @@ from releaseflow.config import load_environment
 from releaseflow.deploy import prepare_request, run_deploy
 from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
-from releaseflow.rehearsal import fleet, haproxy
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness import fleet, haproxy
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 # Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
 # out the target group's deregistration delay, and a registered target is healthy after the load

@@ -18,7 +18,7 @@ from bench.publish import CallCounter
 from bench.rehearsal import DeployRun
 from bench.stats import Summary, summarize
 from releaseflow.execution import Invocation, Snapshot, Step
-from releaseflow.rehearsal.fleet_record import FleetRecord, HostRecord, LoadBalancerRecord
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord, HostRecord, LoadBalancerRecord
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)

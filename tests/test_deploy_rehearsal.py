@@ -14,8 +14,8 @@ import boto3
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 pytestmark = pytest.mark.rehearsal
 RELEASEFLOW = Path(sys.executable).parent / "releaseflow"

@@ -17,8 +17,8 @@ import pytest
 from releaseflow.documents import find_document_files, load_document, parse_document
 from releaseflow.errors import DocumentError
 from releaseflow.placeholders import Unresolved, interpolate
-from releaseflow.rehearsal.agent import Host as AgentHost
-from releaseflow.rehearsal.agent import run_command
+from releaseflow.rehearsal.host.agent import Host as AgentHost
+from releaseflow.rehearsal.host.agent import run_command
 
 YAML_TEXT = """\
 schemaVersion: "2.2"

@@ -21,9 +21,9 @@ import boto3
 import pytest
 
 from releaseflow.engine import readings
-from releaseflow.rehearsal import fleet, provision
-from releaseflow.rehearsal.app_repo import AUTHOR, git
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from releaseflow.rehearsal.agent import Host
+from releaseflow.rehearsal.host.agent import Host
 
 DEADLINE = 20
 
@@ -122,7 +122,7 @@ def start_agent(api, tmp_path):
     def start(instance_id="i-test", binds=(), path_prefix=""):
         root = tmp_path / instance_id
         root.mkdir()
-        argv = [sys.executable, "-m", "releaseflow.rehearsal.agent", "--endpoint", api.url]
+        argv = [sys.executable, "-m", "releaseflow.rehearsal.host.agent", "--endpoint", api.url]
         argv += ["--instance-id", instance_id, "--host-root", str(root), "--poll-wait", "1"]
         for source, target in binds:
             argv += ["--bind", f"{source}:{target}"]
@@ -369,7 +369,7 @@ def test_sigterm_stops_the_agent_and_kills_its_script(api, tmp_path):
     """SIGTERM makes the agent kill the running script's group and exit 0."""
     root = tmp_path / "host"
     root.mkdir()
-    argv = [sys.executable, "-m", "releaseflow.rehearsal.agent", "--endpoint", api.url]
+    argv = [sys.executable, "-m", "releaseflow.rehearsal.host.agent", "--endpoint", api.url]
     process = subprocess.Popen(
         [*argv, "--instance-id", "i-stop", "--host-root", str(root), "--poll-wait", "1"]
     )

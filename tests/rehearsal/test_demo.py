@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.app_repo import build_remote
-from releaseflow.rehearsal.fleet_record import recorded
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.app_repo import build_remote
+from releaseflow.rehearsal.harness.fleet_record import recorded
 
 pytestmark = pytest.mark.rehearsal
 

@@ -28,10 +28,11 @@ from scenarios import (
 from releaseflow.cli import main
 from releaseflow.engine.automation import RESTARTED
 from releaseflow.publish import publish_documents
-from releaseflow.rehearsal import fleet, moto_journal, provision
-from releaseflow.rehearsal.awsjson import ApiError
-from releaseflow.rehearsal.faults_service import FaultsService
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.endpoint import moto_journal
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.faults_service import FaultsService
+from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.host.services import alive
 
 pytestmark = pytest.mark.rehearsal
 REPO = Path(__file__).resolve().parents[2]

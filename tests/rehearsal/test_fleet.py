@@ -14,11 +14,16 @@ from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
 from releaseflow.engine.readings import DEFAULT, STRICT
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.app_repo import git
-from releaseflow.rehearsal.fleet_record import FleetRecord, HostRecord, LoadBalancerRecord, RehearsalError
-from releaseflow.rehearsal.instances_service import PING_INTERVAL
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.app_repo import git
+from releaseflow.rehearsal.harness.fleet_record import (
+    FleetRecord,
+    HostRecord,
+    LoadBalancerRecord,
+    RehearsalError,
+)
+from releaseflow.rehearsal.host.services import alive
 
 
 @pytest.fixture

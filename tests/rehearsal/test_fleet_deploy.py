@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 pytestmark = pytest.mark.rehearsal
 

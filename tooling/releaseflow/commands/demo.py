@@ -15,8 +15,8 @@ from releaseflow.config import load_environment
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.fleet_record import FleetRecord, recorded
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord, recorded
 from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 

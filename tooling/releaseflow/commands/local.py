@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from releaseflow.engine import readings
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 NAME = "local"
 ORDER = 60

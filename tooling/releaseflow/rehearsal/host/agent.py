@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal import shell_runner
 from releaseflow.rehearsal.command_document import Plugin, plan_plugins, resolve_parameters
+from releaseflow.rehearsal.host import shell_runner
 from releaseflow.ssm import SHELL_PLUGIN
 
-log = logging.getLogger("releaseflow.rehearsal.agent")
+log = logging.getLogger("releaseflow.rehearsal.host.agent")
 
 # The environment the SSM agent has under systemd, which its scripts inherit.
 AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
@@ -402,7 +402,7 @@ def _os_release() -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.agent", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.host.agent", description=__doc__)
     parser.add_argument("--endpoint", required=True, help="the rehearsal endpoint URL")
     parser.add_argument("--instance-id", required=True)
     parser.add_argument("--host-root", required=True, type=Path, help="the host's own directory")

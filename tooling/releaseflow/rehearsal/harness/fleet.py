@@ -22,9 +22,10 @@ from ruamel.yaml import YAML
 from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import UsageError
 from releaseflow.publish import publish_documents
-from releaseflow.rehearsal import provision, services
-from releaseflow.rehearsal.app_repo import build_remote, git
-from releaseflow.rehearsal.fleet_record import (
+from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG
+from releaseflow.rehearsal.harness import provision
+from releaseflow.rehearsal.harness.app_repo import build_remote, git
+from releaseflow.rehearsal.harness.fleet_record import (
     OFFLINE_AFTER,
     FleetRecord,
     HostRecord,
@@ -33,8 +34,8 @@ from releaseflow.rehearsal.fleet_record import (
     forget,
     recorded,
 )
-from releaseflow.rehearsal.haproxy import LoadBalancer
-from releaseflow.rehearsal.instances_service import FOREIGN_TAG
+from releaseflow.rehearsal.harness.haproxy import LoadBalancer
+from releaseflow.rehearsal.host import services
 from releaseflow.sources import checkout, resolve_root
 
 REGION = "us-east-1"
@@ -277,7 +278,7 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
     """Stop everything `up` started, from the pid files it left; idempotent, and works after a crash."""
     state_dir = state_dir.resolve()
     for host_root in sorted((state_dir / "hosts").glob("*")):
-        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
+        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.host.agent"):
             progress(f"stopped the agent of {host_root.name}")
         for pid_file in sorted((host_root / "run").glob("*.pid")):
             if stop_recorded(pid_file, ""):
@@ -286,7 +287,7 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
         LoadBalancer(state_dir).stop()
         (state_dir / "haproxy" / "lb.json").unlink()
         progress("stopped haproxy")
-    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint.server"):
         progress("stopped the endpoint")
     (state_dir / "endpoint.json").unlink(missing_ok=True)
     if (state_dir / "postgres" / "data" / "postmaster.pid").exists():
@@ -340,7 +341,7 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
     """
     state_dir = state_dir.resolve()
     fleet = FleetRecord.load(state_dir)
-    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint.server"):
         progress("stopped the endpoint")
     url = fleet.endpoint_url
     progress(f"starting the endpoint again on {url}")
@@ -376,7 +377,7 @@ def start_endpoint(
             [
                 sys.executable,
                 "-m",
-                "releaseflow.rehearsal.endpoint",
+                "releaseflow.rehearsal.endpoint.server",
                 "--state-dir",
                 str(state_dir),
                 "--port",

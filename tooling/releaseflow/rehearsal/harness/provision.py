@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal import services
-from releaseflow.rehearsal.agent import AGENT_LANG, AGENT_PATH, Host
-from releaseflow.rehearsal.shell_runner import HostCommand
+from releaseflow.rehearsal.host import services
+from releaseflow.rehearsal.host.agent import AGENT_LANG, AGENT_PATH, Host
+from releaseflow.rehearsal.host.shell_runner import HostCommand
 
 APP_USER = "releaseflow"
 # Where every host sees its own checkout: the agent and the stand-in bind STATE/hosts/<id>/app here.
@@ -131,7 +131,7 @@ def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:
             [
                 sys.executable,
                 "-m",
-                "releaseflow.rehearsal.agent",
+                "releaseflow.rehearsal.host.agent",
                 "--endpoint",
                 endpoint_url,
                 "--instance-id",
