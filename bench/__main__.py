@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import engine, fleets, peer, publish, rehearsal, report, validate
-from releaseflow.rehearsal.fleet import repo_root
+from releaseflow.rehearsal.harness.fleet import repo_root
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 LIGHT_SIZES = (10, 50)
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["engine.step_overhead_growth"] = engine.growth(figures, *LIGHT_SIZES)
     step("rehearsal: 3 Rails hosts (local up)")
     with fleets.rails(3) as state_dir:
-        first, second = json.loads((state_dir / "fleet.json").read_text())["revisions"][:2]
+        first, second = FleetRecord.load(state_dir).revisions[:2]
         alternate = [second if n % 2 == 0 else first for n in range(args.runs)]
         step("rehearsal: rolling deploys through `releaseflow deploy`")
         figures.update(rehearsal.measure(state_dir, alternate))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from releaseflow.rehearsal import fleet, provision
+from releaseflow.rehearsal.harness import fleet, provision
 
 ONLINE_TIMEOUT = 60
 

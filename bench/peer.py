@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
 from bench.stats import Summary, summarize
-from releaseflow.config import load_environment
-from releaseflow.rehearsal import fleet, shell_runner
-from releaseflow.rehearsal.agent import DEFAULT_WORKING_DIRECTORY, Host
+from releaseflow.config import MIGRATE_PARAMETER, load_environment
+from releaseflow.documents import Document, load_document
+from releaseflow.placeholders import Unresolved, interpolate
 from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
-from releaseflow.rehearsal.fleet import repo_root
-from releaseflow.rehearsal.provision import APP_DIR
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from releaseflow.rehearsal.harness.provision import host_of
+from releaseflow.rehearsal.host import shell_runner
+from releaseflow.rehearsal.host.agent import Host
+from releaseflow.rollout import DEPLOY_RUNBOOK, plan_rollout
+from releaseflow.sources import resolve_root, runbook_file
 
-# As the runbook: prepare (fetch, install beside the served tree), then switch.
-MIGRATION_HOST_DOCUMENTS = (
-    "PrepareRevision",
-    "CheckoutRevision",
-    "Migrate",
-    "RestartServices",
-    "HealthCheck",
-)
-OTHER_HOST_DOCUMENTS = ("PrepareRevision", "CheckoutRevision", "RestartServices", "HealthCheck")
+# The runbook's host steps, in its order: PrepareHosts on every host, MigrateOnMigrationHost once,
+# then per batch SwitchBatch, RestartBatch and HealthCheckBatch between DrainBatch and RegisterBatch.
+PREPARE, MIGRATE = "PrepareRevision", "Migrate"
+BATCH_DOCUMENTS = ("CheckoutRevision", "RestartServices", "HealthCheck")
 
 
 def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
@@ -45,42 +42,47 @@ def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
 
 
 def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path) -> tuple[Path, Path]:
-    """The playbook, its inventory and one wrapper per host and document; (playbook, inventory)."""
-    hosts = sorted(
-        json.loads((state_dir / "fleet.json").read_text())["hosts"], key=lambda h: h["instance_id"]
-    )
-    # The runbook parameters the rehearsal's deploys use (its app user, ...), as the runbook passes them on.
+    """The playbook, its inventory and one wrapper per host and document; (playbook, inventory).
+
+    What the Deploy runbook does, in its order and with the parameters its runCommand steps pass: prepare
+    every host, migrate once on the migration host, then batch by batch (the migration host alone, then
+    the others by BatchSize, as the runbook's own PlanRollout script cuts them): drain, switch, restart,
+    health check, back into service.
+    """
+    record = FleetRecord.load(state_dir)
+    root = resolve_root()
+    runbook = runbook_file(root, DEPLOY_RUNBOOK)
+    deploy = load_document(runbook)
+    # The runbook parameters the rehearsal's deploys use (its app user, ...), over the runbook's defaults.
     configured = load_environment(state_dir / "releaseflow.yaml", "local").parameters
-    parameters = {**configured, "Revision": [revision], "ExecutionId": [execution_id]}
-    for host in hosts:
-        root = Path(host["root"])
-        agent_host = Host(
-            instance_id=host["instance_id"],
-            root=root,
-            binds=((str(root / "app"), APP_DIR),),
-            path_prefix=str(root / "bin"),
-        )
-        for name in MIGRATION_HOST_DOCUMENTS:
-            _write_wrapper(work / host["instance_id"], name, agent_host, parameters, execution_id)
-    # The migration host is the lowest instance id, as the runbook picks it on an untagged fleet.
-    migration, others = hosts[0]["instance_id"], [h["instance_id"] for h in hosts[1:]]
+    values = _runbook_values(deploy.content, {**configured, "Revision": [revision]})
+    step_parameters = _run_command_parameters(deploy, values, execution_id)
+    plan = plan_rollout(record.instance_ids, batch_size=values["BatchSize"], runbook=runbook)
+    batches = [[plan.migration_host], *(list(batch) for batch in plan.batches)]
+    migrate = values.get(MIGRATE_PARAMETER) != "false"
+    for host in record.hosts:
+        for name in (PREPARE, MIGRATE, *BATCH_DOCUMENTS):
+            document = root / "documents" / f"releaseflow-{name}.yaml"
+            given = step_parameters[f"releaseflow-{name}"]
+            _write_wrapper(work / host.instance_id, name, document, host_of(host.root), given, execution_id)
     inventory = work / "inventory.yaml"
+    ordered = [host for batch in batches for host in batch]
     inventory.write_text(
         json.dumps(
             {
                 "all": {
                     "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                     "children": {
-                        "migration": {"hosts": {migration: {}}},
-                        "others": {"hosts": {name: {} for name in others}},
+                        "fleet": {"hosts": {name: {} for name in ordered}},
+                        "migration": {"hosts": {plan.migration_host: {}}},
                     },
                 }
             }
         )
     )
-    lb = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
-    # Like the runbook, each of the other hosts leaves the load balancer while it updates; an Ansible
-    # playbook without the community.aws collection does that with the AWS CLI and `until` loops.
+    lb = record.lb.target_group_arn
+    # Like the runbook, each batch leaves the load balancer while it updates; an Ansible playbook without
+    # the community.aws collection does that with the AWS CLI and `until` loops.
     out_of_service = [
         _target_group_task("deregister", "deregister-targets", lb),
         _target_group_task("wait drained", "describe-target-health", lb, until="unused"),
@@ -89,28 +91,62 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
         _target_group_task("register", "register-targets", lb),
         _target_group_task("wait healthy", "describe-target-health", lb, until="healthy"),
     ]
-    playbook = work / "rollout.yaml"
-    playbook.write_text(
-        json.dumps(
-            [
-                _play(
-                    "migrate once on the migration host",
-                    "migration",
-                    _commands(MIGRATION_HOST_DOCUMENTS, work),
-                ),
-                {
-                    **_play(
-                        "then one host at a time",
-                        "others",
-                        out_of_service + _commands(OTHER_HOST_DOCUMENTS, work) + back_in_service,
-                    ),
-                    "serial": 1,
-                    "environment": fleet.env(state_dir),
-                },
-            ]
-        )
+    plays = [_play("prepare every host while it serves", "fleet", _commands((PREPARE,), work))]
+    if migrate:
+        plays.append(_play("migrate once on the migration host", "migration", _commands((MIGRATE,), work)))
+    plays.append(
+        {
+            **_play(
+                "then batch by batch, the migration host first",
+                "fleet",
+                out_of_service + _commands(BATCH_DOCUMENTS, work) + back_in_service,
+            ),
+            # Ansible's serial list: the size of each batch in turn, the migration host's first.
+            "serial": [len(batch) for batch in batches],
+            "environment": fleet.env(state_dir),
+        }
     )
+    playbook = work / "rollout.yaml"
+    playbook.write_text(json.dumps(plays))
     return playbook, inventory
+
+
+def _runbook_values(runbook: dict, given: dict[str, list[str]]) -> dict[str, str | list[str]]:
+    """The runbook's parameters as its steps see them: `given` (lists, as StartAutomationExecution takes
+    them) over the defaults, a String as its one value, a StringList as a list."""
+    values: dict[str, str | list[str]] = {}
+    for name, spec in runbook["parameters"].items():
+        value = given.get(name, spec.get("default"))
+        if value is None:
+            continue
+        if spec.get("type") == "StringList":
+            values[name] = list(value) if isinstance(value, list) else [value]
+        else:
+            values[name] = value[0] if isinstance(value, list) else str(value)
+    return values
+
+
+def _run_command_parameters(
+    runbook: Document, values: dict[str, str | list[str]], execution_id: str
+) -> dict[str, dict[str, list[str]]]:
+    """Document name -> the Parameters its aws:runCommand step sends, placeholders filled as the runbook's."""
+
+    def lookup(name: str):
+        if name == "automation:EXECUTION_ID":
+            return execution_id
+        if name not in values:
+            raise Unresolved(name)
+        return values[name]
+
+    sent = {}
+    for _path, step in runbook.steps():
+        inputs = step.get("inputs") or {}
+        if step.get("action") == "aws:runCommand":
+            parameters = interpolate(inputs.get("Parameters") or {}, lookup)
+            sent[inputs["DocumentName"]] = {
+                key: value if isinstance(value, list) else [value] for key, value in parameters.items()
+            }
+    return sent
 
 
 def _play(name: str, group: str, tasks: list[dict]) -> dict:
@@ -148,24 +184,18 @@ def _target_group_task(name: str, api: str, target_group_arn: str, until: str = 
     }
 
 
-def _write_wrapper(folder: Path, name: str, host: Host, parameters: dict, execution_id: str) -> None:
-    """A shell wrapper running the document's scripts as the agent does: same env, namespace, mounts."""
-    content = YAML(typ="safe").load((repo_root() / "documents" / f"releaseflow-{name}.yaml").read_text())
-    given = {key: values for key, values in parameters.items() if key in content.get("parameters", {})}
+def _write_wrapper(
+    folder: Path, name: str, document: Path, host: Host, given: dict[str, list[str]], execution_id: str
+) -> None:
+    """A shell wrapper running the document's scripts as the agent does (Host.script_command: same
+    environment, namespace, mounts), stopping at the first that fails."""
+    content = load_document(document).content
     lines = ["#!/bin/sh"]
     for plugin in plan_plugins(content, resolve_parameters(content, given)):
         commands = plugin.inputs["runCommand"]
         script = folder / f"{name}-{plugin.name}.sh"
         shell_runner.write_script(script, commands if isinstance(commands, list) else commands.splitlines())
-        environment = host.environment(execution_id, plugin.environment)
-        ((source, target),) = host.binds
-        inside = (
-            f"mkdir -p {shlex.quote(target)} && mount --bind {shlex.quote(source)} {shlex.quote(target)}"
-            f" && cd {DEFAULT_WORKING_DIRECTORY} && exec sh -c {shlex.quote(str(script))}"
-        )
-        assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in environment.items())
-        namespace = f"unshare --mount --propagation private sh -c {shlex.quote(inside)}"
-        lines.append(f"env -i {assignments} {namespace} || exit $?")
+        lines.append(f"{host.script_command(plugin, script, execution_id).shell()} || exit $?")
     wrapper = folder / f"{name}.sh"
     wrapper.write_text("\n".join(lines) + "\n")
     wrapper.chmod(0o700)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,8 @@ from releaseflow.config import load_environment
 from releaseflow.deploy import prepare_request, run_deploy
 from releaseflow.execution import Snapshot
 from releaseflow.follow import fetch
-from releaseflow.rehearsal import fleet, haproxy
+from releaseflow.rehearsal.harness import fleet, haproxy
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 # Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
 # out the target group's deregistration delay, and a registered target is healthy after the load
@@ -136,7 +136,7 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
     names: list[str] = []
     session.events.register("before-call.*.*", lambda model, **_: names.append(model.name))
     ssm = session.client("ssm", endpoint_url=values["AWS_ENDPOINT_URL"], config=RETRIES)
-    arn = json.loads((state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    arn = FleetRecord.load(state_dir).lb.target_group_arn
     elbv2 = fleet.client("elbv2", values["AWS_ENDPOINT_URL"])
 
     def describe() -> dict[str, str]:

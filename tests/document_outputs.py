@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from releaseflow.documents import load_document
-from releaseflow.rehearsal.agent import Host, run_command
+from releaseflow.rehearsal.host.agent import Host, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_USER = "nobody"

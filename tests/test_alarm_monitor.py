@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from releaseflow.engine.errors import AwsCallError
-from releaseflow.rehearsal.alarm_monitor import (
+from releaseflow.rehearsal.endpoint.alarm_monitor import (
     POLL_SECONDS,
     AlarmConfiguration,
     AlarmMonitor,
     read_state,
     verdict,
 )
-from releaseflow.rehearsal.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
 
 WATCHED = AlarmConfiguration("shop-5xx")
 IGNORING = AlarmConfiguration("shop-5xx", ignore_poll_failure=True)

@@ -8,6 +8,7 @@ import pytest
 
 from releaseflow.documents import Document, parse_document
 from releaseflow.rules import all_rules
+from releaseflow.rules._automation_spec import steps_of
 from releaseflow.ssm import ACTIONS, duration_seconds
 from releaseflow.validation import validate_documents
 
@@ -209,3 +210,38 @@ def test_rules_never_crash_when_any_value_has_the_wrong_type(name):
         for wrong in (None, 7, True, "{{ x }}", ["a"], {"a": [1]}):
             document = Document(valid.path, _replaced(valid.content, path, wrong), valid.text, valid.lines)
             validate_documents([document], rules)
+
+
+def test_steps_of_finds_the_action_s_steps_inside_loops_and_passes_over_malformed_inputs():
+    """steps_of yields the named actions' steps, nested loop steps included, and not those without input maps."""
+    document = parse_document(
+        """\
+schemaVersion: '0.3'
+mainSteps:
+  - name: Nap
+    action: aws:sleep
+    inputs: {Duration: PT1S}
+  - name: Each
+    action: aws:loop
+    inputs:
+      Iterators: [a, b]
+      Steps:
+        - name: Inner
+          action: aws:sleep
+          inputs: {Duration: PT2S}
+        - name: Script
+          action: aws:executeScript
+          inputs: {Runtime: python3.11, Handler: h, Script: 'def h(e, c): pass'}
+  - name: Broken
+    action: aws:sleep
+    inputs: [PT1S]
+""",
+        "releaseflow-Walk.yaml",
+    )
+    assert [step["name"] for _path, step, _inputs in steps_of(document, "aws:sleep")] == ["Nap", "Inner"]
+    found = list(steps_of(document, "aws:executeScript", "aws:loop"))
+    assert [(path, step["name"]) for path, step, _inputs in found] == [
+        (("mainSteps", 1), "Each"),
+        (("mainSteps", 1, "inputs", "Steps", 1), "Script"),
+    ]
+    assert found[1][2]["Runtime"] == "python3.11"

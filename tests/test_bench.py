@@ -18,6 +18,7 @@ from bench.publish import CallCounter
 from bench.rehearsal import DeployRun
 from bench.stats import Summary, summarize
 from releaseflow.execution import Invocation, Snapshot, Step
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord, HostRecord, LoadBalancerRecord
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -225,44 +226,46 @@ def test_call_counter_counts_calls_and_writes():
     assert counter.take() == (0, 0)
 
 
-def test_ansible_rollout_migrates_on_the_lowest_host_then_drains_one_host_at_a_time(tmp_path):
-    """The peer playbook: all five documents on the migration host, then serial hosts out of and back into the LB."""
+def test_ansible_rollout_does_what_the_deploy_runbook_does_in_its_order(tmp_path):
+    """The peer playbook: prepare every host, migrate once (from the prepared tree) on the lowest host, then
+    the runbook's batches (that host alone, then BatchSize 2) drained, switched, restarted, checked, back."""
     state = tmp_path / "state"
-    hosts = [{"instance_id": f"i-{n}", "root": str(state / "hosts" / f"i-{n}")} for n in (3, 1, 2)]
+    hosts = tuple(HostRecord(f"i-{n}", 3000 + n, state / "hosts" / f"i-{n}", 0) for n in (3, 1, 2))
     state.mkdir()
-    (state / "fleet.json").write_text(json.dumps({"hosts": hosts, "lb": {"target_group_arn": "arn:tg"}}))
+    lb = LoadBalancerRecord("http://127.0.0.1:1", 0, "arn:tg")
+    FleetRecord(hosts, lb, "http://127.0.0.1:1").save(state)
     (state / "endpoint.json").write_text(json.dumps({"url": "http://127.0.0.1:1"}))
     (state / "releaseflow.yaml").write_text(
         "environments:\n  local:\n    parameters:\n      AppUser: releaseflow\n      TargetGroupArn: arn:tg\n"
+        "      BatchSize: '2'\n"
     )
     work = tmp_path / "work"
     playbook, inventory = peer.write_rollout(state, "abc123", "ansible-bench-1", work)
 
     groups = json.loads(inventory.read_text())["all"]["children"]
-    assert groups == {"migration": {"hosts": {"i-1": {}}}, "others": {"hosts": {"i-2": {}, "i-3": {}}}}
-    first, rest = json.loads(playbook.read_text())
-    assert [t["name"] for t in first["tasks"]] == [
-        "PrepareRevision",
-        "CheckoutRevision",
-        "Migrate",
-        "RestartServices",
-        "HealthCheck",
-    ]
-    assert rest["serial"] == 1
-    assert [t["name"] for t in rest["tasks"]] == [
+    assert groups == {
+        "fleet": {"hosts": {"i-1": {}, "i-2": {}, "i-3": {}}},
+        "migration": {"hosts": {"i-1": {}}},
+    }
+    prepare, migrate, batches = json.loads(playbook.read_text())
+    assert (prepare["hosts"], [t["name"] for t in prepare["tasks"]]) == ("fleet", ["PrepareRevision"])
+    assert (migrate["hosts"], [t["name"] for t in migrate["tasks"]]) == ("migration", ["Migrate"])
+    assert (batches["hosts"], batches["serial"]) == ("fleet", [1, 2])
+    assert [t["name"] for t in batches["tasks"]] == [
         "deregister",
         "wait drained",
-        "PrepareRevision",
         "CheckoutRevision",
         "RestartServices",
         "HealthCheck",
         "register",
         "wait healthy",
     ]
-    assert rest["environment"]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert batches["environment"]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
     wrapper = (work / "i-2" / "CheckoutRevision.sh").read_text()
     assert "SSM_Revision=abc123" in wrapper and "SSM_AppUser=releaseflow" in wrapper
+    assert "SSM_ExecutionId=ansible-bench-1" in wrapper
     assert f"mount --bind {state}/hosts/i-2/app /srv/app" in wrapper
+    assert "SSM_Checkout=prepared" in (work / "i-1" / "Migrate.sh").read_text()
 
 
 def test_the_deliberate_waits_are_the_release_runbooks_own_load_balancer_waits():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -15,7 +14,8 @@ import boto3
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 pytestmark = pytest.mark.rehearsal
 RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
@@ -31,7 +31,7 @@ def rehearsal():
     state_dir.chmod(0o755)
     try:
         assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
-        revisions = json.loads((state_dir / "fleet.json").read_text())["revisions"]
+        revisions = list(FleetRecord.load(state_dir).revisions)
         yield {**os.environ, **fleet.env(state_dir)}, revisions
     finally:
         fleet.down(state_dir)

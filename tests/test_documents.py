@@ -1,5 +1,6 @@
 """The document loader, and the product's Command documents: patterns, shell syntax and real runs."""
 
+import copy
 import http.server
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from releaseflow.documents import find_document_files, load_document, parse_document
 from releaseflow.errors import DocumentError
 from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.rehearsal.host.agent import Host as AgentHost
+from releaseflow.rehearsal.host.agent import run_command
 
 YAML_TEXT = """\
 schemaVersion: "2.2"
@@ -241,36 +245,30 @@ def test_scripts_parse_with_bash_and_pass_shellcheck(document, tmp_path):
 
 APP_USER = "nobody"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="runs the scripts as root, as the agent does")
-SYSTEMCTL_STUB = '#!/bin/sh\necho "$*" >> "$SYSTEMCTL_LOG"\n'
+# The stub logs to a file beside it: the agent gives scripts its own environment and nothing else.
+SYSTEMCTL_STUB = '#!/bin/sh\necho "$*" >> "$(dirname "$0")/../systemctl.log"\n'
 
 
-def run_document(name: str, values: dict, env: dict, *, env_var: bool) -> tuple[int, str]:
-    """Run a document's steps in order like the agent: bash, as root, stopping after a failed `onFailure: exit` step.
+def run_document(name: str, values: dict, host: AgentHost, *, env_var: bool) -> tuple[int, str]:
+    """Run a document on `host` through the rehearsal agent's own runner (agent.run_command): the agent's
+    environment, parameters, `sh -c _script.sh` as root, steps stopping as its onFailure says.
 
-    With env_var the values also arrive as SSM_<Name> variables (agent >= 3.3.2746.0), a list comma-joined;
-    without, only the placeholder fallback lines supply them.
+    With env_var the values also arrive as SSM_<Name> variables (agent >= 3.3.2746.0), joined as the agent
+    joins a list; without, the document's interpolationType is dropped, as an older agent ignores it, and
+    only the placeholder fallback lines supply them. Returns the response code and every step's output.
     """
-    document = ROOT / "documents" / f"{name}.yaml"
-    steps = load_document(document).content["mainSteps"]
-    ssm_env = {}
-    if env_var:
-        ssm_env = {f"SSM_{k}": ",".join(v) if isinstance(v, list) else v for k, v in values.items()}
-    output = []
-    code = 0
-    for step, (_, script) in zip(steps, scripts_of(document, values), strict=True):
-        result = subprocess.run(
-            ["bash", "-c", script],
-            env=env | ssm_env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        output.append(result.stdout + result.stderr)
-        code = code or result.returncode
-        if result.returncode != 0 and step["inputs"].get("onFailure") == "exit":
-            break
-    return code, "".join(output)
+    content = copy.deepcopy(load_document(ROOT / "documents" / f"{name}.yaml").content)
+    if not env_var:
+        for spec in content["parameters"].values():
+            spec.pop("interpolationType", None)
+    command = {
+        "command_id": f"c-{uuid.uuid4().hex[:8]}",
+        "content": content,
+        "parameters": {k: v if isinstance(v, list) else [v] for k, v in values.items()},
+    }
+    report = run_command(command, host, threading.Event())
+    code = next((plugin["response_code"] for plugin in report["plugins"] if plugin["response_code"]), 0)
+    return code, "".join(plugin["stdout"] + plugin["stderr"] for plugin in report["plugins"])
 
 
 class Host:
@@ -309,11 +307,9 @@ class Host:
         (bin_dir / "systemctl").write_text(SYSTEMCTL_STUB)
         (bin_dir / "systemctl").chmod(0o755)
         # The agent's environment: no HOME; the stub first on PATH.
-        self.env = {
-            "PATH": f"{bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin",
-            "LANG": "C.UTF-8",
-            "SYSTEMCTL_LOG": str(self.log),
-        }
+        self.agent_host = AgentHost(
+            instance_id="i-0123456789abcdef0", root=root / "agent", path_prefix=str(bin_dir)
+        )
         shutil.chown(root, APP_USER)
         subprocess.run(["chown", "-R", APP_USER, str(self.remote), str(self.app)], check=True)
 
@@ -330,11 +326,12 @@ class Host:
     def record(self, name: str) -> str:
         return (self.app / ".git" / "releaseflow" / name).read_text().strip()
 
-    def params(self, **values) -> dict:
-        return {"AppDir": str(self.app), "AppUser": APP_USER, "InstallCommand": "touch installed"} | values
-
     def run(self, document: str, *, env_var: bool = True, **values) -> tuple[int, str]:
-        return run_document(document, self.params(**values), self.env, env_var=env_var)
+        """Run `document` with this host's AppDir, AppUser and InstallCommand where it declares them, and `values`."""
+        declared = load_document(ROOT / "documents" / f"{document}.yaml").content["parameters"]
+        host = {"AppDir": str(self.app), "AppUser": APP_USER, "InstallCommand": "touch installed"}
+        given = {key: value for key, value in host.items() if key in declared} | values
+        return run_document(document, given, self.agent_host, env_var=env_var)
 
     def switch(self, revision: str, execution: str = "exec-1", **values) -> tuple[int, str]:
         """Prepare then check out `revision`, as the deploy does (CheckoutRevision itself does not fetch)."""
@@ -475,7 +472,10 @@ def test_migrate_runs_as_app_user_with_env_file_and_never_prints_it(host):
     script.write_text('#!/bin/sh\necho "$RAILS_ENV $SECRET_KEY_BASE $(id -un)" > migrated\n')
     script.chmod(0o755)
     code, output = host.run(
-        "releaseflow-Migrate", EnvironmentFile=str(env_file), RailsEnv="staging", MigrateCommand=f"{script}"
+        "releaseflow-Migrate",
+        EnvironmentFile=str(env_file),
+        RailsEnv="staging",
+        MigrateCommand="sh bin-migrate",
     )
     assert code == 0, output
     assert (host.app / "migrated").read_text() == f"staging hunter2secret {APP_USER}\n"

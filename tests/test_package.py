@@ -93,6 +93,18 @@ def test_the_wheel_leaves_out_the_bench(wheel):
     assert not [name for name in names if "bench/" in name or name.startswith("bench")]
 
 
+def test_the_wheel_carries_every_module_and_the_rehearsal_app(wheel):
+    """Every tracked file of the package (each rehearsal subpackage, the sample app's dot files too) is in it."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(
+        ["git", "ls-files", "tooling/releaseflow"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    wanted = {path.removeprefix("tooling/") for path in tracked}
+    assert "releaseflow/rehearsal/harness/sample_app/Gemfile.lock" in wanted
+    assert "releaseflow/rehearsal/host/agent.py" in wanted
+    assert sorted(wanted - names) == []
+
+
 def test_the_package_comes_from_the_wheel(installed, app):
     """The fresh virtualenv imports releaseflow from its own site-packages, not from this checkout."""
     found = subprocess.run(

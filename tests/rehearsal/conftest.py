@@ -44,7 +44,7 @@ class EndpointProcess:
         return self._clients[service]
 
     def agent(self, path: str, body: dict) -> dict:
-        """POST to the agent API as rehearsal/agent.py does."""
+        """POST to the agent API as rehearsal/host/agent.py does."""
         request = urllib.request.Request(
             f"{self.url}/_rehearsal/agent/{path}",
             data=json.dumps(body).encode(),
@@ -68,10 +68,10 @@ class EndpointProcess:
 def _start(
     state_dir: Path, offline_after: float = ENDPOINT_OFFLINE_AFTER, readings: str = "{}"
 ) -> EndpointProcess:
-    """Start `python -m releaseflow.rehearsal.endpoint` and wait for its endpoint.json."""
+    """Start `python -m releaseflow.rehearsal.endpoint.server` and wait for its endpoint.json."""
     state_dir.mkdir(parents=True, exist_ok=True)
     log = (state_dir / "endpoint.log").open("ab")
-    command = [sys.executable, "-m", "releaseflow.rehearsal.endpoint", "--state-dir", str(state_dir)]
+    command = [sys.executable, "-m", "releaseflow.rehearsal.endpoint.server", "--state-dir", str(state_dir)]
     process = subprocess.Popen(
         [
             *command,

@@ -21,8 +21,9 @@ import boto3
 import pytest
 
 from releaseflow.engine import readings
-from releaseflow.rehearsal import fleet, provision
-from releaseflow.rehearsal.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
 
@@ -33,12 +34,22 @@ class Fleet:
 
     state_dir: Path
     environment: dict[str, str]
-    revisions: tuple[str, ...]
-    instance_ids: tuple[str, ...]
-    lb_url: str
+    record: FleetRecord
+
+    @property
+    def revisions(self) -> tuple[str, ...]:
+        return self.record.revisions
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        return self.record.instance_ids
+
+    @property
+    def lb_url(self) -> str:
+        return self.record.lb.url
 
     def host_root(self, instance_id: str) -> Path:
-        return self.state_dir / "hosts" / instance_id
+        return self.record.host(instance_id).root
 
 
 # Which open readings the scenario fleets play: `default`, `strict` or a JSON file (`make test-strict`).
@@ -76,13 +87,10 @@ def fleet_fixture(
         state_dir.chmod(0o755)
         try:
             fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
-            recorded = json.loads((state_dir / "fleet.json").read_text())
             yield Fleet(
                 state_dir=state_dir,
                 environment={**os.environ, **fleet.env(state_dir)},
-                revisions=tuple(recorded["revisions"]),
-                instance_ids=tuple(h["instance_id"] for h in recorded["hosts"]),
-                lb_url=recorded["lb"]["url"],
+                record=FleetRecord.load(state_dir),
             )
         finally:
             fleet.down(state_dir)
@@ -100,7 +108,7 @@ def push_commit(
     """
     remote = state_dir / "remote.git"
     if parent is None:
-        parent = json.loads((state_dir / "fleet.json").read_text())["revisions"][0]
+        parent = FleetRecord.load(state_dir).revisions[0]
     with tempfile.TemporaryDirectory(prefix="rf-commit-") as work:
         # A private index builds the tree inside the bare remote: no clone of a repository root does not own.
         env = {**AUTHOR, "GIT_INDEX_FILE": str(Path(work) / "index")}

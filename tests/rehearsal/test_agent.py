@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from releaseflow.rehearsal.host.agent import Host
+
 DEADLINE = 20
 
 
@@ -120,7 +122,7 @@ def start_agent(api, tmp_path):
     def start(instance_id="i-test", binds=(), path_prefix=""):
         root = tmp_path / instance_id
         root.mkdir()
-        argv = [sys.executable, "-m", "releaseflow.rehearsal.agent", "--endpoint", api.url]
+        argv = [sys.executable, "-m", "releaseflow.rehearsal.host.agent", "--endpoint", api.url]
         argv += ["--instance-id", instance_id, "--host-root", str(root), "--poll-wait", "1"]
         for source, target in binds:
             argv += ["--bind", f"{source}:{target}"]
@@ -367,7 +369,7 @@ def test_sigterm_stops_the_agent_and_kills_its_script(api, tmp_path):
     """SIGTERM makes the agent kill the running script's group and exit 0."""
     root = tmp_path / "host"
     root.mkdir()
-    argv = [sys.executable, "-m", "releaseflow.rehearsal.agent", "--endpoint", api.url]
+    argv = [sys.executable, "-m", "releaseflow.rehearsal.host.agent", "--endpoint", api.url]
     process = subprocess.Popen(
         [*argv, "--instance-id", "i-stop", "--host-root", str(root), "--poll-wait", "1"]
     )
@@ -515,3 +517,27 @@ def test_daemonized_child_survives_in_the_hosts_namespace(api, start_agent, tmp_
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert seen.read_text() == "mine"
+
+
+@pytest.mark.rehearsal
+def test_a_host_command_and_its_shell_line_run_the_same(tmp_path, bind_target):
+    """Host.command run directly and as its shell() line (the Ansible peer's wrappers) see the same mount,
+    working directory and environment, and nothing of the caller's."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/name").write_text("mine")
+    host = Host(
+        "i-1", tmp_path / "agent", binds=((str(tmp_path / "app"), bind_target),), path_prefix="/opt/x"
+    )
+    probe = ["sh", "-c", 'cat name; echo " $(pwd)"; env | sort']
+    command = host.command(probe, "c-1", {"SSM_Name": "a b"}, working_directory=bind_target)
+    direct = subprocess.run(
+        command.argv, cwd=command.cwd, env=command.environment, capture_output=True, text=True, check=True
+    ).stdout
+    environment = {**os.environ, "CALLER_ONLY": "1"}
+    line = subprocess.run(
+        ["sh", "-c", command.shell()], env=environment, capture_output=True, text=True, check=True
+    ).stdout
+    assert direct == line
+    assert direct.startswith(f"mine {bind_target}\n")
+    assert "SSM_Name=a b\n" in direct and "PATH=/opt/x:/usr/local/sbin" in direct
+    assert "CALLER_ONLY" not in line and "OLDPWD" not in line

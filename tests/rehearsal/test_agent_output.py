@@ -2,7 +2,7 @@
 
 import pytest
 
-from releaseflow.rehearsal.shell_runner import execution_timeout, plugin_output, prefix
+from releaseflow.rehearsal.host.shell_runner import execution_timeout, plugin_output, prefix
 
 SUFFIX = "--output truncated--"
 

@@ -23,7 +23,7 @@ from scenarios import (
 )
 from test_endpoint import AWS_CLI
 
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
 
 pytestmark = pytest.mark.rehearsal
 

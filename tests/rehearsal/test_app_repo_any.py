@@ -13,8 +13,8 @@ import pytest
 from scenarios import RELEASEFLOW
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
 
 pytestmark = pytest.mark.rehearsal
 # Gems of a stock `rails new --minimal` Gemfile beyond what the bundled app uses; the Makefile installs them.

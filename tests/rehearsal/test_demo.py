@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.app_repo import build_remote
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.app_repo import build_remote
+from releaseflow.rehearsal.harness.fleet_record import recorded
 
 pytestmark = pytest.mark.rehearsal
 
@@ -62,4 +63,4 @@ def test_demo_deploys_revision_2_to_every_host_and_leaves_nothing_running(state_
     assert len(ports) == 2
     assert [port for port in ports if _listening(port)] == []
     assert _running_from(state_dir) == []
-    assert not (state_dir / "fleet.json").exists()
+    assert not recorded(state_dir)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.endpoint import POLL_SLICE_SECONDS
+from releaseflow.rehearsal.endpoint.server import POLL_SLICE_SECONDS
+from releaseflow.rehearsal.harness import fleet
 
 # The AWS CLI of the test extra, beside this interpreter (PATH may not hold the virtualenv's bin/).
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws") or "aws"
@@ -351,7 +351,7 @@ def test_real_agent_runs_a_command_end_to_end(endpoint_server, tmp_path):
         [
             sys.executable,
             "-m",
-            "releaseflow.rehearsal.agent",
+            "releaseflow.rehearsal.host.agent",
             "--endpoint",
             endpoint_server.url,
             "--instance-id",

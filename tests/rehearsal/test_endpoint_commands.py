@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.rehearsal.awsjson import ApiError
-from releaseflow.rehearsal.commands_service import CommandsService
-from releaseflow.rehearsal.instances_service import InstancesService
-from releaseflow.rehearsal.moto_state import Ec2Instance, StoredDocument
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.commands_service import CommandsService
+from releaseflow.rehearsal.endpoint.instances_service import InstancesService
+from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance, StoredDocument
 
 DOCUMENT = {
     "schemaVersion": "2.2",

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from releaseflow.rehearsal.fleet import free_port
-from releaseflow.rehearsal.haproxy import HAPROXY, LoadBalancer
+from releaseflow.rehearsal.harness.fleet import free_port
+from releaseflow.rehearsal.harness.haproxy import HAPROXY, LoadBalancer
 
 pytestmark = pytest.mark.rehearsal
 

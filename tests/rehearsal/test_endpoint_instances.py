@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.rehearsal.awsjson import ApiError
-from releaseflow.rehearsal.instances_service import FOREIGN_TAG, InstancesService
-from releaseflow.rehearsal.moto_state import Ec2Instance
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG, InstancesService
+from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance
 
 
 class Clock:

@@ -33,7 +33,7 @@ from scenarios import (
     wait_for_invocation,
 )
 
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
 
 pytestmark = pytest.mark.rehearsal
 

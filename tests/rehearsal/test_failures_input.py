@@ -27,7 +27,7 @@ from injection import (
 )
 from releaseflow.config import load_environment
 from releaseflow.deploy import LockHeld, claim, running_executions, start, start_request
-from releaseflow.rehearsal import provision
+from releaseflow.rehearsal.harness import provision
 
 pytestmark = pytest.mark.rehearsal
 rehearsal = fleet_fixture(hosts=2, every_reading=True)

@@ -28,10 +28,11 @@ from scenarios import (
 from releaseflow.cli import main
 from releaseflow.engine.automation import RESTARTED
 from releaseflow.publish import publish_documents
-from releaseflow.rehearsal import fleet, moto_journal, provision
-from releaseflow.rehearsal.awsjson import ApiError
-from releaseflow.rehearsal.faults_service import FaultsService
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.endpoint import moto_journal
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.faults_service import FaultsService
+from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.host.services import alive
 
 pytestmark = pytest.mark.rehearsal
 REPO = Path(__file__).resolve().parents[2]
@@ -328,7 +329,7 @@ def test_follow_survives_throttling_and_5xx_for_a_success_and_a_failure(rehearsa
 
 
 def _health(rehearsal, instance_id: str) -> tuple[str, str]:
-    arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    arn = rehearsal.record.lb.target_group_arn
     targets = [{"Id": instance_id}]
     described = client(rehearsal, "elbv2").describe_target_health(TargetGroupArn=arn, Targets=targets)
     [entry] = described["TargetHealthDescriptions"]
@@ -350,7 +351,7 @@ def test_ec2_stop_and_start_power_the_host_everywhere_aws_shows_it(rehearsal):
     wait_until(lambda: not alive(agent) and not alive(puma), 30, "agent and puma stopped")
     assert ping_status(rehearsal, instance_id) == ""  # DescribeInstanceInformation leaves stopped nodes out
     assert _health(rehearsal, instance_id) == ("unused", "Target.InvalidState")
-    arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
+    arn = rehearsal.record.lb.target_group_arn
     with pytest.raises(ClientError) as error:
         client(rehearsal, "elbv2").register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
     assert error.value.response["Error"]["Code"] == "InvalidTarget"

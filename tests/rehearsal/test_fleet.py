@@ -14,10 +14,16 @@ from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
 from releaseflow.engine.readings import DEFAULT, STRICT
-from releaseflow.rehearsal import fleet
-from releaseflow.rehearsal.app_repo import git
-from releaseflow.rehearsal.instances_service import PING_INTERVAL
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.app_repo import git
+from releaseflow.rehearsal.harness.fleet_record import (
+    FleetRecord,
+    HostRecord,
+    LoadBalancerRecord,
+    RehearsalError,
+)
+from releaseflow.rehearsal.host.services import alive
 
 
 @pytest.fixture
@@ -60,17 +66,21 @@ def test_down_where_nothing_runs_is_harmless(tmp_path):
     assert main(["local", "down", "--state-dir", str(tmp_path)]) == 0
 
 
+def _record(endpoint_url: str, *hosts: HostRecord, **fields) -> FleetRecord:
+    """A fleet record with `hosts` and no HAProxy (pid 0), as `up` would save it."""
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/releaseflow-local/1"
+    return FleetRecord(hosts, LoadBalancerRecord("http://127.0.0.1:1", 0, arn), endpoint_url, **fields)
+
+
 def test_status_after_the_endpoint_died_still_reports_the_hosts(tmp_path):
     """With the endpoint gone, status reports each host's checkout and an unknown LB state."""
     app = tmp_path / "hosts" / "i-1" / "app"
     app.mkdir(parents=True)
     git(app, "init", "--quiet")
     git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
-    (tmp_path / "endpoint.json").write_text(json.dumps({"url": f"http://127.0.0.1:{fleet.free_port()}"}))
-    host = {"instance_id": "i-1", "port": 3000, "root": str(app.parent), "agent_pid": 0}
-    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/releaseflow-local/1"
-    lb = {"url": "http://127.0.0.1:1", "pid": 0, "target_group_arn": arn}
-    (tmp_path / "fleet.json").write_text(json.dumps({"hosts": [host], "lb": lb}))
+    url = f"http://127.0.0.1:{fleet.free_port()}"
+    (tmp_path / "endpoint.json").write_text(json.dumps({"url": url}))
+    _record(url, HostRecord("i-1", 3000, app.parent, 0)).save(tmp_path)
     [reported] = fleet.status(tmp_path).hosts
     assert reported == fleet.HostStatus("i-1", 3000, git(app, "rev-parse", "HEAD"), "", False, "unknown")
 
@@ -81,9 +91,7 @@ def test_endpoint_takes_offline_after_and_a_restart_keeps_it(state_dir):
     starts the new endpoint with the one fleet.json recorded."""
     (state_dir / "logs").mkdir()
     url = fleet.start_endpoint(state_dir, offline_after=0.5)
-    (state_dir / "fleet.json").write_text(
-        json.dumps({"endpoint_url": url, "hosts": [], "offline_after": 0.5})
-    )
+    _record(url, offline_after=0.5).save(state_dir)
     assert fleet.restart_endpoint(state_dir) == url
     [instance_id] = fleet.run_instances(fleet.client("ec2", url), 1)
     request = urllib.request.Request(
@@ -108,9 +116,7 @@ def test_endpoint_plays_the_recorded_readings_also_after_a_restart(state_dir):
     """start_endpoint's aws_readings reach the endpoint, and restart_endpoint starts it with those of fleet.json."""
     (state_dir / "logs").mkdir()
     url = fleet.start_endpoint(state_dir, aws_readings=STRICT)
-    (state_dir / "fleet.json").write_text(
-        json.dumps({"endpoint_url": url, "hosts": [], "aws_readings": STRICT})
-    )
+    _record(url, aws_readings=STRICT).save(state_dir)
     content = json.dumps(
         {
             "schemaVersion": "0.3",
@@ -138,12 +144,10 @@ def test_status_json_names_the_aws_readings_in_force(tmp_path, capsys):
     app.mkdir(parents=True)
     git(app, "init", "--quiet")
     git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
-    (tmp_path / "endpoint.json").write_text(json.dumps({"url": f"http://127.0.0.1:{fleet.free_port()}"}))
-    host = {"instance_id": "i-1", "port": 3000, "root": str(app.parent), "agent_pid": 0}
-    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/releaseflow-local/1"
-    lb = {"url": "http://127.0.0.1:1", "pid": 0, "target_group_arn": arn}
+    url = f"http://127.0.0.1:{fleet.free_port()}"
+    (tmp_path / "endpoint.json").write_text(json.dumps({"url": url}))
     chosen = {"wait_multiple_values": "first"}
-    (tmp_path / "fleet.json").write_text(json.dumps({"hosts": [host], "lb": lb, "aws_readings": chosen}))
+    _record(url, HostRecord("i-1", 3000, app.parent, 0), aws_readings=chosen).save(tmp_path)
     assert main(["local", "status", "--json", "--state-dir", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)["aws_readings"] == {**DEFAULT, **chosen}
 
@@ -172,8 +176,8 @@ def test_up_status_down(state_dir, capsys):
     capsys.readouterr()
     assert main(["local", "status", "--json", "--state-dir", str(state_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
-    recorded = json.loads((state_dir / "fleet.json").read_text())
-    first = recorded["revisions"][0]
+    recorded = FleetRecord.load(state_dir)
+    first = recorded.revisions[0]
     assert [(h["revision"], h["serving"], h["running"], h["lb_state"]) for h in report["hosts"]] == [
         (first, first, True, "healthy")
     ] * 2
@@ -181,16 +185,16 @@ def test_up_status_down(state_dir, capsys):
         assert response.read().decode() == f"ok {first}\n"
     assert report["aws_readings"] == DEFAULT
     listed = fleet.client("ssm", report["endpoint_url"]).describe_instance_information()
-    ours = {h["instance_id"] for h in recorded["hosts"]}
+    ours = set(recorded.instance_ids)
     assert [(i["InstanceId"] in ours, i["PingStatus"]) for i in listed["InstanceInformationList"]] == [
         (False, "Online")
     ] * 3 + [(True, "Online")] * 2
     config = (state_dir / "releaseflow.yaml").read_text()
     assert "InstallCommand: bundle install --local" in config
-    assert recorded["lb"]["target_group_arn"] in config
+    assert recorded.lb.target_group_arn in config
 
-    pids = [recorded["lb"]["pid"], json.loads((state_dir / "endpoint.json").read_text())["pid"]]
-    pids += [host["agent_pid"] for host in recorded["hosts"]]
+    pids = [recorded.lb.pid, json.loads((state_dir / "endpoint.json").read_text())["pid"]]
+    pids += [host.agent_pid for host in recorded.hosts]
     pids += [int(path.read_text()) for path in state_dir.glob("hosts/*/run/*.pid")]
     assert len(pids) == 6 and all(alive(pid) for pid in pids)
     assert main(["local", "down", "--state-dir", str(state_dir)]) == 0
@@ -235,3 +239,28 @@ def _processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
     return [pid for pid in found if alive(pid)]
+
+
+def test_fleet_record_saves_the_json_fleet_json_has_and_loads_it_back(tmp_path):
+    """FleetRecord.save writes fleet.json's keys (a host's root a string) and load returns an equal record."""
+    host = HostRecord("i-1", 3001, tmp_path / "hosts" / "i-1", 42)
+    record = _record("http://127.0.0.1:2", host, revisions=("a1", "b2"), start="a1", aws_readings=STRICT)
+    record.save(tmp_path)
+    saved = json.loads((tmp_path / "fleet.json").read_text())
+    assert saved["hosts"] == [{"instance_id": "i-1", "port": 3001, "root": str(host.root), "agent_pid": 42}]
+    assert (saved["lb"]["pid"], saved["endpoint_url"], saved["revisions"]) == (
+        0,
+        "http://127.0.0.1:2",
+        ["a1", "b2"],
+    )
+    assert FleetRecord.load(tmp_path) == record
+    assert FleetRecord.load(tmp_path).host("i-1").app == tmp_path / "hosts" / "i-1" / "app"
+
+
+def test_fleet_record_refuses_a_missing_or_foreign_file_naming_it(tmp_path):
+    """load without fleet.json names `local up`; a fleet.json without hosts names the file; both RehearsalError."""
+    with pytest.raises(RehearsalError, match=r"fleet\.json is missing\): run `releaseflow local up`"):
+        FleetRecord.load(tmp_path)
+    (tmp_path / "fleet.json").write_text(json.dumps({"lb": {}}))
+    with pytest.raises(RehearsalError, match=rf"{tmp_path / 'fleet.json'} is not a rehearsal fleet record"):
+        FleetRecord.load(tmp_path)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 pytestmark = pytest.mark.rehearsal
 
@@ -36,15 +37,15 @@ def test_rolling_deploy_of_revision_2_migrates_and_fails_no_request(state_dir, m
     assert main(["local", "up", "--hosts", "3", "--state-dir", str(state_dir)]) == 0
     for key, value in fleet.env(state_dir).items():
         monkeypatch.setenv(key, value)
-    recorded = json.loads((state_dir / "fleet.json").read_text())
-    second = recorded["revisions"][1]
+    recorded = FleetRecord.load(state_dir)
+    second = recorded.revisions[1]
     answers, failures = [], []
     stop = threading.Event()
 
     def hammer():
         while not stop.is_set():
             try:
-                with urllib.request.urlopen(f"{recorded['lb']['url']}/up", timeout=5) as response:
+                with urllib.request.urlopen(f"{recorded.lb.url}/up", timeout=5) as response:
                     answers.append(response.read().decode().split()[1])
             except OSError as error:
                 failures.append(error)
@@ -58,7 +59,7 @@ def test_rolling_deploy_of_revision_2_migrates_and_fails_no_request(state_dir, m
         worker.join()
     assert exit_code == 0, capsys.readouterr().out[-3000:]
     assert failures == []
-    assert answers[-1] == second and recorded["revisions"][0] in answers
+    assert answers[-1] == second and recorded.revisions[0] in answers
 
     capsys.readouterr()
     assert main(["local", "status", "--json", "--state-dir", str(state_dir)]) == 0

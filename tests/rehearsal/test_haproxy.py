@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from releaseflow.rehearsal.fleet import free_port
-from releaseflow.rehearsal.haproxy import HAPROXY, LoadBalancer
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.harness.fleet import free_port
+from releaseflow.rehearsal.harness.haproxy import HAPROXY, LoadBalancer
+from releaseflow.rehearsal.host.services import alive
 
 pytestmark = pytest.mark.rehearsal
 

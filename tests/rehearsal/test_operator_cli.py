@@ -26,7 +26,7 @@ from scenarios import (
 )
 
 from releaseflow import ssm as ssm_facts
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
 
 pytestmark = pytest.mark.rehearsal
 

@@ -30,7 +30,7 @@ def test_probe_reports_the_readings_in_force(endpoint_launch, tmp_path, monkeypa
         [
             sys.executable,
             "-m",
-            "releaseflow.rehearsal.agent",
+            "releaseflow.rehearsal.host.agent",
             "--endpoint",
             endpoint.url,
             "--instance-id",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from releaseflow.rehearsal.app_repo import AppRepoError, build_remote, git, resolve
-from releaseflow.rehearsal.fleet import free_port
-from releaseflow.rehearsal.services import alive, wait_gone
+from releaseflow.rehearsal.harness.app_repo import AppRepoError, build_remote, git, resolve
+from releaseflow.rehearsal.harness.fleet import free_port
+from releaseflow.rehearsal.host.services import alive, wait_gone
 
 
 def _files(repo: Path, revision: str) -> set[str]:

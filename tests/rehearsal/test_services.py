@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from releaseflow.rehearsal.services import alive, install, parse_environment_file, parse_unit
+from releaseflow.rehearsal.host.services import alive, install, parse_environment_file, parse_unit
 
 UNIT = """\
 [Unit]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -16,7 +15,8 @@ from releaseflow.config import load_environment
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord, recorded
 from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
@@ -72,7 +72,7 @@ def run(args) -> int:
     fleet.down(state_dir, progress=lambda line: _say(f"previous rehearsal: {line}"))
     try:
         before = fleet.up(state_dir, hosts=args.hosts, progress=lambda line: _say(f"- {line}"))
-        first, second = json.loads((state_dir / "fleet.json").read_text())["revisions"][:2]
+        first, second = FleetRecord.load(state_dir).revisions[:2]
         _say(f"every host serves revision 1 ({first[:12]}) and is healthy behind the load balancer")
 
         _phase(3, f"Deploy revision 2 (releaseflow deploy --revision {second[:12]})")
@@ -91,7 +91,7 @@ def run(args) -> int:
         return exit_code
     finally:
         # A failed `up` has already stopped what it started: then there is nothing to keep.
-        if args.keep and (state_dir / "fleet.json").exists():
+        if args.keep and recorded(state_dir):
             _phase(5, "Keep the fleet running (--keep): look around, then take it down")
             where = f" --state-dir {shlex.quote(str(state_dir))}" if args.state_dir else ""
             _say(

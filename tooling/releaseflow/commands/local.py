@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from releaseflow.engine import readings
-from releaseflow.rehearsal import fleet
+from releaseflow.rehearsal.harness import fleet
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 NAME = "local"
 ORDER = 60
@@ -87,8 +88,7 @@ def run(args) -> int:
             progress=_progress,
         )
         print(_table(result))
-        revisions = json.loads((state_dir / "fleet.json").read_text())["revisions"]
-        for number, sha in enumerate(revisions, 1):
+        for number, sha in enumerate(FleetRecord.load(state_dir).revisions, 1):
             print(f"revision {number}: {sha}")
         print(f'Next: eval "$(releaseflow local env --state-dir {shlex.quote(str(state_dir))})"')
     elif args.action == "status":

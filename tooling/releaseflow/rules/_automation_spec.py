@@ -25,18 +25,22 @@ def step_label(step: dict, path: JsonPath) -> str:
     return repr(name) if isinstance(name, str) else f"#{path[-1] + 1}"
 
 
+def steps_of(document: Document, *actions: str) -> Iterator[tuple[JsonPath, dict, dict]]:
+    """(path, step, inputs) of every step, loops' nested steps included, whose action is one of
+    `actions` and whose inputs are a mapping (malformed inputs are other rules' findings)."""
+    for path, step in document.steps():
+        inputs = step.get("inputs")
+        if step.get("action") in actions and isinstance(inputs, dict):
+            yield path, step, inputs
+
+
 def step_lists(document: Document) -> Iterator[tuple[JsonPath, list]]:
     """mainSteps and every aws:loop's nested Steps: the lists a step's jumps must stay within."""
     main = document.content.get("mainSteps") if isinstance(document.content, dict) else None
     if isinstance(main, list):
         yield ("mainSteps",), main
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if (
-            step.get("action") == "aws:loop"
-            and isinstance(inputs, dict)
-            and isinstance(inputs.get("Steps"), list)
-        ):
+    for path, _step, inputs in steps_of(document, "aws:loop"):
+        if isinstance(inputs.get("Steps"), list):
             yield (*path, "inputs", "Steps"), inputs["Steps"]
 
 

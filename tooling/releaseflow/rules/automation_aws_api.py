@@ -8,7 +8,7 @@ from typing import Any
 
 from releaseflow.documents import Document, JsonPath
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label, steps_of
 from releaseflow.rules._aws_models import (
     api_names,
     closest,
@@ -55,10 +55,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") not in ACTIONS or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, *ACTIONS):
         label = step_label(step, path)
         for key, message in _problems(step, inputs):
             yield finding(document, CODE, (*path, *key), f"step {label}: {message}")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import condition_problems, is_automation, step_label
+from releaseflow.rules._automation_spec import condition_problems, is_automation, step_label, steps_of
 from releaseflow.rules._common import finding
 
 CODE = "E206"
@@ -22,9 +22,8 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:branch" or not isinstance(inputs, dict) or "Choices" not in inputs:
+    for path, step, inputs in steps_of(document, "aws:branch"):
+        if "Choices" not in inputs:
             continue  # E205 reports a missing Choices
         label = step_label(step, path)
         choices = inputs["Choices"]

@@ -10,6 +10,7 @@ from releaseflow.rules._automation_spec import (
     has_placeholder,
     is_automation,
     step_label,
+    steps_of,
 )
 from releaseflow.rules._common import describe, finding
 from releaseflow.ssm import BLOCKED_RUNTIMES, POWERSHELL_RUNTIMES, PYTHON_RUNTIMES, RECOMMENDED_PYTHON
@@ -30,10 +31,7 @@ KNOWN = PYTHON_RUNTIMES + POWERSHELL_RUNTIMES
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:executeScript"):
         label = step_label(step, path)
         for key, message in _problems(inputs, document.content.get("files")):
             yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")

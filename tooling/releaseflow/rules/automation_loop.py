@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import condition_problems, has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import (
+    condition_problems,
+    has_placeholder,
+    is_automation,
+    step_label,
+    steps_of,
+)
 from releaseflow.rules._common import describe, finding
 from releaseflow.rules._types import passed_problem, placeholder_types
 from releaseflow.ssm import ITERATOR_TYPES
@@ -25,10 +31,7 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:loop" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:loop"):
         label = step_label(step, path)
         for key, message in _problems(inputs, placeholder_types(document)):
             yield finding(document, CODE, (*path, "inputs", *key), f"step {label}: {message}")

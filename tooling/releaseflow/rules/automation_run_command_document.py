@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label, steps_of
 from releaseflow.rules._aws_owned import has_reserved_prefix, is_aws_owned
 from releaseflow.rules._common import finding
 from releaseflow.rules._parameters import declared_names, parameters
@@ -24,10 +24,7 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:runCommand" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:runCommand"):
         name = inputs.get("DocumentName")
         if not isinstance(name, str) or has_placeholder(name) or name.startswith("arn:"):
             continue

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import is_automation, step_label
+from releaseflow.rules._automation_spec import is_automation, step_label, steps_of
 from releaseflow.rules._common import finding
 
 CODE = "W202"
@@ -21,9 +21,8 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document) or not document.path.endswith(".json"):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") == "aws:executeScript" and isinstance(inputs, dict) and "Script" in inputs:
+    for path, step, inputs in steps_of(document, "aws:executeScript"):
+        if "Script" in inputs:
             message = (
                 f"step {step_label(step, path)}: inline Script in a JSON runbook; use YAML or an Attachment"
             )

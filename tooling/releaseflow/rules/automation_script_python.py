@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label, steps_of
 from releaseflow.rules._common import finding
 from releaseflow.rules._scripts import script_line
 
@@ -28,10 +28,7 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:executeScript"):
         version = _python_version(inputs.get("Runtime"))
         # With an Attachment, the script that runs is the attachment's (not checked here).
         script = inputs.get("Script") if "Attachment" not in inputs else None

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import is_automation, step_label
+from releaseflow.rules._automation_spec import is_automation, step_label, steps_of
 from releaseflow.rules._common import finding
 from releaseflow.ssm import OLD_RUNTIMES
 
@@ -22,10 +22,7 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:executeScript" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:executeScript"):
         runtime = inputs.get("Runtime")
         if isinstance(runtime, str) and runtime in OLD_RUNTIMES:
             message = f"step {step_label(step, path)}: Runtime {runtime!r} is old: {OLD_RUNTIMES[runtime]}"

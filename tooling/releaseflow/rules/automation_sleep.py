@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from releaseflow.documents import Document
 from releaseflow.findings import Finding
-from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label
+from releaseflow.rules._automation_spec import has_placeholder, is_automation, step_label, steps_of
 from releaseflow.rules._common import describe, finding
 from releaseflow.ssm import MAX_SLEEP_SECONDS as MAX_SECONDS
 from releaseflow.ssm import duration_seconds, parse_timestamp
@@ -22,10 +22,7 @@ WHY = (
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    for path, step in document.steps():
-        inputs = step.get("inputs")
-        if step.get("action") != "aws:sleep" or not isinstance(inputs, dict):
-            continue
+    for path, step, inputs in steps_of(document, "aws:sleep"):
         label = step_label(step, path)
         if "Duration" not in inputs and "Timestamp" not in inputs:
             yield finding(document, CODE, (*path, "inputs"), f"step {label}: needs a Duration or a Timestamp")

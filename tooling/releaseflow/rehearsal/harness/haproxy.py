@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal.services import alive
+from releaseflow.rehearsal.host.services import alive
 
 HAPROXY = "/usr/sbin/haproxy"
 BACKEND = "app"

@@ -12,7 +12,7 @@ _NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
 
 class LoadBalancer(Protocol):
-    """What the endpoint needs of `releaseflow.rehearsal.haproxy.LoadBalancer`."""
+    """What the endpoint needs of `releaseflow.rehearsal.harness.haproxy.LoadBalancer`."""
 
     def register(self, instance_id: str) -> None: ...
 

@@ -26,20 +26,20 @@ from werkzeug.serving import make_server
 
 from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal.automation_service import (
+from releaseflow.rehearsal.endpoint.automation_service import (
     ENGINE_AGENT,
     AutomationService,
     LoopbackAws,
     refuse_run_command_document_version,
 )
-from releaseflow.rehearsal.awsjson import ApiError
-from releaseflow.rehearsal.commands_service import CommandsService
-from releaseflow.rehearsal.elbv2_service import ACTIONS as ELBV2_ACTIONS
-from releaseflow.rehearsal.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
-from releaseflow.rehearsal.faults_service import FaultsService
-from releaseflow.rehearsal.instances_service import PING_INTERVAL, InstancesService
-from releaseflow.rehearsal.moto_journal import MotoJournal
-from releaseflow.rehearsal.moto_state import MotoState
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.commands_service import CommandsService
+from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTIONS
+from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
+from releaseflow.rehearsal.endpoint.faults_service import FaultsService
+from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
+from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
+from releaseflow.rehearsal.endpoint.moto_state import MotoState
 
 log = logging.getLogger("releaseflow.endpoint")
 
@@ -276,7 +276,7 @@ class Endpoint:
 
     def _apply_power(self, action: str, instance_ids: list[str]) -> None:
         # Imported late: only a fleet's endpoint has hosts to power.
-        from releaseflow.rehearsal import power
+        from releaseflow.rehearsal.host import power
 
         for instance_id in instance_ids:
             root = power.host_root(self.state_dir, instance_id)
@@ -301,7 +301,7 @@ class Endpoint:
 
     def _load_balancer(self):
         # Imported late: the load balancer is only needed once a runbook touches a target group.
-        from releaseflow.rehearsal.haproxy import LoadBalancer
+        from releaseflow.rehearsal.harness.haproxy import LoadBalancer
 
         return LoadBalancer(self.state_dir)
 
@@ -369,7 +369,9 @@ def _elbv2_error(code: str, message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.endpoint", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m releaseflow.rehearsal.endpoint.server", description=__doc__
+    )
     parser.add_argument("--state-dir", type=Path, required=True, help="the rehearsal's state directory")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--region", default="us-east-1", help="the region moto's backends are read in")

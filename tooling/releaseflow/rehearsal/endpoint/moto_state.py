@@ -11,7 +11,7 @@ from moto.elbv2.models import elbv2_backends
 from moto.ssm.exceptions import InvalidDocument
 from moto.ssm.models import ssm_backends
 
-from releaseflow.rehearsal.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal import shell_runner
 from releaseflow.rehearsal.command_document import Plugin, plan_plugins, resolve_parameters
+from releaseflow.rehearsal.host import shell_runner
 from releaseflow.ssm import SHELL_PLUGIN
 
-log = logging.getLogger("releaseflow.rehearsal.agent")
+log = logging.getLogger("releaseflow.rehearsal.host.agent")
 
 # The environment the SSM agent has under systemd, which its scripts inherit.
 AGENT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
@@ -60,9 +60,38 @@ class Host:
             "AWS_SSM_REGION_NAME": self.region,
             "AWS_SSM_PLATFORM_NAME": self.platform_name,
             "AWS_SSM_PLATFORM_VERSION": self.platform_version,
-            "SSM_COMMAND_ID": command_id,
+            # Provisioning runs as the host but not from a command: it has no command id.
+            **({"SSM_COMMAND_ID": command_id} if command_id else {}),
             **extra,
         }
+
+    def command(
+        self,
+        argv: list[str],
+        command_id: str,
+        extra: dict[str, str] | None = None,
+        working_directory: str = DEFAULT_WORKING_DIRECTORY,
+    ) -> shell_runner.HostCommand:
+        """`argv` as this host's agent runs a script: its environment, its mounts, `working_directory`.
+
+        The one way anything runs on a rehearsal host: the agent's plugins, provisioning, the Ansible
+        peer's tasks and the document tests.
+        """
+        return shell_runner.host_command(
+            argv,
+            working_directory=working_directory,
+            environment=self.environment(command_id, extra or {}),
+            binds=self.binds,
+        )
+
+    def script_command(self, plugin: Plugin, script: Path, command_id: str) -> shell_runner.HostCommand:
+        """How the agent runs a plugin's written `_script.sh`: `sh -c` in the plugin's working directory
+        (an absolute workingDirectory, else the agent's own), with the plugin's SSM_ variables."""
+        working_directory = plugin.inputs.get("workingDirectory")
+        # A relative workingDirectory names a folder of downloaded content, which the rehearsal never has.
+        if not isinstance(working_directory, str) or not working_directory.startswith("/"):
+            working_directory = DEFAULT_WORKING_DIRECTORY
+        return self.command(["sh", "-c", str(script)], command_id, plugin.environment, working_directory)
 
     def orchestration_dir(self, command_id: str, step: str) -> Path:
         """Where the agent writes a step's `_script.sh`, stdout and stderr."""
@@ -203,15 +232,8 @@ def _run_shell(
     directory = host.orchestration_dir(command_id, plugin.name)
     script = directory / "_script.sh"
     shell_runner.write_script(script, lines)
-    working_directory = plugin.inputs.get("workingDirectory")
-    # A relative workingDirectory names a folder of downloaded content, which the rehearsal never has.
-    if not isinstance(working_directory, str) or not working_directory.startswith("/"):
-        working_directory = DEFAULT_WORKING_DIRECTORY
     result = shell_runner.run_script(
-        script,
-        working_directory=working_directory,
-        environment=host.environment(command_id, plugin.environment),
-        binds=host.binds,
+        host.script_command(plugin, script, command_id),
         timeout_seconds=shell_runner.execution_timeout(plugin.inputs.get("timeoutSeconds")),
         cancel=cancel,
         output_dir=directory,
@@ -380,7 +402,7 @@ def _os_release() -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.agent", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.host.agent", description=__doc__)
     parser.add_argument("--endpoint", required=True, help="the rehearsal endpoint URL")
     parser.add_argument("--instance-id", required=True)
     parser.add_argument("--host-root", required=True, type=Path, help="the host's own directory")

@@ -20,12 +20,22 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from ruamel.yaml import YAML
 
 from releaseflow.engine.readings import check as check_readings
-from releaseflow.errors import ReleaseflowError, UsageError
+from releaseflow.errors import UsageError
 from releaseflow.publish import publish_documents
-from releaseflow.rehearsal import provision, services
-from releaseflow.rehearsal.app_repo import build_remote, git
-from releaseflow.rehearsal.haproxy import LoadBalancer
-from releaseflow.rehearsal.instances_service import FOREIGN_TAG
+from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG
+from releaseflow.rehearsal.harness import provision
+from releaseflow.rehearsal.harness.app_repo import build_remote, git
+from releaseflow.rehearsal.harness.fleet_record import (
+    OFFLINE_AFTER,
+    FleetRecord,
+    HostRecord,
+    LoadBalancerRecord,
+    RehearsalError,
+    forget,
+    recorded,
+)
+from releaseflow.rehearsal.harness.haproxy import LoadBalancer
+from releaseflow.rehearsal.host import services
 from releaseflow.sources import checkout, resolve_root
 
 REGION = "us-east-1"
@@ -33,8 +43,6 @@ FLEET_TAG = ("releaseflow:fleet", "local")
 TARGET_GROUP = "releaseflow-local"
 # Short, so that a rehearsal deploy's drains take seconds, not ELB's default five minutes.
 DEREGISTRATION_DELAY = 2
-# Seconds without an agent before the endpoint reports its host ConnectionLost (`local up --offline-after`).
-OFFLINE_AFTER = 10.0
 # Binaries the rehearsal runs; all come from the Debian packages `make system-packages` installs.
 REQUIRED = ("git", "ruby", "bundle", "haproxy", "unshare", "runuser", "useradd")
 # What `up` and the endpoint create in the state dir, apart from the logs. A new endpoint starts with
@@ -52,10 +60,6 @@ STALE = (
 )
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 Progress = Callable[[str], None]
-
-
-class RehearsalError(ReleaseflowError):
-    """The local rehearsal cannot be brought up, inspected or stopped."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def up(
     aws_readings = check_readings(aws_readings or {})
     _check_system()
     state_dir = state_dir.resolve()
-    if (state_dir / "fleet.json").exists() or (state_dir / "endpoint.pid").exists():
+    if recorded(state_dir) or (state_dir / "endpoint.pid").exists():
         raise UsageError(f"a rehearsal already runs in {state_dir}: run `releaseflow local down` first")
     _prepare_state_dir(state_dir)
     try:
@@ -207,27 +211,21 @@ def _bring_up(
         # The endpoint refused a document, as AWS would (under --aws-readings strict, for instance).
         raise RehearsalError(f"publishing documents/ and automation/ was refused: {error}") from error
 
-    fleet = {
-        "hosts": [
-            {
-                "instance_id": instance_id,
-                "port": ports[instance_id],
-                "root": str(roots[instance_id]),
-                "agent_pid": agent_pids[instance_id],
-            }
+    FleetRecord(
+        hosts=tuple(
+            HostRecord(instance_id, ports[instance_id], roots[instance_id], agent_pids[instance_id])
             for instance_id in instance_ids
-        ],
-        "lb": {"url": lb_url, "pid": balancer.pid, "target_group_arn": target_group_arn},
-        "endpoint_url": endpoint_url,
-        "offline_after": offline_after,
-        "aws_readings": aws_readings,
-        "foreign_instances": foreign_instances,
-        "revisions": list(remote.revisions),
-        "start": remote.start,
-        "db": db,
-        "database_url": database_url,
-    }
-    (state_dir / "fleet.json").write_text(json.dumps(fleet, indent=2) + "\n")
+        ),
+        lb=LoadBalancerRecord(lb_url, balancer.pid, target_group_arn),
+        endpoint_url=endpoint_url,
+        offline_after=offline_after,
+        aws_readings=aws_readings,
+        foreign_instances=foreign_instances,
+        revisions=tuple(remote.revisions),
+        start=remote.start,
+        db=db,
+        database_url=database_url,
+    ).save(state_dir)
     _write_config(state_dir / "releaseflow.yaml", target_group_arn, expect_revision=app_repo is None)
     progress("waiting until every host is healthy behind the load balancer")
     return _wait_healthy(state_dir, timeout)
@@ -235,30 +233,30 @@ def _bring_up(
 
 def status(state_dir: Path) -> FleetStatus:
     """Every host's checkout, the commit its puma serves, and its ELBv2 state on the endpoint."""
-    fleet = _read_json(state_dir / "fleet.json")
+    fleet = FleetRecord.load(state_dir)
     endpoint = _read_json(state_dir / "endpoint.json")
-    lb_states = _lb_states(endpoint["url"], fleet["lb"]["target_group_arn"])
+    lb_states = _lb_states(endpoint["url"], fleet.lb.target_group_arn)
     hosts = []
-    for host in fleet["hosts"]:
-        root = Path(host["root"])
+    for host in fleet.hosts:
+        root = host.root
         pid_file = root / "run" / f"{provision.SERVICE}.pid"
         running = pid_file.exists() and services.alive(int(pid_file.read_text()))
         commit_file = root / "run" / f"{provision.SERVICE}.commit"
         hosts.append(
             HostStatus(
-                instance_id=host["instance_id"],
-                port=host["port"],
-                revision=git(root / "app", "rev-parse", "HEAD"),
+                instance_id=host.instance_id,
+                port=host.port,
+                revision=git(host.app, "rev-parse", "HEAD"),
                 serving=commit_file.read_text().strip() if running and commit_file.exists() else "",
                 running=running,
-                lb_state=lb_states.get(host["instance_id"], "unknown"),
+                lb_state=lb_states.get(host.instance_id, "unknown"),
             )
         )
     return FleetStatus(
         endpoint_url=endpoint["url"],
-        lb_url=fleet["lb"]["url"],
+        lb_url=fleet.lb.url,
         hosts=tuple(hosts),
-        aws_readings=check_readings(fleet.get("aws_readings") or {}),
+        aws_readings=check_readings(fleet.aws_readings),
     )
 
 
@@ -280,7 +278,7 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
     """Stop everything `up` started, from the pid files it left; idempotent, and works after a crash."""
     state_dir = state_dir.resolve()
     for host_root in sorted((state_dir / "hosts").glob("*")):
-        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.agent"):
+        if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.host.agent"):
             progress(f"stopped the agent of {host_root.name}")
         for pid_file in sorted((host_root / "run").glob("*.pid")):
             if stop_recorded(pid_file, ""):
@@ -289,7 +287,7 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
         LoadBalancer(state_dir).stop()
         (state_dir / "haproxy" / "lb.json").unlink()
         progress("stopped haproxy")
-    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint.server"):
         progress("stopped the endpoint")
     (state_dir / "endpoint.json").unlink(missing_ok=True)
     if (state_dir / "postgres" / "data" / "postmaster.pid").exists():
@@ -299,7 +297,7 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
         except RehearsalError:
             # A postmaster.pid left by a crash names no running server: nothing to stop.
             progress("postgres was not running")
-    (state_dir / "fleet.json").unlink(missing_ok=True)
+    forget(state_dir)
 
 
 def _check_system() -> None:
@@ -342,21 +340,16 @@ def restart_endpoint(state_dir: Path, progress: Progress = lambda line: None, ti
     Failed.
     """
     state_dir = state_dir.resolve()
-    recorded = _read_json(state_dir / "fleet.json")
-    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint"):
+    fleet = FleetRecord.load(state_dir)
+    if stop_recorded(state_dir / "endpoint.pid", "releaseflow.rehearsal.endpoint.server"):
         progress("stopped the endpoint")
-    url = recorded["endpoint_url"]
+    url = fleet.endpoint_url
     progress(f"starting the endpoint again on {url}")
-    # A fleet.json written before --offline-after existed had the endpoint's default.
-    start_endpoint(
-        state_dir,
-        int(url.rsplit(":", 1)[1]),
-        recorded.get("offline_after", OFFLINE_AFTER),
-        aws_readings=recorded.get("aws_readings"),
-    )
+    port = int(url.rsplit(":", 1)[1])
+    start_endpoint(state_dir, port, fleet.offline_after, aws_readings=fleet.aws_readings)
     progress("waiting until every agent polls the new endpoint")
     ssm = client("ssm", url)
-    wanted = {host["instance_id"] for host in recorded["hosts"]}
+    wanted = set(fleet.instance_ids)
     deadline = time.monotonic() + timeout
     while True:
         answer = ssm.describe_instance_information(Filters=[{"Key": "PingStatus", "Values": ["Online"]}])[
@@ -384,7 +377,7 @@ def start_endpoint(
             [
                 sys.executable,
                 "-m",
-                "releaseflow.rehearsal.endpoint",
+                "releaseflow.rehearsal.endpoint.server",
                 "--state-dir",
                 str(state_dir),
                 "--port",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from releaseflow.rehearsal import provision
-from releaseflow.rehearsal.fleet import stop_recorded
+from releaseflow.rehearsal.harness import provision
+from releaseflow.rehearsal.harness.fleet import stop_recorded
 
 log = logging.getLogger("releaseflow.endpoint.power")
-AGENT_MARKER = "releaseflow.rehearsal.agent"
+AGENT_MARKER = "releaseflow.rehearsal.host.agent"
 
 
 def host_root(state_dir: Path, instance_id: str) -> Path | None:

@@ -30,6 +30,42 @@ MIN_TIMEOUT, MAX_TIMEOUT = 5, 172800
 
 
 @dataclass(frozen=True)
+class HostCommand:
+    """A command as a host runs it: argv (namespace wrapper included), where it starts, its entire env."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    environment: dict[str, str]
+
+    def shell(self) -> str:
+        """The same command as one line of sh, for a script that runs it (the Ansible peer's wrappers)."""
+        assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in self.environment.items())
+        return f"(cd {shlex.quote(self.cwd)} && exec env -i {assignments} {shlex.join(self.argv)})"
+
+
+def host_command(
+    argv: Sequence[str],
+    *,
+    working_directory: str,
+    environment: dict[str, str],
+    binds: Sequence[tuple[str, str]] = (),
+) -> HostCommand:
+    """`argv` as the agent runs a script on a host: with `binds` in a private mount namespace (each SRC
+    mounted on DST), in `working_directory` (which may be one of the mounts), with only `environment`."""
+    if not binds:
+        return HostCommand(tuple(argv), working_directory, dict(environment))
+    # Mount first, then enter the working directory, which may be one of the mounts.
+    steps = [
+        f"mkdir -p {shlex.quote(dst)} && mount --bind {shlex.quote(src)} {shlex.quote(dst)}"
+        for src, dst in binds
+    ]
+    # `cd` exports OLDPWD, which a script the real agent starts does not have.
+    steps += [f"cd {shlex.quote(working_directory)}", "unset OLDPWD", f"exec {shlex.join(argv)}"]
+    wrapper = ("unshare", "--mount", "--propagation", "private", "sh", "-c", " && ".join(steps))
+    return HostCommand(wrapper, "/", dict(environment))
+
+
+@dataclass(frozen=True)
 class ScriptResult:
     """How one script ended and what it wrote (read back up to a little past the agent's limits)."""
 
@@ -61,26 +97,23 @@ def write_script(path: Path, lines: Sequence[str]) -> None:
 
 
 def run_script(
-    script: Path,
+    command: HostCommand,
     *,
-    working_directory: str,
-    environment: dict[str, str],
-    binds: Sequence[tuple[str, str]],
     timeout_seconds: float,
     cancel: threading.Event,
     output_dir: Path,
     poll_seconds: float = 0.05,
 ) -> ScriptResult:
-    """Run `sh -c script` in its own process group; SIGKILL the group on timeout or cancel."""
+    """Run a host command (the agent's `sh -c script`) in its own process group; SIGKILL the group on
+    timeout or cancel."""
     output_dir.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = output_dir / "stdout", output_dir / "stderr"
-    argv, cwd = _command(script, working_directory, binds)
     # Files, not pipes: a daemon the script leaves behind may keep its stdout open for ever.
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=environment,
+            command.argv,
+            cwd=command.cwd,
+            env=command.environment,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
@@ -112,24 +145,6 @@ def run_script(
         timed_out=timed_out,
         cancelled=cancelled,
     )
-
-
-def _command(script: Path, working_directory: str, binds: Sequence[tuple[str, str]]) -> tuple[list[str], str]:
-    if not binds:
-        return ["sh", "-c", str(script)], working_directory
-    # Mount first, then enter the working directory, which may be one of the mounts.
-    steps = [
-        f"mkdir -p {shlex.quote(dst)} && mount --bind {shlex.quote(src)} {shlex.quote(dst)}"
-        for src, dst in binds
-    ]
-    # `cd` exports OLDPWD, which a script the real agent starts does not have.
-    steps += [
-        f"cd {shlex.quote(working_directory)}",
-        "unset OLDPWD",
-        f"exec sh -c {shlex.quote(str(script))}",
-    ]
-    wrapper = " && ".join(steps)
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", wrapper], "/"
 
 
 def _kill_group(process: subprocess.Popen) -> None:

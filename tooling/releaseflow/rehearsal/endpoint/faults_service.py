@@ -6,7 +6,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from releaseflow.rehearsal.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
 
 KINDS = {
     "throttle": ApiError("ThrottlingException", "Rate exceeded (injected by the rehearsal)", 400),

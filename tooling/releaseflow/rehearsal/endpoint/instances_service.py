@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from releaseflow.rehearsal.awsjson import ApiError, compact, epoch, filter_values, page
-from releaseflow.rehearsal.moto_state import Ec2Instance
+from releaseflow.rehearsal.endpoint.awsjson import ApiError, compact, epoch, filter_values, page
+from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance
 
 AGENT_VERSION = "3.3.0.0-releaseflow"
 # The SSM agent reports its health every 5 minutes, so AWS's PingStatus lags the agent by up to that;

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from releaseflow.engine.errors import AwsCallError
-from releaseflow.rehearsal.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.awsjson import ApiError
 
 log = logging.getLogger("releaseflow.endpoint.alarms")
 

@@ -25,7 +25,7 @@ EXIT_STATUS_UNKNOWN = 4
 STANDIN = """\
 #!/bin/sh
 # releaseflow rehearsal: systemctl for host {instance_id}, reading {host_root}/etc/systemd/system.
-exec {python} -m releaseflow.rehearsal.services --host-root {host_root} "$@"
+exec {python} -m releaseflow.rehearsal.host.services --host-root {host_root} "$@"
 """
 
 

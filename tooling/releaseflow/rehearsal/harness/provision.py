@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
-from releaseflow.rehearsal import services
+from releaseflow.rehearsal.host import services
+from releaseflow.rehearsal.host.agent import AGENT_LANG, AGENT_PATH, Host
+from releaseflow.rehearsal.host.shell_runner import HostCommand
 
 APP_USER = "releaseflow"
 # Where every host sees its own checkout: the agent and the stand-in bind STATE/hosts/<id>/app here.
@@ -38,6 +40,16 @@ WantedBy=multi-user.target
 
 class ProvisionError(ReleaseflowError):
     """A host could not be set up for the rehearsal."""
+
+
+def host_of(host_root: Path) -> Host:
+    """A rehearsal host as its agent runs it: STATE/hosts/<id>/app on APP_DIR, its own bin/ first on PATH."""
+    return Host(
+        instance_id=host_root.name,
+        root=host_root,
+        binds=((str(host_root / "app"), APP_DIR),),
+        path_prefix=str(host_root / "bin"),
+    )
 
 
 def ensure_app_user(name: str = APP_USER) -> pwd.struct_passwd:
@@ -112,22 +124,23 @@ def start_service(host_root: Path) -> None:
 def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:
     """Run the host's SSM agent stand-in in its own session; returns its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    host = host_of(host_root)
+    binds = [option for source, target in host.binds for option in ("--bind", f"{source}:{target}")]
     with log.open("ab") as output:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "releaseflow.rehearsal.agent",
+                "releaseflow.rehearsal.host.agent",
                 "--endpoint",
                 endpoint_url,
                 "--instance-id",
-                host_root.name,
+                host.instance_id,
                 "--host-root",
-                str(host_root),
-                "--bind",
-                f"{host_root / 'app'}:{APP_DIR}",
+                str(host.root),
+                *binds,
                 "--path-prefix",
-                str(host_root / "bin"),
+                host.path_prefix,
             ],
             stdin=subprocess.DEVNULL,
             stdout=output,
@@ -143,21 +156,17 @@ def as_app(host_root: Path, argv: list[str]) -> None:
 
 
 def in_host(host_root: Path, argv: list[str]) -> None:
-    """Run argv in a private mount namespace where this host's checkout is /srv/app, like the agent does."""
-    os.makedirs(APP_DIR, exist_ok=True)
-    script = f'mount --bind "$0" {APP_DIR} && cd {APP_DIR} && exec "$@"'
-    _run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(host_root / "app"), *argv]
+    """Run argv in /srv/app as the host's agent runs a script: its mount namespace and environment."""
+    _run(argv, host_of(host_root).command(argv, command_id="", working_directory=APP_DIR))
+
+
+def _run(argv: list[str], command: HostCommand | None = None) -> None:
+    """Run argv on this machine with the agent's PATH, or as `command` (argv on a host); errors name argv."""
+    if command is None:
+        command = HostCommand(tuple(argv), "/", {"PATH": AGENT_PATH, "LANG": AGENT_LANG})
+    result = subprocess.run(
+        command.argv, cwd=command.cwd, env=command.environment, capture_output=True, text=True, check=False
     )
-
-
-def _run(argv: list[str]) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=_clean_env())
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip()[-2000:]
         raise ProvisionError(f"`{' '.join(argv[-6:])}` failed ({result.returncode}): {output}")
-
-
-def _clean_env() -> dict[str, str]:
-    # Like the agent: no HOME, a system PATH, so the host set-up does not depend on the caller's shell.
-    return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}

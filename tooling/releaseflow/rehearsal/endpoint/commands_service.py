@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from releaseflow.rehearsal import command_document
-from releaseflow.rehearsal.awsjson import ApiError, compact, epoch, filter_values, page, parse_iso
-from releaseflow.rehearsal.instances_service import InstancesService
-from releaseflow.rehearsal.moto_state import StoredDocument
+from releaseflow.rehearsal.endpoint.awsjson import ApiError, compact, epoch, filter_values, page, parse_iso
+from releaseflow.rehearsal.endpoint.instances_service import InstancesService
+from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
 from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 
 DEFAULT_DELIVERY_TIMEOUT = 3600
