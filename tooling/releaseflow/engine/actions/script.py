@@ -20,7 +20,7 @@ from releaseflow.ssm import SCRIPT_SECONDS as MAX_SECONDS
 WORKER_PROGRAM = Path(__file__).with_name("script_worker.py")
 # How often a running script is checked for cancel and timeout; real time, the child runs for real.
 _CHECK_SECONDS = 0.02
-# How long stop_worker waits for the worker to kill its children and exit.
+# How long stop() waits for the worker to kill its children and exit.
 _STOP_SECONDS = 5.0
 
 
@@ -73,11 +73,14 @@ class ScriptWorker:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
+        # Names the worker's owner on its command line (the endpoint: its state directory).
+        self._label = ""
 
     def start(self, label: str = "") -> None:
         """Start the worker now (it takes a moment to import boto3) rather than at the first script."""
         with self._lock:
-            self._ensure(label)
+            self._label = label
+            self._ensure()
 
     def submit(self, scratch: Path) -> ScriptJob:
         """Have the worker fork a child for the job described in scratch/job.json."""
@@ -116,14 +119,14 @@ class ScriptWorker:
         with self._lock:
             self._discard()
 
-    def _ensure(self, label: str = "") -> None:
+    def _ensure(self) -> None:
         if self._process is not None and self._process.poll() is None:
             return
         self._discard()
         ours, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, str(WORKER_PROGRAM), str(theirs.fileno()), *([label] if label else [])],
+                [sys.executable, str(WORKER_PROGRAM), str(theirs.fileno()), *filter(None, [self._label])],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
