@@ -340,3 +340,12 @@ def test_the_worker_and_its_scripts_end_with_the_process_that_owns_it(tmp_path):
         owner.kill()
         owner.wait()
     assert wait_for(lambda: not running(worker) and not running(started), 5)
+
+
+def test_a_script_runs_in_the_engines_working_directory(execute, tmp_path, monkeypatch):
+    """The child runs where the engine is now, as a subprocess of the engine did, not where the worker began."""
+    script_module.WORKER.start()  # it began elsewhere, in the directory pytest runs in
+    monkeypatch.chdir(tmp_path)
+    script = "import os\ndef handler(events, context):\n    return os.getcwd()\n"
+    run = execute(runbook(plain_step("where", script, [("Cwd", "$.Payload")])))
+    assert run.step_executions()[0]["Outputs"]["Cwd"] == [str(tmp_path)]

@@ -79,7 +79,7 @@ class ScriptWorker:
     def start(self, label: str = "") -> None:
         """Start the worker now (it takes a moment to import boto3) rather than at the first script."""
         with self._lock:
-            self._label = label
+            self._label = label or self._label
             self._ensure()
 
     def submit(self, scratch: Path) -> ScriptJob:
@@ -173,7 +173,7 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
     }
     with tempfile.TemporaryDirectory(prefix="releaseflow-script-") as scratch:
         directory = Path(scratch)
-        job = {"request": request, "env": dict(ctx.script_env), "cwd": os.getcwd()}
+        job = {"request": request, "env": dict(ctx.script_env), "cwd": _working_directory()}
         (directory / "job.json").write_text(json.dumps(job, default=as_json_value), encoding="utf-8")
         _run(directory, ctx)
         stdout, stderr = (_read(directory / name) for name in ("stdout", "stderr"))
@@ -208,6 +208,15 @@ def _run(scratch: Path, ctx: ActionContext) -> None:
                 raise
     finally:
         job.close()
+
+
+def _working_directory() -> str | None:
+    """The engine's working directory, which a script ran in as a subprocess; None once it was removed
+    (the child then stays in the worker's)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
 
 
 def _read(path: Path) -> str:

@@ -210,7 +210,8 @@ def run_child(scratch: str) -> None:
     _redirect(0, os.devnull, os.O_RDONLY)
     for fd, name in enumerate(_CHILD_FILES, start=1):
         _redirect(fd, os.path.join(scratch, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.chdir(spec["cwd"])
+    if spec["cwd"]:
+        os.chdir(spec["cwd"])
     os.environ.clear()
     os.environ.update(spec["env"])
     result_path = os.path.join(scratch, "result.json")
