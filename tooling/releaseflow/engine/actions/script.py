@@ -1,13 +1,15 @@
-"""aws:executeScript with a Python runtime: the handler runs in a subprocess of this interpreter."""
+"""aws:executeScript with a Python runtime: each handler runs in its own process, forked by a warm worker."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from releaseflow.engine.context import ActionContext, ActionResult
@@ -15,9 +17,141 @@ from releaseflow.engine.errors import StepCancelled, StepFailed, StepTimedOut
 from releaseflow.engine.values import as_json_value
 from releaseflow.ssm import SCRIPT_SECONDS as MAX_SECONDS
 
-RUNNER = Path(__file__).with_name("script_runner.py")
-# How often a running script is checked for cancel and timeout; real time, the subprocess runs for real.
+WORKER_PROGRAM = Path(__file__).with_name("script_worker.py")
+# How often a running script is checked for cancel and timeout; real time, the child runs for real.
 _CHECK_SECONDS = 0.02
+# How long stop() waits for the worker to kill its children and exit.
+_STOP_SECONDS = 5.0
+
+
+class WorkerLost(StepFailed):
+    """The script worker ended while a script ran: the rehearsal's failure, not the script's."""
+
+
+class ScriptJob:
+    """One script handed to the worker: the socket on which it reports the child's end."""
+
+    def __init__(self, connection: socket.socket):
+        self._connection = connection
+        self._buffer = b""
+        self.exit_code: int | None = None
+
+    def wait(self, timeout: float | None) -> bool:
+        """True once the child has ended (within `timeout` seconds; None: however long it takes)."""
+        self._connection.settimeout(timeout)
+        while self.exit_code is None:
+            try:
+                data = self._connection.recv(4096)
+            except TimeoutError:
+                return False
+            if not data:
+                raise WorkerLost("Step fails when it is Executing the script. The script worker ended early")
+            self._buffer += data
+            while b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                word, _, value = line.decode().partition(" ")
+                if word == "exit":
+                    self.exit_code = int(value)
+        return True
+
+    def kill(self) -> None:
+        """Kill the child's process group: the script and whatever it started."""
+        # OSError: the worker is gone, and it killed its children on the way out.
+        with contextlib.suppress(OSError):
+            self._connection.sendall(b"kill\n")
+
+    def close(self) -> None:
+        # A job closed before its end (the engine failed) is killed by the worker.
+        self._connection.close()
+
+
+class ScriptWorker:
+    """The engine's side of script_worker.py: started once (fork and exec, safe from threads), then one
+    job socket per script. The worker is single-threaded, so forking there is safe; here it would not be."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        # Names the worker's owner on its command line (the endpoint: its state directory).
+        self._label = ""
+
+    def start(self, label: str = "") -> None:
+        """Start the worker now (it takes a moment to import boto3) rather than at the first script."""
+        with self._lock:
+            self._label = label or self._label
+            self._ensure()
+
+    def submit(self, scratch: Path) -> ScriptJob:
+        """Have the worker fork a child for the job described in scratch/job.json."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self._lock:
+                for attempt in (1, 2):
+                    self._ensure()
+                    try:
+                        socket.send_fds(self._control, [b"j"], [theirs.fileno()])
+                        break
+                    except OSError:
+                        # The worker died since the last script: start a new one, once.
+                        self._discard()
+                        if attempt == 2:
+                            raise
+            ours.sendall(f"{scratch}\n".encode())
+        except OSError as error:
+            ours.close()
+            raise WorkerLost(
+                f"Step fails when it is Executing the script. The script worker is not running: {error}"
+            ) from error
+        finally:
+            theirs.close()
+        return ScriptJob(ours)
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it runs."""
+        with self._lock:
+            running = self._process is not None and self._process.poll() is None
+            return self._process.pid if running else None
+
+    def stop(self) -> None:
+        """Stop the worker: closing its control socket makes it kill its children and exit."""
+        with self._lock:
+            self._discard()
+
+    def _ensure(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        self._discard()
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, str(WORKER_PROGRAM), str(theirs.fileno()), *filter(None, [self._label])],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                # Not a session of its own: a signal to its owner's process group (the endpoint's
+                # SIGTERM at `local down`) reaches it, and it kills its children on the way out.
+            )
+        finally:
+            theirs.close()
+        self._control = ours
+
+    def _discard(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+# One worker per engine process, shared by its executions' threads.
+WORKER = ScriptWorker()
 
 
 def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
@@ -38,8 +172,12 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
         "context": ctx.context_variables,
     }
     with tempfile.TemporaryDirectory(prefix="releaseflow-script-") as scratch:
-        result_path = Path(scratch) / "result.json"
-        stdout, stderr = _run(request, result_path, ctx)
+        directory = Path(scratch)
+        job = {"request": request, "env": dict(ctx.script_env), "cwd": _working_directory()}
+        (directory / "job.json").write_text(json.dumps(job, default=as_json_value), encoding="utf-8")
+        _run(directory, ctx)
+        stdout, stderr = (_read(directory / name) for name in ("stdout", "stderr"))
+        result_path = directory / "result.json"
         result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.exists() else None
     if result is None:
         raise StepFailed(
@@ -55,28 +193,32 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
     )
 
 
-def _run(request: dict, result_path: Path, ctx: ActionContext) -> tuple[str, str]:
+def _run(scratch: Path, ctx: ActionContext) -> None:
     started = ctx.clock()
-    process = subprocess.Popen(
-        [sys.executable, str(RUNNER), str(result_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(ctx.script_env),
-        text=True,
-        start_new_session=True,  # so a timeout or cancel can kill whatever the script started
-    )
-    payload: str | None = json.dumps(request, default=as_json_value)
-    while True:
-        try:
-            return process.communicate(payload, timeout=_CHECK_SECONDS)
-        except subprocess.TimeoutExpired:
-            payload = None  # sent already: communicate() refuses input on a retry
-        try:
-            ctx.check()
-            if ctx.clock() - started >= MAX_SECONDS:
-                raise StepTimedOut(f"The script ran longer than the maximum of {MAX_SECONDS} seconds")
-        except (StepCancelled, StepTimedOut):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise
+    job = WORKER.submit(scratch)
+    try:
+        while not job.wait(_CHECK_SECONDS):
+            try:
+                ctx.check()
+                if ctx.clock() - started >= MAX_SECONDS:
+                    raise StepTimedOut(f"The script ran longer than the maximum of {MAX_SECONDS} seconds")
+            except (StepCancelled, StepTimedOut):
+                job.kill()
+                job.wait(None)
+                raise
+    finally:
+        job.close()
+
+
+def _working_directory() -> str | None:
+    """The engine's working directory, which a script ran in as a subprocess; None once it was removed
+    (the child then stays in the worker's)."""
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        return None
+
+
+def _read(path: Path) -> str:
+    # Decoded as the pipes were (text mode): what the script printed, whatever its encoding.
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""

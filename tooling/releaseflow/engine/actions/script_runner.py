@@ -1,12 +1,11 @@
-"""Runs one aws:executeScript handler in a fresh interpreter: request on stdin, result to argv[1]."""
+"""Runs one aws:executeScript handler in the process it is called in: a child the script worker forked."""
 
 import json
-import sys
 import traceback
 
 
-def main() -> None:
-    request = json.load(sys.stdin)
+def run(request: dict, result_path: str) -> None:
+    """Run request's handler on its events and context; write {"payload"} or {"error", "traceback"}."""
     namespace = {"__name__": "automation_script"}
     try:
         exec(compile(request["script"], "<script>", "exec"), namespace)
@@ -25,9 +24,5 @@ def main() -> None:
                 ),
             }
         )
-    with open(sys.argv[1], "w", encoding="utf-8") as result_file:
+    with open(result_path, "w", encoding="utf-8") as result_file:
         result_file.write(text)
-
-
-if __name__ == "__main__":
-    main()

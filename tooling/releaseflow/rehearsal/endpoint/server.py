@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from releaseflow.engine.actions.script import WORKER as SCRIPT_WORKER
 from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import ReleaseflowError
 from releaseflow.rehearsal.endpoint.automation_service import (
@@ -105,6 +106,9 @@ class Endpoint:
     def start(self, url: str) -> None:
         """Start the background work (timeouts, rate control); runbooks call AWS back at `url`."""
         self.aws.connect(url)
+        # The aws:executeScript worker imports boto3 now, not in the first deploy's first script; its
+        # command line names the state directory, like every process of this rehearsal.
+        SCRIPT_WORKER.start(label=str(self.state_dir))
         threading.Thread(target=self._tick, name="endpoint-tick", daemon=True).start()
 
     def stop(self) -> None:
@@ -425,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         app.stop()
+        SCRIPT_WORKER.stop()  # it kills the scripts still running, and whatever they started
         server.server_close()
         info.unlink(missing_ok=True)
         log.info("stopped")
