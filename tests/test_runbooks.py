@@ -719,8 +719,8 @@ def test_register_batch_bakes_once_the_migration_host_is_healthy_within_the_scri
     )
     assert elb.state == {"i-0a": "healthy"}
     assert (result["BakedSeconds"], limits) == (300, [240])
-    # One poll found the target initial (a 2 s pause), the next healthy; then the bake.
-    assert slept == 2 + 300
+    # One poll found the target initial (the first, 0.25 s pause), the next healthy; then the bake.
+    assert slept == 0.25 + 300
     assert register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 1, elb=FakeElb([]), BakeSeconds="300")[2] == [
         540
     ]
@@ -1160,3 +1160,31 @@ def test_automation_role_grants_exactly_what_the_runbooks_call_without_wildcards
     needed = runbook_apis()
     assert "ssm:DescribeAutomationStepExecutions" in needed  # ReportFailure's lookup
     assert granted == needed
+
+
+@pytest.mark.parametrize(
+    ("runbook", "step"),
+    [(runbook, step) for runbook in (DEPLOY, ROLLBACK_FLEET) for step in ("DrainBatch", "RegisterBatch")],
+)
+def test_target_health_waits_poll_soon_then_back_off_to_every_two_seconds(runbook, step):
+    """A target still changing is looked at again after 0.25 s, 0.5 s, 1 s, then every 2 s until the limit."""
+    slept, now = [], [0.0]
+
+    class Stuck:
+        def describe_target_health(self, TargetGroupArn, Targets):
+            return {
+                "TargetHealthDescriptions": [
+                    {"Target": t, "TargetHealth": {"State": "initial"}} for t in Targets
+                ]
+            }
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    namespace = script_namespace(runbook, step)
+    namespace["time"] = types.SimpleNamespace(sleep=sleep, monotonic=lambda: now[0])
+    limit = [] if step == "DrainBatch" else [6]
+    with pytest.raises(TimeoutError, match="i-0a \\(initial\\)"):
+        namespace["wait_until"](Stuck(), ARN, ["i-0a"], "healthy", "healthy", *limit)
+    assert slept[:5] == [0.25, 0.5, 1, 2, 2]
