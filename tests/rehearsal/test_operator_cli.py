@@ -119,11 +119,11 @@ def test_cancel_with_the_aws_cli_mid_batch_ends_cancelled_in_time_and_its_rollba
         ]
         requested = datetime.now(UTC)
         aws_cli(rehearsal, "ssm", "stop-automation-execution", "--automation-execution-id", execution)
-        out, err = process.communicate(timeout=180)
+        out, err = process.communicate(timeout=240)
     finally:
         process.kill()
 
-    # The trigger following the deploy reports the cancel as such.
+    # The trigger following the deploy reports the cancel as such, once the rollback it started ended.
     assert process.returncode == 4, out[-3000:] + err
     assert execution_id(out) == execution
     ended = wait_for_execution_end(rehearsal, execution)
@@ -134,8 +134,11 @@ def test_cancel_with_the_aws_cli_mid_batch_ends_cancelled_in_time_and_its_rollba
     assert 0 <= (ended["ExecutionEndTime"] - requested).total_seconds() < ssm_facts.CANCEL_SECONDS
     assert "Cancelled" in {s["StepStatus"] for s in ended["StepExecutions"]}, steps
     assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
-    rollback = wait_for_execution_end(
-        rehearsal, steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
-    )
+    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    assert (
+        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"revision {old[:12]}" in out
+    ), out[-4000:]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
     assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert_fleet_consistent(rehearsal.state_dir, old)
