@@ -906,3 +906,17 @@ def test_a_step_without_outputs_is_traced_to_its_own_command_even_when_the_host_
     rows = {row.instance_id: row for row in host_summaries(deployment.outcome.snapshot)}
     assert rows["i-3"].outcome.rolled_back
     assert rows["i-3"].after == outputs().old
+
+
+def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():
+    """Automation cancelled it for its alarm: the rollback it started is followed, and the deploy exits 1."""
+    clock = FakeClock()
+    kwargs = cancel_scenario(rollback_ends=30)
+    stopped = {**kwargs["cancelled"], "alarm": ALARM, "triggered": [{"Name": ALARM, "State": "ALARM"}]}
+    kwargs["timeline"] = [*kwargs["timeline"], (4, stopped)]
+    ssm = _ssm([], clock)
+    ssm.__init__(**kwargs, now=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_on(clock), clock=clock)
+    assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
+    assert deployment.rollback.result == "success"
+    assert ssm.stops == []
