@@ -877,7 +877,7 @@ def test_a_cancel_that_started_no_rollback_is_not_waited_for():
 
 def test_a_step_without_outputs_is_traced_to_its_own_command_even_when_the_host_listing_has_later_ones():
     """Under failed_run_command_outputs=none a cancelled switch is read from its host's listing, newest first:
-    only the step's own document counts there, so the rollback's later run still shows the host rolled back."""
+    only the step's own document, sent while it ran, counts there: the host shows rolled back."""
     clock = FakeClock()
     kwargs = cancel_scenario(rollback_ends=0)
     cancelled = kwargs["cancelled"]
@@ -886,17 +886,22 @@ def test_a_step_without_outputs_is_traced_to_its_own_command_even_when_the_host_
     cancelled["steps"].append(switch)
     switched = _host("c4", "i-3", "releaseflow-CheckoutRevision", "Success", 3, 4, outputs().switched.output)
     reverted = _host("c3", "i-3", "releaseflow-Rollback", "Success", 5, 6, outputs().reverted.output)
+    previous = _host(
+        "c0", "i-3", "releaseflow-CheckoutRevision", "Success", -100, -99, outputs().already_at.output
+    )
     kwargs["others"]["r-1"][-1][1]["hosts"]["c3"].append(reverted)
 
     class ByHost(FakeSSM):
         def list_command_invocations(self, CommandId=None, Details=False, InstanceId=None, Filters=()):
             if CommandId:
                 return super().list_command_invocations(CommandId, Details)
-            # Newest first, and the window not applied: the listing must not be trusted to leave them out.
+            # Newest first, and the window not applied: the listing must not be trusted to leave them out
+            # (the rollback's run, later; a previous deploy's switch of the same host, earlier).
             return {
                 "CommandInvocations": [
                     {**reverted, "RequestedDateTime": _at(5)},
                     {**switched, "RequestedDateTime": _at(3)},
+                    {**previous, "RequestedDateTime": _at(-100)},
                 ]
             }
 
@@ -906,6 +911,11 @@ def test_a_step_without_outputs_is_traced_to_its_own_command_even_when_the_host_
     rows = {row.instance_id: row for row in host_summaries(deployment.outcome.snapshot)}
     assert rows["i-3"].outcome.rolled_back
     assert rows["i-3"].after == outputs().old
+    # The switch's own run, then the rollback's: neither the earlier deploy's nor the rollback's first.
+    assert [i.command_id for i in deployment.outcome.snapshot.invocations if i.instance_id == "i-3"] == [
+        "c4",
+        "c3",
+    ]
 
 
 def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():

@@ -341,12 +341,20 @@ def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
         rows = [
             row
             for row in answer.get("CommandInvocations", [])
-            if row.get("DocumentName") == document or not document
+            if (row.get("DocumentName") == document or not document) and _within(row, step)
         ]
         rows.sort(key=lambda row: row.get("RequestedDateTime") or datetime.max.replace(tzinfo=UTC))
         found += [parse_invocation(row) for row in rows[:1]]
     # In the order the step sent them, as ListCommandInvocations lists a command's hosts.
     return found
+
+
+def _within(row: dict, step) -> bool:
+    """Requested while the step ran (the window the listing was asked for, checked here again)."""
+    requested = row.get("RequestedDateTime")
+    if not isinstance(requested, datetime):
+        return True
+    return step.start <= requested and (step.end is None or requested <= step.end)
 
 
 def _text_input(value: str | None) -> str:
