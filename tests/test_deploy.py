@@ -24,7 +24,7 @@ from releaseflow.deploy import (
     run_deploy,
     start_request,
 )
-from releaseflow.execution import Snapshot, changes, host_summaries, parse_invocation, parse_step
+from releaseflow.execution import UNFINISHED, Snapshot, changes, host_summaries, parse_invocation, parse_step
 from releaseflow.follow import UNREACHABLE_SECONDS, fetch, follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -149,25 +149,93 @@ def alarm_scenario() -> list[tuple[float, dict]]:
     return [*timeline[:2], (5, stopped)]
 
 
-class FakeSSM:
-    """The Automation and Run Command calls releaseflow makes, answered from a timeline."""
+def cancel_scenario(rollback_ends: float | None = 20, *, failed_host: str = "") -> dict:
+    """A deploy cancelled while i-2 restarts (i-1 switched): its RollBackOnCancel step started r-1, which
+    puts i-1 back and finds i-2 never switched, ending at `rollback_ends` (never with None);
+    `failed_host`'s rollback fails instead. FakeSSM's keyword arguments."""
+    timeline = scenario()[:2]
+    rolling = timeline[1][1]
+    started = _step("RollBackOnCancel", "Success", 4, 4, action="aws:executeAwsApi")
+    started["Outputs"] = {"RollbackExecutionId": ["r-1"]}
+    cancelled = {
+        **rolling,
+        "status": "Cancelled",
+        "steps": [
+            rolling["steps"][0],
+            _step("Rolling", "Cancelled", 3, 4),
+            _step("Restart", "Cancelled", 3, 4, command="c2", parent="Rolling", iteration=0),
+            started,
+        ],
+        "hosts": {
+            **rolling["hosts"],
+            "c2": [_host("c2", "i-2", "releaseflow-RestartServices", "Cancelled", 3, 4)],
+        },
+    }
+    rolls = {"i-1": outputs().reverted, "i-2": outputs().not_switched}
+    if failed_host:
+        rolls[failed_host] = outputs().rollback_failed
 
-    def __init__(self, timeline, now, *, running=()):
+    def rollback(status):
+        done = status != "InProgress"
+        hosts = [
+            _host(
+                "c3",
+                host,
+                "releaseflow-Rollback",
+                (run.status if done else "InProgress"),
+                5,
+                6 if done else None,
+                run.output if done else "",
+            )
+            for host, run in rolls.items()
+        ]
+        step_status = ("Failed" if failed_host else "Success") if done else "InProgress"
+        steps = [_step("RollBackBatch", step_status, 5, 6 if done else None, command="c3")]
+        return {"status": status, "steps": steps, "hosts": {"c3": hosts}}
+
+    others = [(0, rollback("InProgress"))]
+    if rollback_ends is not None:
+        others.append((rollback_ends, rollback("Failed" if failed_host else "Success")))
+    return {"timeline": timeline, "cancelled": cancelled, "others": {"r-1": others}}
+
+
+class FakeSSM:
+    """The Automation and Run Command calls releaseflow makes, answered from a timeline.
+
+    `cancelled` is the deploy's state once stopped (default: the current one, Cancelled); `others` are
+    further executions (a RollbackFleet), each with a timeline of its own on the same clock.
+    """
+
+    def __init__(self, timeline, now, *, running=(), cancelled=None, others=None):
         self.timeline = timeline
         self.now = now
         self.running = list(running)  # (execution id, fleet) pairs other deploys hold
+        self.cancelled = cancelled
+        self.others = others or {}
         self.calls: list[str] = []
         self.stopped = False
+        self.stops: list[str] = []
         self.started: list[dict] = []
 
-    def _state(self) -> dict:
+    def _state(self, execution_id: str = "exec-1") -> dict:
+        if execution_id in self.others:
+            return [entry for at, entry in self.others[execution_id] if at <= self.now()][-1]
         state = [entry for at, entry in self.timeline if at <= self.now()][-1]
         if self.stopped:
-            return {**state, "status": "Cancelled"}
+            return self.cancelled or {**state, "status": "Cancelled"}
         return state
 
     def get_automation_execution(self, AutomationExecutionId):
         self.calls.append("GetAutomationExecution")
+        if AutomationExecutionId in self.others:
+            state = self._state(AutomationExecutionId)
+            execution = {
+                "AutomationExecutionId": AutomationExecutionId,
+                "DocumentName": "releaseflow-RollbackFleet",
+                "AutomationExecutionStatus": state["status"],
+                "StepExecutions": [s for s in state["steps"] if "ParentStepDetails" not in s],
+            }
+            return {"AutomationExecution": execution}
         for execution_id, fleet in self.running:
             if execution_id == AutomationExecutionId:
                 return {
@@ -194,11 +262,14 @@ class FakeSSM:
 
     def describe_automation_step_executions(self, AutomationExecutionId, **_):
         self.calls.append("DescribeAutomationStepExecutions")
-        return {"StepExecutions": self._state()["steps"]}
+        return {"StepExecutions": self._state(AutomationExecutionId)["steps"]}
 
     def list_command_invocations(self, CommandId, Details):
         self.calls.append("ListCommandInvocations")
-        return {"CommandInvocations": self._state()["hosts"].get(CommandId, [])}
+        states = [self._state(), *(self._state(other) for other in self.others)]
+        return {
+            "CommandInvocations": next((s["hosts"][CommandId] for s in states if CommandId in s["hosts"]), [])
+        }
 
     def get_command_invocation(self, CommandId, InstanceId):
         self.calls.append("GetCommandInvocation")
@@ -209,6 +280,7 @@ class FakeSSM:
 
     def stop_automation_execution(self, AutomationExecutionId, Type):
         self.calls.append("StopAutomationExecution")
+        self.stops.append(AutomationExecutionId)
         if self._state()["status"] in ("Success", "Failed"):
             raise ClientError(
                 {"Error": {"Code": "InvalidAutomationStatusUpdateException"}}, "StopAutomationExecution"
@@ -659,6 +731,9 @@ def _stopping_on(clock):
         def is_set(self):
             return False
 
+        def requests(self):
+            return 0
+
         def pause(self, seconds):
             clock.sleep(seconds)
 
@@ -716,3 +791,142 @@ def test_run_deploy_that_loses_aws_after_the_start_says_the_execution_may_still_
     with pytest.raises(LostTrack, match=r"^lost track of execution exec-1, which may still run") as raised:
         run_deploy(ssm, _request(), stopping=_stopping_on(clock))
     assert raised.value.exit_code == 1
+
+
+def _stopping_at(clock, *moments):
+    """A stopper that gets a stop request (a signal) at each of `moments` on the fake clock."""
+
+    class Stopper:
+        def is_set(self):
+            return self.requests() > 0
+
+        def requests(self):
+            return sum(clock.now >= moment for moment in moments)
+
+        def pause(self, seconds):
+            clock.sleep(seconds)
+
+    @contextlib.contextmanager
+    def stopping():
+        yield Stopper()
+
+    return stopping
+
+
+def test_a_cancelled_deploy_follows_the_rollback_it_started_to_its_end_and_stays_cancelled():
+    """A stop request cancels the deploy; its RollBackOnCancel's RollbackFleet is followed (never stopped)
+    to its end, the hosts include what it did, and the exit code stays 4."""
+    clock = FakeClock()
+    ssm = _ssm([], clock)
+    ssm.__init__(**cancel_scenario(rollback_ends=30), now=clock)
+    seen = Recorder()
+    deployment = run_deploy(ssm, _request(), progress=seen, stopping=_stopping_at(clock, 4), clock=clock)
+    assert (deployment.outcome.result, deployment.exit_code) == ("cancelled", 4)
+    assert (deployment.rollback.result, deployment.rollback.snapshot.execution_id) == ("success", "r-1")
+    assert clock.now >= 30
+    assert ssm.stops == ["exec-1"]
+    assert "Rollback" in seen.phases
+    assert ("RollBackBatch", "Success") in [(getattr(c, "name", ""), c.status) for c in seen.changes]
+    rows = {row.instance_id: row for row in host_summaries(deployment.outcome.snapshot)}
+    assert rows["i-1"].outcome.rolled_back
+    assert (rows["i-1"].after, rows["i-2"].outcome.outcome) == (outputs().old, "not-switched")
+
+
+def test_a_deploy_cancelled_elsewhere_follows_its_rollback_too():
+    """Cancelled from the console (no stop request here): the rollback it started is followed all the same."""
+    clock = FakeClock()
+    kwargs = cancel_scenario(rollback_ends=30)
+    kwargs["timeline"] = [*kwargs["timeline"], (4, kwargs["cancelled"])]
+    ssm = _ssm([], clock)
+    ssm.__init__(**kwargs, now=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_on(clock), clock=clock)
+    assert (deployment.outcome.result, deployment.rollback.result) == ("cancelled", "success")
+    assert ssm.stops == []
+
+
+def test_a_second_stop_request_stops_waiting_for_the_rollback_without_stopping_it():
+    """A further signal while the rollback runs stops waiting: the rollback is left running, unfinished."""
+    clock = FakeClock()
+    ssm = _ssm([], clock)
+    ssm.__init__(**cancel_scenario(rollback_ends=None), now=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 4, 40), clock=clock)
+    assert (deployment.exit_code, deployment.rollback.result) == (4, UNFINISHED)
+    assert deployment.rollback.snapshot.status == "InProgress"
+    assert ssm.stops == ["exec-1"]
+    assert 40 <= clock.now < 45
+
+
+def test_the_rollback_is_followed_only_within_what_is_left_of_the_timeout():
+    """--timeout bounds the whole wait, the rollback's included; the rollback is never stopped."""
+    clock = FakeClock()
+    ssm = _ssm([], clock)
+    ssm.__init__(**cancel_scenario(rollback_ends=None), now=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 4), clock=clock, timeout=60)
+    assert deployment.rollback.result == UNFINISHED
+    assert ssm.stops == ["exec-1"]
+    assert 60 <= clock.now < 65
+
+
+def test_a_cancel_that_started_no_rollback_is_not_waited_for():
+    """A cancel while preparing (no RollbackExecutionId) ends at once, with no rollback to report."""
+    clock = FakeClock()
+    ssm = _ssm(scenario(), clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 1), clock=clock)
+    assert (deployment.exit_code, deployment.rollback) == (4, None)
+
+
+def test_a_step_without_outputs_is_traced_to_its_own_command_even_when_the_host_listing_has_later_ones():
+    """Under failed_run_command_outputs=none a cancelled switch is read from its host's listing, newest first:
+    only the step's own document, sent while it ran, counts there: the host shows rolled back."""
+    clock = FakeClock()
+    kwargs = cancel_scenario(rollback_ends=0)
+    cancelled = kwargs["cancelled"]
+    switch = _step("Switch", "Cancelled", 3, 4, parent="Rolling", iteration=1, action="aws:runCommand")
+    switch["Inputs"] = {"InstanceIds": '["i-3"]', "DocumentName": '"releaseflow-CheckoutRevision"'}
+    cancelled["steps"].append(switch)
+    switched = _host("c4", "i-3", "releaseflow-CheckoutRevision", "Success", 3, 4, outputs().switched.output)
+    reverted = _host("c3", "i-3", "releaseflow-Rollback", "Success", 5, 6, outputs().reverted.output)
+    previous = _host(
+        "c0", "i-3", "releaseflow-CheckoutRevision", "Success", -100, -99, outputs().already_at.output
+    )
+    kwargs["others"]["r-1"][-1][1]["hosts"]["c3"].append(reverted)
+
+    class ByHost(FakeSSM):
+        def list_command_invocations(self, CommandId=None, Details=False, InstanceId=None, Filters=()):
+            if CommandId:
+                return super().list_command_invocations(CommandId, Details)
+            # Newest first, and the window not applied: the listing must not be trusted to leave them out
+            # (the rollback's run, later; a previous deploy's switch of the same host, earlier).
+            return {
+                "CommandInvocations": [
+                    {**reverted, "RequestedDateTime": _at(5)},
+                    {**switched, "RequestedDateTime": _at(3)},
+                    {**previous, "RequestedDateTime": _at(-100)},
+                ]
+            }
+
+    ssm = ByHost(**kwargs, now=clock)
+    ssm.meta = SimpleNamespace(region_name="eu-west-1")
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 4), clock=clock)
+    rows = {row.instance_id: row for row in host_summaries(deployment.outcome.snapshot)}
+    assert rows["i-3"].outcome.rolled_back
+    assert rows["i-3"].after == outputs().old
+    # The switch's own run, then the rollback's: neither the earlier deploy's nor the rollback's first.
+    assert [i.command_id for i in deployment.outcome.snapshot.invocations if i.instance_id == "i-3"] == [
+        "c4",
+        "c3",
+    ]
+
+
+def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():
+    """Automation cancelled it for its alarm: the rollback it started is followed, and the deploy exits 1."""
+    clock = FakeClock()
+    kwargs = cancel_scenario(rollback_ends=30)
+    stopped = {**kwargs["cancelled"], "alarm": ALARM, "triggered": [{"Name": ALARM, "State": "ALARM"}]}
+    kwargs["timeline"] = [*kwargs["timeline"], (4, stopped)]
+    ssm = _ssm([], clock)
+    ssm.__init__(**kwargs, now=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_on(clock), clock=clock)
+    assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
+    assert deployment.rollback.result == "success"
+    assert ssm.stops == []

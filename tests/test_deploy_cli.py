@@ -13,7 +13,7 @@ from releaseflow import follow
 from releaseflow.cli import main
 from releaseflow.commands import deploy as deploy_command
 from releaseflow.execution import Snapshot, parse_step
-from test_deploy import ALARM, REVISION, FakeSSM, _step, alarm_scenario, scenario
+from test_deploy import ALARM, REVISION, FakeSSM, _step, alarm_scenario, cancel_scenario, scenario
 
 RUNBOOK = """\
 schemaVersion: "0.3"
@@ -163,6 +163,61 @@ def test_sigterm_stops_the_execution_and_exits_4(fake):
     ssm.get_automation_execution = signalled
     assert _deploy() == 4
     assert "StopAutomationExecution" in ssm.calls
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _signal_at(ssm, *polls):
+    """SIGTERM to this process at each of the given GetAutomationExecution calls (counted from 1)."""
+    original = ssm.get_automation_execution
+
+    def signalled(**kwargs):
+        answer = original(**kwargs)
+        if ssm.calls.count("GetAutomationExecution") in polls:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return answer
+
+    ssm.get_automation_execution = signalled
+
+
+def test_sigterm_follows_the_rollback_the_cancel_started_prints_its_hosts_and_exits_4(fake, capsys):
+    """After SIGTERM the trigger follows the RollbackFleet the cancel started to its end, prints the hosts
+    back on the old revision and the rollback's outcome, and exits 4 (cancelled)."""
+    ssm = fake(**cancel_scenario(rollback_ends=20))
+    _signal_at(ssm, 2)
+    assert _deploy() == 4
+    out = capsys.readouterr().out
+    assert ssm.stops == ["exec-1"]
+    assert "== Rollback\nfollowing the rollback the cancel of exec-1 started" in out
+    assert "step RollBackBatch (aws:runCommand): Success" in out
+    old = outputs().old[:12]
+    assert f"i-1                   migrate  {old} -> {old}" in out
+    assert "rolled back" in out
+    assert (
+        f"rollback r-1 (releaseflow-RollbackFleet) ended Success: every host is back on revision {old}\n"
+        in out
+    )
+    assert out.rstrip().endswith("deploy cancelled: execution exec-1 ended Cancelled")
+
+
+def test_a_host_the_rollback_could_not_put_back_is_named(fake, capsys):
+    """A rollback that fails on a host: the trigger names that host (still exit 4: it was a cancel)."""
+    ssm = fake(**cancel_scenario(rollback_ends=20, failed_host="i-1"))
+    _signal_at(ssm, 2)
+    assert _deploy() == 4
+    out = capsys.readouterr().out
+    assert "rollback r-1 (releaseflow-RollbackFleet) ended Failed: not back on the previous revision: " in out
+    assert "i-1 (rollback failed)" in out
+
+
+def test_a_second_sigterm_stops_waiting_for_the_rollback_and_leaves_it_running(fake, capsys):
+    """A second SIGTERM while the rollback runs stops waiting (exit 4 at once), never the rollback."""
+    ssm = fake(**cancel_scenario(rollback_ends=None))
+    _signal_at(ssm, 2, 8)
+    assert _deploy() == 4
+    out = capsys.readouterr().out
+    assert ssm.stops == ["exec-1"]
+    assert "rollback r-1 (releaseflow-RollbackFleet) is still InProgress: stopped waiting for it" in out
+    assert "follow it with `releaseflow status r-1`" in out
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 

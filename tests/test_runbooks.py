@@ -44,6 +44,7 @@ REALISTIC = {
     "HealthCheckPort": ["auto", "3000"],
     "HealthCheckRetries": ["10"],
     "HealthCheckTimeoutSeconds": ["5"],
+    "SwitchTimeoutSeconds": ["900", "30"],
 }
 CONTRACT_PARAMETERS = {
     "Revision",
@@ -69,6 +70,7 @@ CONTRACT_PARAMETERS = {
     "AutomationAssumeRole",
     "Migrate",
     "BakeSeconds",
+    "SwitchTimeoutSeconds",
 }
 # Steps that appear, with the very same script, in both runbooks.
 SHARED_SCRIPTS = ["Lock", "ListFleet", "PlanRollout", "DrainBatch", "RegisterBatch"]

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,13 +213,30 @@ def execution_id(output: str) -> str:
     return output.split("started execution ", 1)[1].split()[0]
 
 
-class LoadGenerator:
-    """Requests /up through the load balancer until stopped; counts answers by served revision, and failures."""
+# The load the scenarios put on the load balancer while they deploy: a steady rate, above the 20
+# requests a second the load scenario asks for, and bounded whatever the deploy does.
+LOAD_RATE = 25
+LOAD_MAX_SECONDS = 300
 
-    def __init__(self, lb_url: str):
+
+class LoadGenerator:
+    """GET /up through the load balancer at a steady rate (loopback only) until stopped or `max_seconds`
+    have passed; counts answers by served revision, and failures. One helper for every scenario under load.
+
+    A steady rate, not a tight loop: the load is what the scenario asks for, and leaves the two cores
+    to the hosts being deployed.
+    """
+
+    def __init__(self, lb_url: str, rate: int = LOAD_RATE, max_seconds: float = LOAD_MAX_SECONDS):
+        assert lb_url.startswith("http://127.0.0.1:"), lb_url
         self.url = f"{lb_url}/up"
+        self.rate = rate
+        self.max_requests = int(rate * max_seconds)
         self.answers: Counter[str] = Counter()
         self.failures: list[str] = []
+        self.seconds = 0.0
+        self.bounded = False  # stopped by max_seconds rather than by the scenario
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -230,15 +248,35 @@ class LoadGenerator:
         self._stop.set()
         self._thread.join()
 
+    @property
+    def sent(self) -> int:
+        return sum(self.answers.values()) + len(self.failures)
+
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:
-                    self.answers[response.headers.get("X-Revision", "")] += 1
-            except urllib.error.HTTPError as error:
-                # An answer from the app names its revision; one from HAProxy itself does not.
+        start = time.monotonic()
+        # Enough workers that a slow answer (a host restarting) does not lower the rate.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for number in range(self.max_requests):
+                pause = start + number / self.rate - time.monotonic()
+                if self._stop.wait(max(pause, 0)):
+                    break
+                pool.submit(self._one)
+            else:
+                self.bounded = True
+        self.seconds = time.monotonic() - start
+
+    def _one(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=10) as response:
+                revision = response.headers.get("X-Revision", "")
+            with self._lock:
+                self.answers[revision] += 1
+        except urllib.error.HTTPError as error:
+            # An answer from the app names its revision; one from HAProxy itself does not.
+            with self._lock:
                 self.failures.append(f"{error} from {error.headers.get('X-Revision') or 'the load balancer'}")
-            except OSError as error:
+        except OSError as error:
+            with self._lock:
                 self.failures.append(str(error))
 
 

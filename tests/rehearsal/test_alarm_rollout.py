@@ -1,6 +1,6 @@
 """Issue 14 on the rehearsal: a CloudWatch alarm that fires mid-deploy stops it and the fleet goes back.
 
-The same deploy with the alarm left OK, under load, is test_load.py's successful deploy (one fleet less).
+The same deploy with the alarm left OK, under load, is test_acceptance.py's deploy (one fleet less).
 """
 
 from __future__ import annotations

@@ -181,3 +181,28 @@ def test_rate_values_must_be_counts_or_percentages(endpoint_commands, field):
     with pytest.raises(ApiError) as error:
         endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES, field: "lots"})
     assert error.value.code == "ValidationException"
+
+
+def test_list_command_invocations_of_an_instance_honours_the_invoked_window(
+    endpoint_commands, endpoint_clock
+):
+    """ListCommandInvocations by InstanceId with InvokedAfter/InvokedBefore lists only what was sent in between."""
+    from datetime import UTC, datetime
+
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+    first = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    start = endpoint_clock.now
+    endpoint_clock.now += 10
+    later = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    window = [
+        {"key": "InvokedAfter", "value": at(start - 1)},
+        {"key": "InvokedBefore", "value": at(start + 5)},
+    ]
+    listed = endpoint_commands.list_command_invocations({"InstanceId": INSTANCES[0], "Filters": window})
+    assert [row["CommandId"] for row in listed["CommandInvocations"]] == [first["CommandId"]]
+    everything = endpoint_commands.list_command_invocations({"InstanceId": INSTANCES[0]})[
+        "CommandInvocations"
+    ]
+    assert [row["CommandId"] for row in everything] == [later["CommandId"], first["CommandId"]]

@@ -304,10 +304,11 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
         )
         process.send_signal(signal.SIGTERM)
         signalled = datetime.now(UTC)
-        out, err = process.communicate(timeout=120)
+        out, err = process.communicate(timeout=240)
     finally:
         process.kill()
 
+    # The trigger followed the rollback the cancel started to its end before exiting 4.
     assert process.returncode == 4, out[-3000:] + err
     execution = execution_id(out)
     assert f"deploy cancelled: execution {execution}" in out
@@ -317,9 +318,12 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
     steps = {s["StepName"]: s for s in ended["StepExecutions"]}
     assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
     assert "ReportFailure" not in steps
-    rollback = wait_for_execution_end(
-        rehearsal, steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
-    )
+    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    assert (
+        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"revision {old[:12]}" in out
+    ), out[-3000:]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
     assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
     assert_fleet_consistent(rehearsal.state_dir, old)

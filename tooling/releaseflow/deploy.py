@@ -17,7 +17,7 @@ from releaseflow.config import Environment
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import Outcome, Snapshot
-from releaseflow.follow import follow
+from releaseflow.follow import follow, follow_rollback
 from releaseflow.goregexp import full_match
 from releaseflow.sources import runbook_file
 from releaseflow.ssm import EXECUTION_RUNNING as RUNNING
@@ -282,6 +282,10 @@ class Stopper(Protocol):
 
     def is_set(self) -> bool: ...
 
+    def requests(self) -> int:
+        """How many stop requests came (signals): one after the first stops waiting for a rollback."""
+        ...
+
     def pause(self, seconds: float) -> None: ...
 
 
@@ -300,6 +304,9 @@ class _NeverStop:
     def is_set(self) -> bool:
         return False
 
+    def requests(self) -> int:
+        return 0
+
     def pause(self, seconds: float) -> None:
         time.sleep(seconds)
 
@@ -311,12 +318,14 @@ def _never_stopped() -> Iterator[Stopper]:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A started deploy: its execution, its console URL, and how it ended (None when not waited for)."""
+    """A started deploy: its execution, its console URL, and how it ended (None when not waited for);
+    after a cancel, how the releaseflow-RollbackFleet execution it started ended (or was left)."""
 
     request: StartRequest
     execution_id: str
     url: str
     outcome: Outcome | None = None
+    rollback: Outcome | None = None
 
     @property
     def exit_code(self) -> int:
@@ -347,6 +356,7 @@ def run_deploy(
     timeout: float | None = None,
     progress: Progress | None = None,
     stopping: Callable[[], contextlib.AbstractContextManager[Stopper]] = _never_stopped,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Deployment:
     """Take the fleet lock, start the runbook, claim the fleet, and follow the execution to its end.
 
@@ -354,6 +364,10 @@ def run_deploy(
     deploy started at the same instant wins the claim). `stopping` is entered from just before the
     start to the end of following (the CLI makes SIGINT/SIGTERM stop the execution there); a stop
     request or `timeout` stops the execution. With wait=False it returns once started.
+
+    A cancelled deploy (stopped here, elsewhere, or by its alarm) has only started its rollback: that
+    releaseflow-RollbackFleet execution is followed to its end, within what is left of `timeout`; a
+    further stop request stops waiting for it, never the rollback itself.
     """
     out = progress or _Quiet()
     out.phase("Lock")
@@ -374,18 +388,48 @@ def run_deploy(
             out.line(f"started execution {execution_id} of {request.runbook}\n  {url}")
             if not wait:
                 return Deployment(request, execution_id, url)
+            followed = clock()
             try:
                 outcome = follow(
                     ssm,
                     execution_id,
                     listener=out.progress,
+                    clock=clock,
                     sleep=stop.pause,
                     timeout=timeout,
                     stop_requested=stop.is_set,
                 )
+                rollback = None
+                if _cancelled(outcome):
+                    left = None if timeout is None else max(0.0, timeout - (clock() - followed))
+                    outcome, rollback = _follow_rollback(ssm, outcome, out, stop, clock, left)
             except (BotoCoreError, ClientError) as error:
                 # Started: no longer "refused before anything started"; the execution runs on.
                 raise LostTrack(
                     f"lost track of execution {execution_id}, which may still run: {error}"
                 ) from error
-            return Deployment(request, execution_id, url, outcome)
+            return Deployment(request, execution_id, url, outcome, rollback)
+
+
+def _cancelled(outcome: Outcome) -> bool:
+    # A failed deploy waited for its own rollback (AwaitRollback); a cancelled one only started it.
+    return outcome.result in ("cancelled", "timed_out") or outcome.snapshot.status == "Cancelled"
+
+
+def _follow_rollback(ssm, outcome, out, stop, clock, timeout) -> tuple[Outcome, Outcome | None]:
+    seen = stop.requests()
+    out.phase("Rollback")
+    if timeout != 0:
+        out.line(
+            f"following the rollback the cancel of {outcome.snapshot.execution_id} started "
+            "(a further SIGINT/SIGTERM stops waiting; the rollback runs on)"
+        )
+    return follow_rollback(
+        ssm,
+        outcome,
+        listener=out.progress,
+        clock=clock,
+        sleep=stop.pause,
+        timeout=timeout,
+        stop_requested=lambda: stop.requests() > seen,
+    )

@@ -123,9 +123,13 @@ class HostFailure:
     stderr: str = ""
 
 
+# An execution watched only until a timeout or a stop request, left running (a rollback): not an end.
+UNFINISHED = "unfinished"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How following ended: success, failed, timed_out or cancelled, and where it failed."""
+    """How following ended: success, failed, timed_out, cancelled (or UNFINISHED), and where it failed."""
 
     result: str
     snapshot: Snapshot

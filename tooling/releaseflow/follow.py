@@ -7,11 +7,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
 
 from releaseflow.execution import (
+    UNFINISHED,
     HostFailure,
     Invocation,
     Outcome,
@@ -161,8 +163,12 @@ def follow(
     sleep: Callable[[float], object] = time.sleep,
     timeout: float | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    leave_running: bool = False,
 ) -> Outcome:
     """Poll until the execution ends, telling `listener` what changed; stop it on timeout or request.
+
+    With leave_running, a timeout or request only stops watching: the execution (a rollback, say) runs
+    on, and the outcome is UNFINISHED with what was last seen.
 
     Each poll asks GetAutomationExecution, every MAX_DELAY seconds, so the end is seen within 2 s.
     Steps and hosts are fetched again when it shows progress, or now and then while a command runs,
@@ -179,9 +185,12 @@ def follow(
     budget = _Window(clock, DETAIL_CALLS_PER_MINUTE)
     unreachable_since: float | None = None
     while True:
+        timed_out = timeout is not None and clock() - started >= timeout
+        if leave_running and (timed_out or stop_requested()):
+            return Outcome(UNFINISHED, snapshot or fetch(counted, execution_id))
         if stop_requested():
             return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
-        if timeout is not None and clock() - started >= timeout:
+        if timed_out:
             return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
         polled = clock()
         try:
@@ -322,12 +331,39 @@ def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
     window = [{"key": "InvokedAfter", "value": step.start.isoformat()}]
     if step.end:
         window.append({"key": "InvokedBefore", "value": step.end.isoformat()})
+    document = _text_input(step.inputs.get("DocumentName"))
     found = []
     for host in sent:
         answer = ssm.list_command_invocations(InstanceId=str(host), Filters=window, Details=True)
-        found += [parse_invocation(row) for row in answer.get("CommandInvocations", [])]
+        # The step sent its host one command, of its document: the host's first in the window. The
+        # listing is newest first and may hold later commands (the fleet rollback's), which must not
+        # come before it: a host's outcome is read from its runs in order.
+        rows = [
+            row
+            for row in answer.get("CommandInvocations", [])
+            if (row.get("DocumentName") == document or not document) and _within(row, step)
+        ]
+        rows.sort(key=lambda row: row.get("RequestedDateTime") or datetime.max.replace(tzinfo=UTC))
+        found += [parse_invocation(row) for row in rows[:1]]
     # In the order the step sent them, as ListCommandInvocations lists a command's hosts.
     return found
+
+
+def _within(row: dict, step) -> bool:
+    """Requested while the step ran (the window the listing was asked for, checked here again)."""
+    requested = row.get("RequestedDateTime")
+    if not isinstance(requested, datetime):
+        return True
+    return step.start <= requested and (step.end is None or requested <= step.end)
+
+
+def _text_input(value: str | None) -> str:
+    """A step input as DescribeAutomationStepExecutions lists it (JSON-encoded), as plain text."""
+    try:
+        decoded = json.loads(value or '""')
+    except ValueError:
+        return value or ""
+    return decoded if isinstance(decoded, str) else ""
 
 
 def _marker(execution: dict) -> tuple:
@@ -338,3 +374,57 @@ def _marker(execution: dict) -> tuple:
 
 def _tail(text: str) -> str:
     return "\n".join(text.rstrip("\n").splitlines()[-TAIL_LINES:])
+
+
+def follow_rollback(
+    ssm,
+    cancelled: Outcome,
+    *,
+    listener: Listener,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+    timeout: float | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> tuple[Outcome, Outcome | None]:
+    """After a cancel, follow the releaseflow-RollbackFleet execution its onCancel step started.
+
+    The deploy ends Cancelled within seconds; its RollBackOnCancel step only starts the rollback, which
+    then puts the switched hosts back on their own time. Wait for the deploy to end if the stop's
+    settle wait did not see it, follow the rollback to its end (never stopping it: a timeout or a stop
+    request only stops watching), then read the deploy again so its hosts include what the rollback
+    did. Returns the deploy's outcome with that final snapshot, and the rollback's (None when the
+    cancel started none: a cancel while preparing or migrating just stops).
+    """
+    started = clock()
+
+    def left() -> float | None:
+        return None if timeout is None else max(0.0, timeout - (clock() - started))
+
+    deploy_id = cancelled.snapshot.execution_id
+    snapshot = cancelled.snapshot
+    if not snapshot.finished:
+        watched = follow(
+            ssm,
+            deploy_id,
+            listener=listener,
+            clock=clock,
+            sleep=sleep,
+            timeout=left(),
+            stop_requested=stop_requested,
+            leave_running=True,
+        )
+        snapshot = watched.snapshot
+    if not snapshot.rollback_ids:
+        return replace(cancelled, snapshot=snapshot), None
+    rollback = follow(
+        ssm,
+        snapshot.rollback_ids[-1],
+        listener=listener,
+        clock=clock,
+        sleep=sleep,
+        timeout=left(),
+        stop_requested=stop_requested,
+        leave_running=True,
+    )
+    # A finished deploy's snapshot lists its rollback's host commands after its own (fetch).
+    return replace(cancelled, snapshot=fetch(ssm, deploy_id)), rollback

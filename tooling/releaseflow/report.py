@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from releaseflow import outcome as host_outcome
 from releaseflow.execution import (
+    UNFINISHED,
     HostFailure,
     HostSummary,
     Invocation,
@@ -151,6 +152,32 @@ def hosts_text(snapshot: Snapshot) -> str:
     return "\n".join(rows) + "\n"
 
 
+def rollback_text(deploy: Snapshot, rollback: Outcome) -> str:
+    """How the fleet rollback a cancel started ended, and the hosts (of the deploy's, which include the
+    rollback's commands) not back on the revision they had: every host, or which did not make it."""
+    rows = [row for row in host_rows(deploy) if row.reached]
+    left = [
+        row
+        for row in rows
+        if row.host.outcome.outcome in (host_outcome.SWITCHED, host_outcome.ROLLBACK_FAILED)
+    ]
+    # A host not switched whose revision no document said (its switch stopped before it moved) is
+    # where it was: the revisions the others are back on tell which.
+    back = {row.host.after for row in rows if row not in left and row.host.after}
+    where = f"revision {_short(back.pop())}" if len(back) == 1 else "its previous revision"
+    named = ", ".join(f"{row.host.instance_id} ({OUTCOME_LABELS[row.host.outcome.outcome]})" for row in left)
+    rollback_id = rollback.snapshot.execution_id
+    execution = f"rollback {rollback_id} ({rollback.snapshot.runbook or 'releaseflow-RollbackFleet'})"
+    if rollback.result == UNFINISHED:
+        return (
+            f"{execution} is still {rollback.snapshot.status}: stopped waiting for it; "
+            f"not back yet: {named or 'none'}; follow it with `releaseflow status {rollback_id}`"
+        )
+    if not left:
+        return f"{execution} ended {rollback.snapshot.status}: every host is back on {where}"
+    return f"{execution} ended {rollback.snapshot.status}: not back on the previous revision: {named}"
+
+
 def status_text(snapshot: Snapshot) -> str:
     """`releaseflow status`: the execution, its steps, then its hosts."""
     lines = [f"execution {snapshot.execution_id} of {snapshot.runbook}: {snapshot.status}"]
@@ -207,7 +234,7 @@ def status_json(snapshot: Snapshot) -> dict:
     }
 
 
-def deploy_markdown(outcome: Outcome, environment: str, url: str) -> str:
+def deploy_markdown(outcome: Outcome, environment: str, url: str, rollback: str = "") -> str:
     """The job summary: outcome, a table per host, the failure, and a gantt chart of host phases."""
     snapshot = outcome.snapshot
     revision = (snapshot.parameters.get("Revision") or ["?"])[0]
@@ -218,6 +245,7 @@ def deploy_markdown(outcome: Outcome, environment: str, url: str) -> str:
         f"Execution [`{snapshot.execution_id}`]({url}) of `{snapshot.runbook}`: {snapshot.status}",
         "",
         *[f"**Stopped by an alarm:** {alarm.reason}\n" for alarm in snapshot.triggered_alarms],
+        *([f"**Rollback:** {_escape(rollback)}\n"] if rollback else []),
         "| Host | Role | Revision | Status | Duration |",
         "| --- | --- | --- | --- | --- |",
     ]

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,9 @@ deploy configuration (releaseflow.yaml or $RELEASEFLOW_CONFIG), then follow it: 
 per-host command status, and on failure the failing host's output. The revision is checked against
 the runbook's Revision pattern, and every parameter against the runbook's own patterns, before any
 AWS call. Another running deploy to the same fleet makes it refuse (or wait, with --wait-lock); of two
-started at the same instant the younger stops itself. SIGINT/SIGTERM stops the execution before exiting.
+started at the same instant the younger stops itself. SIGINT/SIGTERM stops the execution before exiting;
+a cancel during the batches starts the fleet rollback, which is followed to its end (a second signal
+stops waiting, never the rollback).
 With an alarm (--alarm or `alarm:`), Automation watches it and stops the execution when it goes into
 ALARM: the runbook's cancel path puts the fleet back, and the deploy fails naming the alarm.
 In GitHub Actions it groups output by phase, annotates the failure, writes execution-id and status
@@ -151,6 +152,9 @@ def report_result(out: Printer, deployment: Deployment, environment: str, github
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
         out.line(report.failure_text(outcome.failure).rstrip("\n"))
+    rollback = report.rollback_text(outcome.snapshot, deployment.rollback) if deployment.rollback else ""
+    if rollback:
+        out.line(rollback)
     stopped_by = "".join(f": {alarm.reason}" for alarm in outcome.snapshot.triggered_alarms)
     out.line(f"deploy {outcome.result}: execution {execution_id} ended {outcome.snapshot.status}{stopped_by}")
     out.close()
@@ -159,26 +163,39 @@ def report_result(out: Printer, deployment: Deployment, environment: str, github
     _outputs(github, execution_id, outcome.snapshot.status, url)
     if github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(report.deploy_markdown(outcome, environment, url))
+            summary.write(report.deploy_markdown(outcome, environment, url, rollback))
     return deployment.exit_code
 
 
-class _Stop(threading.Event):
-    """Set by SIGINT/SIGTERM; `pause` sleeps until then, so a signal ends a pause at once."""
+class _Stop:
+    """Counts SIGINT/SIGTERM; a signal ends the pause it comes in (and only that one)."""
+
+    def __init__(self):
+        self.count = 0
+        self._woken = threading.Event()
+
+    def request(self) -> None:
+        self.count += 1
+        self._woken.set()
+
+    def is_set(self) -> bool:
+        return self.count > 0
+
+    def requests(self) -> int:
+        return self.count
 
     def pause(self, seconds: float) -> None:
-        # Once stopping, the settle wait must really wait: the event is set and would return at once.
-        if self.is_set():
-            time.sleep(seconds)
-        else:
-            self.wait(seconds)
+        # Cleared once woken: after the first signal the settle wait must really wait, and a second
+        # signal must still cut short a pause while the rollback is followed.
+        if self._woken.wait(seconds):
+            self._woken.clear()
 
 
 @contextlib.contextmanager
 def stop_on_signals():
     """From before the start on, so a signal that comes while starting still stops the execution."""
     stop = _Stop()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, lambda *_: stop.request()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:

@@ -156,8 +156,7 @@ class CommandsService:
 
     def list_commands(self, request: dict) -> dict:
         """ListCommands, newest first, by CommandId, InstanceId and Filters."""
-        keys = ("InvokedAfter", "InvokedBefore", "Status", "DocumentName", "ExecutionStage")
-        filters = filter_values(request.get("Filters"), keys, "InvalidFilterKey")
+        filters = _command_filters(request)
         with self._changed:
             commands = self._select(request)
             if instance_id := request.get("InstanceId"):
@@ -168,7 +167,9 @@ class CommandsService:
         return compact({"Commands": shown, "NextToken": token})
 
     def list_command_invocations(self, request: dict) -> dict:
-        """ListCommandInvocations; Details=true adds CommandPlugins with their Output."""
+        """ListCommandInvocations, by CommandId, InstanceId and Filters; Details=true adds CommandPlugins
+        with their Output."""
+        filters = _command_filters(request)
         with self._changed:
             rows = [
                 self._invocation_shape(command, invocation, bool(request.get("Details")))
@@ -176,6 +177,7 @@ class CommandsService:
                 for invocation in command.invocations
                 if invocation.instance_id == request.get("InstanceId", invocation.instance_id)
             ]
+        rows = [row for row in rows if _command_selected(row, filters)]
         shown, token = page(rows, request)
         return compact({"CommandInvocations": shown, "NextToken": token})
 
@@ -479,6 +481,19 @@ def _agent_command(command: Command) -> dict:
         "parameters": command.request.get("Parameters") or {},
         "timeout_seconds": command.execution_timeout,
     }
+
+
+def _command_filters(request: dict) -> dict[str, list[str]]:
+    """ListCommands/ListCommandInvocations Filters: CommandFilter is `{key, value}`, one value each."""
+    filters = [
+        {
+            "Key": item.get("key", item.get("Key")),
+            "Values": [item["value"]] if "value" in item else item.get("Values", []),
+        }
+        for item in request.get("Filters") or []
+    ]
+    keys = ("InvokedAfter", "InvokedBefore", "Status", "DocumentName", "ExecutionStage")
+    return filter_values(filters, keys, "InvalidFilterKey")
 
 
 def _command_selected(shape: dict, filters: dict[str, list[str]]) -> bool:
