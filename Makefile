@@ -11,7 +11,7 @@ DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy
 
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: venv system-packages lint validate test test-strict demo bench clean docs
+.PHONY: venv system-packages lint validate test test-fast test-strict demo bench clean docs
 
 venv: $(STAMP)
 
@@ -47,11 +47,15 @@ test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25 \
 		--basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
+# Everything but the end-to-end deploys (tests/e2e, marked `slow`): unit and harness tests, a few minutes.
+test-fast: venv system-packages $(CHECKOV_VENV)/bin/checkov
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
+
 # The failure scenarios on strict fleets only (every open reading played the strict way,
 # docs/aws-semantics.md, Open readings). `make test` runs them under default and strict already.
 test-strict: venv system-packages
-	RELEASEFLOW_AWS_READINGS=strict $(VENV)/bin/pytest -q tests/rehearsal/test_failures_flow.py \
-		tests/rehearsal/test_failures_input.py tests/rehearsal/test_failures_resilience.py
+	RELEASEFLOW_AWS_READINGS=strict $(VENV)/bin/pytest -q tests/e2e/test_failures_flow.py \
+		tests/e2e/test_failures_input.py tests/e2e/test_failures_resilience.py
 
 demo: venv system-packages
 	$(RF) demo

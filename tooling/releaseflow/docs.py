@@ -5,7 +5,7 @@
 - README.md: the Debian package list, from the Makefile's DEB_PACKAGES.
 
 `make docs` (`python -m releaseflow.docs`) rewrites the files that are stale; in the files written
-by hand, only the text between a part's markers is replaced. tests/test_docs_current.py fails
+by hand, only the text between a part's markers is replaced. tests/unit/test_docs_current.py fails
 while any generated file is stale.
 """
 

@@ -11,7 +11,7 @@ HEADER = """\
 E are errors; codes starting with W are warnings, which fail only under `--strict`.
 
 Generated from the rule modules in `tooling/releaseflow/rules/`; regenerate with
-`UPDATE_FIXTURES=1 .venv/bin/pytest tests/test_rules_registry.py`.
+`UPDATE_FIXTURES=1 .venv/bin/pytest tests/unit/test_rules_registry.py`.
 
 | Code | Summary | Why |
 | --- | --- | --- |

@@ -1,0 +1,128 @@
+"""Fixtures for the rehearsal tests; the endpoint's are prefixed `endpoint_`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[1]
+ENDPOINT_OFFLINE_AFTER = 1.5
+# PingStatus refreshes this often (AWS: every 5 minutes); short so the tests that wait for it are quick.
+ENDPOINT_PING_INTERVAL = 0.3
+
+
+class EndpointProcess:
+    """A running rehearsal endpoint and helpers to talk to it as clients and as an agent."""
+
+    def __init__(self, url: str, state_dir: Path, process: subprocess.Popen, offline_after: float):
+        self.url = url
+        self.state_dir = state_dir
+        self.process = process
+        self.offline_after = offline_after
+        self.ping_interval = ENDPOINT_PING_INTERVAL
+        self._clients: dict[str, object] = {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,
+                endpoint_url=self.url,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"mode": "standard", "max_attempts": 1}),
+            )
+        return self._clients[service]
+
+    def agent(self, path: str, body: dict) -> dict:
+        """POST to the agent API as rehearsal/host/agent.py does."""
+        request = urllib.request.Request(
+            f"{self.url}/_rehearsal/agent/{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def environment(self) -> dict[str, str]:
+        """The environment the AWS CLI needs to reach this endpoint and nothing else."""
+        return {
+            **os.environ,
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+
+def _start(
+    state_dir: Path, offline_after: float = ENDPOINT_OFFLINE_AFTER, readings: str = "{}"
+) -> EndpointProcess:
+    """Start `python -m releaseflow.rehearsal.endpoint.server` and wait for its endpoint.json."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = (state_dir / "endpoint.log").open("ab")
+    command = [sys.executable, "-m", "releaseflow.rehearsal.endpoint.server", "--state-dir", str(state_dir)]
+    process = subprocess.Popen(
+        [
+            *command,
+            "--offline-after",
+            str(offline_after),
+            "--ping-interval",
+            str(ENDPOINT_PING_INTERVAL),
+            "--aws-readings",
+            readings,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    info = state_dir / "endpoint.json"
+    deadline = time.monotonic() + 30
+    while not info.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"endpoint did not start: {(state_dir / 'endpoint.log').read_text()}")
+        time.sleep(0.05)
+    return EndpointProcess(json.loads(info.read_text())["url"], state_dir, process, offline_after)
+
+
+def _stop(endpoint: EndpointProcess) -> int:
+    """SIGTERM the endpoint and return its exit code."""
+    endpoint.process.terminate()
+    return endpoint.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def endpoint_server(tmp_path_factory) -> EndpointProcess:
+    """One endpoint per test module, in a fresh state directory, with a short offline threshold."""
+    endpoint = _start(tmp_path_factory.mktemp("endpoint-state"))
+    yield endpoint
+    _stop(endpoint)
+
+
+@pytest.fixture
+def endpoint_launch():
+    """Start endpoints on demand (`launch(state_dir)`); `launch.stop(endpoint)` returns the exit code."""
+    started: list[EndpointProcess] = []
+
+    class Launcher:
+        def __call__(self, state_dir: Path, readings: str = "{}") -> EndpointProcess:
+            started.append(_start(state_dir, readings=readings))
+            return started[-1]
+
+        stop = staticmethod(_stop)
+
+    yield Launcher()
+    for endpoint in started:
+        if endpoint.process.poll() is None:
+            endpoint.process.kill()
+            endpoint.process.wait()

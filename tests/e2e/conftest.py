@@ -1,0 +1,16 @@
+"""End-to-end proofs: whole deploys on rehearsal fleets. Every test here is `slow` (`make test-fast` skips them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    # A conftest's hook sees every collected item, not only this folder's: mark only ours.
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.slow)

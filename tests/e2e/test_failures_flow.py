@@ -1,0 +1,329 @@
+"""Issue 5 on the rehearsal: each failure ends with a clear message and a fleet on one good revision.
+
+One fleet of 3 hosts (a migration host, then batches of 1) serves the whole module; every test
+starts and ends with the fleet consistent at revision 1.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from releaseflow.rehearsal.harness import fleet
+from scenarios import (
+    RELEASEFLOW,
+    LoadGenerator,
+    assert_fleet_consistent,
+    client,
+    deploy,
+    deploy_record,
+    execution_id,
+    fleet_fixture,
+    kill_agent,
+    puma_pid,
+    push_commit,
+    restart_agent,
+    roles,
+    served,
+    wait_for_execution_end,
+    wait_for_invocation,
+)
+
+pytestmark = pytest.mark.rehearsal
+
+rehearsal = fleet_fixture(hosts=3, every_reading=True)
+
+BROKEN_MIGRATION = """\
+class BreakThings < ActiveRecord::Migration[6.1]
+  def change
+    raise "scenario: this migration is broken"
+  end
+end
+"""
+# The trick behind "fails on one chosen host": this revision's /up answers 503 on a host whose .env
+# sets SCENARIO_UNHEALTHY=1. Revision 1 ignores the key, so only a restart on this revision notices it.
+UNHEALTHY_WHERE_FLAGGED = """\
+class UpController < ActionController::Base
+  def show
+    revision = Rails.configuration.x.revision
+    response.set_header("X-Revision", revision)
+    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
+    render plain: "#{status} #{revision}\\n", status: status
+  end
+end
+"""
+
+
+def snapshot(rehearsal):
+    """Each host's puma pid and deploy record: what a host untouched by a deploy keeps."""
+    return {
+        i: (puma_pid(rehearsal, i), deploy_record(rehearsal.state_dir, i)) for i in rehearsal.instance_ids
+    }
+
+
+def steps_run(rehearsal, execution):
+    """(StepName, StepStatus) of every step the execution ran."""
+    steps = client(rehearsal, "ssm").describe_automation_step_executions(AutomationExecutionId=execution)
+    return [(s["StepName"], s["StepStatus"]) for s in steps["StepExecutions"]]
+
+
+def test_failed_migration_switches_and_restarts_no_host(rehearsal):
+    """Scenario 1: the migration's error is in the trigger's output; it ran from the prepared tree, so no host changed."""
+    old = rehearsal.revisions[0]
+    migration, *_ = roles(rehearsal)
+    before = snapshot(rehearsal)
+    broken = push_commit(
+        rehearsal.state_dir,
+        {"db/migrate/20260103000000_break_things.rb": BROKEN_MIGRATION},
+        "Broken migration",
+    )
+
+    result = deploy(rehearsal, "--revision", broken)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: MigrateOnMigrationHost" in result.stdout
+    assert f"host: {migration}" in result.stdout
+    assert "scenario: this migration is broken" in result.stdout
+    execution = execution_id(result.stdout)
+    assert "No host was switched, so nothing was rolled back." in result.stdout
+    # No host switched, restarted or left the load balancer: no rollback was needed.
+    assert [served(rehearsal, i) for i in rehearsal.instance_ids] == [old] * 3
+    assert snapshot(rehearsal) == before
+    ran = dict(steps_run(rehearsal, execution))
+    assert ran["MigrateOnMigrationHost"] == "Failed"
+    assert not {"UpdateBatches", "DrainBatch", "StartRollback"} & ran.keys()
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(rehearsal):
+    """Scenario 2: rollout stops at the failing batch; switched hosts roll back; the last host is untouched."""
+    old = rehearsal.revisions[0]
+    migration, failing, untouched = roles(rehearsal)
+    before = snapshot(rehearsal)
+    unhealthy = push_commit(
+        rehearsal.state_dir,
+        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
+        "/up fails where SCENARIO_UNHEALTHY=1",
+    )
+    env_file = rehearsal.host_root(failing) / "app" / ".env"
+    original = env_file.read_text()
+    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
+    try:
+        with LoadGenerator(rehearsal.lb_url) as load:
+            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=5")
+    finally:
+        env_file.write_text(original)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    # Iteration 2 of the batch loop: the migration host is the first batch.
+    assert "failed step: UpdateBatches[2].HealthCheckBatch" in result.stdout
+    assert f"host: {failing}" in result.stdout
+    assert "unhealthy: http://127.0.0.1:" in result.stdout
+    execution = execution_id(result.stdout)
+    for switched in (migration, failing):
+        assert puma_pid(rehearsal, switched) != before[switched][0], switched
+        assert deploy_record(rehearsal.state_dir, switched)["rolled-back"] == execution
+    assert (puma_pid(rehearsal, untouched), deploy_record(rehearsal.state_dir, untouched)) == before[
+        untouched
+    ]
+    assert load.answers[unhealthy] > 0 and load.answers[old] > 0
+    assert load.failures == [], (len(load.failures), sorted(set(load.failures)))
+    assert_fleet_consistent(rehearsal.state_dir, old)
+    # The report reads the hosts through the outcome markers, the fleet rollback's commands included.
+    table = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("i-")}
+    assert f"{old[:12]} -> {old[:12]}" in table[migration] and "rolled back" in table[migration]
+    assert "Failed, rolled back" in table[failing]
+    assert table[untouched].split()[2:] == ["not", "reached", "-", "-"]
+    shown = subprocess.run(
+        [RELEASEFLOW, "status", execution, "--json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hosts = {host["instance_id"]: host for host in json.loads(shown.stdout)["hosts"]}
+    for switched in (migration, failing):
+        assert (hosts[switched]["outcome"], hosts[switched]["before"], hosts[switched]["after"]) == (
+            "rolled-back",
+            old,
+            old,
+        )
+    assert (hosts[untouched]["outcome"], hosts[untouched]["status"]) == ("not-reached", None)
+
+
+def test_missing_revision_fails_while_preparing(rehearsal):
+    """Scenario 3: a revision the remote lacks fails while the hosts prepare it, before anything else."""
+    migration, *_ = roles(rehearsal)
+    before = snapshot(rehearsal)
+
+    result = deploy(rehearsal, "--revision", "scenario/no-such-revision")
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: PrepareHosts[1].PrepareChunk" in result.stdout
+    assert f"host: {migration}" in result.stdout
+    assert "revision scenario/no-such-revision is not a commit" in result.stdout
+    ran = dict(steps_run(rehearsal, execution_id(result.stdout)))
+    assert ran["PrepareChunk"] == "Failed"
+    assert not {"MigrateOnMigrationHost", "UpdateBatches", "StartRollback"} & ran.keys()
+    assert snapshot(rehearsal) == before
+    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+def test_offline_host_makes_the_preflight_refuse_and_change_nothing(rehearsal):
+    """Scenario 4a: with one agent offline the deploy fails in PlanRollout, naming it, before any command."""
+    *_, offline = roles(rehearsal)
+    before = snapshot(rehearsal)
+    ssm = client(rehearsal, "ssm")
+    commands_before = len(ssm.list_commands()["Commands"])
+    kill_agent(rehearsal, offline)
+    try:
+        result = deploy(rehearsal, "--revision", rehearsal.revisions[1])
+    finally:
+        restart_agent(rehearsal, offline)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: PlanRollout" in result.stdout
+    assert f"not online in Systems Manager: {offline}" in result.stdout
+    assert len(ssm.list_commands()["Commands"]) == commands_before
+    assert snapshot(rehearsal) == before
+    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls_back(rehearsal):
+    """Scenario 4b, as AWS behaves: a host whose agent dies mid-command keeps its command InProgress (SSM
+    waits for the agent, or the total timeout); once the agent is back the command fails and every host
+    the deploy switched, the lost one included, rolls back."""
+    old, new = rehearsal.revisions
+    migration, first, lost = roles(rehearsal)
+    since = datetime.now(UTC)
+    # A slow install keeps the lost host's checkout command running while its agent is killed.
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
+        kill_agent(rehearsal, lost)
+        # Lost for SSM, yet its command is not ended: no timeout short of delivery + execution timeout.
+        wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
+        restart_agent(rehearsal, lost)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+
+    assert process.returncode == 1, out[-3000:] + err
+    assert f"host {lost} CheckoutRevision: Failed" in out
+    hosts = {h.instance_id: h for h in fleet.status(rehearsal.state_dir).hosts}
+    for rolled_back in (migration, first):
+        assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
+        assert (hosts[rolled_back].revision, hosts[rolled_back].serving) == (old, old), rolled_back
+
+    # What the lost host is left with (its orphaned checkout finished unreported) is for the runbook
+    # redesign to settle; the operator's way back is RollbackFleet with the execution's id.
+    parameters = YAML(typ="safe").load(Path(rehearsal.environment["RELEASEFLOW_CONFIG"]))["environments"][
+        "local"
+    ]["parameters"]
+    parameters.pop("ExpectRevision")
+    rollback = client(rehearsal, "ssm").start_automation_execution(
+        DocumentName="releaseflow-RollbackFleet",
+        Parameters={"ExecutionId": [execution_id(out)], **{k: [v] for k, v in parameters.items()}},
+    )["AutomationExecutionId"]
+    ended = wait_for_execution_end(rehearsal, rollback)
+    assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
+    """Scenario 4c: a host lost after the preflight fails its batch's DrainBatch, naming it, with no delivery wait."""
+    old, new = rehearsal.revisions
+    migration, first, lost = roles(rehearsal)
+    before = snapshot(rehearsal)
+    since = datetime.now(UTC)
+    # A slow install keeps the deploy on the first two hosts while SSM notices the lost agent (10 s).
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 8"],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(
+            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
+        )
+        kill_agent(rehearsal, lost)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+        restart_agent(rehearsal, lost)
+
+    assert process.returncode == 1, out[-3000:] + err
+    # The report names the step (the trigger's "failed step" line names the last failed command, if any).
+    assert "step DrainBatch Failed" in out
+    assert f"not online in Systems Manager, so this batch does not start: {lost}" in out
+    ssm = client(rehearsal, "ssm")
+    sent_to_lost = ssm.list_command_invocations(InstanceId=lost)["CommandInvocations"]
+    # It prepared with the others (which changes nothing it serves); no switch or restart reached it.
+    assert [i["DocumentName"] for i in sent_to_lost if i["RequestedDateTime"] >= since] == [
+        "releaseflow-PrepareRevision"
+    ]
+    assert (puma_pid(rehearsal, lost), deploy_record(rehearsal.state_dir, lost)) == before[lost]
+    for rolled_back in (migration, first):
+        assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
+    assert_fleet_consistent(rehearsal.state_dir, old)
+
+
+def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the_fleet(rehearsal):
+    """Scenario 7: SIGTERM while a batch updates: the deploy only starts RollbackFleet and ends Cancelled
+    well inside Automation's two minutes; once that rollback ends nothing is left half-done."""
+    old, new = rehearsal.revisions
+    _, first, _ = roles(rehearsal)
+    since = datetime.now(UTC)
+    process = subprocess.Popen(
+        [RELEASEFLOW, "deploy", "--revision", new],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_invocation(
+            rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process, since
+        )
+        process.send_signal(signal.SIGTERM)
+        signalled = datetime.now(UTC)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+
+    # The trigger followed the rollback the cancel started to its end before exiting 4.
+    assert process.returncode == 4, out[-3000:] + err
+    execution = execution_id(out)
+    assert f"deploy cancelled: execution {execution}" in out
+    ended = wait_for_execution_end(rehearsal, execution)
+    assert ended["AutomationExecutionStatus"] == "Cancelled"
+    assert (ended["ExecutionEndTime"] - signalled).total_seconds() < 30
+    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
+    assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
+    assert "ReportFailure" not in steps
+    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    assert (
+        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"revision {old[:12]}" in out
+    ), out[-3000:]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
+    assert_fleet_consistent(rehearsal.state_dir, old)

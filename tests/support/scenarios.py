@@ -1,0 +1,362 @@
+"""Shared helpers for failure scenarios on a rehearsal fleet: fleets, new commits, load and consistency."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from releaseflow.engine import readings
+from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+
+RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
+# The AWS CLI of this interpreter (the test extras install it), never one found elsewhere on PATH.
+AWS_CLI = str(Path(sys.executable).parent / "aws")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A running rehearsal fleet as a test sees it."""
+
+    state_dir: Path
+    environment: dict[str, str]
+    record: FleetRecord
+
+    @property
+    def revisions(self) -> tuple[str, ...]:
+        return self.record.revisions
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        return self.record.instance_ids
+
+    @property
+    def lb_url(self) -> str:
+        return self.record.lb.url
+
+    def host_root(self, instance_id: str) -> Path:
+        return self.record.host(instance_id).root
+
+
+# Which open readings the scenario fleets play: `default`, `strict` or a JSON file (`make test-strict`).
+READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
+
+
+# What `every_reading=True` runs a module's tests under when RELEASEFLOW_AWS_READINGS names none.
+EVERY_READING = ("default", "strict")
+
+
+def fleet_fixture(
+    hosts: int = 3,
+    name: str = "rehearsal",
+    aws_readings: str | None = None,
+    every_reading: bool = False,
+    **up_options,
+):
+    """A module-scoped fixture `name` yielding a `Fleet` of `hosts` hosts at revision 1, taken down after.
+
+    `aws_readings` (default|strict|FILE) chooses the open readings the fleet plays; without it, the
+    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. With `every_reading` and neither
+    of them, the module's tests run once on a `default` fleet and once on a `strict` one (the failure
+    scenarios: `make test` checks them under both). `up_options` go to `fleet.up` (e.g. `offline_after`).
+    """
+    named = aws_readings or os.environ.get(READINGS_VARIABLE)
+    params = EVERY_READING if every_reading and not named else (named or "default",)
+
+    @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
+    def _fixture(request):
+        chosen = readings.choose(request.param)
+        missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+        if missing:
+            pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+        state_dir = Path(tempfile.mkdtemp(prefix="rf-scenario-"))
+        state_dir.chmod(0o755)
+        try:
+            fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
+            yield Fleet(
+                state_dir=state_dir,
+                environment={**os.environ, **fleet.env(state_dir)},
+                record=FleetRecord.load(state_dir),
+            )
+        finally:
+            fleet.down(state_dir)
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+    return _fixture
+
+
+def push_commit(
+    state_dir: Path, files: dict[str, str | None], message: str, parent: str | None = None
+) -> str:
+    """Commit `files` (path -> text, None deletes) on top of `parent` (default revision 1) to STATE/remote.git.
+
+    The commit gets a branch of its own (scenario/<sha>), so the hosts' fetch brings it; returns its SHA.
+    """
+    remote = state_dir / "remote.git"
+    if parent is None:
+        parent = FleetRecord.load(state_dir).revisions[0]
+    with tempfile.TemporaryDirectory(prefix="rf-commit-") as work:
+        # A private index builds the tree inside the bare remote: no clone of a repository root does not own.
+        env = {**AUTHOR, "GIT_INDEX_FILE": str(Path(work) / "index")}
+        git(remote, "read-tree", parent, env=env)
+        for path, text in files.items():
+            if text is None:
+                git(remote, "update-index", "--force-remove", "--", path, env=env)
+                continue
+            blob_file = Path(work) / "blob"
+            blob_file.write_text(text)
+            blob = git(remote, "hash-object", "-w", "--", str(blob_file))
+            git(remote, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = git(remote, "write-tree", env=env)
+        sha = git(remote, "commit-tree", tree, "-p", parent, "-m", message, env=env)
+    git(remote, "update-ref", f"refs/heads/scenario/{sha}", sha)
+    # The hosts fetch as the app user, and git refuses objects in a repository owned by someone else.
+    user = provision.ensure_app_user()
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(remote)], check=True)
+    return sha
+
+
+def deploy(rehearsal: Fleet, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the `releaseflow deploy` trigger as GitHub Actions does: a subprocess with the fleet's environment."""
+    return subprocess.run(
+        [RELEASEFLOW, "deploy", *args],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def client(rehearsal: Fleet, service: str):
+    """A boto3 client for the fleet's endpoint."""
+    environment = rehearsal.environment
+    return boto3.client(
+        service,
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def ping_status(rehearsal: Fleet, instance_id: str) -> str:
+    """The host's PingStatus in DescribeInstanceInformation ("" when it is not listed)."""
+    answer = client(rehearsal, "ssm").describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+    )["InstanceInformationList"]
+    return answer[0]["PingStatus"] if answer else ""
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Poll `condition` every 0.2 s until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting until {what}")
+        time.sleep(0.2)
+
+
+def wait_for_execution_end(rehearsal: Fleet, execution: str, timeout: float = 180) -> dict:
+    """The execution (GetAutomationExecution) once it ended, its failure or cancel path included."""
+    ssm = client(rehearsal, "ssm")
+
+    def get():
+        return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
+
+    wait_until(
+        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
+        timeout,
+        f"execution {execution} ends",
+    )
+    return get()
+
+
+def kill_agent(rehearsal: Fleet, instance_id: str, offline_timeout: float = 60) -> None:
+    """SIGKILL the host's agent (commands it runs go on, unreported) and wait until SSM sees it offline."""
+    os.kill(int((rehearsal.host_root(instance_id) / "agent.pid").read_text()), signal.SIGKILL)
+    wait_until(
+        lambda: ping_status(rehearsal, instance_id) != "Online", offline_timeout, f"{instance_id} is offline"
+    )
+
+
+def restart_agent(rehearsal: Fleet, instance_id: str) -> None:
+    """Start the host's agent again, as `local up` does, and wait until SSM sees it online."""
+    root = rehearsal.host_root(instance_id)
+    pid = provision.start_agent(
+        root,
+        rehearsal.environment["AWS_ENDPOINT_URL"],
+        rehearsal.state_dir / "logs" / f"agent-{instance_id}.log",
+    )
+    (root / "agent.pid").write_text(f"{pid}\n")
+    wait_until(lambda: ping_status(rehearsal, instance_id) == "Online", 30, f"{instance_id} is online")
+
+
+def execution_id(output: str) -> str:
+    """The automation execution id the trigger printed ("started execution ID ...")."""
+    return output.split("started execution ", 1)[1].split()[0]
+
+
+# The load the scenarios put on the load balancer while they deploy: a steady rate, above the 20
+# requests a second the load scenario asks for, and bounded whatever the deploy does.
+LOAD_RATE = 25
+LOAD_MAX_SECONDS = 300
+
+
+class LoadGenerator:
+    """GET /up through the load balancer at a steady rate (loopback only) until stopped or `max_seconds`
+    have passed; counts answers by served revision, and failures. One helper for every scenario under load.
+
+    A steady rate, not a tight loop: the load is what the scenario asks for, and leaves the two cores
+    to the hosts being deployed.
+    """
+
+    def __init__(self, lb_url: str, rate: int = LOAD_RATE, max_seconds: float = LOAD_MAX_SECONDS):
+        assert lb_url.startswith("http://127.0.0.1:"), lb_url
+        self.url = f"{lb_url}/up"
+        self.rate = rate
+        self.max_requests = int(rate * max_seconds)
+        self.answers: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.seconds = 0.0
+        self.bounded = False  # stopped by max_seconds rather than by the scenario
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LoadGenerator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def sent(self) -> int:
+        return sum(self.answers.values()) + len(self.failures)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        # Enough workers that a slow answer (a host restarting) does not lower the rate.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for number in range(self.max_requests):
+                pause = start + number / self.rate - time.monotonic()
+                if self._stop.wait(max(pause, 0)):
+                    break
+                pool.submit(self._one)
+            else:
+                self.bounded = True
+        self.seconds = time.monotonic() - start
+
+    def _one(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=10) as response:
+                revision = response.headers.get("X-Revision", "")
+            with self._lock:
+                self.answers[revision] += 1
+        except urllib.error.HTTPError as error:
+            # An answer from the app names its revision; one from HAProxy itself does not.
+            with self._lock:
+                self.failures.append(f"{error} from {error.headers.get('X-Revision') or 'the load balancer'}")
+        except OSError as error:
+            with self._lock:
+                self.failures.append(str(error))
+
+
+def puma_pid(rehearsal: Fleet, instance_id: str) -> int:
+    """The pid of the puma the host's systemctl stand-in started last."""
+    return int((rehearsal.host_root(instance_id) / "run" / f"{provision.SERVICE}.pid").read_text())
+
+
+def deploy_record(state_dir: Path, instance_id: str) -> dict[str, str]:
+    """The host's `.git/releaseflow` record (previous-revision, execution-id, rolled-back) as file -> text."""
+    record = state_dir / "hosts" / instance_id / "app" / ".git" / "releaseflow"
+    if not record.is_dir():
+        return {}
+    return {path.name: path.read_text().strip() for path in sorted(record.iterdir())}
+
+
+def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 30) -> None:
+    """Every host checked out at and serving `revision`, running, healthy in the LB, nothing half-done.
+
+    A host registered again at the end of a deploy needs a few HAProxy checks to turn healthy: the LB
+    state is given `lb_timeout` seconds to settle.
+    """
+    deadline = time.monotonic() + lb_timeout
+    status = fleet.status(state_dir)
+    while any(h.lb_state != "healthy" for h in status.hosts) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = fleet.status(state_dir)
+    seen = {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
+    assert seen == {h.instance_id: (revision, revision, True, "healthy") for h in status.hosts}
+    for host in status.hosts:
+        app = state_dir / "hosts" / host.instance_id / "app"
+        with urllib.request.urlopen(f"http://127.0.0.1:{host.port}/up", timeout=5) as response:
+            assert response.headers["X-Revision"] == revision, host.instance_id
+        assert git(app, "status", "--porcelain", "--untracked-files=no") == "", host.instance_id
+        assert not (app / ".git" / "index.lock").exists(), host.instance_id
+        record = deploy_record(state_dir, host.instance_id)
+        if record:
+            # CheckoutRevision writes both files before it moves HEAD; Rollback marks the same execution.
+            assert {"previous-revision", "execution-id"} <= record.keys(), (host.instance_id, record)
+            assert record.get("rolled-back", record["execution-id"]) == record["execution-id"], record
+            if record.get("rolled-back"):
+                assert record["previous-revision"] == revision, (host.instance_id, record)
+
+
+def roles(rehearsal):
+    """(migration host, batch 0 host, batch 1 host): no host is tagged, so the lowest id migrates."""
+    return tuple(sorted(rehearsal.instance_ids))
+
+
+def served(rehearsal, instance_id):
+    """The commit the host's puma was last started from (the systemctl stand-in records it)."""
+    return (rehearsal.host_root(instance_id) / "run" / "puma.commit").read_text().strip()
+
+
+def wait_for_invocation(rehearsal, instance_id, document, statuses, process, since):
+    """Wait until a `document` command sent after `since` has one of `statuses` on the host."""
+    ssm = client(rehearsal, "ssm")
+
+    def seen():
+        assert process.poll() is None, "the deploy ended before the moment the test waits for"
+        invocations = ssm.list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
+        return any(
+            i["RequestedDateTime"] >= since and i["DocumentName"] == document and i["Status"] in statuses
+            for i in invocations
+        )
+
+    wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
+
+
+def aws_cli(rehearsal: Fleet, *args: str) -> dict:
+    """Run this venv's AWS CLI against the rehearsal's endpoint (AWS_ENDPOINT_URL of its environment); its JSON answer."""
+    result = subprocess.run(
+        [AWS_CLI, *args, "--output", "json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}

@@ -1,0 +1,152 @@
+"""The open readings: the engine plays each reading of every behaviour AWS's documentation leaves open."""
+
+import pytest
+
+from engine_helpers import FakeAws, FakeFleet, runbook, statuses
+from releaseflow.engine.automation import AwsCallError
+from releaseflow.engine.readings import DEFAULT, OPEN_READINGS, STRICT, check, choose
+from releaseflow.errors import UsageError
+
+
+def note(name, **step):
+    """A step that calls the fake svc.Note."""
+    return {"name": name, "action": "aws:executeAwsApi", "inputs": {"Service": "svc", "Api": "Note"}, **step}
+
+
+def failing(name, **step):
+    """A step whose call fails."""
+    return {"name": name, "action": "aws:executeAwsApi", "inputs": {"Service": "svc", "Api": "Fail"}, **step}
+
+
+def fake_aws(extra=None):
+    """svc.Note answers, svc.Fail fails, plus `extra` handlers."""
+
+    def fail(params):
+        raise AwsCallError("Boom", "broke")
+
+    return FakeAws({("svc", "Note"): lambda params: {}, ("svc", "Fail"): fail, **(extra or {})})
+
+
+def loop(*steps):
+    """An aws:loop over two values with these nested steps."""
+    return {"name": "each", "action": "aws:loop", "inputs": {"Iterators": ["a", "b"], "Steps": list(steps)}}
+
+
+def test_table_defaults_and_strict():
+    """Each row's default is its first reading; strict is one of its readings; the agreed names are all there."""
+    assert set(OPEN_READINGS) == {
+        "loop_nested_continue",
+        "loop_nested_jump",
+        "wait_multiple_values",
+        "failed_run_command_outputs",
+        "output_selector_no_match",
+        "run_command_document_version",
+    }
+    for row in OPEN_READINGS.values():
+        assert DEFAULT[row.name] == row.readings[0]
+        assert STRICT[row.name] in row.readings
+
+
+def test_choose_reads_files_and_refuses_unknown_names(tmp_path):
+    """`choose` takes default, strict, or a JSON file completed with defaults; a wrong name or reading is UsageError."""
+    assert choose("default") == DEFAULT and choose("strict") == STRICT
+    path = tmp_path / "readings.json"
+    path.write_text('{"wait_multiple_values": "first"}')
+    assert choose(str(path)) == {**DEFAULT, "wait_multiple_values": "first"}
+    with pytest.raises(UsageError, match="unknown open reading 'nope'"):
+        check({"nope": "x"})
+    with pytest.raises(UsageError, match="has no reading 'some'; choose one of all, any, first"):
+        check({"wait_multiple_values": "some"})
+    with pytest.raises(UsageError, match="not default, strict or a readable file"):
+        choose(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize(
+    ("reading", "expected"),
+    [
+        ("next-nested-step", [("each", "Success"), ("try", "Failed"), ("x", "Success")]),
+        ("fail-loop", [("each", "Failed"), ("try", "Failed")]),
+    ],
+)
+def test_loop_nested_continue(execute, reading, expected):
+    """A failing nested step with onFailure Continue goes on to the next nested step, or fails the loop."""
+    content = runbook(loop(failing("try", onFailure="Continue"), note("x")))
+    run = execute(content, aws=fake_aws(), readings={"loop_nested_continue": reading})
+    assert statuses(run)[: len(expected)] == expected
+    if reading == "fail-loop":
+        assert len(statuses(run)) == 2  # the second iteration never ran
+
+
+@pytest.mark.parametrize(("reading", "loop_status"), [("jump", "Success"), ("refused", "Failed")])
+def test_loop_nested_jump(execute, reading, loop_status):
+    """A nested nextStep to another nested step jumps there, or fails the loop step: target not found."""
+    content = runbook(loop(note("x", nextStep="z"), note("y"), note("z")))
+    run = execute(content, aws=fake_aws(), readings={"loop_nested_jump": reading})
+    assert statuses(run)[0] == ("each", loop_status)
+    if reading == "jump":
+        assert ("y", "Success") not in statuses(run)
+    else:
+        assert "Step x leads to step z, which does not exist" in run.step_executions()[0]["FailureMessage"]
+
+
+@pytest.mark.parametrize(("reading", "passes"), [("all", False), ("any", True), ("first", True)])
+def test_wait_multiple_values(execute, reading, passes):
+    """Selected values [healthy, draining] against DesiredValues [healthy]: all fails, any and first pass."""
+    states = {"States": [{"S": "healthy"}, {"S": "draining"}]}
+    step = {
+        "name": "check",
+        "action": "aws:assertAwsResourceProperty",
+        "inputs": {
+            "Service": "svc",
+            "Api": "States",
+            "PropertySelector": "$.States[*].S",
+            "DesiredValues": ["healthy"],
+        },
+    }
+    run = execute(
+        runbook(step),
+        aws=fake_aws({("svc", "States"): lambda p: states}),
+        readings={"wait_multiple_values": reading},
+    )
+    assert statuses(run) == [("check", "Success" if passes else "Failed")]
+
+
+@pytest.mark.parametrize(("reading", "outputs"), [("all", True), ("none", False)])
+def test_failed_run_command_outputs(execute, reading, outputs):
+    """A failed aws:runCommand step keeps CommandId/Status/Output, or has no outputs at all."""
+    fleet = FakeFleet({"i-1": {}}, fail={("Doc", "i-1"): "Failed"})
+    step = {
+        "name": "run",
+        "action": "aws:runCommand",
+        "inputs": {"DocumentName": "Doc", "InstanceIds": ["i-1"]},
+    }
+    run = execute(runbook(step), aws=fleet, readings={"failed_run_command_outputs": reading})
+    record = run.step_executions()[0]
+    assert record["StepStatus"] == "Failed"
+    assert ("Outputs" in record and record["Outputs"]["Status"] == ["Failed"]) is outputs
+
+
+@pytest.mark.parametrize(("reading", "status"), [("absent", "Success"), ("step-fails", "Failed")])
+def test_output_selector_no_match(execute, reading, status):
+    """An output whose Selector matches nothing stays unset, or fails the step naming the output."""
+    step = note("x", outputs=[{"Name": "Missing", "Selector": "$.Nothing", "Type": "String"}])
+    run = execute(runbook(step), aws=fake_aws(), readings={"output_selector_no_match": reading})
+    assert statuses(run) == [("x", status)]
+    if status == "Failed":
+        assert (
+            "Output Missing: selector $.Nothing matched nothing" in run.step_executions()[0]["FailureMessage"]
+        )
+
+
+@pytest.mark.parametrize(("reading", "status"), [("accepted", "Success"), ("refused", "Failed")])
+def test_run_command_document_version(execute, reading, status):
+    """aws:runCommand with DocumentVersion runs, or fails its step without sending the command."""
+    fleet = FakeFleet({"i-1": {}})
+    step = {
+        "name": "run",
+        "action": "aws:runCommand",
+        "inputs": {"DocumentName": "Doc", "DocumentVersion": "2", "InstanceIds": ["i-1"]},
+    }
+    run = execute(runbook(step), aws=fleet, readings={"run_command_document_version": reading})
+    assert statuses(run) == [("run", status)]
+    assert len(fleet.sent()) == (1 if status == "Success" else 0)

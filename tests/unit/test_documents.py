@@ -1,0 +1,554 @@
+"""The document loader, and the product's Command documents: patterns, shell syntax and real runs."""
+
+import copy
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from releaseflow.documents import find_document_files, load_document, parse_document
+from releaseflow.errors import DocumentError
+from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.rehearsal.host.agent import Host as AgentHost
+from releaseflow.rehearsal.host.agent import run_command
+
+YAML_TEXT = """\
+schemaVersion: "2.2"
+description: demo
+mainSteps:
+  - name: First
+    action: aws:runShellScript
+    inputs:
+      runCommand:
+        - echo one
+        - echo two
+"""
+
+JSON_TEXT = '{\n\t"schemaVersion": "0.3",\n\t"mainSteps": [\n\t\t{\n\t\t\t"name": "A",\n\t\t\t"action": "aws:sleep"\n\t\t}\n\t]\n}\n'
+
+
+def test_yaml_lines_point_at_keys_and_items():
+    """Every key and list item of a YAML document knows its source line."""
+    document = parse_document(YAML_TEXT, "documents/demo-Doc.yaml")
+    assert document.line(("mainSteps", 0, "action")) == 5
+    assert document.line(("mainSteps", 0, "inputs", "runCommand", 1)) == 9
+    assert document.name == "demo-Doc"
+    assert document.document_type == "Command"
+
+
+def test_json_with_tabs_parses_and_keeps_lines():
+    """JSON files are parsed as JSON (AWS's contain tabs) and still report lines."""
+    document = parse_document(JSON_TEXT, "x/aws-Thing.json")
+    assert document.content["mainSteps"][0]["action"] == "aws:sleep"
+    assert document.line(("mainSteps", 0, "action")) == 6
+    assert document.document_type == "Automation"
+
+
+def test_unknown_path_falls_back_to_nearest_ancestor():
+    """A path below a known key reports the key's line."""
+    document = parse_document(YAML_TEXT, "d.yaml")
+    assert document.line(("mainSteps", 0, "inputs", "nothing", 3)) == 6
+
+
+def test_yaml_number_schema_version_stays_a_number():
+    """`schemaVersion: 2.2` unquoted is a float, so a rule can reject it."""
+    document = parse_document("schemaVersion: 2.2\nmainSteps: []\n", "d.yaml")
+    assert document.schema_version == 2.2
+    assert document.document_type is None
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line"),
+    [("a: [1, 2\nb: 3\n", "d.yaml", 2), ('{\n  "a": 1,\n  "b": \n}\n', "d.json", 4)],
+)
+def test_parse_errors_name_file_and_line(text, path, line):
+    """A syntax error raises DocumentError naming the file and the line."""
+    with pytest.raises(DocumentError, match=rf"^{path}:{line}: "):
+        parse_document(text, path)
+
+
+def test_loop_steps_are_listed_with_their_paths():
+    """Document.steps() walks into aws:loop's nested steps."""
+    text = """\
+schemaVersion: "0.3"
+mainSteps:
+  - name: Loop
+    action: aws:loop
+    inputs:
+      Iterators: [a, b]
+      Steps:
+        - name: Inner
+          action: aws:sleep
+"""
+    document = parse_document(text, "r.yaml")
+    assert [(path, step["name"]) for path, step in document.steps()] == [
+        (("mainSteps", 0), "Loop"),
+        (("mainSteps", 0, "inputs", "Steps", 0), "Inner"),
+    ]
+
+
+def test_find_document_files_rejects_missing_paths(tmp_path):
+    """A PATH that does not exist is an error naming it, not an empty result."""
+    with pytest.raises(DocumentError, match="nope: no such file or folder"):
+        find_document_files([tmp_path / "nope"])
+
+
+# --- The product's Command documents -------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND_DOCUMENTS = sorted((ROOT / "documents").glob("*.yaml"))
+EXPECTED_NAMES = {
+    "releaseflow-PrepareRevision",
+    "releaseflow-CheckoutRevision",
+    "releaseflow-Migrate",
+    "releaseflow-RestartServices",
+    "releaseflow-HealthCheck",
+    "releaseflow-Rollback",
+}
+HOSTILE_VALUES = ["main; rm -rf /", "$(id)", "`id`", "a\nb", "a && b", "'a'", '"a"', "a|b", "a > /etc/passwd"]
+OPTION_INJECTION = ["--upload-pack=evil", "-c", "a..b", "a@{1}", "HEAD~1", "a^{tree}"]
+REALISTIC = {
+    "Revision": [
+        "0123456789abcdef0123456789abcdef01234567",
+        "v1.2.3",
+        "release/2026-11",
+        "main",
+        "hotfix_12",
+    ],
+    "ExecutionId": ["0c9e6c5e-1f1b-4d2e-9b7a-2f6a8d0e9c11", "manual-1"],
+    "AppDir": ["/srv/app", "/home/deploy/apps/shop_v2", "/var/www/my.app"],
+    "AppUser": ["rails", "deploy", "app_user"],
+    "GitRemote": ["origin", "upstream", "git-hub.mirror"],
+    "EnvironmentFile": ["/srv/app/.env", "/etc/shop/env.production"],
+    "RailsEnv": ["production", "staging"],
+    "InstallCommand": ["bundle install", "bundle install --jobs=4 --without=development:test", "bin/setup"],
+    "MigrateCommand": ["bundle exec rails db:migrate", "bin/rails db:migrate:primary"],
+    "Services": ["puma", "sidekiq", "puma@1.service"],
+    "HealthCheckPath": ["/up", "/health/check", "/status?full=1"],
+    "HealthCheckPort": ["auto", "3000", "8080"],
+    "HealthCheckRetries": ["1", "10", "60"],
+    "HealthCheckTimeoutSeconds": ["1", "5", "60"],
+    "executionTimeout": ["900", "30"],
+    "HealthCheckDelaySeconds": ["0", "3", "60"],
+}
+
+
+def go_match(pattern: str, value: str) -> bool:
+    """The agent's check: Go's regexp.MatchString, where `$` only matches at the very end."""
+    if pattern.endswith("$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.search(pattern, value) is not None
+
+
+def command_parameters():
+    """(document name, parameter name, definition) for every parameter of every Command document."""
+    for path in COMMAND_DOCUMENTS:
+        for name, definition in load_document(path).content["parameters"].items():
+            yield pytest.param(path.stem, name, definition, id=f"{path.stem}.{name}")
+
+
+def test_the_six_documents_exist_with_schema_2_2():
+    """documents/ holds exactly the six contract documents, each schemaVersion "2.2"."""
+    assert {path.stem for path in COMMAND_DOCUMENTS} == EXPECTED_NAMES
+    for path in COMMAND_DOCUMENTS:
+        assert load_document(path).content["schemaVersion"] == "2.2"
+
+
+def test_documents_pass_strict_validation():
+    """`releaseflow validate --strict documents` reports nothing."""
+    result = subprocess.run(
+        [sys.executable, "-m", "releaseflow", "validate", "--strict", "documents"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+@pytest.mark.parametrize(("document", "name", "definition"), list(command_parameters()))
+def test_every_parameter_is_typed_described_and_fenced(document, name, definition):
+    """Each parameter has a type, a description, ENV_VAR interpolation and an anchored pattern or allowed values."""
+    assert definition["type"] in {"String", "StringList"}
+    assert len(definition["description"]) > 20
+    assert definition["interpolationType"] == "ENV_VAR"
+    if "allowedValues" in definition:
+        return
+    pattern = definition["allowedPattern"]
+    assert pattern.startswith("^") and pattern.endswith("$")
+    for value in HOSTILE_VALUES:
+        assert not go_match(pattern, value), value
+    for value in REALISTIC[name]:
+        assert go_match(pattern, value), value
+    defaults = definition.get("default", [])
+    for value in defaults if isinstance(defaults, list) else [defaults]:
+        assert go_match(pattern, value), value
+
+
+@pytest.mark.parametrize("document", ["releaseflow-PrepareRevision", "releaseflow-CheckoutRevision"])
+@pytest.mark.parametrize("name", ["Revision", "GitRemote"])
+def test_git_values_cannot_be_options_or_revision_syntax(document, name):
+    """Revision and GitRemote reject a leading dash and git's range and reflog syntax."""
+    pattern = load_document(ROOT / f"documents/{document}.yaml").content["parameters"][name]["allowedPattern"]
+    for value in OPTION_INJECTION:
+        assert not go_match(pattern, value), value
+
+
+def test_multi_step_documents_stop_at_the_first_failure():
+    """Every step but the last has onFailure: exit, so later steps do not run after a failure."""
+    for path in COMMAND_DOCUMENTS:
+        steps = load_document(path).content["mainSteps"]
+        for step in steps[:-1]:
+            assert step["inputs"].get("onFailure") == "exit", (path.stem, step["name"])
+
+
+def scripts_of(document: Path, values: dict | None = None) -> list[tuple[str, str]]:
+    """Each step's script with placeholders filled from defaults and `values`, as an agent without ENV_VAR does."""
+    content = load_document(document).content
+    params = {name: d.get("default") for name, d in content["parameters"].items()} | (values or {})
+
+    def lookup(name):
+        if params.get(name) is None:
+            raise Unresolved(name)
+        return params[name]
+
+    return [
+        (step["name"], interpolate("\n".join(step["inputs"]["runCommand"]), lookup))
+        for step in content["mainSteps"]
+    ]
+
+
+@pytest.mark.parametrize("document", COMMAND_DOCUMENTS, ids=lambda path: path.stem)
+def test_scripts_parse_with_bash_and_pass_shellcheck(document, tmp_path):
+    """Every script, with defaults filled in, passes `bash -n` and shellcheck."""
+    assert shutil.which("shellcheck"), "shellcheck is missing: run `make system-packages` as root"
+    values = {"Revision": "v1.2.3", "ExecutionId": "0c9e6c5e-1f1b-4d2e-9b7a-2f6a8d0e9c11"}
+    for step, script in scripts_of(document, values):
+        lines = script.splitlines()
+        assert lines[0] == "#!/bin/bash" and "set -euo pipefail" in lines, step
+        path = tmp_path / f"{step}.sh"
+        path.write_text(script)
+        result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        result = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout
+
+
+# --- Running the scripts for real: root, a git remote and a checkout owned by an unprivileged user --
+
+APP_USER = "nobody"
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="runs the scripts as root, as the agent does")
+# The stub logs to a file beside it: the agent gives scripts its own environment and nothing else.
+SYSTEMCTL_STUB = '#!/bin/sh\necho "$*" >> "$(dirname "$0")/../systemctl.log"\n'
+
+
+def run_document(name: str, values: dict, host: AgentHost, *, env_var: bool) -> tuple[int, str]:
+    """Run a document on `host` through the rehearsal agent's own runner (agent.run_command): the agent's
+    environment, parameters, `sh -c _script.sh` as root, steps stopping as its onFailure says.
+
+    With env_var the values also arrive as SSM_<Name> variables (agent >= 3.3.2746.0), joined as the agent
+    joins a list; without, the document's interpolationType is dropped, as an older agent ignores it, and
+    only the placeholder fallback lines supply them. Returns the response code and every step's output.
+    """
+    content = copy.deepcopy(load_document(ROOT / "documents" / f"{name}.yaml").content)
+    if not env_var:
+        for spec in content["parameters"].values():
+            spec.pop("interpolationType", None)
+    command = {
+        "command_id": f"c-{uuid.uuid4().hex[:8]}",
+        "content": content,
+        "parameters": {k: v if isinstance(v, list) else [v] for k, v in values.items()},
+    }
+    report = run_command(command, host, threading.Event())
+    code = next((plugin["response_code"] for plugin in report["plugins"] if plugin["response_code"]), 0)
+    return code, "".join(plugin["stdout"] + plugin["stderr"] for plugin in report["plugins"])
+
+
+class Host:
+    """A throwaway host: a bare remote with three commits, a checkout of the first, a systemctl stub."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.remote = root / "remote.git"
+        self.app = root / "app"
+        self.log = root / "systemctl.log"
+        work = root / "work"
+        self._git("init", "--quiet", "-b", "main", str(work))
+        self.commits = []
+        for number in range(3):
+            (work / "version").write_text(f"{number}\n")
+            self._git("-C", str(work), "add", "version")
+            self._git(
+                "-C",
+                str(work),
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "--quiet",
+                "-m",
+                f"commit {number}",
+            )
+            self.commits.append(self._git("-C", str(work), "rev-parse", "HEAD").strip())
+        self._git("-C", str(work), "tag", "v1.0.0", self.commits[1])
+        self._git("clone", "--quiet", "--bare", str(work), str(self.remote))
+        self._git("clone", "--quiet", str(self.remote), str(self.app))
+        self._git("-C", str(self.app), "checkout", "--quiet", "--detach", self.commits[0])
+        bin_dir = root / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "systemctl").write_text(SYSTEMCTL_STUB)
+        (bin_dir / "systemctl").chmod(0o755)
+        # The agent's environment: no HOME; the stub first on PATH.
+        self.agent_host = AgentHost(
+            instance_id="i-0123456789abcdef0", root=root / "agent", path_prefix=str(bin_dir)
+        )
+        shutil.chown(root, APP_USER)
+        subprocess.run(["chown", "-R", APP_USER, str(self.remote), str(self.app)], check=True)
+
+    def _git(self, *args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
+    def git_in(self, repo: Path, *args: str) -> str:
+        """git in a repo the app user owns (root must say it trusts it)."""
+        return self._git("-c", f"safe.directory={repo}", "-C", str(repo), *args)
+
+    def head(self) -> str:
+        return self.git_in(self.app, "rev-parse", "HEAD").strip()
+
+    def record(self, name: str) -> str:
+        return (self.app / ".git" / "releaseflow" / name).read_text().strip()
+
+    def run(self, document: str, *, env_var: bool = True, **values) -> tuple[int, str]:
+        """Run `document` with this host's AppDir, AppUser and InstallCommand where it declares them, and `values`."""
+        declared = load_document(ROOT / "documents" / f"{document}.yaml").content["parameters"]
+        host = {"AppDir": str(self.app), "AppUser": APP_USER, "InstallCommand": "touch installed"}
+        given = {key: value for key, value in host.items() if key in declared} | values
+        return run_document(document, given, self.agent_host, env_var=env_var)
+
+    def switch(self, revision: str, execution: str = "exec-1", **values) -> tuple[int, str]:
+        """Prepare then check out `revision`, as the deploy does (CheckoutRevision itself does not fetch)."""
+        code, output = self.run("releaseflow-PrepareRevision", Revision=revision, **values)
+        if code:
+            return code, output
+        return self.run("releaseflow-CheckoutRevision", Revision=revision, ExecutionId=execution, **values)
+
+
+@pytest.fixture
+def host():
+    """A fresh host under a world-traversable temp folder (pytest's own is private to root)."""
+    root = Path(tempfile.mkdtemp(prefix="releaseflow-host-"))
+    root.chmod(0o755)
+    try:
+        yield Host(root)
+    finally:
+        shutil.rmtree(root)
+
+
+@needs_root
+@pytest.mark.parametrize("env_var", [True, False], ids=["env-var", "old-agent"])
+def test_checkout_switches_records_and_installs_as_the_app_user(host, env_var):
+    """CheckoutRevision moves to the revision, records where it came from and who moved it, installs as AppUser."""
+    code, output = host.switch("v1.0.0", env_var=env_var)
+    assert code == 0, output
+    assert host.head() == host.commits[1]
+    assert host.record("previous-revision") == host.commits[0]
+    assert host.record("execution-id") == "exec-1"
+    assert (host.app / "installed").owner() == APP_USER
+
+
+@needs_root
+def test_checkout_branch_means_the_remote_branch(host):
+    """A branch name resolves to the remote's branch as prepared, not to a stale local branch."""
+    host.git_in(host.remote, "update-ref", "refs/heads/main", host.commits[1])
+    code, output = host.switch("main")
+    assert code == 0, output
+    assert host.head() == host.commits[1]
+
+
+@needs_root
+def test_checkout_rerun_keeps_the_record_of_where_the_host_came_from(host):
+    """Re-running the same execution on a host already at the revision leaves the record alone and still installs."""
+    host.switch(host.commits[2])
+    (host.app / "installed").unlink()
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=host.commits[2], ExecutionId="exec-1")
+    assert code == 0, output
+    assert "already at" in output
+    assert host.record("previous-revision") == host.commits[0]
+    assert (host.app / "installed").exists()
+
+
+@needs_root
+@pytest.mark.parametrize("revision", ["no-such-tag", "0123456789abcdef0123456789abcdef01234567"])
+def test_checkout_of_an_unknown_revision_fails_before_touching_the_host(host, revision):
+    """An unknown revision fails the preparation and the checkout, skips the install and writes no record."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=revision)
+    assert code != 0
+    assert f"revision {revision} is not a commit" in output
+    assert not (host.app / ".git" / "releaseflow-prepared").exists()
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=revision, ExecutionId="exec-1")
+    assert code != 0
+    assert f"revision {revision} is not a commit" in output
+    assert host.head() == host.commits[0]
+    assert not (host.app / ".git" / "releaseflow").exists()
+    assert not (host.app / "installed").exists()
+
+
+@needs_root
+def test_prepare_installs_beside_the_served_checkout_and_changes_nothing_it_serves(host):
+    """PrepareRevision checks the revision out in a second tree and installs there; the checkout stays put."""
+    (host.app / ".git" / "info" / "exclude").write_text("config/master.key\n")
+    (host.app / "config").mkdir()
+    (host.app / "config" / "master.key").write_text("key\n")
+    subprocess.run(["chown", "-R", APP_USER, str(host.app / "config")], check=True)
+    code, output = host.run("releaseflow-PrepareRevision", Revision="v1.0.0")
+    assert code == 0, output
+    prepared = host.app / ".git" / "releaseflow-prepared"
+    assert host.head() == host.commits[0]
+    assert not (host.app / "installed").exists()
+    assert host.git_in(prepared, "rev-parse", "HEAD").strip() == host.commits[1]
+    assert (prepared / "installed").owner() == APP_USER
+    assert (prepared / "config" / "master.key").read_text() == "key\n"
+    assert host.git_in(host.app, "status", "--porcelain") == ""
+    # Run again for another revision: the prepared tree is replaced.
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[2])
+    assert code == 0, output
+    assert host.git_in(prepared, "rev-parse", "HEAD").strip() == host.commits[2]
+
+
+@needs_root
+def test_rollback_reverts_only_the_execution_that_switched_the_host(host):
+    """Rollback with another execution id is a successful no-op; with the recorded one it reverts and restarts."""
+    host.switch(host.commits[2])
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2", Services=["puma"])
+    assert code == 0, output
+    assert "not switched by execution exec-2" in output
+    assert host.head() == host.commits[2]
+    assert not host.log.exists()
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-1", Services=["puma", "sidekiq"])
+    assert code == 0, output
+    assert host.head() == host.commits[0]
+    assert host.log.read_text() == "restart puma\nrestart sidekiq\n"
+
+
+@needs_root
+def test_second_rollback_is_a_no_op(host):
+    """After a rollback the record is marked used: rolling back again changes nothing."""
+    host.switch(host.commits[2])
+    host.run("releaseflow-Rollback", ExecutionId="exec-1", env_var=False)
+    host.git_in(host.app, "checkout", "--quiet", "--detach", host.commits[1])
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-1", env_var=False)
+    assert code == 0, output
+    assert "already rolled back" in output
+    assert host.head() == host.commits[1]
+    assert host.log.read_text() == "restart puma\n"
+
+
+@needs_root
+@pytest.mark.parametrize("env_var", [True, False], ids=["env-var", "old-agent"])
+def test_restart_services_restarts_each_and_reloads_nginx_on_request(host, env_var):
+    """RestartServices restarts every listed unit in order and reloads nginx only when ReloadNginx is true."""
+    code, output = host.run(
+        "releaseflow-RestartServices", env_var=env_var, Services=["puma", "sidekiq"], ReloadNginx="true"
+    )
+    assert code == 0, output
+    assert host.log.read_text() == "restart puma\nrestart sidekiq\nreload nginx\n"
+
+
+@needs_root
+def test_migrate_runs_as_app_user_with_env_file_and_never_prints_it(host):
+    """Migrate loads the 0600 environment file, sets RAILS_ENV over it, runs as AppUser, prints no secret."""
+    env_file = host.root / "app.env"
+    env_file.write_text("SECRET_KEY_BASE=hunter2secret\nRAILS_ENV=development\n")
+    env_file.chmod(0o600)
+    script = host.app / "bin-migrate"
+    script.write_text('#!/bin/sh\necho "$RAILS_ENV $SECRET_KEY_BASE $(id -un)" > migrated\n')
+    script.chmod(0o755)
+    code, output = host.run(
+        "releaseflow-Migrate",
+        EnvironmentFile=str(env_file),
+        RailsEnv="staging",
+        MigrateCommand="sh bin-migrate",
+    )
+    assert code == 0, output
+    assert (host.app / "migrated").read_text() == f"staging hunter2secret {APP_USER}\n"
+    assert "hunter2secret" not in output
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.fixture
+def http_app():
+    """A local HTTP server whose status and body the test sets; yields (port, set_response)."""
+    response = {"status": 200, "body": b"ok"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(response["status"])
+            self.end_headers()
+            self.wfile.write(response["body"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], response
+    finally:
+        server.shutdown()
+
+
+@needs_root
+def test_health_check_reads_the_port_from_the_environment_file(host, http_app):
+    """With HealthCheckPort auto, the PORT line of the environment file picks the port."""
+    port, _ = http_app
+    env_file = host.root / "app.env"
+    env_file.write_text(f"SECRET=x\nexport PORT={port}\n")
+    env_file.chmod(0o600)
+    code, output = host.run("releaseflow-HealthCheck", EnvironmentFile=str(env_file), HealthCheckRetries="1")
+    assert code == 0, output
+    assert f"http://127.0.0.1:{port}/up answered 200" in output
+
+
+@needs_root
+def test_health_check_expects_the_checked_out_commit_in_the_body(host, http_app):
+    """With ExpectRevision true, a 200 without the commit fails; with the commit it passes."""
+    port, response = http_app
+    values = {
+        "HealthCheckPort": str(port),
+        "ExpectRevision": "true",
+        "HealthCheckRetries": "2",
+        "HealthCheckDelaySeconds": "0",
+    }
+    response["body"] = b"commit 0000\n"
+    code, output = host.run("releaseflow-HealthCheck", **values)
+    assert code == 1
+    assert f"does not contain commit {host.commits[0]}" in output
+    response["body"] = f"ok {host.commits[0]}\n".encode()
+    code, output = host.run("releaseflow-HealthCheck", **values)
+    assert code == 0, output
+
+
+@needs_root
+def test_health_check_failure_shows_status_and_body_tail(host, http_app):
+    """After the last try, the output names the last status and the last 20 lines of the body."""
+    port, response = http_app
+    response["status"] = 503
+    response["body"] = "".join(f"line {n}\n" for n in range(30)).encode()
+    code, output = host.run(
+        "releaseflow-HealthCheck",
+        HealthCheckPort=str(port),
+        HealthCheckRetries="2",
+        HealthCheckDelaySeconds="0",
+    )
+    assert code == 1
+    assert "failed 2 tries; last status: 503" in output
+    assert "line 29" in output and "line 10" in output and "line 9\n" not in output
