@@ -10,6 +10,9 @@ DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy
 	ruby-sass-rails ruby-byebug ruby-listen
 
 CHECKOV_VENV := .venv-checkov
+# pytest-xdist workers, a test file each. The rehearsal tests mostly wait on real processes (a full run
+# used ~30% of 2 cores with 2 workers), so 4 workers overlap those waits on a 2-core machine.
+TEST_WORKERS ?= 4
 
 .PHONY: venv system-packages lint validate test test-fast test-strict demo bench clean docs
 
@@ -44,18 +47,18 @@ validate: venv
 test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 	$(VENV)/bin/cfn-lint template.yaml
 	# A short base temp: xdist's popen-gwN/ level would push HAProxy's socket path past the unix limit.
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25 \
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 \
 		--basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # Everything but the end-to-end deploys (tests/e2e, marked `slow`): unit and harness tests, a few minutes.
 test-fast: venv system-packages $(CHECKOV_VENV)/bin/checkov
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # The failure scenarios on strict fleets only (every open reading played the strict way,
 # docs/aws-semantics.md, Open readings). `make test` runs them under default and strict already.
 test-strict: venv system-packages
-	RELEASEFLOW_AWS_READINGS=strict $(VENV)/bin/pytest -q tests/e2e/test_failures_flow.py \
-		tests/e2e/test_failures_input.py tests/e2e/test_failures_resilience.py
+	RELEASEFLOW_AWS_READINGS=strict $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile \
+		--basetemp=$$(mktemp -d /tmp/rf-XXXX) tests/e2e/test_failures_*.py
 
 demo: venv system-packages
 	$(RF) demo

@@ -360,3 +360,10 @@ def aws_cli(rehearsal: Fleet, *args: str) -> dict:
     )
     assert result.returncode == 0, f"aws {' '.join(args)}: {result.stderr}"
     return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def snapshot(rehearsal: Fleet) -> dict:
+    """Each host's puma pid and deploy record: what a host untouched by a deploy keeps."""
+    return {
+        i: (puma_pid(rehearsal, i), deploy_record(rehearsal.state_dir, i)) for i in rehearsal.instance_ids
+    }
