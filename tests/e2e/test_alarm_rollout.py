@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from releaseflow.rehearsal.harness import fleet
 from scenarios import (
     AWS_CLI,
     RELEASEFLOW,
@@ -21,6 +20,7 @@ from scenarios import (
     client,
     execution_id,
     fleet_fixture,
+    start_deploy,
     wait_for_execution_end,
     wait_until,
 )
@@ -77,14 +77,7 @@ def test_alarm_during_the_second_batch_fails_the_deploy_and_the_fleet_goes_back(
     second_batch = sorted(rehearsal.instance_ids)[-1]
     since = datetime.now(UTC)
     with LoadGenerator(rehearsal.lb_url) as load:
-        process = subprocess.Popen(
-            [RELEASEFLOW, "deploy", "--revision", new, "--alarm", alarm],
-            env=rehearsal.environment,
-            cwd=fleet.repo_root(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_deploy(rehearsal, "--revision", new, "--alarm", alarm)
         try:
             wait_until(
                 lambda: _checkout_started(rehearsal, second_batch, since, process),

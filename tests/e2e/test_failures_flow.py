@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from releaseflow.rehearsal.harness import fleet
 from scenarios import (
     RELEASEFLOW,
     LoadGenerator,
@@ -30,6 +29,7 @@ from scenarios import (
     roles,
     served,
     snapshot,
+    start_deploy,
     wait_for_execution_end,
     wait_for_invocation,
 )
@@ -193,14 +193,7 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
     old, new = rehearsal.revisions
     _, first, _ = roles(rehearsal)
     since = datetime.now(UTC)
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deploy(rehearsal, "--revision", new)
     try:
         wait_for_invocation(
             rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress", "Success"), process, since

@@ -6,7 +6,6 @@ one fleet of 3 hosts serves the module, and every test starts and ends with it c
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from ruamel.yaml import YAML
 
 from releaseflow.rehearsal.harness import fleet
 from scenarios import (
-    RELEASEFLOW,
     assert_fleet_consistent,
     client,
     deploy_record,
@@ -26,6 +24,7 @@ from scenarios import (
     restart_agent,
     roles,
     snapshot,
+    start_deploy,
     wait_for_execution_end,
     wait_for_invocation,
 )
@@ -43,14 +42,7 @@ def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls
     migration, first, lost = roles(rehearsal)
     since = datetime.now(UTC)
     # A slow install keeps the lost host's checkout command running while its agent is killed.
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
     try:
         wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
         kill_agent(rehearsal, lost)
@@ -90,14 +82,7 @@ def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
     before = snapshot(rehearsal)
     since = datetime.now(UTC)
     # A slow install keeps the deploy on the first two hosts while SSM notices the lost agent (10 s).
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 8"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 8")
     try:
         wait_for_invocation(
             rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since

@@ -8,7 +8,6 @@ module apart from the failure scenarios so that pytest-xdist runs them beside th
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from releaseflow import ssm as ssm_facts
 from releaseflow.rehearsal.harness import fleet
 from scenarios import (
-    RELEASEFLOW,
     assert_fleet_consistent,
     aws_cli,
     client,
@@ -25,6 +23,7 @@ from scenarios import (
     fleet_fixture,
     ping_status,
     roles,
+    start_deploy,
     wait_for_execution_end,
     wait_for_invocation,
     wait_until,
@@ -45,14 +44,7 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
     since = datetime.now(UTC)
     # A slow install keeps the deploy on the first two hosts while the third is stopped (EC2 and SSM
     # show a stopped host at once, unlike a lost agent: no offline detection to wait for).
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
     try:
         wait_for_invocation(
             rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
@@ -108,22 +100,14 @@ def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback
     old, new = rehearsal.revisions
     migration, stopped, untouched = roles(rehearsal)
     since = datetime.now(UTC)
-    process = subprocess.Popen(
-        [
-            RELEASEFLOW,
-            "deploy",
-            "--revision",
-            new,
-            "--param",
-            "InstallCommand=sleep 3",
-            "--param",
-            f"SwitchTimeoutSeconds={SWITCH_TIMEOUT}",
-        ],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_deploy(
+        rehearsal,
+        "--revision",
+        new,
+        "--param",
+        "InstallCommand=sleep 3",
+        "--param",
+        f"SwitchTimeoutSeconds={SWITCH_TIMEOUT}",
     )
     try:
         wait_for_invocation(
@@ -202,14 +186,7 @@ def test_cancel_with_the_aws_cli_mid_batch_ends_cancelled_in_time_and_its_rollba
     old, new = rehearsal.revisions
     _, first, _ = roles(rehearsal)
     since = datetime.now(UTC)
-    process = subprocess.Popen(
-        [RELEASEFLOW, "deploy", "--revision", new, "--param", "InstallCommand=sleep 3"],
-        env=rehearsal.environment,
-        cwd=fleet.repo_root(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
     try:
         wait_for_invocation(rehearsal, first, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
         listed = aws_cli(rehearsal, "ssm", "describe-automation-executions")[

@@ -146,6 +146,18 @@ def deploy(rehearsal: Fleet, *args: str, timeout: float = 300) -> subprocess.Com
     )
 
 
+def start_deploy(rehearsal: Fleet, *args: str) -> subprocess.Popen:
+    """Start `releaseflow deploy` as `deploy` does, without waiting: for a test that acts while it runs."""
+    return subprocess.Popen(
+        [RELEASEFLOW, "deploy", *args],
+        env=rehearsal.environment,
+        cwd=fleet.repo_root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def client(rehearsal: Fleet, service: str):
     """A boto3 client for the fleet's endpoint."""
     environment = rehearsal.environment
