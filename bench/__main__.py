@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--output", type=Path, default=repo_root() / "build" / "bench.json")
-    parser.add_argument("--corpus", type=Path, default=repo_root() / "tests" / "unit" / "data" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=validate.CORPUS)
     args = parser.parse_args(argv)
     started = time.monotonic()
     figures: dict = {}

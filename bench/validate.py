@@ -6,7 +6,11 @@ import time
 from pathlib import Path
 
 from bench.stats import Summary, summarize
+from releaseflow.rehearsal.harness.fleet import repo_root
 from releaseflow.validation import validate_paths
+
+# The AWS-published documents the unit tests validate too (tests/unit/test_corpus.py).
+CORPUS = repo_root() / "tests" / "unit" / "data" / "corpus"
 
 
 def measure(corpus: Path, runs: int = 3) -> dict[str, Summary | int]:

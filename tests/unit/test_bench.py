@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from ruamel.yaml import YAML
 
-from bench import engine, peer, rehearsal, report
+from bench import engine, peer, rehearsal, report, validate
 from bench.critical_path import command_steps, critical_path_seconds
 from bench.publish import CallCounter
 from bench.rehearsal import DeployRun
@@ -279,3 +279,9 @@ def test_the_deliberate_waits_are_the_release_runbooks_own_load_balancer_waits()
         if step["action"] == "aws:executeScript" and "describe_target_health" in step["inputs"]["Script"]
     }
     assert set(rehearsal.WAITS) == polling
+
+
+def test_the_bench_validates_the_corpus_the_unit_tests_validate():
+    """`make bench`'s default corpus is the folder of AWS documents tests/unit/test_corpus.py reads."""
+    assert Path(__file__).resolve().parent / "data" / "corpus" == validate.CORPUS
+    assert any(validate.CORPUS.rglob("*.json")) or any(validate.CORPUS.rglob("*.yaml"))
