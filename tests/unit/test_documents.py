@@ -136,7 +136,7 @@ REALISTIC = {
     "HealthCheckPort": ["auto", "3000", "8080"],
     "HealthCheckRetries": ["1", "10", "60"],
     "HealthCheckTimeoutSeconds": ["1", "5", "60"],
-    "executionTimeout": ["900", "30"],
+    "executionTimeout": ["30", "300", "600"],
     "HealthCheckDelaySeconds": ["0", "3", "60"],
 }
 

@@ -45,6 +45,7 @@ REALISTIC = {
     "HealthCheckRetries": ["10"],
     "HealthCheckTimeoutSeconds": ["5"],
     "SwitchTimeoutSeconds": ["900", "30"],
+    "RestartTimeoutSeconds": ["300", "600", "5"],
 }
 CONTRACT_PARAMETERS = {
     "Revision",
@@ -71,6 +72,7 @@ CONTRACT_PARAMETERS = {
     "Migrate",
     "BakeSeconds",
     "SwitchTimeoutSeconds",
+    "RestartTimeoutSeconds",
 }
 # Steps that appear, with the very same script, in both runbooks.
 SHARED_SCRIPTS = ["Lock", "ListFleet", "PlanRollout", "DrainBatch", "RegisterBatch"]
@@ -407,6 +409,71 @@ def test_every_run_command_is_bounded(document):
             "{{ PickChunk.InstanceIds }}",
             "{{ DrainBatch.InstanceIds }}",
         ), step["name"]
+
+
+# The batch steps that change or check a host, each bounded by the document's executionTimeout: the bound
+# the runbook passes (a parameter or PlanRollout's output) and the step timeout that must outlast it.
+HOST_COMMAND_BOUNDS = {
+    ("releaseflow-Deploy", "SwitchBatch"): "{{ SwitchTimeoutSeconds }}",
+    ("releaseflow-Deploy", "RestartBatch"): "{{ RestartTimeoutSeconds }}",
+    ("releaseflow-Deploy", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
+    ("releaseflow-RollbackFleet", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
+}
+
+
+@pytest.mark.parametrize(("runbook", "step_name"), list(HOST_COMMAND_BOUNDS))
+def test_host_commands_get_a_bounded_execution_timeout_that_their_step_outlasts(runbook, step_name):
+    """Switch, restart and health check pass a bounded executionTimeout; the step waits delivery + that bound."""
+    document = {d.name: d for d in RUNBOOKS}[runbook]
+    step = next(s for s in run_commands(document) if s["name"] == step_name)
+    assert step["inputs"]["Parameters"]["executionTimeout"] == HOST_COMMAND_BOUNDS[(runbook, step_name)]
+    command = load_document(ROOT / "documents" / f"{step['inputs']['DocumentName']}.yaml").content
+    # The document turns the parameter into its plugin's timeout, so the agent stops the command too.
+    assert [s["inputs"]["timeoutSeconds"] for s in command["mainSteps"]][:1] in (
+        ["{{ executionTimeout }}"],
+        [600],  # releaseflow-CheckoutRevision: two plugins of their own, bounded on the service side only
+    )
+    pattern = command["parameters"]["executionTimeout"]["allowedPattern"]
+    bound = step["inputs"]["Parameters"]["executionTimeout"].strip("{} ")
+    if bound in DEPLOY.content["parameters"]:
+        allowed = [
+            n
+            for n in range(1, 10000)
+            if go_match(DEPLOY.content["parameters"][bound]["allowedPattern"], str(n))
+        ]
+        assert all(go_match(pattern, str(n)) for n in allowed), bound
+        most = max(allowed)
+    else:
+        most = MAX_HEALTH_SECONDS
+    assert int(step["inputs"]["TimeoutSeconds"]) + most <= int(step["timeoutSeconds"]), step_name
+
+
+MAX_HEALTH_SECONDS = 900
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_cannot_wait_for(document):
+    """PlanRollout's health bound covers every try, with the 3 s delays, and refuses pairs needing over 900 s."""
+    handler = script_namespace(document, "PlanRollout")["handler"]
+    payload = {
+        "Instances": json.dumps([{"InstanceId": "i-0a"}]),
+        "InstanceInformation": json.dumps(online("i-0a")),
+        "MigrationTagKey": "m",
+        "BatchSize": "1",
+        "Only": json.dumps(["i-0a"]) if document is not DEPLOY else "all",
+    }
+    for retries, try_seconds in [(1, 1), (10, 5), (60, 5), (13, 60)]:
+        result = handler(
+            {**payload, "HealthCheckRetries": str(retries), "HealthCheckTimeoutSeconds": str(try_seconds)},
+            None,
+        )
+        seconds = int(result["HealthCheckSeconds"])
+        assert retries * try_seconds + (retries - 1) * 3 < seconds <= MAX_HEALTH_SECONDS
+    assert handler(payload, None)["HealthCheckSeconds"] == "107"  # the defaults: 10 tries of 5 s, 3 s apart
+    with pytest.raises(
+        ValueError, match="HealthCheckRetries 60 tries of up to HealthCheckTimeoutSeconds 60 s need"
+    ):
+        handler({**payload, "HealthCheckRetries": "60", "HealthCheckTimeoutSeconds": "60"}, None)
 
 
 def test_every_batch_step_fails_and_cancels_into_starting_the_fleet_rollback():
