@@ -556,12 +556,13 @@ def test_health_check_failure_shows_status_and_body_tail(host, http_app):
 
 
 @pytest.mark.parametrize(
-    ("name", "default"), [("releaseflow-RestartServices", 600), ("releaseflow-HealthCheck", 7200)]
+    ("name", "default"),
+    [("releaseflow-RestartServices", 600), ("releaseflow-HealthCheck", 7200), ("releaseflow-Rollback", 1800)],
 )
 def test_execution_timeout_is_the_plugin_timeout_the_agent_gets(name, default):
-    """The restart's and health check's executionTimeout, given or by default, is their one plugin's timeoutSeconds."""
+    """The restart's, health check's and rollback's executionTimeout, given or by default, is their plugin's timeoutSeconds."""
     content = load_document(ROOT / "documents" / f"{name}.yaml").content
-    given = {"Services": ["puma"]} if name == "releaseflow-RestartServices" else {}
+    given = {"releaseflow-Rollback": {"ExecutionId": ["d-1"]}}.get(name, {})
     [plugin] = plan_plugins(content, resolve_parameters(content, {**given, "executionTimeout": ["42"]}))
     assert int(plugin.inputs["timeoutSeconds"]) == 42
     [plugin] = plan_plugins(content, resolve_parameters(content, given))

@@ -418,6 +418,7 @@ HOST_COMMAND_BOUNDS = {
     ("releaseflow-Deploy", "RestartBatch"): "{{ RestartTimeoutSeconds }}",
     ("releaseflow-Deploy", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
     ("releaseflow-RollbackFleet", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
+    ("releaseflow-RollbackFleet", "RollBackBatch"): "{{ ReadDeploy.RollbackSeconds }}",
 }
 
 
@@ -444,7 +445,12 @@ def test_host_commands_get_a_bounded_execution_timeout_that_their_step_outlasts(
         assert all(go_match(pattern, str(n)) for n in allowed), bound
         most = max(allowed)
     else:
-        most = MAX_HEALTH_SECONDS
+        # Computed by a script: the health check's at most 900 s; the rollback's the deploy's two maxima.
+        most = {
+            "PlanRollout.HealthCheckSeconds": MAX_HEALTH_SECONDS,
+            "ReadDeploy.RollbackSeconds": 900 + 600,
+        }[bound]
+        assert go_match(pattern, str(most)), bound
     assert int(step["inputs"]["TimeoutSeconds"]) + most <= int(step["timeoutSeconds"]), step_name
 
 
@@ -940,9 +946,19 @@ def test_read_deploy_takes_the_deploys_parameters_unless_overridden(monkeypatch)
         "Services": ["puma", "sidekiq"],
         "ExecutionId": "d-1",
         "Switched": json.dumps(["i-0b", "i-0a", "i-0c"]),
+        # The deploy's switch and restart bounds (its runbook's defaults here): the rollback's.
+        "RollbackSeconds": "1200",
     }
     # It looked again until the command on the first host had ended, then at each other host once.
     assert [call["InstanceId"] for name, call in history.calls] == ["i-0b", "i-0b", "i-0b", "i-0a", "i-0c"]
+
+
+def test_read_deploy_bounds_the_rollback_by_the_deploys_switch_and_restart_bounds(monkeypatch):
+    """RollbackSeconds is the deploy's SwitchTimeoutSeconds + RestartTimeoutSeconds, as that deploy ran."""
+    parameters = {"SwitchTimeoutSeconds": ["15"], "RestartTimeoutSeconds": ["60"]}
+    with_clients(monkeypatch, ssm=FakeDeployHistory("Failed", parameters, [["i-0a"]]))
+    handler = no_sleep(script_namespace(ROLLBACK_FLEET, "ReadDeploy"))["handler"]
+    assert handler({"ExecutionId": "d-1", "Overrides": {}}, None)["RollbackSeconds"] == "75"
 
 
 def test_read_deploy_waits_for_a_deploy_still_changing_hosts(monkeypatch):
