@@ -56,8 +56,13 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
     # The runbook parameters the rehearsal's deploys use (its app user, ...), over the runbook's defaults.
     configured = load_environment(state_dir / "releaseflow.yaml", "local").parameters
     values = _runbook_values(deploy.content, {**configured, "Revision": [revision]})
+    health_check = {name: str(values[name]) for name in ("HealthCheckRetries", "HealthCheckTimeoutSeconds")}
+    plan = plan_rollout(
+        record.instance_ids, batch_size=values["BatchSize"], runbook=runbook, health_check=health_check
+    )
+    # The one planning output a runCommand step passes on: the health check's bound.
+    values["PlanRollout.HealthCheckSeconds"] = plan.health_check_seconds
     step_parameters = _run_command_parameters(deploy, values, execution_id)
-    plan = plan_rollout(record.instance_ids, batch_size=values["BatchSize"], runbook=runbook)
     batches = [[plan.migration_host], *(list(batch) for batch in plan.batches)]
     migrate = values.get(MIGRATE_PARAMETER) != "false"
     for host in record.hosts:

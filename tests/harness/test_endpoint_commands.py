@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import pytest
 
+from releaseflow.documents import load_document
+from releaseflow.engine.automation import AutomationRun, AwsCallError, validate_parameters
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.commands_service import CommandsService
 from releaseflow.rehearsal.endpoint.instances_service import InstancesService
@@ -25,6 +30,9 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @pytest.fixture
@@ -206,3 +214,94 @@ def test_list_command_invocations_of_an_instance_honours_the_invoked_window(
         "CommandInvocations"
     ]
     assert [row["CommandId"] for row in everything] == [later["CommandId"], first["CommandId"]]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_restart_timeout(
+    endpoint_clock,
+):
+    """Deploy's RestartBatch, run by the engine against the endpoint: a host whose agent falls silent after
+    taking the restart is TimedOut 60 s + RestartTimeoutSeconds after the send, and the step fails naming it."""
+    deploy = load_document(ROOT / "automation/releaseflow-Deploy.yaml").content
+    restart = load_document(ROOT / "documents/releaseflow-RestartServices.yaml").content
+    instances = InstancesService(
+        lambda: [Ec2Instance(instance_id, "running", {}) for instance_id in INSTANCES],
+        offline_after=10,
+        clock=endpoint_clock,
+    )
+    for instance_id in INSTANCES:
+        instances.heartbeat(instance_id)
+    documents = {
+        "releaseflow-RestartServices": StoredDocument("releaseflow-RestartServices", "1", "Command", restart)
+    }
+    service = CommandsService(lambda name, version: documents[name], instances, clock=endpoint_clock)
+    healthy, silent = INSTANCES
+    sent_at = []
+
+    def aws(_service: str, api: str, params: dict) -> dict:
+        # The agents: both take the command at once; one reports Success, the other is never heard again.
+        try:
+            if api == "SendCommand":
+                sent = service.send_command(params)
+                sent_at.append(endpoint_clock.now)
+                for instance_id in (healthy, silent):
+                    [command] = service.poll(instance_id, 0, session="agent")["commands"]
+                service.report(
+                    {
+                        "instance_id": healthy,
+                        "command_id": command["command_id"],
+                        "status": "Success",
+                        "response_code": 0,
+                    }
+                )
+                return sent
+            service.tick()
+            handler = {
+                "ListCommands": service.list_commands,
+                "ListCommandInvocations": service.list_command_invocations,
+                "GetCommandInvocation": service.get_command_invocation,
+                "CancelCommand": service.cancel_command,
+            }[api]
+            return handler(params)
+        except ApiError as error:
+            raise AwsCallError(error.code, error.message) from error
+
+    step = copy.deepcopy(
+        next(
+            s
+            for _, s in load_document(ROOT / "automation/releaseflow-Deploy.yaml").steps()
+            if s["name"] == "RestartBatch"
+        )
+    )
+    # Alone in a runbook: the batch is given, and a failure ends the run instead of starting the rollback.
+    step["inputs"]["InstanceIds"] = list(INSTANCES)
+    del step["onFailure"], step["onCancel"]
+    parameters = {
+        name: deploy["parameters"][name] for name in ("Services", "ReloadNginx", "RestartTimeoutSeconds")
+    }
+    content = {"schemaVersion": "0.3", "parameters": parameters, "mainSteps": [step]}
+    bound = 120
+    run = AutomationRun(
+        "exec-1",
+        "releaseflow-Deploy",
+        "1",
+        content,
+        validate_parameters(content, {"RestartTimeoutSeconds": [str(bound)]}),
+        aws=aws,
+        clock=endpoint_clock,
+        sleep=endpoint_clock.sleep,
+    )
+    run.run()
+
+    [record] = run.step_executions()
+    assert record["StepStatus"] == "Failed"
+    assert f"{silent} TimedOut" in record["FailureMessage"] and healthy not in record["FailureMessage"]
+    assert record["FailureDetails"]["Details"]["FailedInstances"] == [silent]
+    [command_id] = record["Outputs"]["CommandId"]
+    invocation = service.get_command_invocation({"CommandId": command_id, "InstanceId": silent})
+    assert (invocation["Status"], invocation["StatusDetails"]) == ("TimedOut", "ExecutionTimedOut")
+    # Decided by the total timeout (delivery 60 s + the bound), well before the step's own 660 s.
+    took = record["ExecutionEndTime"].timestamp() - sent_at[0]
+    assert 60 + bound <= took < 60 + bound + 30, took

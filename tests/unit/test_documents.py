@@ -17,6 +17,7 @@ import pytest
 from releaseflow.documents import find_document_files, load_document, parse_document
 from releaseflow.errors import DocumentError
 from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.rehearsal.command_document import plan_plugins, resolve_parameters
 from releaseflow.rehearsal.host.agent import Host as AgentHost
 from releaseflow.rehearsal.host.agent import run_command
 
@@ -136,7 +137,7 @@ REALISTIC = {
     "HealthCheckPort": ["auto", "3000", "8080"],
     "HealthCheckRetries": ["1", "10", "60"],
     "HealthCheckTimeoutSeconds": ["1", "5", "60"],
-    "executionTimeout": ["900", "30"],
+    "executionTimeout": ["30", "300", "600"],
     "HealthCheckDelaySeconds": ["0", "3", "60"],
 }
 
@@ -552,3 +553,17 @@ def test_health_check_failure_shows_status_and_body_tail(host, http_app):
     assert code == 1
     assert "failed 2 tries; last status: 503" in output
     assert "line 29" in output and "line 10" in output and "line 9\n" not in output
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [("releaseflow-RestartServices", 600), ("releaseflow-HealthCheck", 7200), ("releaseflow-Rollback", 1800)],
+)
+def test_execution_timeout_is_the_plugin_timeout_the_agent_gets(name, default):
+    """The restart's, health check's and rollback's executionTimeout, given or by default, is their plugin's timeoutSeconds."""
+    content = load_document(ROOT / "documents" / f"{name}.yaml").content
+    given = {"releaseflow-Rollback": {"ExecutionId": ["d-1"]}}.get(name, {})
+    [plugin] = plan_plugins(content, resolve_parameters(content, {**given, "executionTimeout": ["42"]}))
+    assert int(plugin.inputs["timeoutSeconds"]) == 42
+    [plugin] = plan_plugins(content, resolve_parameters(content, given))
+    assert int(plugin.inputs["timeoutSeconds"]) == default

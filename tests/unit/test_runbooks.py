@@ -45,6 +45,7 @@ REALISTIC = {
     "HealthCheckRetries": ["10"],
     "HealthCheckTimeoutSeconds": ["5"],
     "SwitchTimeoutSeconds": ["900", "30"],
+    "RestartTimeoutSeconds": ["300", "600", "5"],
 }
 CONTRACT_PARAMETERS = {
     "Revision",
@@ -71,6 +72,7 @@ CONTRACT_PARAMETERS = {
     "Migrate",
     "BakeSeconds",
     "SwitchTimeoutSeconds",
+    "RestartTimeoutSeconds",
 }
 # Steps that appear, with the very same script, in both runbooks.
 SHARED_SCRIPTS = ["Lock", "ListFleet", "PlanRollout", "DrainBatch", "RegisterBatch"]
@@ -407,6 +409,77 @@ def test_every_run_command_is_bounded(document):
             "{{ PickChunk.InstanceIds }}",
             "{{ DrainBatch.InstanceIds }}",
         ), step["name"]
+
+
+# The batch steps that change or check a host, each bounded by the document's executionTimeout: the bound
+# the runbook passes (a parameter or PlanRollout's output) and the step timeout that must outlast it.
+HOST_COMMAND_BOUNDS = {
+    ("releaseflow-Deploy", "SwitchBatch"): "{{ SwitchTimeoutSeconds }}",
+    ("releaseflow-Deploy", "RestartBatch"): "{{ RestartTimeoutSeconds }}",
+    ("releaseflow-Deploy", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
+    ("releaseflow-RollbackFleet", "HealthCheckBatch"): "{{ PlanRollout.HealthCheckSeconds }}",
+    ("releaseflow-RollbackFleet", "RollBackBatch"): "{{ ReadDeploy.RollbackSeconds }}",
+}
+
+
+@pytest.mark.parametrize(("runbook", "step_name"), list(HOST_COMMAND_BOUNDS))
+def test_host_commands_get_a_bounded_execution_timeout_that_their_step_outlasts(runbook, step_name):
+    """Switch, restart and health check pass a bounded executionTimeout; the step waits delivery + that bound."""
+    document = {d.name: d for d in RUNBOOKS}[runbook]
+    step = next(s for s in run_commands(document) if s["name"] == step_name)
+    assert step["inputs"]["Parameters"]["executionTimeout"] == HOST_COMMAND_BOUNDS[(runbook, step_name)]
+    command = load_document(ROOT / "documents" / f"{step['inputs']['DocumentName']}.yaml").content
+    # The document turns the parameter into its plugin's timeout, so the agent stops the command too.
+    assert [s["inputs"]["timeoutSeconds"] for s in command["mainSteps"]][:1] in (
+        ["{{ executionTimeout }}"],
+        [600],  # releaseflow-CheckoutRevision: two plugins of their own, bounded on the service side only
+    )
+    pattern = command["parameters"]["executionTimeout"]["allowedPattern"]
+    bound = step["inputs"]["Parameters"]["executionTimeout"].strip("{} ")
+    if bound in DEPLOY.content["parameters"]:
+        allowed = [
+            n
+            for n in range(1, 10000)
+            if go_match(DEPLOY.content["parameters"][bound]["allowedPattern"], str(n))
+        ]
+        assert all(go_match(pattern, str(n)) for n in allowed), bound
+        most = max(allowed)
+    else:
+        # Computed by a script: the health check's at most 900 s; the rollback's the deploy's two maxima.
+        most = {
+            "PlanRollout.HealthCheckSeconds": MAX_HEALTH_SECONDS,
+            "ReadDeploy.RollbackSeconds": 900 + 600,
+        }[bound]
+        assert go_match(pattern, str(most)), bound
+    assert int(step["inputs"]["TimeoutSeconds"]) + most <= int(step["timeoutSeconds"]), step_name
+
+
+MAX_HEALTH_SECONDS = 900
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_cannot_wait_for(document):
+    """PlanRollout's health bound covers every try, with the 3 s delays, and refuses pairs needing over 900 s."""
+    handler = script_namespace(document, "PlanRollout")["handler"]
+    payload = {
+        "Instances": json.dumps([{"InstanceId": "i-0a"}]),
+        "InstanceInformation": json.dumps(online("i-0a")),
+        "MigrationTagKey": "m",
+        "BatchSize": "1",
+        "Only": json.dumps(["i-0a"]) if document is not DEPLOY else "all",
+    }
+    for retries, try_seconds in [(1, 1), (10, 5), (60, 5), (13, 60)]:
+        result = handler(
+            {**payload, "HealthCheckRetries": str(retries), "HealthCheckTimeoutSeconds": str(try_seconds)},
+            None,
+        )
+        seconds = int(result["HealthCheckSeconds"])
+        assert retries * try_seconds + (retries - 1) * 3 < seconds <= MAX_HEALTH_SECONDS
+    assert handler(payload, None)["HealthCheckSeconds"] == "107"  # the defaults: 10 tries of 5 s, 3 s apart
+    with pytest.raises(
+        ValueError, match="HealthCheckRetries 60 tries of up to HealthCheckTimeoutSeconds 60 s need"
+    ):
+        handler({**payload, "HealthCheckRetries": "60", "HealthCheckTimeoutSeconds": "60"}, None)
 
 
 def test_every_batch_step_fails_and_cancels_into_starting_the_fleet_rollback():
@@ -873,9 +946,19 @@ def test_read_deploy_takes_the_deploys_parameters_unless_overridden(monkeypatch)
         "Services": ["puma", "sidekiq"],
         "ExecutionId": "d-1",
         "Switched": json.dumps(["i-0b", "i-0a", "i-0c"]),
+        # The deploy's switch and restart bounds (its runbook's defaults here): the rollback's.
+        "RollbackSeconds": "1200",
     }
     # It looked again until the command on the first host had ended, then at each other host once.
     assert [call["InstanceId"] for name, call in history.calls] == ["i-0b", "i-0b", "i-0b", "i-0a", "i-0c"]
+
+
+def test_read_deploy_bounds_the_rollback_by_the_deploys_switch_and_restart_bounds(monkeypatch):
+    """RollbackSeconds is the deploy's SwitchTimeoutSeconds + RestartTimeoutSeconds, as that deploy ran."""
+    parameters = {"SwitchTimeoutSeconds": ["15"], "RestartTimeoutSeconds": ["60"]}
+    with_clients(monkeypatch, ssm=FakeDeployHistory("Failed", parameters, [["i-0a"]]))
+    handler = no_sleep(script_namespace(ROLLBACK_FLEET, "ReadDeploy"))["handler"]
+    assert handler({"ExecutionId": "d-1", "Overrides": {}}, None)["RollbackSeconds"] == "75"
 
 
 def test_read_deploy_waits_for_a_deploy_still_changing_hosts(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from releaseflow.documents import load_document
@@ -25,6 +25,9 @@ class Plan:
 
     migration_host: str
     batches: tuple[tuple[str, ...], ...]
+    # The health check's execution timeout the runbook passes (PlanRollout's HealthCheckSeconds): derived
+    # from the health parameters, not part of which host goes when, so plans compare without it.
+    health_check_seconds: str = field(default="", compare=False)
 
 
 def plan_rollout(
@@ -33,12 +36,14 @@ def plan_rollout(
     migration_hosts: Sequence[str] = (),
     batch_size: str = "1",
     runbook: Path | None = None,
+    health_check: dict[str, str] | None = None,
 ) -> Plan:
     """Plan a deploy to online `hosts`, with `migration_hosts` tagged as migration host, offline.
 
     Runs the planning step's Script from the runbook in a fresh namespace, with the payload the
     runbook would hand it, so the CLI and the runbook cannot disagree. The runbook defaults to the
-    packaged releaseflow-Deploy.
+    packaged releaseflow-Deploy. `health_check` gives HealthCheckRetries and HealthCheckTimeoutSeconds
+    (the runbook's defaults when absent).
     """
     if runbook is None:
         runbook = runbook_file(packaged_root(), DEPLOY_RUNBOOK)
@@ -57,6 +62,10 @@ def plan_rollout(
         "InstanceInformation": json.dumps([{"InstanceId": host, "PingStatus": "Online"} for host in hosts]),
         "MigrationTagKey": tag_key,
         "BatchSize": batch_size,
+        **{
+            name: (health_check or {}).get(name, parameters[name]["default"])
+            for name in ("HealthCheckRetries", "HealthCheckTimeoutSeconds")
+        },
     }
     namespace: dict = {}
     exec(compile(step["inputs"]["Script"], f"{runbook}:{PLANNING_STEP}", "exec"), namespace)
@@ -67,7 +76,9 @@ def plan_rollout(
         raise PlanError(str(error)) from error
     # The runbook's first batch is the migration host alone; the plan shows it on its own line.
     batches = json.loads(result["Batches"])[1:]
-    return Plan(result["MigrationHost"], tuple(tuple(batch) for batch in batches))
+    return Plan(
+        result["MigrationHost"], tuple(tuple(batch) for batch in batches), result["HealthCheckSeconds"]
+    )
 
 
 def _planning_step(runbook: Path) -> tuple[dict, dict]:
