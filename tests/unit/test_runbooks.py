@@ -1251,8 +1251,8 @@ def test_automation_role_grants_exactly_what_the_runbooks_call_without_wildcards
     ("runbook", "step"),
     [(runbook, step) for runbook in (DEPLOY, ROLLBACK_FLEET) for step in ("DrainBatch", "RegisterBatch")],
 )
-def test_target_health_waits_poll_soon_then_back_off_to_every_two_seconds(runbook, step):
-    """A target still changing is looked at again after 0.25 s, 0.5 s, 1 s, then every 2 s until the limit."""
+def test_target_health_waits_poll_soon_then_every_second(runbook, step):
+    """A target still changing is looked at again after 0.25 s, 0.5 s, then every second until the limit."""
     slept, now = [], [0.0]
 
     class Stuck:
@@ -1272,4 +1272,4 @@ def test_target_health_waits_poll_soon_then_back_off_to_every_two_seconds(runboo
     limit = [] if step == "DrainBatch" else [6]
     with pytest.raises(TimeoutError, match="i-0a \\(initial\\)"):
         namespace["wait_until"](Stuck(), ARN, ["i-0a"], "healthy", "healthy", *limit)
-    assert slept[:5] == [0.25, 0.5, 1, 2, 2]
+    assert slept[:5] == [0.25, 0.5, 1, 1, 1]
