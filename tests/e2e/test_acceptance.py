@@ -25,6 +25,7 @@ from scenarios import (
     LoadGenerator,
     assert_fleet_consistent,
     client,
+    create_alarm,
     deploy,
     execution_id,
     fleet_fixture,
@@ -127,18 +128,7 @@ def deployed(rehearsal, tmp_path_factory) -> Deployed:
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
-    cloudwatch = client(rehearsal, "cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="shop",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="quiet")
+    create_alarm(client(rehearsal, "cloudwatch"), ALARM)
     arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
     with (
         TargetHealthSampler(_client(rehearsal, "elbv2"), arn) as sampler,

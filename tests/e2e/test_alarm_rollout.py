@@ -18,6 +18,7 @@ from scenarios import (
     LoadGenerator,
     assert_fleet_consistent,
     client,
+    create_alarm,
     execution_id,
     fleet_fixture,
     start_deploy,
@@ -33,20 +34,7 @@ rehearsal = fleet_fixture(hosts=3, name="rehearsal")
 @pytest.fixture(scope="module")
 def alarm(rehearsal) -> str:
     """A CloudWatch metric alarm on the fleet's endpoint (moto), created in state OK."""
-    name = f"shop-5xx-{uuid.uuid4().hex[:6]}"
-    cloudwatch = client(rehearsal, "cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace="shop",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
-    return name
+    return create_alarm(client(rehearsal, "cloudwatch"), f"shop-5xx-{uuid.uuid4().hex[:6]}")
 
 
 def _set_alarm(rehearsal, name: str, state: str) -> None:

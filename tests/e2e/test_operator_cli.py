@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 
 from releaseflow import ssm as ssm_facts
-from releaseflow.rehearsal.harness import fleet
 from scenarios import (
     assert_fleet_consistent,
     aws_cli,
@@ -21,6 +20,7 @@ from scenarios import (
     deploy_record,
     execution_id,
     fleet_fixture,
+    host_states_once_healthy,
     ping_status,
     roles,
     start_deploy,
@@ -61,19 +61,7 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
     # The stopped host is out of service (the load balancer holds it unused); the others are in
     # service on the old revision, each healthy behind the load balancer.
     others = {migration, first}
-
-    def others_healthy():
-        return all(
-            h.lb_state == "healthy"
-            for h in fleet.status(rehearsal.state_dir).hosts
-            if h.instance_id in others
-        )
-
-    wait_until(others_healthy, 30, "the hosts still running are healthy in the load balancer")
-    seen = {
-        h.instance_id: (h.revision, h.serving, h.running, h.lb_state)
-        for h in fleet.status(rehearsal.state_dir).hosts
-    }
+    seen = host_states_once_healthy(rehearsal, others)
     assert {i: seen[i] for i in others} == {i: (old, old, True, "healthy") for i in others}
     assert seen[stopped][2:] == (False, "unused")
     for rolled_back in others:
@@ -135,19 +123,7 @@ def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback
     # What the stopped host is left with is stated: not rolled back, and what to run once it is back.
     assert f"unreachable, so not rolled back: {stopped}" in out, out[-3000:]
     others = {migration, untouched}
-
-    def others_healthy():
-        return all(
-            h.lb_state == "healthy"
-            for h in fleet.status(rehearsal.state_dir).hosts
-            if h.instance_id in others
-        )
-
-    wait_until(others_healthy, 30, "the hosts still running are healthy in the load balancer")
-    seen = {
-        h.instance_id: (h.revision, h.serving, h.running, h.lb_state)
-        for h in fleet.status(rehearsal.state_dir).hosts
-    }
+    seen = host_states_once_healthy(rehearsal, others)
     assert {i: seen[i] for i in others} == {i: (old, old, True, "healthy") for i in others}
     assert deploy_record(rehearsal.state_dir, migration)["rolled-back"] == execution
     # The stopped host: switched to the new revision by this deploy, not rolled back, out of service

@@ -14,7 +14,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,23 +85,31 @@ def fleet_fixture(
     @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
     def _fixture(request):
         chosen = readings.choose(request.param)
-        missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-        if missing:
-            pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-        state_dir = Path(tempfile.mkdtemp(prefix="rf-scenario-"))
-        state_dir.chmod(0o755)
-        try:
+        with fleet_state_dir("rf-scenario-") as state_dir:
             fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
             yield Fleet(
                 state_dir=state_dir,
                 environment={**os.environ, **fleet.env(state_dir)},
                 record=FleetRecord.load(state_dir),
             )
-        finally:
-            fleet.down(state_dir)
-            shutil.rmtree(state_dir, ignore_errors=True)
 
     return _fixture
+
+
+@contextmanager
+def fleet_state_dir(prefix: str) -> Iterator[Path]:
+    """A state dir other users can traverse (the hosts run as another user); whatever fleet was brought
+    up in it is taken down and the dir removed afterwards. Fails first when a system package is missing."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    state_dir.chmod(0o755)
+    try:
+        yield state_dir
+    finally:
+        fleet.down(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def push_commit(
@@ -168,6 +178,22 @@ def client(rehearsal: Fleet, service: str):
         aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
     )
+
+
+def create_alarm(cloudwatch, name: str) -> str:
+    """A CloudWatch metric alarm `name` (on the shop's 5xx count) created in state OK; returns its name."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="shop",
+        MetricName="5xx",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    return name
 
 
 def ping_status(rehearsal: Fleet, instance_id: str) -> str:
@@ -307,6 +333,23 @@ def deploy_record(state_dir: Path, instance_id: str) -> dict[str, str]:
     return {path.name: path.read_text().strip() for path in sorted(record.iterdir())}
 
 
+def host_states(status: fleet.FleetStatus) -> dict[str, tuple[str, str, bool, str]]:
+    """Each host's (checked-out revision, revision served, running, load balancer state) by instance id."""
+    return {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
+
+
+def host_states_once_healthy(rehearsal: Fleet, instance_ids, timeout: float = 30) -> dict:
+    """`host_states` of the fleet once the hosts `instance_ids` are healthy in the load balancer."""
+    wanted = set(instance_ids)
+
+    def healthy():
+        hosts = fleet.status(rehearsal.state_dir).hosts
+        return all(h.lb_state == "healthy" for h in hosts if h.instance_id in wanted)
+
+    wait_until(healthy, timeout, f"{', '.join(sorted(wanted))} are healthy in the load balancer")
+    return host_states(fleet.status(rehearsal.state_dir))
+
+
 def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 30) -> None:
     """Every host checked out at and serving `revision`, running, healthy in the LB, nothing half-done.
 
@@ -318,7 +361,7 @@ def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 
     while any(h.lb_state != "healthy" for h in status.hosts) and time.monotonic() < deadline:
         time.sleep(0.5)
         status = fleet.status(state_dir)
-    seen = {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
+    seen = host_states(status)
     assert seen == {h.instance_id: (revision, revision, True, "healthy") for h in status.hosts}
     for host in status.hosts:
         app = state_dir / "hosts" / host.instance_id / "app"
