@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
 from releaseflow.deploy import console_url
@@ -107,16 +106,6 @@ class TargetHealthSampler:
             )
 
 
-def _client(rehearsal, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=rehearsal.environment["AWS_ENDPOINT_URL"],
-        region_name=rehearsal.environment["AWS_REGION"],
-        aws_access_key_id=rehearsal.environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=rehearsal.environment["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 @pytest.fixture(scope="module")
 def deployed(rehearsal, tmp_path_factory) -> Deployed:
     """Deploy revision 2 once for the module, as the workflow does, while sampling the LB and loading it."""
@@ -131,7 +120,7 @@ def deployed(rehearsal, tmp_path_factory) -> Deployed:
     create_alarm(client(rehearsal, "cloudwatch"), ALARM)
     arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
     with (
-        TargetHealthSampler(_client(rehearsal, "elbv2"), arn) as sampler,
+        TargetHealthSampler(client(rehearsal, "elbv2"), arn) as sampler,
         LoadGenerator(rehearsal.lb_url) as load,
     ):
         result = subprocess.run(
@@ -199,7 +188,7 @@ def _aws(rehearsal, *args: str) -> dict:
 
 
 def _invocations(rehearsal) -> list[dict]:
-    pages = _client(rehearsal, "ssm").get_paginator("list_command_invocations").paginate(Details=True)
+    pages = client(rehearsal, "ssm").get_paginator("list_command_invocations").paginate(Details=True)
     return [invocation for page in pages for invocation in page["CommandInvocations"]]
 
 

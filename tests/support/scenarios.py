@@ -248,6 +248,18 @@ def restart_agent(rehearsal: Fleet, instance_id: str) -> None:
     wait_until(lambda: ping_status(rehearsal, instance_id) == "Online", 30, f"{instance_id} is online")
 
 
+def status_json(rehearsal: Fleet, execution: str) -> dict:
+    """What `releaseflow status EXECUTION --json` prints of an execution, parsed."""
+    shown = subprocess.run(
+        [RELEASEFLOW, "status", execution, "--json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(shown.stdout)
+
+
 def execution_id(output: str) -> str:
     """The automation execution id the trigger printed ("started execution ID ...")."""
     return output.split("started execution ", 1)[1].split()[0]
@@ -401,6 +413,40 @@ def wait_for_invocation(rehearsal, instance_id, document, statuses, process, sin
         )
 
     wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
+
+
+def stop_host_mid_deploy(
+    rehearsal: Fleet, process: subprocess.Popen, since, stopped: str, once_switching: str, timeout: float
+) -> tuple[str, str]:
+    """`aws ec2 stop-instances` of the host `stopped` once releaseflow-CheckoutRevision runs on the host
+    `once_switching`; the deploy's (stdout, stderr). A deploy that did not fail leaves the host started
+    again, so that the module's next tests find the whole fleet."""
+    try:
+        wait_for_invocation(
+            rehearsal, once_switching, "releaseflow-CheckoutRevision", ("InProgress",), process, since
+        )
+        aws_cli(rehearsal, "ec2", "stop-instances", "--instance-ids", stopped)
+        return process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+        if process.returncode != 1:
+            aws_cli(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
+
+
+def assert_cancel_rolled_back(rehearsal: Fleet, ended: dict, out: str, revision: str) -> dict:
+    """The cancelled execution `ended` started releaseflow-RollbackFleet (RollBackOnCancel), the trigger's
+    output `out` says it ended Success with every host back on `revision`, and so it is; returns it."""
+    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
+    assert steps["RollBackOnCancel"]["StepStatus"] == "Success", steps
+    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    assert (
+        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"revision {revision[:12]}" in out
+    ), out[-4000:]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, revision)
+    return rollback
 
 
 def aws_cli(rehearsal: Fleet, *args: str) -> dict:
