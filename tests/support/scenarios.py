@@ -96,13 +96,18 @@ def fleet_fixture(
     return _fixture
 
 
+def require_system_packages() -> None:
+    """Fail the test, saying what to run, when a Debian package a fleet needs (fleet.REQUIRED) is missing."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+
+
 @contextmanager
 def fleet_state_dir(prefix: str) -> Iterator[Path]:
     """A state dir other users can traverse (the hosts run as another user); whatever fleet was brought
     up in it is taken down and the dir removed afterwards. Fails first when a system package is missing."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    require_system_packages()
     state_dir = Path(tempfile.mkdtemp(prefix=prefix))
     state_dir.chmod(0o755)
     try:
