@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -53,6 +55,38 @@ class EndpointProcess:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
+
+    @contextmanager
+    def real_agent(self, instance_id: str, root: Path, log: Path) -> Iterator[subprocess.Popen]:
+        """The rehearsal's own agent process for `instance_id` (scripts under `root`, stderr to `log`),
+        once SSM lists the instance (within 15 s); terminated afterwards."""
+        agent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "releaseflow.rehearsal.host.agent",
+                "--endpoint",
+                self.url,
+                "--instance-id",
+                instance_id,
+                "--host-root",
+                str(root),
+                "--poll-wait",
+                "5",
+            ],
+            stderr=log.open("w"),
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not self.client("ssm").describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+            )["InstanceInformationList"]:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            yield agent
+        finally:
+            agent.terminate()
+            agent.wait(timeout=10)
 
     def environment(self) -> dict[str, str]:
         """The environment the AWS CLI needs to reach this endpoint and nothing else."""

@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
 from releaseflow.deploy import console_url
@@ -25,6 +24,7 @@ from scenarios import (
     LoadGenerator,
     assert_fleet_consistent,
     client,
+    create_alarm,
     deploy,
     execution_id,
     fleet_fixture,
@@ -106,16 +106,6 @@ class TargetHealthSampler:
             )
 
 
-def _client(rehearsal, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=rehearsal.environment["AWS_ENDPOINT_URL"],
-        region_name=rehearsal.environment["AWS_REGION"],
-        aws_access_key_id=rehearsal.environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=rehearsal.environment["AWS_SECRET_ACCESS_KEY"],
-    )
-
-
 @pytest.fixture(scope="module")
 def deployed(rehearsal, tmp_path_factory) -> Deployed:
     """Deploy revision 2 once for the module, as the workflow does, while sampling the LB and loading it."""
@@ -127,21 +117,10 @@ def deployed(rehearsal, tmp_path_factory) -> Deployed:
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
-    cloudwatch = client(rehearsal, "cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=ALARM,
-        Namespace="shop",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="quiet")
+    create_alarm(client(rehearsal, "cloudwatch"), ALARM)
     arn = json.loads((rehearsal.state_dir / "fleet.json").read_text())["lb"]["target_group_arn"]
     with (
-        TargetHealthSampler(_client(rehearsal, "elbv2"), arn) as sampler,
+        TargetHealthSampler(client(rehearsal, "elbv2"), arn) as sampler,
         LoadGenerator(rehearsal.lb_url) as load,
     ):
         result = subprocess.run(
@@ -209,7 +188,7 @@ def _aws(rehearsal, *args: str) -> dict:
 
 
 def _invocations(rehearsal) -> list[dict]:
-    pages = _client(rehearsal, "ssm").get_paginator("list_command_invocations").paginate(Details=True)
+    pages = client(rehearsal, "ssm").get_paginator("list_command_invocations").paginate(Details=True)
     return [invocation for page in pages for invocation in page["CommandInvocations"]]
 
 

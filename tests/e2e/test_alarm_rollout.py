@@ -5,7 +5,6 @@ The same deploy with the alarm left OK, under load, is test_acceptance.py's depl
 
 from __future__ import annotations
 
-import json
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -14,13 +13,14 @@ import pytest
 
 from scenarios import (
     AWS_CLI,
-    RELEASEFLOW,
     LoadGenerator,
     assert_fleet_consistent,
     client,
+    create_alarm,
     execution_id,
     fleet_fixture,
     start_deploy,
+    status_json,
     wait_for_execution_end,
     wait_until,
 )
@@ -33,20 +33,7 @@ rehearsal = fleet_fixture(hosts=3, name="rehearsal")
 @pytest.fixture(scope="module")
 def alarm(rehearsal) -> str:
     """A CloudWatch metric alarm on the fleet's endpoint (moto), created in state OK."""
-    name = f"shop-5xx-{uuid.uuid4().hex[:6]}"
-    cloudwatch = client(rehearsal, "cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace="shop",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
-    return name
+    return create_alarm(client(rehearsal, "cloudwatch"), f"shop-5xx-{uuid.uuid4().hex[:6]}")
 
 
 def _set_alarm(rehearsal, name: str, state: str) -> None:
@@ -103,14 +90,7 @@ def test_alarm_during_the_second_batch_fails_the_deploy_and_the_fleet_goes_back(
     assert load.failures == [], load.failures[:10]
     assert load.answers[new] > 0 and load.answers[old] > 0, load.answers
 
-    status = subprocess.run(
-        [RELEASEFLOW, "status", execution, "--json"],
-        env=rehearsal.environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    shown = json.loads(status.stdout)
+    shown = status_json(rehearsal, execution)
     assert (shown["alarm"], shown["triggered_alarms"]) == (alarm, [{"name": alarm, "state": "ALARM"}])
     steps = {s["name"]: s["status"] for s in shown["steps"]}
     assert steps["RollBackOnCancel"] == "Success"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from releaseflow.cli import main
 from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
-from scenarios import RELEASEFLOW
+from scenarios import RELEASEFLOW, fleet_state_dir
 
 pytestmark = pytest.mark.rehearsal
 # Gems of a stock `rails new --minimal` Gemfile beyond what the bundled app uses; the Makefile installs them.
@@ -61,19 +59,11 @@ def stock_app(tmp_path_factory) -> tuple[Path, str, str]:
 @pytest.fixture(scope="module")
 def byo_fleet(stock_app):
     """Two hosts running the stock app's first commit; yields the state dir, taken down after."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
     app, first, _ = stock_app
-    state_dir = Path(tempfile.mkdtemp(prefix="rf-byo-"))
-    state_dir.chmod(0o755)
-    try:
+    with fleet_state_dir("rf-byo-") as state_dir:
         command = ["local", "up", "--hosts", "2", "--app-repo", str(app), "--revision", first]
         assert main([*command, "--state-dir", str(state_dir)]) == 0
         yield state_dir
-    finally:
-        fleet.down(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _commit(app: Path, message: str) -> str:

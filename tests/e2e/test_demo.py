@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 import socket
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.app_repo import build_remote
 from releaseflow.rehearsal.harness.fleet_record import recorded
+from scenarios import fleet_state_dir
 
 pytestmark = pytest.mark.rehearsal
 
@@ -21,14 +19,8 @@ pytestmark = pytest.mark.rehearsal
 @pytest.fixture
 def state_dir():
     """A state dir other users can traverse; taken down after the test whatever the demo did."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-    path = Path(tempfile.mkdtemp(prefix="rf-demo-"))
-    path.chmod(0o755)
-    yield path
-    fleet.down(path)
-    shutil.rmtree(path, ignore_errors=True)
+    with fleet_state_dir("rf-demo-") as path:
+        yield path
 
 
 def _running_from(state_dir: Path) -> list[str]:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import boto3
 import pytest
@@ -16,26 +12,18 @@ import pytest
 from releaseflow.cli import main
 from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from scenarios import RELEASEFLOW, fleet_state_dir
 
 pytestmark = pytest.mark.rehearsal
-RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
 
 
 @pytest.fixture(scope="module")
 def rehearsal():
     """Two hosts at revision 1; yields the environment that points releaseflow at them, and the revisions."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-    state_dir = Path(tempfile.mkdtemp(prefix="rf-trigger-"))
-    state_dir.chmod(0o755)
-    try:
+    with fleet_state_dir("rf-trigger-") as state_dir:
         assert main(["local", "up", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
         revisions = list(FleetRecord.load(state_dir).revisions)
         yield {**os.environ, **fleet.env(state_dir)}, revisions
-    finally:
-        fleet.down(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _deploy(environment, *args, **kwargs):

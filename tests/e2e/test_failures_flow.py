@@ -6,16 +6,14 @@ starts and ends with the fleet consistent at revision 1.
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
 from scenarios import (
-    RELEASEFLOW,
     LoadGenerator,
+    assert_cancel_rolled_back,
     assert_fleet_consistent,
     client,
     deploy,
@@ -30,6 +28,7 @@ from scenarios import (
     served,
     snapshot,
     start_deploy,
+    status_json,
     wait_for_execution_end,
     wait_for_invocation,
 )
@@ -132,14 +131,7 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     assert f"{old[:12]} -> {old[:12]}" in table[migration] and "rolled back" in table[migration]
     assert "Failed, rolled back" in table[failing]
     assert table[untouched].split()[2:] == ["not", "reached", "-", "-"]
-    shown = subprocess.run(
-        [RELEASEFLOW, "status", execution, "--json"],
-        env=rehearsal.environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    hosts = {host["instance_id"]: host for host in json.loads(shown.stdout)["hosts"]}
+    hosts = {host["instance_id"]: host for host in status_json(rehearsal, execution)["hosts"]}
     for switched in (migration, failing):
         assert (hosts[switched]["outcome"], hosts[switched]["before"], hosts[switched]["after"]) == (
             "rolled-back",
@@ -211,15 +203,6 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
     ended = wait_for_execution_end(rehearsal, execution)
     assert ended["AutomationExecutionStatus"] == "Cancelled"
     assert (ended["ExecutionEndTime"] - signalled).total_seconds() < 30
-    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
-    assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
-    assert "ReportFailure" not in steps
-    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
-    assert (
-        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
-        f"revision {old[:12]}" in out
-    ), out[-3000:]
-    rollback = wait_for_execution_end(rehearsal, rollback_id)
-    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert "ReportFailure" not in {s["StepName"] for s in ended["StepExecutions"]}
+    rollback = assert_cancel_rolled_back(rehearsal, ended, out, old)
     assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
-    assert_fleet_consistent(rehearsal.state_dir, old)

@@ -8,7 +8,6 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -27,21 +26,10 @@ from injection import (
 from releaseflow.config import load_environment
 from releaseflow.deploy import LockHeld, claim, running_executions, start, start_request
 from releaseflow.rehearsal.harness import provision
-from scenarios import RELEASEFLOW, assert_fleet_consistent, deploy, fleet_fixture
+from scenarios import RELEASEFLOW, assert_fleet_consistent, client, deploy, fleet_fixture
 
 pytestmark = pytest.mark.rehearsal
 rehearsal = fleet_fixture(hosts=2, every_reading=True)
-
-
-def _client(rehearsal, service: str):
-    env = rehearsal.environment
-    return boto3.client(
-        service,
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def _executions(ssm) -> list[dict]:
@@ -61,7 +49,7 @@ def _assert_no_marker(rehearsal) -> None:
 
 def test_trigger_refuses_injected_values_before_any_aws_call(rehearsal):
     """`releaseflow deploy` with a payload in --revision or a --param exits 2 naming it; nothing starts."""
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     before = len(_executions(ssm))
     cases = [("--revision", "Revision", payload(kind, SAMPLES["Revision"])) for kind in PAYLOADS]
     spec = RUNBOOKS["releaseflow-Deploy"]["parameters"]
@@ -84,7 +72,7 @@ def test_trigger_refuses_injected_values_before_any_aws_call(rehearsal):
 
 def test_documents_refuse_injected_values_sent_directly(rehearsal):
     """SendCommand of each document with a payload in any parameter is refused with InvalidParameters."""
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     before = len(_commands(ssm))
     for document, content in DOCUMENTS.items():
         for name, spec in content["parameters"].items():
@@ -102,7 +90,7 @@ def test_documents_refuse_injected_values_sent_directly(rehearsal):
 
 def test_runbooks_refuse_injected_values_at_start(rehearsal):
     """StartAutomationExecution with a payload in any parameter that reaches a host is refused; none starts."""
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     before = len(_executions(ssm))
     for runbook, content in RUNBOOKS.items():
         for name in host_parameters(content):
@@ -157,7 +145,7 @@ def test_two_deploys_at_once_one_runs_the_other_is_refused_naming_it(rehearsal, 
     The deploy that ran also shows the security properties: git, the migration and puma ran as the app
     user, the env file stayed 0600, and no secret from it reached any command output, log or summary.
     """
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     summaries = [tmp_path / "summary-0.md", tmp_path / "summary-1.md"]
     results = _race(rehearsal, [rehearsal.revisions[1]] * 2, summaries=summaries)
     codes = sorted(code for code, _, _ in results)
@@ -176,7 +164,7 @@ def test_two_deploys_at_once_one_runs_the_other_is_refused_naming_it(rehearsal, 
 
 def test_two_deploys_at_once_with_wait_lock_run_one_after_the_other(rehearsal):
     """With --wait-lock both succeed, one after the other: execution windows and command times never overlap."""
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     already = {row["AutomationExecutionId"] for row in _executions(ssm)}
     results = _race(rehearsal, [rehearsal.revisions[0], rehearsal.revisions[1]], "--wait-lock")
     assert [code for code, _, _ in results] == [0, 0], results
@@ -201,7 +189,7 @@ def test_two_deploys_at_once_with_wait_lock_run_one_after_the_other(rehearsal):
 
 def test_starts_that_both_found_the_fleet_free_keep_only_the_older(rehearsal):
     """Two starts past the lock check at once: claim stops the younger before it reaches a host; the older deploys."""
-    ssm = _client(rehearsal, "ssm")
+    ssm = client(rehearsal, "ssm")
     environment = load_environment(rehearsal.environment["RELEASEFLOW_CONFIG"], "local")
     requests = [start_request(environment, rehearsal.revisions[0], {}, {}) for _ in range(2)]
     assert running_executions(ssm, environment.runbook, "local") == []

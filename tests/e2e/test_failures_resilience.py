@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,6 +24,7 @@ from releaseflow.rehearsal.harness import fleet, provision
 from releaseflow.rehearsal.host.services import alive
 from scenarios import (
     AWS_CLI,
+    RELEASEFLOW,
     assert_fleet_consistent,
     client,
     deploy,
@@ -37,7 +37,6 @@ from scenarios import (
 
 pytestmark = pytest.mark.rehearsal
 REPO = Path(__file__).resolve().parents[2]
-RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
 COMMAND_DOCUMENTS = sorted(path.stem for path in (REPO / "documents").glob("*.yaml"))
 RUNBOOKS = sorted(path.stem for path in (REPO / "automation").glob("*.yaml"))
 # What the trigger polls while it follows a deploy.

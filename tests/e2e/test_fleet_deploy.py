@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import tempfile
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from releaseflow.cli import main
 from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from scenarios import fleet_state_dir
 
 pytestmark = pytest.mark.rehearsal
 
@@ -22,14 +20,8 @@ pytestmark = pytest.mark.rehearsal
 @pytest.fixture
 def state_dir():
     """A state dir other users can traverse, taken down after the test."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-    path = Path(tempfile.mkdtemp(prefix="rf-deploy-"))
-    path.chmod(0o755)
-    yield path
-    fleet.down(path)
-    shutil.rmtree(path, ignore_errors=True)
+    with fleet_state_dir("rf-deploy-") as path:
+        yield path
 
 
 def test_rolling_deploy_of_revision_2_migrates_and_fails_no_request(state_dir, monkeypatch, capsys):

@@ -13,17 +13,19 @@ from datetime import UTC, datetime
 import pytest
 
 from releaseflow import ssm as ssm_facts
-from releaseflow.rehearsal.harness import fleet
 from scenarios import (
+    assert_cancel_rolled_back,
     assert_fleet_consistent,
     aws_cli,
     client,
     deploy_record,
     execution_id,
     fleet_fixture,
+    host_states_once_healthy,
     ping_status,
     roles,
     start_deploy,
+    stop_host_mid_deploy,
     wait_for_execution_end,
     wait_for_invocation,
     wait_until,
@@ -45,35 +47,14 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
     # A slow install keeps the deploy on the first two hosts while the third is stopped (EC2 and SSM
     # show a stopped host at once, unlike a lost agent: no offline detection to wait for).
     process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
-    try:
-        wait_for_invocation(
-            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
-        )
-        aws_cli(rehearsal, "ec2", "stop-instances", "--instance-ids", stopped)
-        out, err = process.communicate(timeout=240)
-    finally:
-        process.kill()
-        if process.returncode != 1:
-            aws_cli(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
+    out, err = stop_host_mid_deploy(rehearsal, process, since, stopped, once_switching=migration, timeout=240)
 
     assert process.returncode == 1, out[-3000:] + err
     assert f"not online in Systems Manager, so this batch does not start: {stopped}" in out
     # The stopped host is out of service (the load balancer holds it unused); the others are in
     # service on the old revision, each healthy behind the load balancer.
     others = {migration, first}
-
-    def others_healthy():
-        return all(
-            h.lb_state == "healthy"
-            for h in fleet.status(rehearsal.state_dir).hosts
-            if h.instance_id in others
-        )
-
-    wait_until(others_healthy, 30, "the hosts still running are healthy in the load balancer")
-    seen = {
-        h.instance_id: (h.revision, h.serving, h.running, h.lb_state)
-        for h in fleet.status(rehearsal.state_dir).hosts
-    }
+    seen = host_states_once_healthy(rehearsal, others)
     assert {i: seen[i] for i in others} == {i: (old, old, True, "healthy") for i in others}
     assert seen[stopped][2:] == (False, "unused")
     for rolled_back in others:
@@ -109,16 +90,7 @@ def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback
         "--param",
         f"SwitchTimeoutSeconds={SWITCH_TIMEOUT}",
     )
-    try:
-        wait_for_invocation(
-            rehearsal, stopped, "releaseflow-CheckoutRevision", ("InProgress",), process, since
-        )
-        aws_cli(rehearsal, "ec2", "stop-instances", "--instance-ids", stopped)
-        out, err = process.communicate(timeout=300)
-    finally:
-        process.kill()
-        if process.returncode != 1:
-            aws_cli(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
+    out, err = stop_host_mid_deploy(rehearsal, process, since, stopped, once_switching=stopped, timeout=300)
 
     assert process.returncode == 1, out[-3000:] + err
     execution = execution_id(out)
@@ -135,19 +107,7 @@ def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback
     # What the stopped host is left with is stated: not rolled back, and what to run once it is back.
     assert f"unreachable, so not rolled back: {stopped}" in out, out[-3000:]
     others = {migration, untouched}
-
-    def others_healthy():
-        return all(
-            h.lb_state == "healthy"
-            for h in fleet.status(rehearsal.state_dir).hosts
-            if h.instance_id in others
-        )
-
-    wait_until(others_healthy, 30, "the hosts still running are healthy in the load balancer")
-    seen = {
-        h.instance_id: (h.revision, h.serving, h.running, h.lb_state)
-        for h in fleet.status(rehearsal.state_dir).hosts
-    }
+    seen = host_states_once_healthy(rehearsal, others)
     assert {i: seen[i] for i in others} == {i: (old, old, True, "healthy") for i in others}
     assert deploy_record(rehearsal.state_dir, migration)["rolled-back"] == execution
     # The stopped host: switched to the new revision by this deploy, not rolled back, out of service
@@ -208,17 +168,8 @@ def test_cancel_with_the_aws_cli_mid_batch_ends_cancelled_in_time_and_its_rollba
     assert execution_id(out) == execution
     ended = wait_for_execution_end(rehearsal, execution)
     assert ended["AutomationExecutionStatus"] == "Cancelled"
-    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
     # The cancel limit, read from the execution's own end time: Cancelled within two minutes of the
     # request, its onCancel step (which starts the rollback) included.
     assert 0 <= (ended["ExecutionEndTime"] - requested).total_seconds() < ssm_facts.CANCEL_SECONDS
-    assert "Cancelled" in {s["StepStatus"] for s in ended["StepExecutions"]}, steps
-    assert steps["RollBackOnCancel"]["StepStatus"] == "Success"
-    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
-    assert (
-        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
-        f"revision {old[:12]}" in out
-    ), out[-4000:]
-    rollback = wait_for_execution_end(rehearsal, rollback_id)
-    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
-    assert_fleet_consistent(rehearsal.state_dir, old)
+    assert "Cancelled" in {s["StepStatus"] for s in ended["StepExecutions"]}, ended["StepExecutions"]
+    assert_cancel_rolled_back(rehearsal, ended, out, old)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from scenarios import create_alarm
+
 pytestmark = pytest.mark.rehearsal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,17 +294,7 @@ def test_an_alarm_during_a_bake_stops_the_deploy_and_rolls_back_what_it_switched
     hosts = sorted(launch(published, count, fleet))
     alarm = f"{fleet}-5xx"
     cloudwatch = published.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="shop",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="quiet")
+    create_alarm(cloudwatch, alarm)
     agents = Agents(published, hosts)
     parameters = {
         "Revision": "abc1234",

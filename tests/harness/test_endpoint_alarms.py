@@ -10,7 +10,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from scenarios import AWS_CLI
+from scenarios import AWS_CLI, create_alarm
 
 RUNBOOK = {
     "schemaVersion": "0.3",
@@ -37,18 +37,7 @@ def alarmed(endpoint_server):
     ssm.create_document(
         Name=runbook, Content=yaml.safe_dump(RUNBOOK), DocumentType="Automation", DocumentFormat="YAML"
     )
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="releaseflow/test",
-        MetricName="5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test start")
-    return runbook, alarm
+    return runbook, create_alarm(cloudwatch, alarm)
 
 
 def _start(ssm, runbook: str, alarm: str, wait: str = "PT30S", ignore: bool = False) -> str:

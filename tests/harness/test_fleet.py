@@ -24,6 +24,7 @@ from releaseflow.rehearsal.harness.fleet_record import (
     RehearsalError,
 )
 from releaseflow.rehearsal.host.services import alive
+from scenarios import require_system_packages
 
 
 @pytest.fixture
@@ -72,14 +73,21 @@ def _record(endpoint_url: str, *hosts: HostRecord, **fields) -> FleetRecord:
     return FleetRecord(hosts, LoadBalancerRecord("http://127.0.0.1:1", 0, arn), endpoint_url, **fields)
 
 
-def test_status_after_the_endpoint_died_still_reports_the_hosts(tmp_path):
-    """With the endpoint gone, status reports each host's checkout and an unknown LB state."""
-    app = tmp_path / "hosts" / "i-1" / "app"
+def _one_host_no_endpoint(state_dir: Path) -> tuple[str, Path]:
+    """A state dir with host i-1's app checkout (one commit) and an endpoint.json naming a port nothing
+    listens on: (that endpoint's url, the app)."""
+    app = state_dir / "hosts" / "i-1" / "app"
     app.mkdir(parents=True)
     git(app, "init", "--quiet")
     git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
     url = f"http://127.0.0.1:{fleet.free_port()}"
-    (tmp_path / "endpoint.json").write_text(json.dumps({"url": url}))
+    (state_dir / "endpoint.json").write_text(json.dumps({"url": url}))
+    return url, app
+
+
+def test_status_after_the_endpoint_died_still_reports_the_hosts(tmp_path):
+    """With the endpoint gone, status reports each host's checkout and an unknown LB state."""
+    url, app = _one_host_no_endpoint(tmp_path)
     _record(url, HostRecord("i-1", 3000, app.parent, 0)).save(tmp_path)
     [reported] = fleet.status(tmp_path).hosts
     assert reported == fleet.HostStatus("i-1", 3000, git(app, "rev-parse", "HEAD"), "", False, "unknown")
@@ -140,12 +148,7 @@ def test_endpoint_plays_the_recorded_readings_also_after_a_restart(state_dir):
 
 def test_status_json_names_the_aws_readings_in_force(tmp_path, capsys):
     """`local status --json` gains "aws_readings" {NAME: READING}: those fleet.json recorded, defaults filled in."""
-    app = tmp_path / "hosts" / "i-1" / "app"
-    app.mkdir(parents=True)
-    git(app, "init", "--quiet")
-    git(app, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "--allow-empty", "-m", "one")
-    url = f"http://127.0.0.1:{fleet.free_port()}"
-    (tmp_path / "endpoint.json").write_text(json.dumps({"url": url}))
+    url, app = _one_host_no_endpoint(tmp_path)
     chosen = {"wait_multiple_values": "first"}
     _record(url, HostRecord("i-1", 3000, app.parent, 0), aws_readings=chosen).save(tmp_path)
     assert main(["local", "status", "--json", "--state-dir", str(tmp_path)]) == 0
@@ -168,9 +171,7 @@ def test_up_refuses_readings_it_does_not_know(tmp_path, capsys):
 def test_up_status_down(state_dir, capsys):
     """up --hosts 2 --foreign-instances 3 gives two healthy hosts serving revision 1 behind HAProxy, listed by
     SSM after the other fleet's three online nodes; status names the readings; down leaves no process."""
-    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+    require_system_packages()
     up = ["local", "up", "--hosts", "2", "--foreign-instances", "3", "--state-dir", str(state_dir)]
     assert main(up) == 0
     capsys.readouterr()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -26,34 +23,11 @@ def test_probe_reports_the_readings_in_force(endpoint_launch, tmp_path, monkeypa
     instance_id = instance["InstanceId"]
     root = tmp_path / instance_id
     root.mkdir()
-    agent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "releaseflow.rehearsal.host.agent",
-            "--endpoint",
-            endpoint.url,
-            "--instance-id",
-            instance_id,
-            "--host-root",
-            str(root),
-            "--poll-wait",
-            "5",
-        ],
-        stderr=(tmp_path / "agent.log").open("w"),
-    )
     for key, value in endpoint.environment().items():
         monkeypatch.setenv(key, value)
     ssm = endpoint.client("ssm")
-    try:
-        deadline = time.monotonic() + 15
-        while not ssm.describe_instance_information()["InstanceInformationList"]:
-            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
-            time.sleep(0.1)
+    with endpoint.real_agent(instance_id, root, tmp_path / "agent.log"):
         assert main(["probe", "--instance-id", instance_id, "--json"]) == code
-    finally:
-        agent.terminate()
-        agent.wait(timeout=10)
     assert json.loads(capsys.readouterr().out) == readings
     names = [
         d["Name"]

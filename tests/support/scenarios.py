@@ -14,7 +14,9 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,23 +85,36 @@ def fleet_fixture(
     @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
     def _fixture(request):
         chosen = readings.choose(request.param)
-        missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
-        if missing:
-            pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
-        state_dir = Path(tempfile.mkdtemp(prefix="rf-scenario-"))
-        state_dir.chmod(0o755)
-        try:
+        with fleet_state_dir("rf-scenario-") as state_dir:
             fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
             yield Fleet(
                 state_dir=state_dir,
                 environment={**os.environ, **fleet.env(state_dir)},
                 record=FleetRecord.load(state_dir),
             )
-        finally:
-            fleet.down(state_dir)
-            shutil.rmtree(state_dir, ignore_errors=True)
 
     return _fixture
+
+
+def require_system_packages() -> None:
+    """Fail the test, saying what to run, when a Debian package a fleet needs (fleet.REQUIRED) is missing."""
+    missing = [tool for tool in fleet.REQUIRED if shutil.which(tool, path=fleet._system_path()) is None]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
+
+
+@contextmanager
+def fleet_state_dir(prefix: str) -> Iterator[Path]:
+    """A state dir other users can traverse (the hosts run as another user); whatever fleet was brought
+    up in it is taken down and the dir removed afterwards. Fails first when a system package is missing."""
+    require_system_packages()
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    state_dir.chmod(0o755)
+    try:
+        yield state_dir
+    finally:
+        fleet.down(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def push_commit(
@@ -170,6 +185,22 @@ def client(rehearsal: Fleet, service: str):
     )
 
 
+def create_alarm(cloudwatch, name: str) -> str:
+    """A CloudWatch metric alarm `name` (on the shop's 5xx count) created in state OK; returns its name."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="shop",
+        MetricName="5xx",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="quiet")
+    return name
+
+
 def ping_status(rehearsal: Fleet, instance_id: str) -> str:
     """The host's PingStatus in DescribeInstanceInformation ("" when it is not listed)."""
     answer = client(rehearsal, "ssm").describe_instance_information(
@@ -220,6 +251,18 @@ def restart_agent(rehearsal: Fleet, instance_id: str) -> None:
     )
     (root / "agent.pid").write_text(f"{pid}\n")
     wait_until(lambda: ping_status(rehearsal, instance_id) == "Online", 30, f"{instance_id} is online")
+
+
+def status_json(rehearsal: Fleet, execution: str) -> dict:
+    """What `releaseflow status EXECUTION --json` prints of an execution, parsed."""
+    shown = subprocess.run(
+        [RELEASEFLOW, "status", execution, "--json"],
+        env=rehearsal.environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(shown.stdout)
 
 
 def execution_id(output: str) -> str:
@@ -307,6 +350,23 @@ def deploy_record(state_dir: Path, instance_id: str) -> dict[str, str]:
     return {path.name: path.read_text().strip() for path in sorted(record.iterdir())}
 
 
+def host_states(status: fleet.FleetStatus) -> dict[str, tuple[str, str, bool, str]]:
+    """Each host's (checked-out revision, revision served, running, load balancer state) by instance id."""
+    return {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
+
+
+def host_states_once_healthy(rehearsal: Fleet, instance_ids, timeout: float = 30) -> dict:
+    """`host_states` of the fleet once the hosts `instance_ids` are healthy in the load balancer."""
+    wanted = set(instance_ids)
+
+    def healthy():
+        hosts = fleet.status(rehearsal.state_dir).hosts
+        return all(h.lb_state == "healthy" for h in hosts if h.instance_id in wanted)
+
+    wait_until(healthy, timeout, f"{', '.join(sorted(wanted))} are healthy in the load balancer")
+    return host_states(fleet.status(rehearsal.state_dir))
+
+
 def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 30) -> None:
     """Every host checked out at and serving `revision`, running, healthy in the LB, nothing half-done.
 
@@ -318,7 +378,7 @@ def assert_fleet_consistent(state_dir: Path, revision: str, lb_timeout: float = 
     while any(h.lb_state != "healthy" for h in status.hosts) and time.monotonic() < deadline:
         time.sleep(0.5)
         status = fleet.status(state_dir)
-    seen = {h.instance_id: (h.revision, h.serving, h.running, h.lb_state) for h in status.hosts}
+    seen = host_states(status)
     assert seen == {h.instance_id: (revision, revision, True, "healthy") for h in status.hosts}
     for host in status.hosts:
         app = state_dir / "hosts" / host.instance_id / "app"
@@ -358,6 +418,40 @@ def wait_for_invocation(rehearsal, instance_id, document, statuses, process, sin
         )
 
     wait_until(seen, 120, f"{document} is {'/'.join(statuses)} on {instance_id}")
+
+
+def stop_host_mid_deploy(
+    rehearsal: Fleet, process: subprocess.Popen, since, stopped: str, once_switching: str, timeout: float
+) -> tuple[str, str]:
+    """`aws ec2 stop-instances` of the host `stopped` once releaseflow-CheckoutRevision runs on the host
+    `once_switching`; the deploy's (stdout, stderr). A deploy that did not fail leaves the host started
+    again, so that the module's next tests find the whole fleet."""
+    try:
+        wait_for_invocation(
+            rehearsal, once_switching, "releaseflow-CheckoutRevision", ("InProgress",), process, since
+        )
+        aws_cli(rehearsal, "ec2", "stop-instances", "--instance-ids", stopped)
+        return process.communicate(timeout=timeout)
+    finally:
+        process.kill()
+        if process.returncode != 1:
+            aws_cli(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
+
+
+def assert_cancel_rolled_back(rehearsal: Fleet, ended: dict, out: str, revision: str) -> dict:
+    """The cancelled execution `ended` started releaseflow-RollbackFleet (RollBackOnCancel), the trigger's
+    output `out` says it ended Success with every host back on `revision`, and so it is; returns it."""
+    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
+    assert steps["RollBackOnCancel"]["StepStatus"] == "Success", steps
+    rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
+    assert (
+        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"revision {revision[:12]}" in out
+    ), out[-4000:]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, revision)
+    return rollback
 
 
 def aws_cli(rehearsal: Fleet, *args: str) -> dict:

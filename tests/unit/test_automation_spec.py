@@ -47,6 +47,22 @@ def findings(code: str, *documents: tuple[str, str]) -> list[str]:
     return [f"{f.path}:{f.line}: {f.message}" for f in validate_documents(parsed) if f.code == code]
 
 
+def migrate_findings(*parameters: str) -> list[str]:
+    """The E212 findings of a runbook whose one step runs releaseflow-Migrate with these Parameters lines."""
+    lines = "".join(f"        {line}\n" for line in parameters)
+    steps = f"""\
+  - name: Migrate
+    action: aws:runCommand
+    inputs:
+      DocumentName: releaseflow-Migrate
+      InstanceIds: [i-0123456789abcdef0]
+      Parameters:
+{lines}"""
+    return findings(
+        "E212", ("releaseflow-Migrate.yaml", MIGRATE), ("releaseflow-Deploy.yaml", runbook(steps))
+    )
+
+
 def test_table_covers_every_action_in_the_facts():
     """The action table has exactly the Automation actions SSM-FACTS lists."""
     assert {f"aws:{name.strip()}" for name in FACTS_ACTIONS.split(",")} == set(ACTIONS)
@@ -54,20 +70,7 @@ def test_table_covers_every_action_in_the_facts():
 
 def test_run_command_parameters_are_checked_against_the_validated_command_document():
     """A runCommand step may pass only declared parameters and must pass those without a default."""
-    steps = """\
-  - name: Migrate
-    action: aws:runCommand
-    inputs:
-      DocumentName: releaseflow-Migrate
-      InstanceIds: [i-0123456789abcdef0]
-      Parameters:
-        RailsEnv: [staging]
-        Revison: [abc123]
-"""
-    found = findings(
-        "E212", ("releaseflow-Migrate.yaml", MIGRATE), ("releaseflow-Deploy.yaml", runbook(steps))
-    )
-    assert found == [
+    assert migrate_findings("RailsEnv: [staging]", "Revison: [abc123]") == [
         "releaseflow-Deploy.yaml:9: step 'Migrate': releaseflow-Migrate needs parameter 'Revision', which has no default",
         "releaseflow-Deploy.yaml:11: step 'Migrate': releaseflow-Migrate declares no parameter 'Revison'",
     ]
@@ -75,19 +78,7 @@ def test_run_command_parameters_are_checked_against_the_validated_command_docume
 
 def test_run_command_passing_every_required_parameter_is_clean():
     """A runCommand step that passes the required parameters of a validated document gives no E212."""
-    steps = """\
-  - name: Migrate
-    action: aws:runCommand
-    inputs:
-      DocumentName: releaseflow-Migrate
-      InstanceIds: [i-0123456789abcdef0]
-      Parameters:
-        Revision: [abc123]
-"""
-    assert (
-        findings("E212", ("releaseflow-Migrate.yaml", MIGRATE), ("releaseflow-Deploy.yaml", runbook(steps)))
-        == []
-    )
+    assert migrate_findings("Revision: [abc123]") == []
 
 
 def test_declared_runbook_variables_resolve_and_undeclared_ones_do_not():

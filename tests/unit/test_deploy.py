@@ -724,26 +724,6 @@ class Recorder:
         self.changes.extend(changed)
 
 
-def _stopping_on(clock):
-    """A stopper that is never asked to stop and sleeps on the fake clock."""
-
-    class Stopper:
-        def is_set(self):
-            return False
-
-        def requests(self):
-            return 0
-
-        def pause(self, seconds):
-            clock.sleep(seconds)
-
-    @contextlib.contextmanager
-    def stopping():
-        yield Stopper()
-
-    return stopping
-
-
 def _ssm(timeline, clock):
     ssm = FakeSSM(timeline, clock)
     ssm.meta = SimpleNamespace(region_name="eu-west-1")
@@ -756,7 +736,7 @@ def test_run_deploy_locks_starts_and_follows_to_the_outcome(status, result, code
     clock = FakeClock()
     ssm = _ssm(scenario(status), clock)
     seen = Recorder()
-    deployment = run_deploy(ssm, _request(), progress=seen, stopping=_stopping_on(clock))
+    deployment = run_deploy(ssm, _request(), progress=seen, stopping=_stopping_at(clock))
     assert (deployment.execution_id, deployment.outcome.result, deployment.exit_code) == (
         "exec-1",
         result,
@@ -789,12 +769,13 @@ def test_run_deploy_that_loses_aws_after_the_start_says_the_execution_may_still_
 
     ssm.list_command_invocations = refused
     with pytest.raises(LostTrack, match=r"^lost track of execution exec-1, which may still run") as raised:
-        run_deploy(ssm, _request(), stopping=_stopping_on(clock))
+        run_deploy(ssm, _request(), stopping=_stopping_at(clock))
     assert raised.value.exit_code == 1
 
 
 def _stopping_at(clock, *moments):
-    """A stopper that gets a stop request (a signal) at each of `moments` on the fake clock."""
+    """A stopper that gets a stop request (a signal) at each of `moments` on the fake clock (none: never
+    asked to stop), and sleeps on it."""
 
     class Stopper:
         def is_set(self):
@@ -839,7 +820,7 @@ def test_a_deploy_cancelled_elsewhere_follows_its_rollback_too():
     kwargs["timeline"] = [*kwargs["timeline"], (4, kwargs["cancelled"])]
     ssm = _ssm([], clock)
     ssm.__init__(**kwargs, now=clock)
-    deployment = run_deploy(ssm, _request(), stopping=_stopping_on(clock), clock=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock), clock=clock)
     assert (deployment.outcome.result, deployment.rollback.result) == ("cancelled", "success")
     assert ssm.stops == []
 
@@ -926,7 +907,7 @@ def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():
     kwargs["timeline"] = [*kwargs["timeline"], (4, stopped)]
     ssm = _ssm([], clock)
     ssm.__init__(**kwargs, now=clock)
-    deployment = run_deploy(ssm, _request(), stopping=_stopping_on(clock), clock=clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock), clock=clock)
     assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
     assert deployment.rollback.result == "success"
     assert ssm.stops == []

@@ -27,14 +27,36 @@ def run(command, instance, document, status, start, end, output=""):
     )
 
 
-def rolled_back_deploy() -> Snapshot:
-    """Runbook v2 failing: every host prepared; i-1 migrated, switched and was rolled back; i-2 switched,
-    failed its health check, and its rollback failed; i-3 was only prepared, then checked by the rollback."""
+def deploy_of(status: str, *invocations: Invocation, steps: tuple[Step, ...] = ()) -> Snapshot:
+    """A snapshot of a releaseflow-Deploy execution of revision OUT.new that ran these invocations."""
     return Snapshot(
         execution_id=EXECUTION,
         runbook="releaseflow-Deploy",
-        status="Failed",
+        status=status,
         parameters={"Revision": [OUT.new]},
+        steps=steps,
+        invocations=invocations,
+    )
+
+
+def rolled_back_deploy() -> Snapshot:
+    """Runbook v2 failing: every host prepared; i-1 migrated, switched and was rolled back; i-2 switched,
+    failed its health check, and its rollback failed; i-3 was only prepared, then checked by the rollback."""
+    return deploy_of(
+        "Failed",
+        run("c0", "i-1", "PrepareRevision", "Success", 0, 1),
+        run("c0", "i-2", "PrepareRevision", "Success", 0, 1),
+        run("c0", "i-3", "PrepareRevision", "Success", 0, 1),
+        run("c1", "i-1", "CheckoutRevision", "Success", 1, 2, OUT.switched.output),
+        run("c2", "i-1", "Migrate", "Success", 2, 4),
+        run("c3", "i-2", "CheckoutRevision", "Success", 4, 6, OUT.switched.output),
+        run("c4", "i-2", "HealthCheck", "Failed", 6, 8),
+        # The fleet rollback's check, then its rollback of the hosts that need it.
+        run("c5", "i-1", "Rollback", "Success", 9, 10, OUT.check_only.output),
+        run("c5", "i-2", "Rollback", "Success", 9, 10, OUT.check_only.output),
+        run("c5", "i-3", "Rollback", "Success", 9, 10, OUT.not_switched.output),
+        run("c6", "i-1", "Rollback", "Success", 10, 11, OUT.reverted.output),
+        run("c6", "i-2", "Rollback", "Failed", 10, 11, OUT.rollback_failed.output),
         steps=(
             Step(
                 key="s1",
@@ -43,21 +65,6 @@ def rolled_back_deploy() -> Snapshot:
                 status="Success",
                 command_id="c1",
             ),
-        ),
-        invocations=(
-            run("c0", "i-1", "PrepareRevision", "Success", 0, 1),
-            run("c0", "i-2", "PrepareRevision", "Success", 0, 1),
-            run("c0", "i-3", "PrepareRevision", "Success", 0, 1),
-            run("c1", "i-1", "CheckoutRevision", "Success", 1, 2, OUT.switched.output),
-            run("c2", "i-1", "Migrate", "Success", 2, 4),
-            run("c3", "i-2", "CheckoutRevision", "Success", 4, 6, OUT.switched.output),
-            run("c4", "i-2", "HealthCheck", "Failed", 6, 8),
-            # The fleet rollback's check, then its rollback of the hosts that need it.
-            run("c5", "i-1", "Rollback", "Success", 9, 10, OUT.check_only.output),
-            run("c5", "i-2", "Rollback", "Success", 9, 10, OUT.check_only.output),
-            run("c5", "i-3", "Rollback", "Success", 9, 10, OUT.not_switched.output),
-            run("c6", "i-1", "Rollback", "Success", 10, 11, OUT.reverted.output),
-            run("c6", "i-2", "Rollback", "Failed", 10, 11, OUT.rollback_failed.output),
         ),
     )
 
@@ -88,15 +95,10 @@ def test_a_host_whose_rollback_failed_shows_the_revision_it_still_runs():
 
 def test_a_check_only_rollback_does_not_count_as_rolled_back():
     """The rollback's check (`rollback needed`) reverts nothing: the host still reads switched."""
-    snapshot = Snapshot(
-        execution_id=EXECUTION,
-        runbook="releaseflow-Deploy",
-        status="Failed",
-        parameters={"Revision": [OUT.new]},
-        invocations=(
-            run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
-            run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.check_only.output),
-        ),
+    snapshot = deploy_of(
+        "Failed",
+        run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
+        run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.check_only.output),
     )
     [row] = report.host_rows(snapshot)
     assert (row.reached, row.rolled_back, row.host.after) == (True, False, OUT.new)
@@ -104,23 +106,18 @@ def test_a_check_only_rollback_does_not_count_as_rolled_back():
 
 def test_a_failed_checkout_leaves_the_host_not_switched_with_unknown_revisions():
     """A checkout that failed before switching: reached, not switched, revisions unknown (null in JSON)."""
-    snapshot = Snapshot(
-        execution_id=EXECUTION,
-        runbook="releaseflow-Deploy",
-        status="Failed",
-        parameters={"Revision": [OUT.new]},
-        invocations=(
-            run(
-                "c1",
-                "i-1",
-                "CheckoutRevision",
-                OUT.unknown_revision.status,
-                0,
-                2,
-                OUT.unknown_revision.output,
-            ),
-            run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.not_switched.output),
+    snapshot = deploy_of(
+        "Failed",
+        run(
+            "c1",
+            "i-1",
+            "CheckoutRevision",
+            OUT.unknown_revision.status,
+            0,
+            2,
+            OUT.unknown_revision.output,
         ),
+        run("c2", "i-1", "Rollback", "Success", 3, 4, OUT.not_switched.output),
     )
     [host] = report.status_json(snapshot)["hosts"]
     assert (host["outcome"], host["before"], host["after"], host["status"]) == (
@@ -134,15 +131,10 @@ def test_a_failed_checkout_leaves_the_host_not_switched_with_unknown_revisions()
 
 def test_a_successful_deploy_shows_every_host_switched():
     """Without a rollback each host reads previous -> new revision and its own status."""
-    snapshot = Snapshot(
-        execution_id=EXECUTION,
-        runbook="releaseflow-Deploy",
-        status="Success",
-        parameters={"Revision": [OUT.new]},
-        invocations=(
-            run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
-            run("c2", "i-2", "CheckoutRevision", "Success", 0, 1, OUT.already_at.output),
-        ),
+    snapshot = deploy_of(
+        "Success",
+        run("c1", "i-1", "CheckoutRevision", "Success", 0, 2, OUT.switched.output),
+        run("c2", "i-2", "CheckoutRevision", "Success", 0, 1, OUT.already_at.output),
     )
     lines = lines_of(report.hosts_text(snapshot))
     assert lines["i-1"].split()[2:] == [OLD, "->", NEW, "Success", "2s"]

@@ -31,26 +31,25 @@ def test_there_are_a_checks_a_deploy_and_a_reusable_workflow():
     assert ACTION.is_file()
 
 
-def test_workflows_match_githubs_schema():
-    """check-jsonschema with its vendored GitHub workflow schema accepts both files."""
+def _assert_schema_accepts(schema: str, *files) -> None:
+    """check-jsonschema with its vendored `schema` accepts `files`."""
     result = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS],
+        [BIN / "check-jsonschema", "--builtin-schema", schema, *files],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_match_githubs_schema():
+    """check-jsonschema with its vendored GitHub workflow schema accepts both files."""
+    _assert_schema_accepts("vendor.github-workflows", *WORKFLOWS)
 
 
 def test_action_matches_githubs_schema():
     """check-jsonschema with its vendored GitHub action schema accepts action.yml."""
-    result = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-actions", ACTION],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _assert_schema_accepts("vendor.github-actions", ACTION)
 
 
 def test_zizmor_offline_finds_nothing():

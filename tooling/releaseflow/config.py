@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,10 +16,18 @@ from ruamel.yaml.error import YAMLError
 from releaseflow.errors import UsageError
 
 DEFAULT_PATH = "releaseflow.yaml"
+# What a command reads without --config / --environment (the workflows and `releaseflow local env` set them).
+CONFIG_VARIABLE = "RELEASEFLOW_CONFIG"
+ENVIRONMENT_VARIABLE = "RELEASEFLOW_ENVIRONMENT"
 DEFAULT_RUNBOOK = "releaseflow-Deploy"
 SCHEMA_FILE = Path(__file__).with_name("config.schema.json")
 # The runbook parameter `migrate:` sets; the runbook must declare it (String, "true"|"false").
 MIGRATE_PARAMETER = "Migrate"
+
+
+def configured_path() -> str:
+    """The configuration a command reads without --config: $RELEASEFLOW_CONFIG, else releaseflow.yaml."""
+    return os.environ.get(CONFIG_VARIABLE, DEFAULT_PATH)
 
 
 @dataclass(frozen=True)

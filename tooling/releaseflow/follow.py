@@ -397,34 +397,26 @@ def follow_rollback(
     """
     started = clock()
 
-    def left() -> float | None:
-        return None if timeout is None else max(0.0, timeout - (clock() - started))
+    def watch(execution_id: str) -> Outcome:
+        # Both executions share the one timeout; watching never stops either of them.
+        left = None if timeout is None else max(0.0, timeout - (clock() - started))
+        return follow(
+            ssm,
+            execution_id,
+            listener=listener,
+            clock=clock,
+            sleep=sleep,
+            timeout=left,
+            stop_requested=stop_requested,
+            leave_running=True,
+        )
 
     deploy_id = cancelled.snapshot.execution_id
     snapshot = cancelled.snapshot
     if not snapshot.finished:
-        watched = follow(
-            ssm,
-            deploy_id,
-            listener=listener,
-            clock=clock,
-            sleep=sleep,
-            timeout=left(),
-            stop_requested=stop_requested,
-            leave_running=True,
-        )
-        snapshot = watched.snapshot
+        snapshot = watch(deploy_id).snapshot
     if not snapshot.rollback_ids:
         return replace(cancelled, snapshot=snapshot), None
-    rollback = follow(
-        ssm,
-        snapshot.rollback_ids[-1],
-        listener=listener,
-        clock=clock,
-        sleep=sleep,
-        timeout=left(),
-        stop_requested=stop_requested,
-        leave_running=True,
-    )
+    rollback = watch(snapshot.rollback_ids[-1])
     # A finished deploy's snapshot lists its rollback's host commands after its own (fetch).
     return replace(cancelled, snapshot=fetch(ssm, deploy_id)), rollback

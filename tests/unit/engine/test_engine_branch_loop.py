@@ -61,6 +61,29 @@ def note(name, **step):
     }
 
 
+def fails(name, **step):
+    """A step that calls the fake svc.Fail, which `failing_aws` makes fail."""
+    return {"name": name, "action": "aws:executeAwsApi", "inputs": {"Service": "svc", "Api": "Fail"}, **step}
+
+
+def failing_aws():
+    """A fake AWS whose svc.Fail raises an AWS error and whose svc.Note answers."""
+
+    def fail(params):
+        raise AwsCallError("Boom", "broke")
+
+    return FakeAws({("svc", "Fail"): fail, ("svc", "Note"): lambda params: {}})
+
+
+def loop_over(iterators, *steps):
+    """An aws:loop step `each` running `steps` once per value of `iterators`."""
+    return {
+        "name": "each",
+        "action": "aws:loop",
+        "inputs": {"Iterators": list(iterators), "Steps": list(steps)},
+    }
+
+
 def branch_runbook(default=None):
     """A branch on the Integer parameter Size, with an optional Default."""
     inputs = {
@@ -177,27 +200,8 @@ def test_failing_nested_step_fails_the_loop(execute):
 
 def test_nested_on_failure_step_outside_the_loop_is_taken_by_the_loop(execute):
     """A nested step's onFailure step:X naming a main step makes the loop step go there."""
-
-    def fail(params):
-        raise AwsCallError("Boom", "broke")
-
-    aws = FakeAws({("svc", "Fail"): fail, ("svc", "Note"): lambda params: {}})
-    loop = {
-        "name": "each",
-        "action": "aws:loop",
-        "inputs": {
-            "Iterators": ["h1", "h2"],
-            "Steps": [
-                {
-                    "name": "deploy",
-                    "action": "aws:executeAwsApi",
-                    "onFailure": "step:rollback",
-                    "inputs": {"Service": "svc", "Api": "Fail"},
-                }
-            ],
-        },
-    }
-    run = execute(runbook(loop, note("next", isEnd=True), note("rollback")), aws=aws)
+    loop = loop_over(["h1", "h2"], fails("deploy", onFailure="step:rollback"))
+    run = execute(runbook(loop, note("next", isEnd=True), note("rollback")), aws=failing_aws())
     assert statuses(run) == [("each", "Failed"), ("deploy", "Failed"), ("rollback", "Success")]
     assert run.execution()["AutomationExecutionStatus"] == "Failed"
 
@@ -259,29 +263,8 @@ def test_loops_past_aws_limit_of_100_are_refused(execute, inputs, message):
 
 def test_critical_nested_failure_with_continue_fails_the_execution(execute):
     """A critical nested step that continues past its failure still fails the execution at the end."""
-
-    def fail(params):
-        raise AwsCallError("Boom", "broke")
-
-    aws = FakeAws({("svc", "Fail"): fail, ("svc", "Note"): lambda params: {}})
-    loop = {
-        "name": "each",
-        "action": "aws:loop",
-        "inputs": {
-            "Iterators": ["h1"],
-            "Steps": [
-                {
-                    "name": "try",
-                    "action": "aws:executeAwsApi",
-                    "onFailure": "Continue",
-                    "isCritical": True,
-                    "inputs": {"Service": "svc", "Api": "Fail"},
-                },
-                note("after"),
-            ],
-        },
-    }
-    run = execute(runbook(loop), aws=aws)
+    loop = loop_over(["h1"], fails("try", onFailure="Continue", isCritical=True), note("after"))
+    run = execute(runbook(loop), aws=failing_aws())
     assert statuses(run) == [("each", "Success"), ("try", "Failed"), ("after", "Success")]
     assert run.execution()["AutomationExecutionStatus"] == "Failed"
     assert run.execution()["FailureMessage"].startswith("Step try (aws:executeAwsApi) Failed.")
@@ -289,11 +272,7 @@ def test_critical_nested_failure_with_continue_fails_the_execution(execute):
 
 def test_jump_to_a_missing_step_inside_a_loop_fails_the_loop_step(execute):
     """A nested nextStep naming no step fails the loop step, which then ends the execution."""
-    loop = {
-        "name": "each",
-        "action": "aws:loop",
-        "inputs": {"Iterators": ["h1"], "Steps": [note("x", nextStep="ghost")]},
-    }
+    loop = loop_over(["h1"], note("x", nextStep="ghost"))
     run = execute(runbook(loop), aws=FakeAws({("svc", "Note"): lambda params: {}}))
     assert statuses(run) == [("each", "Failed"), ("x", "Success")]
     assert run.step_executions()[0]["FailureMessage"] == "Step x leads to step ghost, which does not exist"

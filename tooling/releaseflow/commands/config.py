@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 
-from releaseflow.config import DEFAULT_PATH, load_config, load_environment, schema
+from releaseflow.commands._options import add_config
+from releaseflow.config import load_config, load_environment, schema
 from releaseflow.deploy import ParameterRefused, check_parameters, runbook_parameters, start_request
 from releaseflow.sources import resolve_root
 
@@ -23,12 +23,7 @@ exit codes: 0 the file is good (or the schema was printed); 2 the file is refuse
 
 def register(parser) -> None:
     parser.add_argument("action", choices=["schema", "check"], help="schema: print it; check: check the file")
-    parser.add_argument(
-        "--config",
-        dest="path",
-        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
-        help="the configuration to check (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
-    )
+    add_config(parser, "the configuration to check", dest="path")
 
 
 def run(args) -> int:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from releaseflow import report, schedules
 from releaseflow.commands._aws import aws_errors, client
-from releaseflow.config import DEFAULT_PATH, load_environment, parameter_values
+from releaseflow.commands._options import add_config, add_environment
+from releaseflow.config import load_environment, parameter_values
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.errors import UsageError
 from releaseflow.execution import Step
@@ -50,16 +51,8 @@ _NAMED = {"fleet": "FleetTagValue", "batch_size": "BatchSize", "target_group": "
 
 def register(parser) -> None:
     parser.add_argument("--revision", required=True, help="the git commit to deploy")
-    parser.add_argument(
-        "--environment",
-        default=os.environ.get("RELEASEFLOW_ENVIRONMENT"),
-        help="environment in the configuration (default: $RELEASEFLOW_ENVIRONMENT)",
-    )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
-        help="deploy configuration (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
-    )
+    add_environment(parser, "environment in the configuration")
+    add_config(parser)
     parser.add_argument(
         "--param",
         action="append",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from releaseflow.config import DEFAULT_PATH, configured_documents
+from releaseflow.config import configured_documents, configured_path
 from releaseflow.deploy import check_parameters
 from releaseflow.documents import load_document
 from releaseflow.errors import UsageError
@@ -62,7 +61,7 @@ def run(args) -> int:
     hosts = [host.strip() for host in args.hosts.split(",") if host.strip()]
     runbook = args.runbook
     if runbook is None:
-        configured = configured_documents(os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH))
+        configured = configured_documents(configured_path())
         runbook = runbook_file(resolve_root(args.root, configured), DEPLOY_RUNBOOK)
     elif not runbook.is_file():
         raise UsageError(f"--runbook {runbook}: no such file")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from releaseflow import report
 from releaseflow.commands._aws import aws_errors, client
-from releaseflow.config import DEFAULT_PATH, configured_documents, load_environment
+from releaseflow.commands._options import add_config
+from releaseflow.config import configured_documents, load_environment
 from releaseflow.publish import ValidationFailed, publish_documents
 from releaseflow.sources import resolve_root
 
@@ -43,11 +44,7 @@ def register(parser) -> None:
         help="folder holding documents/ and automation/ (default: `documents:` in the configuration, "
         "else the current folder when it holds them, else the documents packaged with releaseflow)",
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
-        help="deploy configuration, read when present (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
-    )
+    add_config(parser, "deploy configuration, read when present")
     parser.add_argument(
         "--commit",
         help="commit recorded in VersionName and tags (default: $GITHUB_SHA, else git rev-parse HEAD)",

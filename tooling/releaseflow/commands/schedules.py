@@ -6,7 +6,8 @@ import os
 
 from releaseflow import schedules
 from releaseflow.commands._aws import aws_errors, client
-from releaseflow.config import DEFAULT_PATH, load_environment
+from releaseflow.commands._options import add_config, add_environment
+from releaseflow.config import load_environment
 from releaseflow.errors import UsageError
 
 NAME = "schedules"
@@ -20,8 +21,8 @@ def register(parser) -> None:
     parser.add_argument("action", nargs="?", choices=["list", "cancel"], default="list")
     parser.add_argument("name", nargs="?", metavar="NAME", help="the schedule to cancel")
     parser.add_argument("--group", help="schedule group (default: the environment's, else default)")
-    parser.add_argument("--environment", default=os.environ.get("RELEASEFLOW_ENVIRONMENT"))
-    parser.add_argument("--config", default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH))
+    add_environment(parser)
+    add_config(parser, help=None)
     parser.add_argument("--region", help="AWS region")
 
 

@@ -7,7 +7,8 @@ import os
 
 from releaseflow import report
 from releaseflow.commands._aws import aws_errors, client
-from releaseflow.config import DEFAULT_PATH, DEFAULT_RUNBOOK, load_environment
+from releaseflow.commands._options import add_config, add_environment
+from releaseflow.config import DEFAULT_RUNBOOK, load_environment
 from releaseflow.errors import ReleaseflowError
 from releaseflow.follow import fetch
 
@@ -30,16 +31,8 @@ def register(parser) -> None:
     parser.add_argument("execution_id", nargs="?", metavar="EXECUTION_ID")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--runbook", help="runbook whose latest execution to show")
-    parser.add_argument(
-        "--environment",
-        default=os.environ.get("RELEASEFLOW_ENVIRONMENT"),
-        help="environment whose runbook and region to use (default: $RELEASEFLOW_ENVIRONMENT)",
-    )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH),
-        help="deploy configuration (default: $RELEASEFLOW_CONFIG, else releaseflow.yaml)",
-    )
+    add_environment(parser, "environment whose runbook and region to use")
+    add_config(parser)
     parser.add_argument("--region", help="AWS region")
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
-from releaseflow.config import DEFAULT_PATH, configured_documents
+from releaseflow.config import configured_documents, configured_path
 from releaseflow.errors import UsageError
 from releaseflow.findings import Finding
 from releaseflow.rules._shell import notices as shell_notices
@@ -57,7 +56,7 @@ def run(args) -> int:
 
 def _default_root() -> Path:
     """Where publish would read from, so an adopter's `releaseflow validate` checks what it publishes."""
-    return resolve_root(None, configured_documents(os.environ.get("RELEASEFLOW_CONFIG", DEFAULT_PATH)))
+    return resolve_root(None, configured_documents(configured_path()))
 
 
 def render(findings: list[Finding], fmt: str) -> None:

@@ -408,16 +408,7 @@ def client(service: str, endpoint_url: str):
 
 def run_instances(ec2, count: int) -> list[str]:
     """`count` moto instances tagged as the local fleet, named releaseflow-local-N; their sorted ids."""
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tags = [{"Key": FLEET_TAG[0], "Value": FLEET_TAG[1]}]
-    reservation = ec2.run_instances(
-        ImageId=image,
-        MinCount=count,
-        MaxCount=count,
-        InstanceType="t3.micro",
-        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-    )
-    instance_ids = sorted(instance["InstanceId"] for instance in reservation["Instances"])
+    instance_ids = _launch(ec2, count, [{"Key": FLEET_TAG[0], "Value": FLEET_TAG[1]}])
     for number, instance_id in enumerate(instance_ids, 1):
         ec2.create_tags(
             Resources=[instance_id], Tags=[{"Key": "Name", "Value": f"releaseflow-local-{number}"}]
@@ -427,8 +418,14 @@ def run_instances(ec2, count: int) -> list[str]:
 
 def run_foreign_instances(ec2, count: int) -> list[str]:
     """`count` instances of another fleet whose agent heartbeats the endpoint fakes (no host behind them)."""
+    return _launch(
+        ec2, count, [{"Key": FLEET_TAG[0], "Value": "other"}, {"Key": FOREIGN_TAG, "Value": "true"}]
+    )
+
+
+def _launch(ec2, count: int, tags: list[dict]) -> list[str]:
+    """`count` t3.micro moto instances of the first Amazon image, tagged `tags`; their sorted ids."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tags = [{"Key": FLEET_TAG[0], "Value": "other"}, {"Key": FOREIGN_TAG, "Value": "true"}]
     reservation = ec2.run_instances(
         ImageId=image,
         MinCount=count,
