@@ -794,7 +794,7 @@ def test_register_batch_bakes_once_the_migration_host_is_healthy_within_the_scri
     )
     assert elb.state == {"i-0a": "healthy"}
     assert (result["BakedSeconds"], limits) == (300, [240])
-    # One poll found the target initial (the first, 0.25 s pause), the next healthy; then the bake.
+    # One poll found the target initial (a 0.25 s pause), the next healthy; then the bake.
     assert slept == 0.25 + 300
     assert register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 1, elb=FakeElb([]), BakeSeconds="300")[2] == [
         540
@@ -1251,8 +1251,8 @@ def test_automation_role_grants_exactly_what_the_runbooks_call_without_wildcards
     ("runbook", "step"),
     [(runbook, step) for runbook in (DEPLOY, ROLLBACK_FLEET) for step in ("DrainBatch", "RegisterBatch")],
 )
-def test_target_health_waits_poll_soon_then_every_second(runbook, step):
-    """A target still changing is looked at again after 0.25 s, 0.5 s, then every second until the limit."""
+def test_target_health_waits_poll_often_at_first_then_every_second(runbook, step):
+    """A target still changing is looked at every 0.25 s for the first 2 s, then every second until the limit."""
     slept, now = [], [0.0]
 
     class Stuck:
@@ -1272,4 +1272,4 @@ def test_target_health_waits_poll_soon_then_every_second(runbook, step):
     limit = [] if step == "DrainBatch" else [6]
     with pytest.raises(TimeoutError, match="i-0a \\(initial\\)"):
         namespace["wait_until"](Stuck(), ARN, ["i-0a"], "healthy", "healthy", *limit)
-    assert slept[:5] == [0.25, 0.5, 1, 1, 1]
+    assert slept[:11] == [0.25] * 8 + [1, 1, 1]
