@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from releaseflow.documents import load_document
+from releaseflow.goregexp import match_string
 
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENTS = {path.stem: load_document(path).content for path in sorted((REPO / "documents").glob("*.yaml"))}
@@ -32,6 +33,8 @@ SAMPLES = {
     "FleetTagValue": "local",
     "AutomationAssumeRole": "arn:aws:iam::123456789012:role/releaseflow-AutomationRole",
 }
+# Values no parameter pattern may admit: each would change a shell command's meaning.
+HOSTILE_VALUES = ["main; rm -rf /", "$(id)", "`id`", "a\nb", "a && b", "'a'", '"a"', "a|b", "a > /etc/passwd"]
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9]+)\s*\}\}")
 
 
@@ -72,3 +75,13 @@ def host_parameters(content: dict) -> list[str]:
         for name in PLACEHOLDER.findall(str(inputs))
     }
     return sorted(names & set(content.get("parameters") or {}))
+
+
+def assert_pattern_guards(pattern: str, realistic: list[str], document_type: str) -> None:
+    """An anchored allowedPattern refuses every hostile value and admits every realistic one, as the
+    checker of `document_type` (the agent's Go regexp, or Automation's) reads it."""
+    assert pattern.startswith("^") and pattern.endswith("$"), pattern
+    for value in HOSTILE_VALUES:
+        assert not match_string(pattern, value, document_type), value
+    for value in realistic:
+        assert match_string(pattern, value, document_type), value
