@@ -64,7 +64,7 @@ demo: venv system-packages
 	$(RF) demo
 
 docs: venv
-	$(PY) -m releaseflow.docs
+	$(PY) -m devtools.docs
 
 bench: venv system-packages
 	$(PY) -m pip install --quiet -e '.[test,bench]'

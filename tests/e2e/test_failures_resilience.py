@@ -15,11 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
-from releaseflow.engine.automation import RESTARTED
 from releaseflow.publish import publish_documents
 from releaseflow.rehearsal.endpoint import moto_journal
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
+from releaseflow.rehearsal.engine.automation import RESTARTED
 from releaseflow.rehearsal.harness import fleet, provision
 from releaseflow.rehearsal.host.services import alive
 from scenarios import (

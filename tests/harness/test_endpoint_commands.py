@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from releaseflow.documents import load_document
-from releaseflow.engine.automation import AutomationRun, AwsCallError, validate_parameters
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.commands_service import CommandsService
 from releaseflow.rehearsal.endpoint.instances_service import InstancesService
 from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance, StoredDocument
+from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError, validate_parameters
 
 DOCUMENT = {
     "schemaVersion": "2.2",

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from releaseflow.cli import main
-from releaseflow.engine.readings import DEFAULT, STRICT
+from releaseflow.readings import DEFAULT, STRICT
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL
 from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.app_repo import git

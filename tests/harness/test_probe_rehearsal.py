@@ -7,7 +7,7 @@ import json
 import pytest
 
 from releaseflow.cli import main
-from releaseflow.engine.readings import DEFAULT, STRICT
+from releaseflow.readings import DEFAULT, STRICT
 
 pytestmark = pytest.mark.rehearsal
 

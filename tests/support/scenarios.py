@@ -23,7 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from releaseflow.engine import readings
+from releaseflow import readings
 from releaseflow.rehearsal.harness import fleet, provision
 from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord

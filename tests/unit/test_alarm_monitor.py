@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.engine.errors import AwsCallError
 from releaseflow.rehearsal.endpoint.alarm_monitor import (
     POLL_SECONDS,
     AlarmConfiguration,
@@ -13,6 +12,7 @@ from releaseflow.rehearsal.endpoint.alarm_monitor import (
     verdict,
 )
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.engine.errors import AwsCallError
 
 WATCHED = AlarmConfiguration("shop-5xx")
 IGNORING = AlarmConfiguration("shop-5xx", ignore_poll_failure=True)

@@ -4,8 +4,7 @@ import re
 
 import pytest
 
-from releaseflow.cli import build_parser
-from releaseflow.docs import (
+from devtools.docs import (
     MAKEFILE,
     README,
     ROOT,
@@ -18,6 +17,7 @@ from releaseflow.docs import (
     replace_generated,
     stale_files,
 )
+from releaseflow.cli import build_parser
 
 
 def test_every_generated_file_is_current():

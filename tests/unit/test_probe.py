@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from releaseflow.engine.readings import DEFAULT, OPEN_READINGS, STRICT
 from releaseflow.probe import Observation, Probe, ProbeReport
+from releaseflow.readings import DEFAULT, OPEN_READINGS, STRICT
 
 
 class InterruptedSsm:

@@ -29,9 +29,9 @@ from releaseflow.deploy import (
     claim,
     retry_request,
 )
-from releaseflow.engine.automation import InvalidParameters as RunbookRefused
-from releaseflow.engine.automation import validate_parameters
 from releaseflow.rehearsal.command_document import InvalidParameters, resolve_parameters
+from releaseflow.rehearsal.engine.automation import InvalidParameters as RunbookRefused
+from releaseflow.rehearsal.engine.automation import validate_parameters
 
 DOCUMENT_CASES = [
     (doc, name) for doc, content in DOCUMENTS.items() for name in content.get("parameters") or {}

@@ -1,6 +1,6 @@
 """`releaseflow probe`: ask an AWS account (or the rehearsal) which reading of each open behaviour holds.
 
-For each row of releaseflow.engine.readings it publishes a small runbook under a prefix, runs it, and
+For each row of releaseflow.readings it publishes a small runbook under a prefix, runs it, and
 reads the outcome from the execution's steps. Everything it created is deleted at the end, also when
 it is interrupted, unless `keep`. I/O goes through the `ssm` client it is given.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from releaseflow.engine.readings import OPEN_READINGS, PROVEN
 from releaseflow.errors import ReleaseflowError
+from releaseflow.readings import OPEN_READINGS, PROVEN
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
 DEFAULT_PREFIX = "releaseflow-probe-"

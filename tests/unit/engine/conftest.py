@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from engine_helpers import FakeAws, FakeClock
-from releaseflow.engine.automation import AutomationRun, validate_parameters
+from releaseflow.rehearsal.engine.automation import AutomationRun, validate_parameters
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from releaseflow.engine.automation import AutomationRun, AwsCallError
+from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
 
 
 class FakeClock:

@@ -3,9 +3,9 @@
 import pytest
 
 from engine_helpers import FakeAws, runbook, statuses
-from releaseflow.engine.automation import AwsCallError
-from releaseflow.engine.conditions import holds
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.automation import AwsCallError
+from releaseflow.rehearsal.engine.conditions import holds
+from releaseflow.rehearsal.engine.errors import StepFailed
 
 
 @pytest.mark.parametrize(

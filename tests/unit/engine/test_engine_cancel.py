@@ -4,8 +4,8 @@ import threading
 import time
 
 from engine_helpers import FakeAws, FakeClock, runbook, statuses
-from releaseflow.engine.automation import AutomationRun
-from releaseflow.engine.limits import Limits
+from releaseflow.rehearsal.engine.automation import AutomationRun
+from releaseflow.rehearsal.engine.limits import Limits
 
 
 def nap(name, **step):

@@ -3,7 +3,7 @@
 import pytest
 
 from engine_helpers import FakeAws, runbook, statuses
-from releaseflow.engine.automation import AutomationRun, AwsCallError
+from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
 
 
 def api(name, api_name="Get", **step):

@@ -3,7 +3,7 @@
 import threading
 
 from engine_helpers import FakeAws, runbook, statuses
-from releaseflow.engine.limits import AWS_LIMITS, Limits
+from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 
 
 def test_aws_limits_are_aws_values():
@@ -28,7 +28,7 @@ def test_an_api_call_slower_than_the_limit_fails_the_step(execute):
 
 def test_an_api_call_within_the_limit_keeps_its_answer_and_errors(execute):
     """A call that answers in time gives its response; one that raises fails the step with AWS's error."""
-    from releaseflow.engine.automation import AwsCallError
+    from releaseflow.rehearsal.engine.automation import AwsCallError
 
     def boom(params):
         raise AwsCallError("Throttling", "slow down")

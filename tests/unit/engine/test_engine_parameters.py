@@ -2,7 +2,7 @@
 
 import pytest
 
-from releaseflow.engine.automation import InvalidParameters, validate_parameters
+from releaseflow.rehearsal.engine.automation import InvalidParameters, validate_parameters
 
 CONTENT = {
     "schemaVersion": "0.3",

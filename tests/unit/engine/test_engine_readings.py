@@ -3,9 +3,9 @@
 import pytest
 
 from engine_helpers import FakeAws, FakeFleet, runbook, statuses
-from releaseflow.engine.automation import AwsCallError
-from releaseflow.engine.readings import DEFAULT, OPEN_READINGS, STRICT, check, choose
 from releaseflow.errors import UsageError
+from releaseflow.readings import DEFAULT, OPEN_READINGS, STRICT, check, choose
+from releaseflow.rehearsal.engine.automation import AwsCallError
 
 
 def note(name, **step):

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine_helpers import FakeAws, runbook, statuses
-from releaseflow.engine.actions import script as script_module
-from releaseflow.engine.automation import AutomationRun
+from releaseflow.rehearsal.engine.actions import script as script_module
+from releaseflow.rehearsal.engine.automation import AutomationRun
 
 SCRIPT = """
 import os
@@ -310,8 +310,8 @@ OWNER = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from engine_helpers import FakeAws, runbook
-from releaseflow.engine.actions.script import WORKER
-from releaseflow.engine.automation import AutomationRun
+from releaseflow.rehearsal.engine.actions.script import WORKER
+from releaseflow.rehearsal.engine.automation import AutomationRun
 WORKER.start()
 print(WORKER.pid, flush=True)
 step = json.loads(sys.argv[2])

@@ -13,9 +13,9 @@ import pytest
 
 from engine_helpers import FakeFleet, runbook, statuses
 from releaseflow.documents import parse_document
-from releaseflow.engine.conditions import holds
-from releaseflow.engine.values import to_output_type
 from releaseflow.rehearsal.command_document import plan_plugins
+from releaseflow.rehearsal.engine.conditions import holds
+from releaseflow.rehearsal.engine.values import to_output_type
 from releaseflow.ssm import OPERATORS, OUTPUT_TYPES
 from releaseflow.validation import validate_documents
 

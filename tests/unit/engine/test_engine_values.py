@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from releaseflow.engine.durations import duration_seconds, seconds_until
-from releaseflow.engine.errors import StepFailed
-from releaseflow.engine.jsonpath import JsonPathError, select
-from releaseflow.engine.values import as_strings, to_output_type
+from releaseflow.rehearsal.engine.durations import duration_seconds, seconds_until
+from releaseflow.rehearsal.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
+from releaseflow.rehearsal.engine.values import as_strings, to_output_type
 
 RESPONSE = {
     "Reservations": [

@@ -8,15 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from releaseflow.commands import deploy, validate
+from releaseflow.commands import _rehearsal, deploy, validate
 from releaseflow.commands._aws import aws_errors
 from releaseflow.commands.local import _positive
 from releaseflow.config import load_environment
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
-from releaseflow.rehearsal.harness import fleet
-from releaseflow.rehearsal.harness.fleet_record import FleetRecord, recorded
 from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
@@ -52,6 +50,8 @@ def register(parser) -> None:
 
 def run(args) -> int:
     started = time.monotonic()
+    fleet = _rehearsal.load("harness.fleet")
+    record = _rehearsal.load("harness.fleet_record")
     root = resolve_root()
     state_dir = (args.state_dir or fleet.default_state_dir()).resolve()
     print(f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts behind HAProxy")
@@ -72,7 +72,7 @@ def run(args) -> int:
     fleet.down(state_dir, progress=lambda line: _say(f"previous rehearsal: {line}"))
     try:
         before = fleet.up(state_dir, hosts=args.hosts, progress=lambda line: _say(f"- {line}"))
-        first, second = FleetRecord.load(state_dir).revisions[:2]
+        first, second = record.FleetRecord.load(state_dir).revisions[:2]
         _say(f"every host serves revision 1 ({first[:12]}) and is healthy behind the load balancer")
 
         _phase(3, f"Deploy revision 2 (releaseflow deploy --revision {second[:12]})")
@@ -91,7 +91,7 @@ def run(args) -> int:
         return exit_code
     finally:
         # A failed `up` has already stopped what it started: then there is nothing to keep.
-        if args.keep and recorded(state_dir):
+        if args.keep and record.recorded(state_dir):
             _phase(5, "Keep the fleet running (--keep): look around, then take it down")
             where = f" --state-dir {shlex.quote(str(state_dir))}" if args.state_dir else ""
             _say(
@@ -107,6 +107,7 @@ def run(args) -> int:
 def _deploy(state_dir: Path, revision: str, root: Path) -> Deployment:
     """The deploy `releaseflow deploy` runs, with the rehearsal's `local` environment and endpoint, and its
     output; the result is reported as the command reports it."""
+    fleet = _rehearsal.load("harness.fleet")
     values = fleet.env(state_dir)
     environment = load_environment(values["RELEASEFLOW_CONFIG"], values["RELEASEFLOW_ENVIRONMENT"])
     root = resolve_root(root, environment.documents)
@@ -123,10 +124,10 @@ def _deploy(state_dir: Path, revision: str, root: Path) -> Deployment:
     return deployment
 
 
-def _result_rows(
-    state_dir: Path, deployment: Deployment, before: fleet.FleetStatus, after: fleet.FleetStatus
-) -> list[tuple[str, ...]]:
-    """Host, role in the deploy, revision before -> after, and health, from the fleet and the execution."""
+def _result_rows(state_dir: Path, deployment: Deployment, before, after) -> list[tuple[str, ...]]:
+    """Host, role in the deploy, revision before -> after, and health, from the fleet's statuses (before
+    and after, fleet.FleetStatus) and the execution."""
+    fleet = _rehearsal.load("harness.fleet")
     ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
     snapshot = fetch(ssm, deployment.execution_id)
     roles = {host.instance_id: host.role for host in host_summaries(snapshot)}

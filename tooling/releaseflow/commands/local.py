@@ -8,9 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from releaseflow.engine import readings
-from releaseflow.rehearsal.harness import fleet
-from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from releaseflow import readings
+from releaseflow.commands import _rehearsal
 
 NAME = "local"
 ORDER = 60
@@ -40,9 +39,10 @@ def register(parser) -> None:
     up.add_argument(
         "--offline-after",
         type=float,
-        default=fleet.OFFLINE_AFTER,
+        default=None,
         metavar="SECONDS",
-        help=f"seconds without its agent before a host is ConnectionLost (default {fleet.OFFLINE_AFTER:g})",
+        # The rehearsal's OFFLINE_AFTER (fleet_record.py; a unit test keeps the two the same).
+        help="seconds without its agent before a host is ConnectionLost (default 10)",
     )
     up.add_argument(
         "--aws-readings",
@@ -74,15 +74,18 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
+    fleet = _rehearsal.load("harness.fleet")
+    FleetRecord = _rehearsal.load("harness.fleet_record").FleetRecord
     state_dir = args.state_dir or fleet.default_state_dir()
     if args.action == "up":
+        offline_after = fleet.OFFLINE_AFTER if args.offline_after is None else args.offline_after
         result = fleet.up(
             state_dir,
             hosts=args.hosts,
             app_repo=args.app_repo,
             revision=args.revision,
             db=args.db,
-            offline_after=args.offline_after,
+            offline_after=offline_after,
             aws_readings=readings.choose(args.aws_readings),
             foreign_instances=args.foreign_instances,
             progress=_progress,
@@ -108,7 +111,8 @@ def _progress(line: str) -> None:
     print(f"- {line}", file=sys.stderr, flush=True)
 
 
-def _table(result: fleet.FleetStatus) -> str:
+def _table(result) -> str:
+    """A fleet.FleetStatus as the table `up` and `status` print."""
     rows = [("INSTANCE", "PORT", "CHECKED OUT", "SERVING", "RUNNING", "LB STATE")]
     for host in result.hosts:
         rows.append(

@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from releaseflow.engine.errors import AwsCallError
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.engine.errors import AwsCallError
 
 log = logging.getLogger("releaseflow.endpoint.alarms")
 

@@ -18,10 +18,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from releaseflow.engine.automation import AutomationRun, AwsCallError, InvalidParameters, validate_parameters
 from releaseflow.rehearsal.endpoint.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
 from releaseflow.rehearsal.endpoint.awsjson import ApiError, filter_values, page, parse_iso
 from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
+from releaseflow.rehearsal.engine.automation import (
+    AutomationRun,
+    AwsCallError,
+    InvalidParameters,
+    validate_parameters,
+)
 from releaseflow.ssm import EXECUTION_TERMINAL
 
 log = logging.getLogger("releaseflow.endpoint.automation")

@@ -24,9 +24,8 @@ from xml.sax.saxutils import escape
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from releaseflow.engine.actions.script import WORKER as SCRIPT_WORKER
-from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import ReleaseflowError
+from releaseflow.readings import check as check_readings
 from releaseflow.rehearsal.endpoint.automation_service import (
     ENGINE_AGENT,
     AutomationService,
@@ -41,6 +40,7 @@ from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
+from releaseflow.rehearsal.engine.actions.script import WORKER as SCRIPT_WORKER
 
 log = logging.getLogger("releaseflow.endpoint")
 
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--aws-readings",
         default="{}",
-        help="JSON {NAME: READING} of the open readings to play (releaseflow.engine.readings)",
+        help="JSON {NAME: READING} of the open readings to play (releaseflow.readings)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

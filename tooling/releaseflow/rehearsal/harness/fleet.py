@@ -19,9 +19,9 @@ import boto3
 from botocore.exceptions import ClientError, EndpointConnectionError
 from ruamel.yaml import YAML
 
-from releaseflow.engine.readings import check as check_readings
 from releaseflow.errors import UsageError
 from releaseflow.publish import publish_documents
+from releaseflow.readings import check as check_readings
 from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG
 from releaseflow.rehearsal.harness import provision
 from releaseflow.rehearsal.harness.app_repo import build_remote, git

@@ -6,8 +6,8 @@ import contextlib
 import json
 from typing import Any
 
-from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
-from releaseflow.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
+from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
 from releaseflow.ssm import ACTIONS, MAX_RUN_COMMAND_INSTANCES
 from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 

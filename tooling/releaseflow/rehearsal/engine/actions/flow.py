@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from releaseflow.engine.conditions import holds
-from releaseflow.engine.context import ActionContext, ActionResult
-from releaseflow.engine.durations import duration_seconds, seconds_until
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.conditions import holds
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
+from releaseflow.rehearsal.engine.durations import duration_seconds, seconds_until
+from releaseflow.rehearsal.engine.errors import StepFailed
 
 
 def branch(inputs: dict, ctx: ActionContext) -> ActionResult:

@@ -2,7 +2,7 @@
 
 Interface used by the local endpoint::
 
-    from releaseflow.engine.automation import (
+    from releaseflow.rehearsal.engine.automation import (
         AutomationRun, AwsCallError, InvalidParameters, validate_parameters)
 
     typed = validate_parameters(content, {"Name": ["value", ...]})   # raises InvalidParameters
@@ -39,23 +39,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from releaseflow.engine.actions import ACTIONS, DEFAULT_TIMEOUTS, LATE_INPUTS
-from releaseflow.engine.actions.loop import LoopStepFailed
-from releaseflow.engine.context import ActionContext, ActionResult, AwsCaller, NestedOutcome
-from releaseflow.engine.errors import (
+from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.readings import DEFAULT as DEFAULT_READINGS
+from releaseflow.readings import check as check_readings
+from releaseflow.rehearsal.engine.actions import ACTIONS, DEFAULT_TIMEOUTS, LATE_INPUTS
+from releaseflow.rehearsal.engine.actions.loop import LoopStepFailed
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult, AwsCaller, NestedOutcome
+from releaseflow.rehearsal.engine.errors import (
     AwsCallError,
     InvalidParameters,
     StepCancelled,
     StepFailed,
     StepTimedOut,
 )
-from releaseflow.engine.jsonpath import JsonPathError, select
-from releaseflow.engine.limits import AWS_LIMITS, Limits
-from releaseflow.engine.parameters import validate_parameters
-from releaseflow.engine.readings import DEFAULT as DEFAULT_READINGS
-from releaseflow.engine.readings import check as check_readings
-from releaseflow.engine.values import as_json, as_strings, to_output_type
-from releaseflow.placeholders import Unresolved, interpolate
+from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
+from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
+from releaseflow.rehearsal.engine.parameters import validate_parameters
+from releaseflow.rehearsal.engine.values import as_json, as_strings, to_output_type
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
 __all__ = ["AutomationRun", "AwsCallError", "InvalidParameters", "validate_parameters"]

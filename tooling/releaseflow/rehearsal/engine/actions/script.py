@@ -12,9 +12,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from releaseflow.engine.context import ActionContext, ActionResult
-from releaseflow.engine.errors import StepCancelled, StepFailed, StepTimedOut
-from releaseflow.engine.values import as_json_value
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
+from releaseflow.rehearsal.engine.errors import StepCancelled, StepFailed, StepTimedOut
+from releaseflow.rehearsal.engine.values import as_json_value
 from releaseflow.ssm import SCRIPT_SECONDS as MAX_SECONDS
 
 WORKER_PROGRAM = Path(__file__).with_name("script_worker.py")

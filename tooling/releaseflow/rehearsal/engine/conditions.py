@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.errors import StepFailed
 from releaseflow.ssm import OPERATORS
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from releaseflow.engine.actions.aws_api import assert_property, execute_aws_api, wait_for_property
-from releaseflow.engine.actions.flow import branch, sleep
-from releaseflow.engine.actions.instances import change_instance_state
-from releaseflow.engine.actions.loop import loop
-from releaseflow.engine.actions.run_command import run_command
-from releaseflow.engine.actions.script import execute_script
-from releaseflow.engine.context import ActionContext, ActionResult
+from releaseflow.rehearsal.engine.actions.aws_api import assert_property, execute_aws_api, wait_for_property
+from releaseflow.rehearsal.engine.actions.flow import branch, sleep
+from releaseflow.rehearsal.engine.actions.instances import change_instance_state
+from releaseflow.rehearsal.engine.actions.loop import loop
+from releaseflow.rehearsal.engine.actions.run_command import run_command
+from releaseflow.rehearsal.engine.actions.script import execute_script
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.ssm import SCRIPT_SECONDS, WAIT_DEFAULT_SECONDS
 
 Action = Callable[[dict, ActionContext], ActionResult]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
-from releaseflow.engine.errors import AwsCallError, StepFailed
+from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.errors import AwsCallError, StepFailed
 
 _CHANGE = {"running": "StartInstances", "stopped": "StopInstances", "terminated": "TerminateInstances"}
 

@@ -4,7 +4,7 @@
 - docs/rules.md: the rules table, from the rule modules;
 - README.md: the Debian package list, from the Makefile's DEB_PACKAGES.
 
-`make docs` (`python -m releaseflow.docs`) rewrites the files that are stale; in the files written
+`make docs` (`python -m devtools.docs`) rewrites the files that are stale; in the files written
 by hand, only the text between a part's markers is replaced. tests/unit/test_docs_current.py fails
 while any generated file is stale.
 """
@@ -20,10 +20,9 @@ from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError
 from releaseflow.rules import all_rules
 from releaseflow.rules._table import render_table
-from releaseflow.sources import checkout
 
 # The repository's own docs and sources: regenerating docs is for a checkout, not an installed wheel.
-ROOT = checkout() or Path.cwd()
+ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PARAMETERS_DOC = ROOT / "docs" / "parameters.md"
 RULES_DOC = ROOT / "docs" / "rules.md"
@@ -140,7 +139,7 @@ def _cell(text: str) -> str:
 
 def main(argv: list[str]) -> int:
     if argv:
-        print("usage: python -m releaseflow.docs (regenerates every generated file)", file=sys.stderr)
+        print("usage: python -m devtools.docs (regenerates every generated file)", file=sys.stderr)
         return 2
     try:
         files = generated_files()

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.errors import StepFailed
 
 
 def to_output_type(value: Any, type_name: str, name: str) -> Any:

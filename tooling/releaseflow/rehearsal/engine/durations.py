@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.errors import StepFailed
 from releaseflow.ssm import MAX_SLEEP_SECONDS, parse_timestamp
 from releaseflow.ssm import duration_seconds as _measure
 

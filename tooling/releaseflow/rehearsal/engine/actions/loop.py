@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from releaseflow.engine.conditions import holds
-from releaseflow.engine.context import ActionContext, ActionResult
-from releaseflow.engine.errors import StepFailed
+from releaseflow.rehearsal.engine.conditions import holds
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
+from releaseflow.rehearsal.engine.errors import StepFailed
 from releaseflow.ssm import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
 
 

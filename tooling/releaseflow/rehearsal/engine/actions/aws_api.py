@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from releaseflow.engine.context import POLL_INTERVAL, ActionContext, ActionResult
-from releaseflow.engine.errors import AwsCallError, StepFailed
-from releaseflow.engine.jsonpath import JsonPathError, select
-from releaseflow.engine.values import as_strings
+from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.errors import AwsCallError, StepFailed
+from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
+from releaseflow.rehearsal.engine.values import as_strings
 
 
 def call(inputs: dict, ctx: ActionContext, exclude: tuple[str, ...] = (), limit: float | None = None) -> Any:

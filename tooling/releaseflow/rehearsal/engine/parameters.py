@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
-from releaseflow.engine.errors import InvalidParameters
 from releaseflow.goregexp import AUTOMATION, match_string
+from releaseflow.rehearsal.engine.errors import InvalidParameters
 from releaseflow.ssm import PARAMETER_VALUE_CHARS, shape_of
 
 

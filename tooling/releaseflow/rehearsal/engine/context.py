@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from releaseflow.engine.errors import StepCancelled, StepTimedOut
-from releaseflow.engine.limits import AWS_LIMITS, Limits
+from releaseflow.rehearsal.engine.errors import StepCancelled, StepTimedOut
+from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 
 # Short, because the rehearsal measures engine overhead and the local endpoint answers in milliseconds:
 # at 0.25 s, noticing each command's end cost a deploy of 3 hosts 2 s (docs/benchmarks.md).
@@ -53,7 +53,7 @@ class ActionContext:
     set_outputs: Callable[[dict[str, Any]], None]
     run_nested: Callable[[list, int, Any], NestedOutcome]
     limits: Limits = AWS_LIMITS
-    # The open readings in force (releaseflow.engine.readings), by name.
+    # The open readings in force (releaseflow.readings), by name.
     readings: dict[str, str] = field(default_factory=dict)
     # When a cancellation workflow runs: the moment AWS stops it (the step then ends Cancelled).
     stop_at: float | None = None

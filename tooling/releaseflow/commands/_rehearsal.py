@@ -1,0 +1,33 @@
+"""The local rehearsal, imported only when a rehearsal command runs: a plain install has none of its
+dependencies (the `local` extra brings them), and the product never imports it."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from releaseflow.errors import UsageError
+
+# What the `local` extra installs beyond the product's own dependencies (pyproject.toml).
+EXTRA = "local"
+EXTRA_MODULES = ("moto", "werkzeug", "flask", "flask_cors")
+INSTALL = f"pip install 'releaseflow[{EXTRA}]'"
+
+
+class RehearsalNotInstalled(UsageError):
+    """A rehearsal command ran where only the product is installed."""
+
+
+def load(module: str) -> ModuleType:
+    """Import `releaseflow.rehearsal.<module>`, or say in one line what to install when its
+    dependencies are missing."""
+    try:
+        return importlib.import_module(f"releaseflow.rehearsal.{module}")
+    except ModuleNotFoundError as missing:
+        package = (missing.name or "").split(".")[0]
+        if package not in EXTRA_MODULES:
+            raise
+        raise RehearsalNotInstalled(
+            f"the local rehearsal is not installed (no module {package!r}): {INSTALL}, "
+            "then, as root, the Debian packages of `make system-packages`"
+        ) from None
