@@ -180,7 +180,7 @@ def test_plan_batch_size_zero(folder, capsys):
     """plan --batch-size 0 is bad input (exit 2), as it is for deploy."""
     runbook = load_document(runbook_file(packaged_root(), "releaseflow-Deploy"))
     pattern = runbook.content["parameters"]["BatchSize"]["allowedPattern"]
-    assert refused(capsys, "plan", "--hosts", "i-1,i-2", "--batch-size", "0") == (
+    assert refused(capsys, "plan", "--hosts", "i-01234567,i-89abcdef", "--batch-size", "0") == (
         f"Error: parameter BatchSize: value '0' does not match the runbook's pattern {pattern}"
     )
 
@@ -195,7 +195,7 @@ def test_wrong_case_parameter_name(folder, capsys):
 
 def test_unknown_option(folder, capsys):
     """argparse's own refusals are one line too, pointing at --help."""
-    assert refused(capsys, "plan", "--hosts", "i-1", "--bogus") == (
+    assert refused(capsys, "plan", "--hosts", "i-01234567", "--bogus") == (
         "Error: releaseflow: unrecognized arguments: --bogus; see `releaseflow --help`"
     )
 
@@ -228,3 +228,42 @@ def test_empty_configuration(folder, capsys):
         "Error: releaseflow.yaml:1: the file must be a mapping, not empty; it starts with `environments:` "
         "(releaseflow config schema)"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "value"),
+    [
+        (("plan", "--hosts", "i-1;reboot"), "i-1;reboot"),
+        (("plan", "--hosts", "i-01234567,$(reboot)"), "$(reboot)"),
+        (
+            ("plan", "--hosts", "i-01234567", "--migration-host", "i-0123456789abcdef0 x"),
+            "i-0123456789abcdef0 x",
+        ),
+        (("probe", "--instance-id", "web-1"), "web-1"),
+    ],
+    ids=["semicolon", "substitution", "migration-host", "probe"],
+)
+def test_instance_ids_that_are_not_instance_ids(folder, capsys, args, value):
+    """Wherever a command takes instance ids, one that is not of SSM's form is refused, named, exit 2."""
+    assert f"{value!r} is not an instance id (i- followed by 8 or 17 letters or digits" in refused(
+        capsys, *args
+    )
+
+
+def test_configuration_that_is_not_utf8(folder, capsys):
+    """A releaseflow.yaml that is not UTF-8 text is one line naming the file, the line and the byte."""
+    (folder / "releaseflow.yaml").write_bytes(CONFIG.encode() + b"      Revision: caf\xe9\n")
+    for command in (["config", "check"], ["deploy", "--revision", REVISION], ["publish", "--dry-run"]):
+        assert refused(capsys, *command) == (
+            "Error: releaseflow.yaml: the deploy configuration is not UTF-8 text: "
+            "byte 0xe9 on line 6 (offset 110) is not UTF-8"
+        )
+
+
+def test_readings_file_that_is_not_utf8(folder, capsys):
+    """An --aws-readings file that is not UTF-8 text is refused in one line before the rehearsal starts."""
+    (folder / "readings.json").write_bytes(b'{"loop_nested_jump": "\xff"}')
+    assert refused(
+        capsys, "local", "up", "--aws-readings", "readings.json", "--state-dir", str(folder / "s")
+    ) == ("Error: --aws-readings readings.json: not UTF-8 text: byte 0xff on line 1 (offset 22) is not UTF-8")
+    assert not (folder / "s").exists()

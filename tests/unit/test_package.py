@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import site
 import subprocess
 import sys
 import tomllib
@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from releaseflow.readings import DEFAULT
+
 ROOT = Path(__file__).resolve().parents[2]
+NEEDS_A_HOST = "failed_run_command_outputs"
 CONFIG = """\
 environments:
   production:
@@ -41,32 +44,35 @@ def wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, wheel) -> Path:
-    """The `releaseflow` script of a fresh virtualenv holding only the wheel built from this checkout."""
-    work = tmp_path_factory.mktemp("package")
-    env_dir = work / "venv"
-    venv.create(env_dir, with_pip=False)
+    """The `releaseflow` script of a plain install, as the action makes it: a virtualenv created without
+    the system's or this environment's site-packages, and `pip install` of the wheel, which brings only
+    the package's declared dependencies from the package index."""
+    env_dir = tmp_path_factory.mktemp("package") / "venv"
+    venv.create(env_dir, with_pip=True, system_site_packages=False)
     python = env_dir / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    isolated = {
+        key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))
+    }
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=isolated,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr
+    return env_dir / "bin" / "releaseflow"
+
+
+def distributions(script: Path) -> set[str]:
+    """The names of the distributions installed beside `script`, lower case."""
+    listed = subprocess.run(
+        [script.parent / "python", "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.strip()
-    # The dependencies (boto3, ruamel.yaml, jsonschema) come from this interpreter's site-packages,
-    # appended after the fresh one, so the test needs no index; releaseflow itself only from the wheel
-    # (a path added by a .pth line has its own .pth files, the editable install's among them, ignored).
-    (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    unpacked = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", purelib, str(wheel)],
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    assert unpacked.returncode == 0, unpacked.stderr
-    script = env_dir / "bin" / "releaseflow"
-    script.write_text(f"#!{python}\nimport sys\nfrom releaseflow.cli import main\nsys.exit(main())\n")
-    script.chmod(0o755)
-    return script
+    return {item["name"].lower() for item in json.loads(listed.stdout)}
 
 
 @pytest.fixture
@@ -134,10 +140,10 @@ def test_validate_checks_the_packaged_documents(installed, app):
 
 def test_plan_uses_the_packaged_runbook(installed, app):
     """`releaseflow plan` finds the Deploy runbook inside the installed package."""
-    result = run(installed, app, "plan", "--hosts", "i-0a,i-0b,i-0c")
+    result = run(installed, app, "plan", "--hosts", "i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0].startswith("migration host: i-0a")
-    assert "batch 2: i-0c" in result.stdout
+    assert result.stdout.splitlines()[0].startswith("migration host: i-0aaaaaaa")
+    assert "batch 2: i-0ccccccc" in result.stdout
 
 
 def test_publish_dry_run_plans_every_packaged_document(installed, app):
@@ -174,3 +180,112 @@ def test_version_is_written_once(installed, app):
     result = run(installed, app, "--version")
     assert result.stdout == f"releaseflow {declared}\n"
     assert declared not in (ROOT / "tooling" / "releaseflow" / "__init__.py").read_text()
+
+
+def test_a_plain_install_has_no_rehearsal_or_test_tools(installed):
+    """What the action installs is the product alone: none of the `local` or `test` extras come with it."""
+    present = distributions(installed)
+    assert "releaseflow" in present
+    assert present.isdisjoint({"moto", "flask", "werkzeug", "pytest", "cfn-lint", "awscli", "ansible-core"})
+
+
+def test_every_product_command_starts_on_a_plain_install(installed, app):
+    """--help of the CLI and of each command an adopter runs against AWS exits 0 with only the declared
+    dependencies installed."""
+    assert run(installed, app, "--help").returncode == 0
+    for command in ("config", "validate", "plan", "publish", "deploy", "status", "probe", "schedules"):
+        result = run(installed, app, command, "--help")
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        assert result.stdout.startswith(f"usage: releaseflow {command}")
+
+
+def test_config_commands_work_on_a_plain_install(installed, app):
+    """`config check` accepts the app's releaseflow.yaml and `config schema` prints the JSON Schema."""
+    checked = run(installed, app, "config", "check")
+    assert checked.returncode == 0, checked.stderr
+    schema = run(installed, app, "config", "schema")
+    assert json.loads(schema.stdout)["properties"]["environments"]
+
+
+@pytest.mark.parametrize("command", [("local", "up"), ("local", "status"), ("demo",)])
+def test_a_rehearsal_command_on_a_plain_install_says_what_to_install(installed, app, command):
+    """A rehearsal command where only the product is installed is one line naming the extra, exit 2."""
+    result = run(installed, app, *command)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: the local rehearsal is not installed (no module 'moto'): pip install 'releaseflow[local]', "
+        "then, as root, the Debian packages of `make system-packages`\n"
+    )
+
+
+def test_deploy_and_status_of_a_plain_install_run_against_an_endpoint(installed, app, endpoint_server):
+    """Against an endpoint that runs runbooks (the rehearsal's, with no hosts), the plain install publishes,
+    starts a deploy and follows it to its end (Failed: no host carries the fleet tag), shows it with
+    `status`, schedules one with `--at`, and probes the endpoint's readings."""
+    aws = {key: value for key, value in endpoint_server.environment().items() if key.startswith("AWS_")}
+    # The rehearsal's endpoint serves one region.
+    role = "      AutomationAssumeRole: arn:aws:iam::123456789012:role/releaseflow-AutomationRole\n"
+    (app / "releaseflow.yaml").write_text(CONFIG.replace("eu-west-1", aws["AWS_DEFAULT_REGION"]) + role)
+    published = run(installed, app, "publish", "--environment", "production", **aws)
+    assert published.returncode == 0, published.stderr
+    deployed = run(installed, app, "deploy", "--environment", "production", "--revision", "a" * 40, **aws)
+    assert deployed.returncode == 1, deployed.stderr
+    assert "no running instance carries the fleet tag" in deployed.stdout + deployed.stderr
+    status = run(installed, app, "status", "--json", **aws)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "Failed"
+    later = run(
+        installed,
+        app,
+        "deploy",
+        "--environment",
+        "production",
+        "--revision",
+        "b" * 40,
+        "--at",
+        "2099-01-31T22:00Z",
+        "--scheduler-role",
+        "arn:aws:iam::123456789012:role/releaseflow-SchedulerRole",
+        **aws,
+    )
+    assert later.returncode == 0, later.stderr
+    assert "2099-01-31" in later.stdout
+    # Without --instance-id the one reading that needs a host is not probed, so probe cannot say yes (1).
+    probed = run(installed, app, "probe", "--json", **aws)
+    assert probed.returncode == 1, probed.stderr
+    assert json.loads(probed.stdout) == {
+        name: value for name, value in DEFAULT.items() if name != NEEDS_A_HOST
+    }
+
+
+def test_no_product_module_imports_the_rehearsal():
+    """Importing every module outside releaseflow.rehearsal, with the rehearsal's dependencies hidden,
+    loads nothing of the rehearsal: the product never imports it."""
+    program = """
+import importlib, sys
+from pathlib import Path
+for name in ("moto", "flask", "werkzeug"):
+    sys.modules[name] = None
+import releaseflow
+package = Path(releaseflow.__file__).parent
+for path in sorted(package.rglob("*.py")):
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    if "rehearsal" in parts or parts[-1] == "__main__":
+        continue
+    importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+print(sorted(name for name in sys.modules if name.startswith("releaseflow.rehearsal")))
+"""
+    found = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout == "[]\n"
+
+
+def test_the_offline_threshold_in_help_is_the_rehearsals(capsys):
+    """`local up --help` states the rehearsal's own OFFLINE_AFTER (written there once, without importing it)."""
+    from releaseflow.cli import main
+    from releaseflow.rehearsal.harness.fleet_record import OFFLINE_AFTER
+
+    with pytest.raises(SystemExit):
+        main(["local", "up", "--help"])
+    assert f"ConnectionLost (default {OFFLINE_AFTER:g})" in " ".join(capsys.readouterr().out.split())

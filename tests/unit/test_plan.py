@@ -90,17 +90,37 @@ def test_empty_fleet_is_refused():
 
 def test_cli_prints_migration_host_and_batches(capsys):
     """`releaseflow plan` prints the migration host, then one line a batch, and exits 0."""
-    code = main(["plan", "--hosts", "i-0a,i-0b,i-0c", "--migration-host", "i-0c", "--batch-size", "2"])
+    code = main(
+        [
+            "plan",
+            "--hosts",
+            "i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc",
+            "--migration-host",
+            "i-0ccccccc",
+            "--batch-size",
+            "2",
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out == (
-        "migration host: i-0c (checks out, migrates, restarts and is checked first)\nbatch 1: i-0a, i-0b\n"
+        "migration host: i-0ccccccc (checks out, migrates, restarts and is checked first)\nbatch 1: i-0aaaaaaa, i-0bbbbbbb\n"
     )
 
 
 def test_cli_reports_refusal_with_exit_1(capsys):
     """A plan the runbook would refuse is one `Error:` line and exit code 1."""
-    code = main(["plan", "--hosts", "i-0a,i-0b", "--migration-host", "i-0a", "--migration-host", "i-0b"])
+    code = main(
+        [
+            "plan",
+            "--hosts",
+            "i-0aaaaaaa,i-0bbbbbbb",
+            "--migration-host",
+            "i-0aaaaaaa",
+            "--migration-host",
+            "i-0bbbbbbb",
+        ]
+    )
     assert code == 1
     assert capsys.readouterr().err == (
-        "Error: 2 instances are tagged releaseflow:migrate=true (i-0a, i-0b); tag exactly one\n"
+        "Error: 2 instances are tagged releaseflow:migrate=true (i-0aaaaaaa, i-0bbbbbbb); tag exactly one\n"
     )

@@ -13,7 +13,7 @@ import jsonschema
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from releaseflow.errors import UsageError
+from releaseflow.errors import UsageError, not_utf8
 
 DEFAULT_PATH = "releaseflow.yaml"
 # What a command reads without --config / --environment (the workflows and `releaseflow local env` set them).
@@ -63,6 +63,8 @@ def load_config(path: str | Path) -> dict:
             f"{path}: cannot read the deploy configuration: {error.strerror}; "
             "name it with --config or $RELEASEFLOW_CONFIG"
         ) from error
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path}: the deploy configuration is not UTF-8 text: {not_utf8(error)}") from None
     try:
         data = YAML(typ="rt").load(text)
     except YAMLError as error:

@@ -13,7 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from releaseflow.errors import DocumentError
+from releaseflow.errors import DocumentError, not_utf8
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -85,8 +85,10 @@ def load_document(path: str | Path) -> Document:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise DocumentError(f"{path}: cannot read: {error}") from error
+    except UnicodeDecodeError as error:
+        raise DocumentError(f"{path}: not UTF-8 text: {not_utf8(error)}") from None
     return parse_document(text, str(path))
 
 

@@ -17,3 +17,10 @@ class DocumentError(ReleaseflowError):
     """A document cannot be read or parsed."""
 
     exit_code = 1
+
+
+def not_utf8(error: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8, as a person reads it (the codec's own text names no line)."""
+    text = error.object[: error.start]
+    line = text.count(b"\n") + 1
+    return f"byte 0x{error.object[error.start]:02x} on line {line} (offset {error.start}) is not UTF-8"

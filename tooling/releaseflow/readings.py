@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from releaseflow.errors import UsageError
+from releaseflow.errors import UsageError, not_utf8
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,15 @@ def choose(spec: str) -> dict[str, str]:
         return dict(STRICT)
     path = Path(spec)
     try:
-        chosen = json.loads(path.read_text())
+        chosen = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise UsageError(
             f"--aws-readings {spec}: not default, strict or a readable file ({error.strerror})"
         ) from error
     except json.JSONDecodeError as error:
         raise UsageError(f"--aws-readings {spec}: not JSON ({error})") from error
+    except UnicodeDecodeError as error:
+        raise UsageError(f"--aws-readings {spec}: not UTF-8 text: {not_utf8(error)}") from None
     if not isinstance(chosen, dict) or not all(isinstance(value, str) for value in chosen.values()):
         raise UsageError(f"--aws-readings {spec}: must be a JSON object {{NAME: READING}}")
     return check(chosen, spec)

@@ -234,6 +234,16 @@ LOOP_OUTPUTS = ("CurrentIteration", "CurrentIteratorValue")
 MAX_LOOP_ITERATIONS = 100
 ITERATOR_TYPES = ("Boolean", "Integer", "String", "StringMap")
 
+# botocore's SSM service model, shape InstanceId (SendCommand's InstanceIds, GetCommandInvocation's
+# InstanceId): "pattern": "(^i-(\\w{8}|\\w{17})$)|(^mi-\\w{17}$)" (an EC2 instance or a hybrid managed node).
+INSTANCE_ID_PATTERN = re.compile(r"(^i-(\w{8}|\w{17})$)|(^mi-\w{17}$)", re.ASCII)
+
+
+def is_instance_id(text: str) -> bool:
+    """Whether `text` has the form SSM accepts for an instance id."""
+    return INSTANCE_ID_PATTERN.fullmatch(text) is not None
+
+
 # automation-action-runCommand: InstanceIds holds at most 50 ids (as SendCommand's).
 MAX_RUN_COMMAND_INSTANCES = 50
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from releaseflow.commands._options import instance_id, instance_ids
 from releaseflow.config import configured_documents, configured_path
 from releaseflow.deploy import check_parameters
 from releaseflow.documents import load_document
@@ -20,8 +21,9 @@ first, then the batches the others follow in. It runs the runbook's own planning
 offline, so the answer is the runbook's, with every host assumed running and online."""
 EPILOG = """\
 examples:
-  releaseflow plan --hosts i-0a,i-0b,i-0c
-  releaseflow plan --hosts i-0a,i-0b,i-0c,i-0d --migration-host i-0c --batch-size 50%
+  releaseflow plan --hosts i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc
+  releaseflow plan --hosts i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc,i-0ddddddd --migration-host i-0ccccccc \\
+    --batch-size 50%
 
 exit codes: 0 planned; 1 the runbook would refuse (for example two migration hosts); 2 usage error
 (such as a batch size the runbook's BatchSize pattern refuses)."""
@@ -29,12 +31,17 @@ exit codes: 0 planned; 1 the runbook would refuse (for example two migration hos
 
 def register(parser) -> None:
     parser.add_argument(
-        "--hosts", required=True, metavar="ID,ID,...", help="instance ids of the fleet, comma-separated"
+        "--hosts",
+        required=True,
+        type=instance_ids,
+        metavar="ID,ID,...",
+        help="instance ids of the fleet, comma-separated",
     )
     parser.add_argument(
         "--migration-host",
         action="append",
         default=[],
+        type=instance_id,
         metavar="ID",
         help="the host tagged as migration host (repeat it to see the runbook refuse two)",
     )
@@ -58,7 +65,7 @@ def register(parser) -> None:
 
 
 def run(args) -> int:
-    hosts = [host.strip() for host in args.hosts.split(",") if host.strip()]
+    hosts = args.hosts
     runbook = args.runbook
     if runbook is None:
         configured = configured_documents(configured_path())

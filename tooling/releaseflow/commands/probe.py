@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from releaseflow.commands._aws import aws_errors, client
+from releaseflow.commands._options import instance_id
 from releaseflow.probe import DEFAULT_PREFIX, Probe
 
 NAME = "probe"
@@ -27,7 +28,9 @@ def register(parser) -> None:
     parser.add_argument(
         "--prefix", default=DEFAULT_PREFIX, help=f"document name prefix (default {DEFAULT_PREFIX})"
     )
-    parser.add_argument("--instance-id", help="a managed instance for the probe that needs a host")
+    parser.add_argument(
+        "--instance-id", type=instance_id, help="a managed instance for the probe that needs a host"
+    )
     parser.add_argument("--json", action="store_true", help="print the observed readings as JSON")
     parser.add_argument("--keep", action="store_true", help="leave the probe documents in place")
     parser.add_argument("--region", help="AWS region (default: the standard chain)")
