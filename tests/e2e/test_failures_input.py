@@ -238,11 +238,16 @@ def _assert_deploy_kept_secrets(rehearsal, ssm, outputs: list[str], summaries: l
     texts = list(outputs) + [path.read_text() for path in summaries if path.exists()]
     assert any(path.exists() and "| migrate |" in path.read_text() for path in summaries)
     for command in _commands(ssm):
-        for invocation in ssm.list_command_invocations(CommandId=command["CommandId"])["CommandInvocations"]:
-            answer = ssm.get_command_invocation(
-                CommandId=command["CommandId"], InstanceId=invocation["InstanceId"]
-            )
-            texts += [answer["StandardOutputContent"], answer["StandardErrorContent"]]
+        listed = ssm.list_command_invocations(CommandId=command["CommandId"], Details=True)
+        for invocation in listed["CommandInvocations"]:
+            # Each step by name: GetCommandInvocation needs PluginName for a document of several steps.
+            for plugin in invocation["CommandPlugins"]:
+                answer = ssm.get_command_invocation(
+                    CommandId=command["CommandId"],
+                    InstanceId=invocation["InstanceId"],
+                    PluginName=plugin["Name"],
+                )
+                texts += [answer["StandardOutputContent"], answer["StandardErrorContent"]]
     texts += [path.read_text(errors="replace") for path in (rehearsal.state_dir / "logs").glob("*.log")]
     for secret in secrets:
         assert not [text[:200] for text in texts if secret in text]

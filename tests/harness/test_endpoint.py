@@ -85,6 +85,30 @@ def _poll(endpoint, instance_id: str, wait: float = 0) -> dict:
     return endpoint.agent("poll", {"instance_id": instance_id, "wait": wait})
 
 
+def test_get_command_invocation_of_a_several_step_document_needs_the_step(endpoint_server):
+    """GetCommandInvocation refuses InvalidPluginName without PluginName when the document has more than
+    one step (API reference: "If the document contains more than one step, you must specify the name of
+    the step"), and answers for a named step."""
+    ssm = endpoint_server.client("ssm")
+    two_steps = {
+        **ECHO_DOCUMENT,
+        "mainSteps": [
+            *ECHO_DOCUMENT["mainSteps"],
+            {"action": "aws:runShellScript", "name": "Again", "inputs": {"runCommand": ["true"]}},
+        ],
+    }
+    [instance_id] = _instances(endpoint_server, 1)
+    command_id = ssm.send_command(
+        DocumentName=_document(endpoint_server, two_steps), InstanceIds=[instance_id]
+    )["Command"]["CommandId"]
+    with pytest.raises(ClientError) as refused:
+        ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+    assert refused.value.response["Error"]["Code"] == "InvalidPluginName"
+    assert "name one with PluginName (Echo, Again)" in refused.value.response["Error"]["Message"]
+    answer = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id, PluginName="Again")
+    assert answer["PluginName"] == "Again"
+
+
 def test_health_answers_ok(endpoint_server):
     """GET /_rehearsal/health answers 200 once the endpoint listens (what `local up` waits for)."""
     with urllib.request.urlopen(f"{endpoint_server.url}/_rehearsal/health", timeout=5) as response:

@@ -12,10 +12,14 @@ from releaseflow.readings import DEFAULT, STRICT
 pytestmark = pytest.mark.rehearsal
 
 
-@pytest.mark.parametrize(("readings", "code"), [(DEFAULT, 0), (STRICT, 1)], ids=["default", "strict"])
+@pytest.mark.parametrize(
+    ("readings", "code"),
+    [(DEFAULT, 0), (STRICT, 0), ({**STRICT, "wait_multiple_values": "first"}, 1)],
+    ids=["default", "strict", "unproven"],
+)
 def test_probe_reports_the_readings_in_force(endpoint_launch, tmp_path, monkeypatch, capsys, readings, code):
     """Under default and under strict, probe --json prints the endpoint's readings exactly, exits 0 only
-    where they are the ones the runbooks are proven under, and leaves no probe document behind."""
+    where every one is a reading the runbooks are proven under, and leaves no probe document behind."""
     endpoint = endpoint_launch(tmp_path / "state", readings=json.dumps(readings))
     [instance] = endpoint.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)[
         "Instances"

@@ -61,8 +61,9 @@ class Fleet:
 READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
 
 
-# What `every_reading=True` runs a module's tests under when RELEASEFLOW_AWS_READINGS names none.
-EVERY_READING = ("default", "strict")
+# What `every_reading=True` runs a module's tests under when RELEASEFLOW_AWS_READINGS names none: the
+# settings `releaseflow probe` calls proven.
+EVERY_READING = tuple(readings.PROVEN_SETTINGS)
 
 
 def fleet_fixture(

@@ -264,15 +264,14 @@ class FakeSSM:
         self.calls.append("DescribeAutomationStepExecutions")
         return {"StepExecutions": self._state(AutomationExecutionId)["steps"]}
 
-    def list_command_invocations(self, CommandId, Details):
+    def list_command_invocations(self, CommandId, Details, InstanceId=None):
         self.calls.append("ListCommandInvocations")
         states = [self._state(), *(self._state(other) for other in self.others)]
-        return {
-            "CommandInvocations": next((s["hosts"][CommandId] for s in states if CommandId in s["hosts"]), [])
-        }
+        rows = next((s["hosts"][CommandId] for s in states if CommandId in s["hosts"]), [])
+        return {"CommandInvocations": [r for r in rows if InstanceId in (None, r["InstanceId"])]}
 
-    def get_command_invocation(self, CommandId, InstanceId):
-        self.calls.append("GetCommandInvocation")
+    def get_command_invocation(self, CommandId, InstanceId, PluginName=None):
+        self.calls.append(f"GetCommandInvocation {PluginName}" if PluginName else "GetCommandInvocation")
         return {
             "StandardOutputContent": "".join(f"line {n}\n" for n in range(30)),
             "StandardErrorContent": "Errno::EADDRINUSE\n",
@@ -356,6 +355,26 @@ def test_failed_deploy_names_the_step_the_host_and_its_output_tail():
     assert failure.message == "puma did not come up"
     assert failure.stdout.splitlines() == [f"line {n}" for n in range(10, 30)]
     assert failure.stderr == "Errno::EADDRINUSE"
+
+
+def test_a_failed_host_of_a_several_step_document_is_read_by_its_failed_step():
+    """GetCommandInvocation needs PluginName for a document of several steps: the failure's output is
+    asked for by the first failed step's name, which ListCommandInvocations with Details gives."""
+    clock = FakeClock()
+    timeline = scenario("Failed")
+    failed_host = timeline[-1][1]["hosts"]["c2"][0]
+    failed_host["CommandPlugins"] = [
+        {"Name": "SwitchTree", "Status": "Success", "Output": ""},
+        {"Name": "InstallDependencies", "Status": "Failed", "Output": "bundle: command not found"},
+        {"Name": "Record", "Status": "Cancelled", "Output": ""},
+    ]
+    ssm = FakeSSM(timeline, clock)
+    outcome, _ = _follow(ssm, clock)
+    assert outcome.failure.instance_id == "i-2"
+    assert outcome.failure.stderr == "Errno::EADDRINUSE"
+    assert [call for call in ssm.calls if call.startswith("GetCommandInvocation")] == [
+        "GetCommandInvocation InstallDependencies"
+    ]
 
 
 class FakeSSMByHost(FakeSSM):

@@ -306,7 +306,9 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     if not hosts:
         return HostFailure(step.label, message)
     host = hosts[0]
-    answer = ssm.get_command_invocation(CommandId=host.command_id, InstanceId=host.instance_id)
+    answer = ssm.get_command_invocation(
+        CommandId=host.command_id, InstanceId=host.instance_id, **_failed_plugin(ssm, host)
+    )
     return HostFailure(
         step.label,
         message,
@@ -314,6 +316,20 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
         _tail(answer.get("StandardOutputContent", "")),
         _tail(answer.get("StandardErrorContent", "")),
     )
+
+
+def _failed_plugin(ssm, host: Invocation) -> dict:
+    """PluginName for GetCommandInvocation: the failed step of a document with several, which the API
+    requires ("If the document contains more than one step, you must specify the name of the step");
+    none for a one-step document. ListCommandInvocations with Details names the plugins in order."""
+    listed = ssm.list_command_invocations(
+        CommandId=host.command_id, InstanceId=host.instance_id, Details=True
+    )
+    plugins = [p for i in listed.get("CommandInvocations", []) for p in i.get("CommandPlugins") or []]
+    if len(plugins) < 2:
+        return {}
+    failed = [plugin for plugin in plugins if plugin.get("Status") in _FAILED]
+    return {"PluginName": (failed or plugins)[-1 if not failed else 0]["Name"]}
 
 
 def _sent_hosts_invocations(ssm, step) -> list[Invocation]:

@@ -435,6 +435,15 @@ def _status(command: Command) -> tuple[str, str]:
 
 
 def _invocation_result(command: Command, invocation: InvocationRecord, plugin_name: str | None) -> dict:
+    # GetCommandInvocation, PluginName: "If the document contains more than one step, you must specify
+    # the name of the step for which you want to view details."
+    steps = command.document.content.get("mainSteps") or []
+    if not plugin_name and len(steps) > 1:
+        raise ApiError(
+            "InvalidPluginName",
+            f"{command.document.name} has {len(steps)} steps: name one with PluginName "
+            f"({', '.join(str(step.get('name')) for step in steps)}).",
+        )
     plugins = invocation.plugins
     status, details, code = invocation.status, invocation.details, invocation.response_code
     start, end = invocation.start, invocation.end
