@@ -200,7 +200,8 @@ def test_rules_never_crash_when_any_value_has_the_wrong_type(name):
     for path in _paths(valid.content):
         for wrong in (None, 7, True, "{{ x }}", ["a"], {"a": [1]}):
             document = Document(valid.path, _replaced(valid.content, path, wrong), valid.text, valid.lines)
-            validate_documents([document], rules)
+            findings = validate_documents([document], rules)
+            assert all(finding.code.startswith(("E", "W")) for finding in findings)
 
 
 def test_steps_of_finds_the_action_s_steps_inside_loops_and_passes_over_malformed_inputs():

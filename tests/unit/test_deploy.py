@@ -513,8 +513,8 @@ def test_revision_not_matching_the_whole_pattern_is_refused(revision):
 
 
 def test_revision_matching_the_pattern_passes():
-    """A full commit id passes the anchored pattern."""
-    check_revision(REVISION, "^[0-9a-f]{7,40}$")
+    """A full commit id passes the anchored pattern: the check returns and raises nothing."""
+    assert check_revision(REVISION, "^[0-9a-f]{7,40}$") is None
 
 
 def test_revision_pattern_comes_from_the_runbook_source_even_with_a_prefix(tmp_path):
@@ -598,7 +598,12 @@ def test_lock_held_by_a_deploy_to_the_same_fleet_refuses_naming_it():
 def test_lock_ignores_deploys_to_other_fleets():
     """An execution running on another fleet does not hold the lock."""
     clock = FakeClock()
-    acquire(FakeSSM([], clock, running=[("other-exec", "db")]), _request(), wait=False, notify=print)
+    ssm = FakeSSM([], clock, running=[("other-exec", "db")])
+    waits = []
+    acquire(ssm, _request(), wait=False, notify=waits.append)
+    # It looked at the running execution (its fleet is in its parameters) and let the start go on.
+    assert "GetAutomationExecution" in ssm.calls
+    assert waits == []
 
 
 def test_claim_by_a_younger_start_its_runbook_already_failed_still_yields():

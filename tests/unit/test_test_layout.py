@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,31 @@ def test_only_the_three_folders_and_support_hold_tests():
     folders = {path.relative_to(ROOT / "tests").parts[0] for path in (ROOT / "tests").rglob("test_*.py")}
     assert folders == {"unit", "harness", "e2e"}
     assert not list((ROOT / "tests" / "support").glob("test_*.py"))
+
+
+def _asserts_or_expects(function: ast.FunctionDef) -> bool:
+    """Whether a test's body has an assert, an expected exception (pytest.raises/warns/fail), or a call to
+    a helper named assert_* or _assert_* (which asserts for it)."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", "")
+            if name in ("raises", "warns", "fail") or name.startswith(("assert_", "_assert")):
+                return True
+    return False
+
+
+def test_every_test_asserts_or_expects_an_exception():
+    """No test function passes by running code alone: each asserts, expects an exception, or hands its
+    check to an assert_* helper."""
+    silent = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+        and not _asserts_or_expects(node)
+    ]
+    assert silent == []

@@ -94,17 +94,24 @@ def test_loop_limits_validate_exactly_when_the_engine_runs_them(execute, inputs,
 
 @pytest.mark.parametrize("operator", sorted(OPERATORS))
 def test_the_engine_compares_with_every_operator_the_validator_accepts(operator):
-    """Every branch/loop operator of the SSM facts is one the engine evaluates (a number holds against itself)."""
-    expected = True if operator == "BooleanEquals" else "1"
-    holds({"Variable": expected, operator: expected})
+    """Every branch/loop operator of the SSM facts is one the engine evaluates: a value compared with
+    itself holds, except under the two strict numeric orders."""
+    value = True if operator == "BooleanEquals" else "1"
+    assert holds({"Variable": value, operator: value}) is (
+        operator not in {"NumericGreater", "NumericLesser"}
+    )
 
 
 @pytest.mark.parametrize("type_name", OUTPUT_TYPES)
 def test_the_engine_converts_every_output_type_the_validator_accepts(type_name):
-    """Every output Type of the SSM facts is one the engine converts a selected value to."""
+    """Every output Type of the SSM facts is one the engine converts a selected value to, into the
+    Python value that Type stands for."""
     samples = {"StringList": ["a"], "StringMap": {"k": "v"}, "MapList": [{"k": "v"}], "Boolean": True}
+    converted = {"String": "1", "Integer": 1, "Boolean": True, **samples}
     value = samples.get(type_name, "1")
-    assert to_output_type(value, type_name, "Out") == to_output_type(value, type_name, "Out")
+    result = to_output_type(value, type_name, "Out")
+    assert result == converted[type_name]
+    assert type(result) is type(converted[type_name])
 
 
 @pytest.mark.parametrize(
