@@ -193,14 +193,17 @@ def _write_wrapper(
     folder: Path, name: str, document: Path, host: Host, given: dict[str, list[str]], execution_id: str
 ) -> None:
     """A shell wrapper running the document's scripts as the agent does (Host.script_command: same
-    environment, namespace, mounts), stopping at the first that fails."""
+    environment, namespace, mounts, each within its timeoutSeconds), stopping at the first that fails."""
     content = load_document(document).content
     lines = ["#!/bin/sh"]
     for plugin in plan_plugins(content, resolve_parameters(content, given)):
         commands = plugin.inputs["runCommand"]
         script = folder / f"{name}-{plugin.name}.sh"
         shell_runner.write_script(script, commands if isinstance(commands, list) else commands.splitlines())
-        lines.append(f"{host.script_command(plugin, script, execution_id).shell()} || exit $?")
+        # The agent kills a plugin past its timeoutSeconds (the executionTimeout): so does the peer.
+        seconds = shell_runner.execution_timeout(plugin.inputs.get("timeoutSeconds"))
+        command = host.script_command(plugin, script, execution_id).shell()
+        lines.append(f"timeout --signal=KILL {seconds} {command} || exit $?")
     wrapper = folder / f"{name}.sh"
     wrapper.write_text("\n".join(lines) + "\n")
     wrapper.chmod(0o700)

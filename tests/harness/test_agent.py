@@ -277,6 +277,19 @@ def test_exit_169_fails_and_skips_later_steps(api, start_agent):
     assert (report["status"], report["response_code"]) == ("Failed", 169)
 
 
+def test_a_script_exiting_137_is_timed_out_and_on_failure_exit_does_not_stop_the_rest(api, start_agent):
+    """A script's own exit 137 is reported TimedOut, as the agent's GetStatus does, so `onFailure: exit`
+    (which reacts to Failed only) lets the next step run."""
+    content = shell(("killed", ["exit 137"]), ("later", ["echo ran"]))
+    content["mainSteps"][0]["inputs"]["onFailure"] = "exit"
+    report = run(api, start_agent(), content)
+    assert (plugin(report, "killed")["status"], plugin(report, "killed")["response_code"]) == (
+        "TimedOut",
+        137,
+    )
+    assert plugin(report, "later")["status"] == "Success"
+
+
 def test_reboot_exit_code_is_refused(api, start_agent):
     """Exit 194 (reboot) fails the step: the rehearsal does not reboot hosts."""
     report = run(api, start_agent(), shell(("reboot", ["exit 194"])))

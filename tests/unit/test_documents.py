@@ -170,10 +170,19 @@ def test_documents_pass_strict_validation():
 
 @pytest.mark.parametrize(("document", "name", "definition"), list(command_parameters()))
 def test_every_parameter_is_typed_described_and_fenced(document, name, definition):
-    """Each parameter has a type, a description, ENV_VAR interpolation and an anchored pattern or allowed values."""
+    """Each parameter has a type, a description, an anchored pattern or allowed values, and ENV_VAR
+    interpolation, except executionTimeout: it only sets timeoutSeconds, never reaches a shell, and
+    whether the agent substitutes an ENV_VAR parameter there is not documented."""
     assert definition["type"] in {"String", "StringList"}
     assert len(definition["description"]) > 20
-    assert definition["interpolationType"] == "ENV_VAR"
+    if name == "executionTimeout":
+        assert "interpolationType" not in definition
+        scripts = load_document(ROOT / "documents" / f"{document}.yaml").content["mainSteps"]
+        assert "executionTimeout" not in "\n".join(
+            line for step in scripts for line in step["inputs"]["runCommand"]
+        )
+    else:
+        assert definition["interpolationType"] == "ENV_VAR"
     if "allowedValues" in definition:
         return
     pattern = definition["allowedPattern"]
@@ -556,3 +565,18 @@ def test_execution_timeout_is_the_plugin_timeout_the_agent_gets(name, default):
     assert int(plugin.inputs["timeoutSeconds"]) == 42
     [plugin] = plan_plugins(content, resolve_parameters(content, given))
     assert int(plugin.inputs["timeoutSeconds"]) == default
+
+
+@pytest.mark.parametrize("document", COMMAND_DOCUMENTS, ids=lambda path: path.stem)
+@pytest.mark.parametrize(("child", "agent_sees"), [(194, 1), (168, 1), (169, 1), (137, 1), (3, 3), (0, 0)])
+def test_no_child_exit_code_the_agent_gives_a_meaning_reaches_it(tmp_path, document, child, agent_sees):
+    """A child that exits 137, 168, 169 or 194 (killed; skip the rest as success or failure; reboot and run
+    again) under `set -e` ends the script with 1, which the agent reads as a plain failure; other codes pass."""
+    [step] = load_document(document).content["mainSteps"][:1]
+    lines = step["inputs"]["runCommand"]
+    prologue = lines[: next(i for i, line in enumerate(lines) if line.startswith("trap ")) + 1]
+    script = tmp_path / "_script.sh"
+    script.write_text("\n".join([*prologue, f"sh -c 'exit {child}'", "echo unreachable"]) + "\n")
+    script.chmod(0o700)
+    ran = subprocess.run(["sh", "-c", str(script)], capture_output=True, text=True, check=False)
+    assert (ran.returncode, ran.stdout) == (agent_sees, "unreachable\n" if child == 0 else "")

@@ -418,11 +418,8 @@ def test_host_commands_get_a_bounded_execution_timeout_that_their_step_outlasts(
     step = next(s for s in run_commands(document) if s["name"] == step_name)
     assert step["inputs"]["Parameters"]["executionTimeout"] == HOST_COMMAND_BOUNDS[(runbook, step_name)]
     command = load_document(ROOT / "documents" / f"{step['inputs']['DocumentName']}.yaml").content
-    # The document turns the parameter into its plugin's timeout, so the agent stops the command too.
-    assert [s["inputs"]["timeoutSeconds"] for s in command["mainSteps"]][:1] in (
-        ["{{ executionTimeout }}"],
-        [600],  # releaseflow-CheckoutRevision: two plugins of their own, bounded on the service side only
-    )
+    # The document turns the parameter into its one plugin's timeout, so the agent stops the command too.
+    assert [s["inputs"]["timeoutSeconds"] for s in command["mainSteps"]] == ["{{ executionTimeout }}"]
     pattern = command["parameters"]["executionTimeout"]["allowedPattern"]
     bound = step["inputs"]["Parameters"]["executionTimeout"].strip("{} ")
     if bound in DEPLOY.content["parameters"]:

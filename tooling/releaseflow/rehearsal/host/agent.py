@@ -251,7 +251,9 @@ def _shell_result(plugin: Plugin, result: shell_runner.ScriptResult, start: str)
     code, stdout, stderr = result.exit_code, result.stdout, result.stderr
     if result.cancelled:
         status = "Cancelled"
-    elif result.timed_out:
+    elif result.timed_out or code == shell_runner.KILLED_EXIT_CODE:
+        # pluginutil_unix.go GetStatus: a script's own exit 137 is the agent's "stopped preemptively"
+        # code, reported TimedOut (not Failed: onFailure: exit does not react to it).
         status = "TimedOut"
     elif code == 0:
         status = "Success"
