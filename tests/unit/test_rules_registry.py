@@ -55,6 +55,14 @@ def test_rule_documents_itself(rule):
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
+def test_rule_texts_stand_alone(rule):
+    """A rule's why and docstring, published in docs/rules.md, name no internal notes and no issue number."""
+    for text in (rule.why, rule.module.__doc__):
+        assert "SSM-FACTS" not in text
+        assert re.search(r"\bissue \d+", text, re.IGNORECASE) is None
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
 def test_rule_has_good_and_bad_fixtures(rule):
     """Every rule has at least one good and one bad fixture document."""
     for kind in ("good", "bad"):
