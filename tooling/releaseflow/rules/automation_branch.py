@@ -18,6 +18,7 @@ WHY = (
     "NumericLesserOrEquals and BooleanEquals. The user guide: the system validates each operation "
     "when the runbook is created and refuses unsupported ones."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-branch.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -22,9 +22,9 @@ WHY = (
     "recommended) and, for Python, calls the function its `Handler` names "
     "(`def handler(events, context)`). The user guide: Handler is required for Python and not "
     "supported for PowerShell; runbooks using Python 3.6 to 3.8 cannot be created, updated or run "
-    "(blocked on 2025-02-18), and python3.9 was blocked later in 2025. "
-    "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
+    "(blocked on 2025-02-18), and python3.9 was blocked later in 2025."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 KNOWN = PYTHON_RUNTIMES + POWERSHELL_RUNTIMES
 

@@ -19,6 +19,7 @@ WHY = (
     "MaxConcurrency matching `^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$` and a MaxErrors matching "
     "`^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$`."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 RATE_PATTERNS = {
     "MaxConcurrency": re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$"),

@@ -26,6 +26,7 @@ WHY = (
     "Iterators and LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap. "
     "Iterators is a list, or a {{ reference }} to a parameter or step output of a list type."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-loop.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -18,6 +18,7 @@ WHY = (
     "StringList, StringMap and MapList. An output that names no step output is empty in every "
     "execution, which operators read as a result."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-outputs-inputs.html"
 
 OUTPUT_FIELDS = ("Name", "Selector", "Type")
 

@@ -21,6 +21,7 @@ WHY = (
     "`{{ LoopStep.CurrentIteratorValue }}`. A reference to nothing is not substituted: the literal "
     "braces reach the API call or the host, and fail there at run time."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-variables.html"
 
 GLOBALS = frozenset(
     {

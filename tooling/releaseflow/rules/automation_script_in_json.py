@@ -17,6 +17,7 @@ WHY = (
     "Attachment input parameter\". A warning, not an error: AWS's own JSON runbooks are not all "
     "consistent with it."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -17,6 +17,7 @@ WHY = (
     "is recommended) with a few months' notice: runbooks on the next-oldest ones are the next to "
     "break, and PowerShell Core 6.0 / 7.0 run on .NET releases that are out of support."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

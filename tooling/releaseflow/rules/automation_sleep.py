@@ -18,6 +18,7 @@ WHY = (
     'guide: "Automation supports a maximum delay of 604799 seconds (7 days)", a negative duration is '
     "refused, and without a Timestamp a Duration is required."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-sleep.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -19,6 +19,7 @@ WHY = (
     "aws:waitForAwsResourceProperty). Command plugins such as aws:runShellScript are not Automation "
     "actions; SSM refuses the runbook when it is created."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 ACTION = re.compile(r"^aws:[a-zA-Z]{3,40}$")
 

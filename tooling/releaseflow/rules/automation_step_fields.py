@@ -20,6 +20,7 @@ WHY = (
     "onCancel either. An unknown field is usually a typo (onfailure, maxAttempt) that leaves the "
     "step without the behaviour its author meant."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 ON_FAILURE = re.compile(r"^(Abort|Continue|step:.+)$")
 ON_CANCEL = re.compile(r"^(Abort|step:.+)$")

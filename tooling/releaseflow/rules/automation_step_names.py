@@ -17,6 +17,7 @@ WHY = (
     "Outputs and jumps name steps, so a duplicate makes `step:NAME` and `{{ NAME.Output }}` "
     "ambiguous; nested loop steps count too."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 NAME = re.compile(r"^[a-zA-Z0-9_]+$")
 

@@ -25,6 +25,7 @@ WHY = (
     "its nested steps, so their onFailure/onCancel may name the loop's siblings; their nextStep and "
     "branch targets are kept inside the loop (conservative: the user guide does not say)."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-branchdocs.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -19,6 +19,7 @@ WHY = (
     "too, as Amazon Linux's sh is bash) and shellcheck's error-level findings "
     "(https://www.shellcheck.net/wiki/); without shellcheck, `sh -n` alone, said once."
 )
+SOURCE = "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/plugins/runscript/runscript.go"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

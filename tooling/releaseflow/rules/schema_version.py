@@ -13,6 +13,7 @@ WHY = (
     "SSM files a document by its schemaVersion, which must be a string: a YAML number such as 2.2 is "
     "rejected. Command documents are written in 1.2, 2.0 or 2.2, Automation runbooks in 0.3."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 _SUPPORTED = ", ".join(sorted(DOCUMENT_TYPES))
 
