@@ -1,4 +1,4 @@
-"""The rule registry: well-formed codes and texts, fixtures for every rule, no crash on bad input, docs current.
+"""The rule registry: well-formed codes, texts and AWS sources, fixtures for every rule, no crash on bad input, docs current.
 
 Regenerate docs/rules.md after adding or changing a rule:
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from releaseflow.documents import DOCUMENT_SUFFIXES, Document, parse_document
 from releaseflow.rules import all_rules
-from releaseflow.rules._table import render_table
+from releaseflow.rules._table import PARSE_ROW, render_table
 from releaseflow.validation import PARSE_ERROR, Context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,20 @@ UPDATE = os.environ.get("UPDATE_FIXTURES") == "1"
 RULES = all_rules()
 # Values of every wrong type, to put where a document expects something else.
 WRONG_VALUES = (None, True, 7, 2.5, "text", "{{ Missing }}", [], ["a", 1, None], {}, {"k": [None]})
+
+
+def source_problem(url) -> str | None:
+    """What keeps `url` from being a rule's SOURCE, or None for one https URL on docs.aws.amazon.com or in a github.com/aws/ repository."""
+    if not isinstance(url, str) or not url:
+        return "no SOURCE"
+    parts = urlsplit(url)
+    if parts.scheme != "https" or any(character.isspace() for character in url):
+        return f"{url!r} is not one https URL"
+    if parts.netloc == "docs.aws.amazon.com" and parts.path.strip("/"):
+        return None
+    if parts.netloc == "github.com" and re.fullmatch(r"/aws/[^/]+/.+", parts.path):
+        return None
+    return f"{url!r} is neither on docs.aws.amazon.com nor in a github.com/aws/ repository"
 
 
 def fixture_documents() -> list[Document]:
@@ -52,6 +67,47 @@ def test_rule_documents_itself(rule):
     assert isinstance(rule.why, str) and len(rule.why) > 20
     assert rule.module.__doc__ and "\n" not in rule.module.__doc__.strip()
     assert callable(rule.module.check)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
+def test_rule_texts_stand_alone(rule):
+    """A rule's why and docstring, published in docs/rules.md, name no internal notes and no issue number."""
+    for text in (rule.why, rule.module.__doc__):
+        assert "SSM-FACTS" not in text
+        assert re.search(r"\bissue \d+", text, re.IGNORECASE) is None
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
+def test_rule_names_its_aws_source(rule):
+    """Every rule has SOURCE, an AWS page or SSM agent file, as a field: its why does not carry AWS URLs."""
+    assert source_problem(rule.source) is None, f"{rule.code}: {source_problem(rule.source)}"
+    assert "docs.aws.amazon.com" not in rule.why and "github.com/aws/" not in rule.why
+
+
+def test_parse_error_row_names_its_aws_source():
+    """The E001 row, which no rule module carries, has a source of the same kind."""
+    assert source_problem(PARSE_ROW[-1]) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "",
+        "docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html",
+        "http://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html",
+        "https://docs.aws.amazon.com/",
+        "https://docs.aws.amazon.com.example.com/systems-manager/latest/userguide/automation-actions.html",
+        "https://docs.aws.amazon.com/a.html https://docs.aws.amazon.com/b.html",
+        "https://github.com/awsdocs/aws-systems-manager-user-guide/blob/main/doc_source/automation-actions.md",
+        "https://github.com/aws-samples/x/blob/main/y.go",
+        "https://github.com/aws/amazon-ssm-agent",
+        "https://www.shellcheck.net/wiki/",
+    ],
+)
+def test_source_check_refuses_what_is_not_one_aws_url(url):
+    """A missing SOURCE, plain http, another host, two URLs or a bare repository is not a rule's source."""
+    assert source_problem(url) is not None
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
@@ -122,3 +178,4 @@ def test_rules_doc_is_current():
         RULES_DOC.write_text(expected)
     assert RULES_DOC.read_text() == expected
     assert all(f"| {rule.code} |" in expected for rule in RULES)
+    assert all(f"]({rule.source}) |\n" in expected for rule in RULES)

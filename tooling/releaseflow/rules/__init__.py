@@ -1,4 +1,4 @@
-"""The validation rules: one module per rule, each exposing CODE, SUMMARY, WHY and check()."""
+"""The validation rules: one module per rule, each exposing CODE, SUMMARY, WHY, SOURCE and check()."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from types import ModuleType
 
 @dataclass(frozen=True)
 class Rule:
-    """A loaded rule module. `check(document, context)` yields Findings."""
+    """A loaded rule module. `check(document, context)` yields Findings.
+
+    `source`: the one AWS page (user guide, API reference) or SSM agent source file the rule's facts
+    come from; empty when the module lacks SOURCE, which the registry test refuses.
+    """
 
     code: str
     summary: str
     why: str
+    source: str
     module: ModuleType
 
     def check(self, document, context) -> Iterator:
@@ -29,5 +34,5 @@ def all_rules() -> list[Rule]:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        rules.append(Rule(module.CODE, module.SUMMARY, module.WHY, module))
+        rules.append(Rule(module.CODE, module.SUMMARY, module.WHY, getattr(module, "SOURCE", ""), module))
     return sorted(rules, key=lambda rule: rule.code)

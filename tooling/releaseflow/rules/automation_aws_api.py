@@ -27,9 +27,9 @@ WHY = (
     "select from the response with JSONPath; the action runs boto3, which refuses an unknown or "
     "mistyped parameter. Checked against botocore's service models, the ones boto3 ships: a misspelt "
     "Api, a parameter boto3 would refuse or a selector whose first member the response never has "
-    "fails only when the step runs. "
-    "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeAwsApi.html"
+    "fails only when the step runs."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeAwsApi.html"
 
 ACTIONS = ("aws:executeAwsApi", "aws:waitForAwsResourceProperty", "aws:assertAwsResourceProperty")
 # Inputs the action itself reads; every other input goes to the API call.

@@ -12,11 +12,13 @@ from releaseflow.rules._common import finding
 CODE = "E206"
 SUMMARY = "aws:branch Choices are well formed"
 WHY = (
-    "SSM-FACTS: aws:branch `Choices` [{NextStep, Variable, op}] with And/Or/Not; ops StringEquals, "
-    "EqualsIgnoreCase, StartsWith, EndsWith, Contains, NumericEquals, NumericGreater, NumericLesser, "
-    "NumericGreaterOrEquals, NumericLesserOrEquals, BooleanEquals. The user guide: the system "
-    "validates each operation when the runbook is created and refuses unsupported ones."
+    "aws:branch `Choices` is a list of choices, each a NextStep, a Variable and one operator, "
+    "combined with And, Or and Not; the operators are StringEquals, EqualsIgnoreCase, StartsWith, "
+    "EndsWith, Contains, NumericEquals, NumericGreater, NumericLesser, NumericGreaterOrEquals, "
+    "NumericLesserOrEquals and BooleanEquals. The user guide: the system validates each operation "
+    "when the runbook is created and refuses unsupported ones."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-branch.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

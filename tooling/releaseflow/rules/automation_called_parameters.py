@@ -25,6 +25,7 @@ WHY = (
     "rules/_aws_owned.py; where that list is partial, only names differing in case are refused. "
     "aws:runCommand names to validated documents are E212's."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html"
 
 # The input that carries the called document's parameters, by action.
 PARAMETER_INPUTS = {"aws:runCommand": "Parameters", "aws:executeAutomation": "RuntimeParameters"}

@@ -18,12 +18,13 @@ from releaseflow.ssm import BLOCKED_RUNTIMES, POWERSHELL_RUNTIMES, PYTHON_RUNTIM
 CODE = "E208"
 SUMMARY = "aws:executeScript has a supported Runtime, a Handler for Python and a Script or Attachment"
 WHY = (
-    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.8 blocked), `Handler` "
-    "(`def handler(events, context)`), `Script` or `Attachment`. The user guide: Handler is required "
-    "for Python and not supported for PowerShell; runbooks using Python 3.6-3.8 can no longer be "
-    "created, updated or run (since 2025-02-18), and 3.9 followed in 2025 (issue 11). "
-    "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
+    "aws:executeScript runs a `Script` or an `Attachment` with a `Runtime` (python3.11 is "
+    "recommended) and, for Python, calls the function its `Handler` names "
+    "(`def handler(events, context)`). The user guide: Handler is required for Python and not "
+    "supported for PowerShell; runbooks using Python 3.6 to 3.8 cannot be created, updated or run "
+    "(blocked on 2025-02-18), and python3.9 was blocked later in 2025."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 KNOWN = PYTHON_RUNTIMES + POWERSHELL_RUNTIMES
 

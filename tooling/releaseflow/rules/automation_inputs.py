@@ -13,12 +13,13 @@ from releaseflow.rules._common import describe, finding
 CODE = "E205"
 SUMMARY = "Automation step inputs match their action"
 WHY = (
-    "The SSM user guide (automation-action-*) lists each action's inputs and which are required; "
-    "aws:executeAwsApi, aws:waitForAwsResourceProperty and aws:assertAwsResourceProperty also take "
-    "the called API's parameters. SSM-FACTS, aws:runCommand: DocumentName required, InstanceIds "
-    "(max 50), MaxConcurrency `^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$`, MaxErrors "
+    "The user guide lists each action's inputs and which are required; aws:executeAwsApi, "
+    "aws:waitForAwsResourceProperty and aws:assertAwsResourceProperty also take the called API's "
+    "parameters. aws:runCommand requires DocumentName, takes at most 50 InstanceIds, a "
+    "MaxConcurrency matching `^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$` and a MaxErrors matching "
     "`^([1-9][0-9]*|[0]|[1-9][0-9]%|[0-9]%|100%)$`."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 RATE_PATTERNS = {
     "MaxConcurrency": re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$"),

@@ -21,11 +21,12 @@ from releaseflow.ssm import MAX_LOOP_ITERATIONS as MAX_ITERATIONS
 CODE = "E210"
 SUMMARY = "aws:loop inputs are well formed"
 WHY = (
-    "SSM-FACTS: aws:loop `Iterators` (<= 100 values) + `IteratorDataType`, or `LoopCondition`; "
-    "`Steps` (nested); `MaxIterations` (<= 100). The user guide: specify only one of Iterators and "
-    "LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap. Iterators is a list, "
-    "or a {{ reference }} to a parameter or step output of a list type."
+    "aws:loop takes `Iterators` (at most 100 values) with `IteratorDataType`, or a `LoopCondition`; "
+    "its nested `Steps`; and `MaxIterations` (at most 100). The user guide: specify only one of "
+    "Iterators and LoopCondition; IteratorDataType is Boolean, Integer, String or StringMap. "
+    "Iterators is a list, or a {{ reference }} to a parameter or step output of a list type."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-loop.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

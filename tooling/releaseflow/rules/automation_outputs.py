@@ -13,10 +13,12 @@ from releaseflow.ssm import OUTPUT_TYPES
 CODE = "E209"
 SUMMARY = "Automation step outputs and runbook outputs are well formed and resolve"
 WHY = (
-    "SSM-FACTS: step `outputs` [{Name, Selector (JSONPath), Type}]; top-level `outputs` (list of "
-    '"Step.Output"). Types are String, Integer, Boolean, StringList, StringMap, MapList. An output '
-    "that names no step output is empty in every execution, which operators read as a result."
+    "A step declares `outputs` as a list of Name, Selector (JSONPath) and Type; the runbook's "
+    'top-level `outputs` is a list of "Step.Output" names. Types are String, Integer, Boolean, '
+    "StringList, StringMap and MapList. An output that names no step output is empty in every "
+    "execution, which operators read as a result."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-outputs-inputs.html"
 
 OUTPUT_FIELDS = ("Name", "Selector", "Type")
 

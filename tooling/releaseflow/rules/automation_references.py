@@ -15,11 +15,13 @@ from releaseflow.ssm import LOOP_OUTPUTS
 CODE = "E211"
 SUMMARY = "Automation {{ }} references resolve"
 WHY = (
-    "SSM-FACTS: variables `{{global:ACCOUNT_ID}}`, `{{global:DATE}}`, `{{global:DATE_TIME}}`, "
-    "`{{global:AWS_PARTITION}}`, `{{global:REGION}}`, `{{automation:EXECUTION_ID}}`, `{{Step.Output}}`; "
-    "nested loop steps read `{{ LoopStep.CurrentIteratorValue }}`. A reference to nothing is not "
-    "substituted: the literal braces reach the API call or the host, and fail there at run time."
+    "A runbook's {{ }} name a parameter, a step output (`{{Step.Output}}`) or a variable: "
+    "`{{global:ACCOUNT_ID}}`, `{{global:DATE}}`, `{{global:DATE_TIME}}`, `{{global:AWS_PARTITION}}`, "
+    "`{{global:REGION}}`, `{{automation:EXECUTION_ID}}`; nested loop steps also read "
+    "`{{ LoopStep.CurrentIteratorValue }}`. A reference to nothing is not substituted: the literal "
+    "braces reach the API call or the host, and fail there at run time."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-variables.html"
 
 GLOBALS = frozenset(
     {

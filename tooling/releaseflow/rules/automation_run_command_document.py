@@ -14,11 +14,14 @@ from releaseflow.rules._parameters import declared_names, parameters
 CODE = "E212"
 SUMMARY = "aws:runCommand DocumentName and Parameters match a validated Command document"
 WHY = (
-    'SSM-FACTS: aws:runCommand `DocumentName` (required), `Parameters`; "Parameter types are checked '
-    'when the runbook is created". SendCommand refuses a parameter the document does not declare and '
-    "a missing required one, so the step fails on every host at deploy time. A DocumentName that is a "
-    "{{ parameter }}, an ARN or an AWS-owned document cannot be checked offline and is skipped."
+    "aws:runCommand takes a `DocumentName` (required) and the document's `Parameters`, and the user "
+    'guide on document parameters says "Only when you use the aws:runCommand action are parameter '
+    'types validated when you create the SSM document". SendCommand refuses a parameter the '
+    "document does not declare and a missing required one, so the step fails on every host at deploy "
+    "time. A DocumentName that is a {{ parameter }}, an ARN or an AWS-owned document cannot be "
+    "checked offline and is skipped."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-runcommand.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

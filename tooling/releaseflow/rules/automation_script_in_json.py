@@ -12,10 +12,12 @@ from releaseflow.rules._common import finding
 CODE = "W202"
 SUMMARY = "aws:executeScript Script in a JSON runbook"
 WHY = (
-    'SSM-FACTS: `Script` (not in JSON runbooks) or `Attachment`. The user guide: Script "is not '
-    "supported for JSON runbooks. JSON runbooks must provide script content using the Attachment "
-    "input parameter\". A warning, not an error: AWS's own JSON runbooks are not all consistent with it."
+    "aws:executeScript takes its code as `Script` or as an `Attachment`, and the user guide: Script "
+    '"is not supported for JSON runbooks. JSON runbooks must provide script content using the '
+    "Attachment input parameter\". A warning, not an error: AWS's own JSON runbooks are not all "
+    "consistent with it."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -20,9 +20,9 @@ WHY = (
     "the function the Handler names with two arguments, `def handler(events, context)`. A syntax error, "
     "syntax newer than the Runtime, or a missing or mis-declared handler passes CreateDocument and "
     "fails the step when it runs. Checked with Python's own parser at the Runtime's version "
-    "(ast.parse feature_version). "
-    "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
+    "(ast.parse feature_version)."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -13,10 +13,11 @@ from releaseflow.ssm import OLD_RUNTIMES
 CODE = "W201"
 SUMMARY = "aws:executeScript uses an old runtime"
 WHY = (
-    "SSM-FACTS: aws:executeScript `Runtime` (python3.11 recommended; 3.6-3.9 blocked, E208). AWS blocked "
-    "the older Python runtimes with a few months' notice; runbooks on the next-oldest ones are the "
-    "next to break, and PowerShell Core 6.0 / 7.0 run on .NET releases that are out of support."
+    "AWS blocks old aws:executeScript runtimes (python3.6 to python3.9 are refused, E208; python3.11 "
+    "is recommended) with a few months' notice: runbooks on the next-oldest ones are the next to "
+    "break, and PowerShell Core 6.0 / 7.0 run on .NET releases that are out of support."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-executeScript.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

@@ -14,9 +14,11 @@ from releaseflow.ssm import duration_seconds, parse_timestamp
 CODE = "E207"
 SUMMARY = "aws:sleep Duration and Timestamp are valid ISO 8601 and within the limit"
 WHY = (
-    "SSM-FACTS: aws:sleep `Duration` ISO 8601 (PT10S) or `Timestamp`; max 604799 s. The user guide: "
-    "a negative duration is refused, and without a Timestamp a Duration is required."
+    "aws:sleep waits for an ISO 8601 `Duration` (PT10S) or until an ISO 8601 `Timestamp`. The user "
+    'guide: "Automation supports a maximum delay of 604799 seconds (7 days)", a negative duration is '
+    "refused, and without a Timestamp a Duration is required."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-sleep.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

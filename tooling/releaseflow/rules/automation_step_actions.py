@@ -14,10 +14,12 @@ from releaseflow.ssm import ACTIONS
 CODE = "E202"
 SUMMARY = "Automation steps have a known action"
 WHY = (
-    "SSM-FACTS: `action` (`^aws:[a-zA-Z]{3,40}$`) is one of approve, assertAwsResourceProperty, "
-    "branch, ... waitForAwsResourceProperty. Command plugins such as aws:runShellScript are not "
-    "Automation actions; SSM refuses the runbook when it is created."
+    "A step's `action` matches `^aws:[a-zA-Z]{3,40}$` and is one of the Automation actions the user "
+    "guide lists (aws:approve, aws:assertAwsResourceProperty, aws:branch, ... "
+    "aws:waitForAwsResourceProperty). Command plugins such as aws:runShellScript are not Automation "
+    "actions; SSM refuses the runbook when it is created."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 ACTION = re.compile(r"^aws:[a-zA-Z]{3,40}$")
 

@@ -14,12 +14,13 @@ from releaseflow.ssm import STEP_FIELDS
 CODE = "E203"
 SUMMARY = "Automation step fields are known and well typed"
 WHY = (
-    "SSM-FACTS: step fields are name, action, inputs, description, maxAttempts (default 1), "
-    "timeoutSeconds, onFailure (Abort | Continue | step:NAME), onCancel (Abort | step:NAME; not on "
-    "aws:loop), isEnd, nextStep, isCritical, outputs. The user guide adds that aws:updateVariable "
-    "does not support onCancel either. An unknown field is usually a typo (onfailure, maxAttempt) that "
-    "leaves the step without the behaviour its author meant."
+    "A step's fields are name, action, inputs, description, maxAttempts (default 1), timeoutSeconds, "
+    "onFailure (Abort | Continue | step:NAME), onCancel (Abort | step:NAME; not on aws:loop), isEnd, "
+    "nextStep, isCritical and outputs. The user guide adds that aws:updateVariable does not support "
+    "onCancel either. An unknown field is usually a typo (onfailure, maxAttempt) that leaves the "
+    "step without the behaviour its author meant."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 ON_FAILURE = re.compile(r"^(Abort|Continue|step:.+)$")
 ON_CANCEL = re.compile(r"^(Abort|step:.+)$")

@@ -13,9 +13,11 @@ from releaseflow.rules._common import describe, finding
 CODE = "E201"
 SUMMARY = "Automation step names are present, well formed and unique"
 WHY = (
-    "SSM-FACTS: step fields `name` (required, unique, `^[a-zA-Z0-9_]+$`). Outputs and jumps name "
-    "steps, so a duplicate makes `step:NAME` and `{{ NAME.Output }}` ambiguous; nested loop steps count too."
+    "A step's `name` is required, unique across the runbook's steps and matches `^[a-zA-Z0-9_]+$`. "
+    "Outputs and jumps name steps, so a duplicate makes `step:NAME` and `{{ NAME.Output }}` "
+    "ambiguous; nested loop steps count too."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-actions.html"
 
 NAME = re.compile(r"^[a-zA-Z0-9_]+$")
 

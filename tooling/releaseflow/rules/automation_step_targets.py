@@ -19,12 +19,13 @@ CODE = "E204"
 FAILURE_FIELDS = ("onFailure", "onCancel")
 SUMMARY = "Automation jump targets name a step in the same step list"
 WHY = (
-    "SSM-FACTS: onFailure/onCancel `step:NAME`, `nextStep` and aws:branch `NextStep`/`Default` name "
+    "onFailure and onCancel (`step:NAME`), `nextStep` and aws:branch's `NextStep` and `Default` name "
     "the step to run next. A misspelt target surfaces only when that path runs, typically the "
     "failure path during an incident. The user guide (aws:loop): the loop inherits the onFailure of "
     "its nested steps, so their onFailure/onCancel may name the loop's siblings; their nextStep and "
-    "branch targets are kept inside the loop (conservative: unverified)."
+    "branch targets are kept inside the loop (conservative: the user guide does not say)."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-branchdocs.html"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

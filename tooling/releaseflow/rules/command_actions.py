@@ -15,6 +15,9 @@ WHY = (
     "aws:runDocument, aws:configurePackage, ...); aws:runDocument and aws:downloadContent need 2.2. "
     "An unknown action fails on every host, after the document was published."
 )
+SOURCE = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html"
+)
 
 
 def check(document, context) -> Iterator:

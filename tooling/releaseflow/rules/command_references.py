@@ -15,6 +15,7 @@ WHY = (
     "The agent substitutes {{ Name }} with declared parameters and {{ ssm:/path }} from Parameter Store; "
     "anything else reaches the host as written. A parameter's default cannot refer to another parameter."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 SSM_PREFIX = "ssm:"
 

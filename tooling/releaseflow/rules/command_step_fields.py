@@ -14,6 +14,9 @@ WHY = (
     "A Command document step has action, name, inputs and optionally precondition. Step control "
     "(onFailure, onSuccess, finallyStep) goes inside inputs, unlike Automation, where it is a step field."
 )
+SOURCE = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html"
+)
 
 FIELDS = ("action", "name", "inputs", "precondition", "description")
 REQUIRED = {"action": str, "name": str, "inputs": dict}

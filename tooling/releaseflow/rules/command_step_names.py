@@ -14,6 +14,9 @@ WHY = (
     "Step names should be unique: the agent keys plugin results by name, so a second step of the same "
     "name hides the first one's status and output."
 )
+SOURCE = (
+    "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/framework/runpluginutil/runpluginutil.go"
+)
 
 # Conservative: the characters AWS's own Command documents use in step names.
 NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,128}")

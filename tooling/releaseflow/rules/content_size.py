@@ -9,6 +9,7 @@ from releaseflow.rules._common import finding
 CODE = "E005"
 SUMMARY = "content larger than 64 KB"
 WHY = "CreateDocument and UpdateDocument refuse content over 64 KB."
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html"
 
 LIMIT = 64 * 1024
 

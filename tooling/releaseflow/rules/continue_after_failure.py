@@ -13,6 +13,9 @@ WHY = (
     "When a step fails, later steps still run unless the failed step has `onFailure: exit`: a deploy "
     "would restart services on a failed checkout."
 )
+SOURCE = (
+    "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/framework/runpluginutil/runpluginutil.go"
+)
 
 
 def check(document, context) -> Iterator:

@@ -14,6 +14,7 @@ WHY = (
     "The file stem is the document name: `^[a-zA-Z0-9_\\-.]{3,128}$`, and names starting with aws, "
     "amazon or amzn (any case) are reserved for AWS's own documents, which are accepted as copies."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html"
 
 NAME = re.compile(r"[a-zA-Z0-9_\-.]{3,128}")
 

@@ -9,6 +9,7 @@ from releaseflow.rules._common import finding
 CODE = "E004"
 SUMMARY = "mainSteps missing, empty, or not a list of steps"
 WHY = "mainSteps is required and holds at least one step, run in order (runtimeConfig in schema 1.2)."
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 
 def check(document, context) -> Iterator:

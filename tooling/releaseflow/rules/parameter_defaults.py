@@ -18,6 +18,7 @@ WHY = (
     "allowedValues, match allowedPattern (unanchored, Go regexp.MatchString) and respect "
     "minChars/maxChars/minItems/maxItems, or every run that relies on it fails."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 
 def check(document, context) -> Iterator:

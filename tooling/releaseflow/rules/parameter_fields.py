@@ -18,6 +18,7 @@ WHY = (
     "service reads more (AWS's own runbooks use lookaround and {1,2048}), so a runbook's pattern is an "
     "error only when no engine reads it."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 _COMMON_FIELDS = (
     "type",

@@ -10,6 +10,9 @@ from releaseflow.rules._common import describe, finding
 CODE = "E011"
 SUMMARY = "parameter name not alphanumeric"
 WHY = "Parameter names must match `^[a-zA-Z0-9]+$`; they also become SSM_<Name> environment variables."
+SOURCE = (
+    "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/framework/docparser/parameters/parameters.go"
+)
 
 NAME = re.compile(r"[a-zA-Z0-9]+")
 

@@ -17,6 +17,7 @@ WHY = (
     "Integer, Boolean, MapList, StringMap and AWS resource types such as AWS::EC2::Instance::Id and "
     "List<AWS::EC2::Instance::Id>."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 
 def check(document, context) -> Iterator:

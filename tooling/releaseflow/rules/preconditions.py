@@ -15,6 +15,7 @@ WHY = (
     'Linux|Windows|MacOS; any other operator fails the step ("Unrecognized precondition"). Preconditions '
     "are available in schema version 2.2 only: in 2.0 the agent fails the step."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-schemas-features.html"
 
 PLATFORMS = tuple(platform.lower() for platform in PLATFORM_TYPES)
 

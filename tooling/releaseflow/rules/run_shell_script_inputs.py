@@ -15,6 +15,9 @@ WHY = (
     "aws:runShellScript reads runCommand (StringList, required), workingDirectory and timeoutSeconds; "
     "runCommand may also be one {{ Param }} that holds a StringList."
 )
+SOURCE = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html"
+)
 
 INPUTS = ("runCommand", "workingDirectory", "timeoutSeconds", *CONTROL_INPUTS)
 

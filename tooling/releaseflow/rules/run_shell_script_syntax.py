@@ -13,12 +13,13 @@ from releaseflow.rules._shell import problems
 CODE = "E108"
 SUMMARY = "aws:runShellScript script that does not parse or has a shellcheck error"
 WHY = (
-    "SSM-FACTS: the agent joins the runCommand lines with \\n into one _script.sh and runs it with "
-    "sh (a #! line picks the interpreter). A syntax error passes CreateDocument and fails the step "
-    "on every host. Checked with `sh -n` (`bash -n` under #!/bin/bash; without #!, only what bash "
-    "refuses too, as Amazon Linux's sh is bash) and shellcheck's error-level findings "
+    "The agent joins the runCommand lines with \\n into one _script.sh and runs it with sh (a #! "
+    "line picks the interpreter). A syntax error passes CreateDocument and fails the step on every "
+    "host. Checked with `sh -n` (`bash -n` under #!/bin/bash; without #!, only what bash refuses "
+    "too, as Amazon Linux's sh is bash) and shellcheck's error-level findings "
     "(https://www.shellcheck.net/wiki/); without shellcheck, `sh -n` alone, said once."
 )
+SOURCE = "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/plugins/runscript/runscript.go"
 
 
 def check(document: Document, context) -> Iterator[Finding]:

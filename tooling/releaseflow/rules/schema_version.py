@@ -10,9 +10,10 @@ from releaseflow.rules._common import describe, finding
 CODE = "E002"
 SUMMARY = "schemaVersion missing, not a string, or unsupported"
 WHY = (
-    'SSM files a document by its schemaVersion, which must be a string: "a YAML number 2.2 is '
-    'rejected". Command documents are written in 1.2, 2.0 or 2.2, Automation runbooks in 0.3.'
+    "SSM files a document by its schemaVersion, which must be a string: a YAML number such as 2.2 is "
+    "rejected. Command documents are written in 1.2, 2.0 or 2.2, Automation runbooks in 0.3."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 _SUPPORTED = ", ".join(sorted(DOCUMENT_TYPES))
 

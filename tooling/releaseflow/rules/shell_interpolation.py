@@ -18,6 +18,9 @@ WHY = (
     'fallback for old agents, `if [ -z "${SSM_Name+x}" ]; then export SSM_Name="{{Name}}"; fi`, is '
     "accepted for a parameter limited by allowedValues or an anchored allowedPattern."
 )
+SOURCE = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html"
+)
 
 
 def _fallback(name: str) -> re.Pattern:

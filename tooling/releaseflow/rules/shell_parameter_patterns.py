@@ -16,6 +16,7 @@ WHY = (
     "allowedPattern is not anchored: the agent checks it with Go regexp.MatchString, which matches anywhere "
     "in the value, so `[a-z]+` accepts `main; rm -rf /`. Scripts run as root: write `^...$`."
 )
+SOURCE = "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/framework/docparser/paramvalidator/allowedregexparamvalidator/allowedregexparamvalidator.go"
 
 # Inputs of aws:runShellScript whose values end up in the shell script or its command line.
 SHELL_INPUTS = ("runCommand", "workingDirectory")

@@ -10,6 +10,9 @@ from releaseflow.rules._common import describe, finding
 CODE = "E105"
 SUMMARY = "Command step onFailure/onSuccess/finallyStep invalid"
 WHY = "Step control inputs: onFailure exit|successAndExit, onSuccess exit, finallyStep true (last step only)."
+SOURCE = (
+    "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-command-ssm-plugin-reference.html"
+)
 
 CHOICES = {"onFailure": ("exit", "successAndExit"), "onSuccess": ("exit",)}
 

@@ -14,6 +14,7 @@ WHY = (
     "timeoutSeconds: default 3600, range 5..172800; out-of-range or non-numeric values are silently "
     "reset to 3600."
 )
+SOURCE = "https://github.com/aws/amazon-ssm-agent/blob/mainline/agent/plugins/pluginutil/pluginutil.go"
 
 LOW, HIGH = 5, 172800
 

@@ -12,6 +12,7 @@ WHY = (
     "SSM rejects unknown top-level keys. Command documents have schemaVersion, description, "
     "parameters and mainSteps (runtimeConfig in 1.2); outputs, files and variables are 0.3 (Automation) only."
 )
+SOURCE = "https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html"
 
 _ALLOWED = {
     "1.2": ("schemaVersion", "description", "parameters", "runtimeConfig"),
