@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from published import SOURCES, name_tokens
+from published import ROOT, SOURCES, name_tokens
 from scenarios import (
     RELEASEFLOW,
     assert_cancel_rolled_back,
@@ -54,7 +54,7 @@ def staging(rehearsal):
     published = subprocess.run(
         [RELEASEFLOW, "publish", "--prefix", PREFIX],
         env=rehearsal.environment,
-        cwd=SOURCES["releaseflow-Deploy"].parents[1],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -87,6 +87,8 @@ def test_a_failed_prefixed_deploy_rolls_back_through_the_prefixed_rollback_fleet
         staging.state_dir, {"app/controllers/up_controller.rb": ALWAYS_UNHEALTHY}, "/up always fails"
     )
 
+    # Fewer tries than the default 10 fail the host sooner; the rollback inherits them and its restarted
+    # puma needs more than one (with 1, the rollback's own health check failed).
     result = deploy(staging, "--revision", broken, "--runbook", RUNBOOK, "--param", "HealthCheckRetries=5")
 
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr

@@ -101,10 +101,12 @@ def _rename_strings(node: Any, rename: Callable[[str], str]) -> Any:
     """`node` with `rename` applied to every string value in it, changed in place where it can be."""
     if isinstance(node, dict):
         for key, value in node.items():
-            node[key] = _rename_strings(value, rename)
+            if (renamed := _rename_strings(value, rename)) is not value:
+                node[key] = renamed
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            node[index] = _rename_strings(value, rename)
+            if (renamed := _rename_strings(value, rename)) is not value:
+                node[index] = renamed
     elif isinstance(node, str):
         text = rename(node)
         if text != node:
