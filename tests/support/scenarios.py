@@ -439,17 +439,20 @@ def stop_host_mid_deploy(
             aws_cli(rehearsal, "ec2", "start-instances", "--instance-ids", stopped)
 
 
-def assert_cancel_rolled_back(rehearsal: Fleet, ended: dict, out: str, revision: str) -> dict:
-    """The cancelled execution `ended` started releaseflow-RollbackFleet (RollBackOnCancel), the trigger's
-    output `out` says it ended Success with every host back on `revision`, and so it is; returns it."""
+def assert_cancel_rolled_back(
+    rehearsal: Fleet, ended: dict, out: str, revision: str, runbook: str = "releaseflow-RollbackFleet"
+) -> dict:
+    """The cancelled execution `ended` started `runbook` (RollBackOnCancel), the trigger's output `out`
+    says it ended Success with every host back on `revision`, and so it is; returns it."""
     steps = {s["StepName"]: s for s in ended["StepExecutions"]}
     assert steps["RollBackOnCancel"]["StepStatus"] == "Success", steps
     rollback_id = steps["RollBackOnCancel"]["Outputs"]["RollbackExecutionId"][0]
     assert (
-        f"rollback {rollback_id} (releaseflow-RollbackFleet) ended Success: every host is back on "
+        f"rollback {rollback_id} ({runbook}) ended Success: every host is back on "
         f"revision {revision[:12]}" in out
     ), out[-4000:]
     rollback = wait_for_execution_end(rehearsal, rollback_id)
+    assert rollback["DocumentName"] == runbook
     assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
     assert_fleet_consistent(rehearsal.state_dir, revision)
     return rollback

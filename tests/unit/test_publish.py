@@ -9,6 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from published import ROOT as PROJECT
+from published import SOURCES, name_tokens
+from releaseflow.documents import parse_document
 from releaseflow.publish import ValidationFailed, publish_documents, version_name
 
 CHECKOUT = """\
@@ -173,6 +176,27 @@ def test_prefix_renames_documents_and_references(ssm, root):
     ]
     content = _default(ssm, "staging-releaseflow-Deploy")["Content"]
     assert "DocumentName: staging-releaseflow-CheckoutRevision" in content
+
+
+def test_a_prefixed_publish_sends_runbooks_naming_none_of_our_documents_unprefixed(ssm):
+    """Every string of every runbook publish --prefix staging- sends names our documents only with the prefix."""
+    result = publish_documents(ssm, PROJECT, prefix="staging-")
+    runbooks = [d.name for d in result.documents if d.document_type == "Automation"]
+    assert runbooks == ["staging-releaseflow-Deploy", "staging-releaseflow-RollbackFleet"]
+    starts = []
+    for name in runbooks:
+        document = parse_document(_default(ssm, name)["Content"], f"{name}.yaml")
+        tokens = set(name_tokens(document.content))
+        # The stem standing alone names them all (the locks' DocumentNamePrefix).
+        assert sorted(tokens & {*SOURCES, "releaseflow-"}) == [], name
+        assert {"staging-releaseflow-RollbackFleet", "staging-releaseflow-"} <= tokens, name
+        starts += [
+            step["inputs"]["DocumentName"]
+            for _, step in document.steps()
+            if step.get("inputs", {}).get("Api") == "StartAutomationExecution"
+        ]
+    # StartRollback and RollBackOnCancel start this environment's RollbackFleet.
+    assert starts == ["staging-releaseflow-RollbackFleet"] * 2
 
 
 def test_interrupted_publish_converges(ssm, root):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from injection import assert_pattern_guards
+from published import published_runbooks
 from releaseflow.documents import load_document
 from releaseflow.goregexp import AUTOMATION, full_match, match_string
 from releaseflow.ssm import SCRIPT_SECONDS, duration_seconds
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = load_document(ROOT / "automation/releaseflow-Deploy.yaml")
 ROLLBACK_FLEET = load_document(ROOT / "automation/releaseflow-RollbackFleet.yaml")
 RUNBOOKS = [DEPLOY, ROLLBACK_FLEET]
+# The runbooks as `publish --prefix staging-` sends them.
+STAGING = published_runbooks("staging-")
 COMMAND_DOCUMENTS = {path.stem: load_document(path).content for path in (ROOT / "documents").glob("*.yaml")}
 REALISTIC = {
     "Revision": ["0123456789abcdef0123456789abcdef01234567", "v1.2.3", "release/2026-11"],
@@ -870,6 +873,20 @@ def test_lock_sees_a_rollback_fleet_on_the_fleet_of_its_deploy(monkeypatch):
     assert lock(monkeypatch, DEPLOY, "d-2", executions, ended=["d-1"]) == {"Fleet": "app=shop"}
 
 
+@pytest.mark.parametrize("runbook", ["releaseflow-Deploy", "releaseflow-RollbackFleet"])
+def test_a_prefixed_lock_holds_against_its_own_environment_only(monkeypatch, runbook):
+    """Published with staging-, Lock yields to an older staging execution on the fleet and ignores production's."""
+    executions = {
+        "p-0": ("releaseflow-Deploy", 0, SHOP),
+        "s-1": ("staging-releaseflow-Deploy", 1, SHOP),
+        "s-2": (f"staging-{runbook}", 2, SHOP),
+    }
+    published = STAGING[f"staging-{runbook}"]
+    assert lock(monkeypatch, published, "s-1", executions) == {"Fleet": "app=shop"}
+    with pytest.raises(RuntimeError, match=r"^execution s-1 of staging-releaseflow-Deploy is still running"):
+        lock(monkeypatch, published, "s-2", executions)
+
+
 class FakeDeployHistory(FakeClient):
     """A deploy's execution, its SwitchBatch steps, its runbook's defaults, and a command still running."""
 
@@ -957,6 +974,18 @@ def test_read_deploy_waits_for_a_deploy_still_changing_hosts(monkeypatch):
         TimeoutError, match=r"execution d-1 of releaseflow-Deploy is still InProgress .*stop it first"
     ):
         namespace["handler"]({"ExecutionId": "d-1", "Overrides": {}}, None)
+
+
+def test_a_prefixed_rollback_fleet_refuses_to_undo_another_environments_deploy(monkeypatch):
+    """Published with staging-, ReadDeploy refuses an execution of the unprefixed releaseflow-Deploy."""
+    with_clients(monkeypatch, ssm=FakeDeployHistory("Failed", {}, [["i-0a"]]))
+    handler = no_sleep(script_namespace(STAGING["staging-releaseflow-RollbackFleet"], "ReadDeploy"))[
+        "handler"
+    ]
+    with pytest.raises(
+        ValueError, match=r"^execution d-1 is a run of releaseflow-Deploy, not of staging-releaseflow-Deploy$"
+    ):
+        handler({"ExecutionId": "d-1", "Overrides": {}}, None)
 
 
 def test_rollback_fleet_finish_registers_every_fleet_host_and_names_the_unreachable(monkeypatch):

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.cfn_yaml import load
 
+from published import published_runbooks
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 BIN = Path(sys.executable).parent
@@ -127,7 +129,11 @@ def _resolve(node, parameters: dict, conditions: dict):
         return _resolve(then if conditions[name] else otherwise, parameters, conditions)
     if function == "Fn::Sub":
         text, variables = (argument, {}) if isinstance(argument, str) else argument
-        values = {**PSEUDO, **{k: _resolve(v, parameters, conditions) for k, v in variables.items()}}
+        values = {
+            **PSEUDO,
+            **parameters,
+            **{k: _resolve(v, parameters, conditions) for k, v in variables.items()},
+        }
         return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], text)
     args = _resolve(argument, parameters, conditions)
     operations = {
@@ -140,15 +146,20 @@ def _resolve(node, parameters: dict, conditions: dict):
     return operations[function]()
 
 
+def _conditions(template: dict, parameters: dict) -> dict:
+    """template.yaml's conditions for `parameters`, each evaluated when first asked for."""
+
+    class Conditions(dict):
+        def __missing__(self, name):  # only the conditions asked for, which need only the parameters given
+            return _resolve(template["Conditions"][name], parameters, self)
+
+    return Conditions()
+
+
 def _alarm_policy(template: dict, names: str) -> list[dict] | None:
     """The AutomationRole's alarm statements for DeployAlarmNames=names (None when the policy is left out)."""
     parameters = {"DeployAlarmNames": names.split(",")}
-
-    class Conditions(dict):
-        def __missing__(self, name):  # only the conditions the policy uses, which need only these parameters
-            return _resolve(template["Conditions"][name], parameters, self)
-
-    conditions = Conditions()
+    conditions = _conditions(template, parameters)
     [policy] = [
         p
         for p in template["Resources"]["AutomationRole"]["Properties"]["Policies"]
@@ -178,6 +189,55 @@ def test_alarm_permissions_are_left_out_without_alarms_and_star_allows_any(templ
     """No DeployAlarmNames, no alarm policy; `*` (which a composite alarm needs) grants DescribeAlarms on *."""
     assert _alarm_policy(template, "") is None
     assert _alarm_policy(template, "*")[0]["Resource"] == "*"
+
+
+def _automation_role_allows(template: dict, prefix: str, action: str, arn: str) -> bool:
+    """Whether AutomationRole's policies, in a stack with DocumentPrefix=prefix, allow `action` on `arn`."""
+    parameters = {
+        "DocumentPrefix": prefix,
+        "FleetTagValue": "shop",
+        "TargetGroupArn": "",
+        "DeployAlarmNames": [""],
+    }
+    policies = _resolve(
+        template["Resources"]["AutomationRole"]["Properties"]["Policies"],
+        parameters,
+        _conditions(template, parameters),
+    )
+    for statement in (s for policy in policies for s in policy["PolicyDocument"]["Statement"]):
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = (
+            [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        )
+        # IAM's wildcards: `*` any run of characters, `?` any one.
+        patterns = [re.escape(r).replace(r"\*", ".*").replace(r"\?", ".") for r in resources]
+        if action in actions and any(re.fullmatch(p, arn) for p in patterns):
+            return True
+    return False
+
+
+def test_automation_role_may_start_and_send_every_document_a_prefixed_runbook_names():
+    """In a staging- stack, the Automation role may start and send exactly what the staging- runbooks name."""
+    template = load(str(TEMPLATE))
+    arn = "arn:aws:ssm:eu-west-1:123456789012"
+    used = set()
+    for runbook in published_runbooks("staging-").values():
+        for _, step in runbook.steps():
+            inputs = step.get("inputs", {})
+            if step["action"] == "aws:runCommand":
+                used.add(("ssm:SendCommand", f"{arn}:document/{inputs['DocumentName']}"))
+            elif step["action"] == "aws:executeAutomation" or inputs.get("Api") == "StartAutomationExecution":
+                name = inputs["DocumentName"]
+                used.add(("ssm:StartAutomationExecution", f"{arn}:automation-definition/{name}:$DEFAULT"))
+    assert (
+        "ssm:StartAutomationExecution",
+        f"{arn}:automation-definition/staging-releaseflow-RollbackFleet:$DEFAULT",
+    ) in used
+    for action, resource in sorted(used):
+        assert _automation_role_allows(template, "staging-", action, resource), (action, resource)
+        # Production's documents (the same names without the prefix) are out of this stack's reach.
+        unprefixed = resource.replace("/staging-", "/")
+        assert not _automation_role_allows(template, "staging-", action, unprefixed), (action, unprefixed)
 
 
 def test_publish_is_limited_to_the_prefix(template):
