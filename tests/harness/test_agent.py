@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from releaseflow.rehearsal.host.agent import Host
+from releaseflow.rehearsal.host.agent import COMMAND_WORKERS, Host
 
 DEADLINE = 20
 
@@ -363,15 +363,18 @@ def test_cancel_kills_the_running_script(api, start_agent, tmp_path):
 
 
 def test_cancel_before_start_never_runs_the_command(api, start_agent, tmp_path):
-    """A command cancelled while it waits behind another is reported Cancelled without running."""
+    """A command cancelled while it waits behind the agent's busy workers is reported Cancelled without
+    running."""
     host = start_agent()
-    pid_file, marker = tmp_path / "child.pid", tmp_path / "ran"
-    first = api.send(host, shell(("slow", [f"sleep 300 & echo $! > {pid_file}", "wait"])))
+    marker = tmp_path / "ran"
+    busy = [api.send(host, shell(("slow", ["sleep 300"]))) for _ in range(COMMAND_WORKERS)]
     second = api.send(host, shell(("never", [f"touch {marker}"])))
-    api.wait_report(first, "InProgress")
+    for command_id in busy:
+        api.wait_report(command_id, "InProgress")
     api.cancel(host, second)
-    api.cancel(host, first)
-    assert api.wait_report(first)["status"] == "Cancelled"
+    for command_id in busy:
+        api.cancel(host, command_id)
+    assert {api.wait_report(command_id)["status"] for command_id in busy} == {"Cancelled"}
     report = api.wait_report(second)
     assert (report["status"], report["plugins"]) == ("Cancelled", [])
     assert [r["status"] for r in api.reports if r["command_id"] == second] == ["Cancelled"]
@@ -554,3 +557,54 @@ def test_a_host_command_and_its_shell_line_run_the_same(tmp_path, bind_target):
     assert direct.startswith(f"mine {bind_target}\n")
     assert "SSM_Name=a b\n" in direct and "PATH=/opt/x:/usr/local/sbin" in direct
     assert "CALLER_ONLY" not in line and "OLDPWD" not in line
+
+
+# --- the agent's workers and its pipes -------------------------------------------------------------
+
+
+def test_up_to_five_commands_run_at_once_and_the_sixth_waits(api, start_agent, tmp_path):
+    """The agent runs COMMAND_WORKERS (5, appconfig's DefaultCommandWorkersLimit) documents at once on a
+    host; one more starts only when one of them ends."""
+    host = start_agent()
+    started = tmp_path / "started"
+    started.mkdir()
+    gate = tmp_path / "gate"
+    lines = [f"touch {started}/$$", f"while [ ! -e {gate} ]; do sleep 0.05; done"]
+    commands = [api.send(host, shell(("wait", lines))) for _ in range(COMMAND_WORKERS + 1)]
+    deadline = time.monotonic() + DEADLINE
+    while len(list(started.iterdir())) < COMMAND_WORKERS:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert len(list(started.iterdir())) == COMMAND_WORKERS
+    gate.touch()
+    assert {api.wait_report(command_id)["status"] for command_id in commands} == {"Success"}
+    assert len(list(started.iterdir())) == COMMAND_WORKERS + 1
+
+
+def test_a_background_child_holding_the_output_holds_the_step_until_its_timeout(api, start_agent):
+    """Output comes through pipes, as the agent's: a child left in the background with the script's
+    stdout keeps the step running until its timeoutSeconds (TimedOut, 137); one that lets go of it
+    (a daemon's own log) does not."""
+    host = start_agent()
+    held = api.send(host, shell(("held", ["sleep 300 &", "echo done"], {"timeoutSeconds": 5})))
+    freed = api.send(
+        host, shell(("freed", ["sleep 300 >/dev/null 2>&1 &", "echo done"], {"timeoutSeconds": 5}))
+    )
+    report = api.wait_report(freed, timeout=4)
+    assert (report["status"], plugin(report, "freed")["stdout"]) == ("Success", "done\n")
+    report = api.wait_report(held)
+    step = plugin(report, "held")
+    assert (step["status"], step["response_code"], step["stdout"]) == ("TimedOut", 137, "done\n")
+
+
+def test_the_agent_replies_after_each_step(api, start_agent):
+    """After a step that is not the last, the agent sends an InProgress reply carrying that step's result,
+    as the agent replies per plugin; the final report carries every step."""
+    host = start_agent()
+    command_id = api.send(host, shell(("first", ["echo one"]), ("second", ["sleep 1", "echo two"])))
+    final = api.wait_report(command_id)
+    progress = [r for r in api.reports if r["command_id"] == command_id and r["plugins"] and r is not final]
+    assert [(r["status"], [p["name"] for p in r["plugins"]]) for r in progress] == [("InProgress", ["first"])]
+    assert plugin(progress[0], "first")["stdout"] == "one\n"
+    assert [p["stdout"] for p in final["plugins"]] == ["one\n", "two\n"]

@@ -163,6 +163,27 @@ def test_stop_kills_a_process_group_that_ignores_term_after_the_timeout(host):
 
 
 @pytest.mark.rehearsal
+def test_a_restart_whose_caller_is_killed_still_finishes(host):
+    """systemctl hands the restart to a job of its own, as systemd does: killing the caller's process
+    group mid-restart (a plugin past its timeout) leaves the unit started again, not stopped."""
+    root, _, systemctl = host
+    _systemctl(systemctl, "start", "stubborn")
+    old = _pid(root, "stubborn")
+    time.sleep(0.2)
+    caller = subprocess.Popen([str(systemctl), "restart", "stubborn"], start_new_session=True)
+    time.sleep(0.5)  # inside the 1 s the stubborn unit takes to stop
+    os.killpg(caller.pid, signal.SIGKILL)
+    caller.wait()
+    deadline = time.monotonic() + 10
+    while (not (root / "run" / "stubborn.pid").exists() or _pid(root, "stubborn") == old) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert not alive(old)
+    assert alive(_pid(root, "stubborn"))
+
+
+@pytest.mark.rehearsal
 def test_a_dead_service_is_failed_not_active(host):
     """A service whose process died without stop is reported failed (exit 3), and start revives it."""
     root, _, systemctl = host

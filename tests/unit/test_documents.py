@@ -1,6 +1,7 @@
 """The document loader, and the product's Command documents: patterns, shell syntax and real runs."""
 
 import copy
+import fcntl
 import http.server
 import os
 import shutil
@@ -580,3 +581,24 @@ def test_no_child_exit_code_the_agent_gives_a_meaning_reaches_it(tmp_path, docum
     script.chmod(0o700)
     ran = subprocess.run(["sh", "-c", str(script)], capture_output=True, text=True, check=False)
     assert (ran.returncode, ran.stdout) == (agent_sees, "unreachable\n" if child == 0 else "")
+
+
+@needs_root
+def test_a_rollback_waits_for_a_releaseflow_command_still_running_on_the_checkout(host):
+    """While another releaseflow command holds the checkout (a cancelled switch still ending), the rollback
+    says it waits and changes nothing; once that command ends, it rolls back."""
+    host.switch(host.commits[2])
+    with (host.app / ".git" / "releaseflow.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done: list[tuple[int, str]] = []
+        rollback = threading.Thread(
+            target=lambda: done.append(host.run("releaseflow-Rollback", ExecutionId="exec-1"))
+        )
+        rollback.start()
+        rollback.join(2)
+        assert rollback.is_alive() and host.head() == host.commits[2]
+    rollback.join(60)
+    [(code, output)] = done
+    assert code == 0, output
+    assert "waiting for another releaseflow command" in output
+    assert host.head() == host.commits[0]

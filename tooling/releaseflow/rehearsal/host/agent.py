@@ -130,8 +130,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def run_command(command: dict, host: Host, cancel: threading.Event) -> dict:
-    """Run one command from the endpoint to the end and return its final report."""
+def run_command(
+    command: dict, host: Host, cancel: threading.Event, progress: Callable[[dict], None] = lambda _: None
+) -> dict:
+    """Run one command from the endpoint to the end and return its final report; `progress` gets an
+    InProgress report after each plugin that is not the last, as the agent replies per plugin."""
     command_id = command["command_id"]
     start = now()
     try:
@@ -143,6 +146,8 @@ def run_command(command: dict, host: Host, cancel: threading.Event) -> dict:
     results: list[StepResult] = []
     for index, plugin in enumerate(plugins):
         results.append(_run_plugin(plugin, index, plugins, results, host, command_id, cancel))
+        if index < len(plugins) - 1:
+            progress(_report(host, command_id, "InProgress", 0, start, results))
     status = document_status([result.status for result in results])
     return _report(host, command_id, status, response_code(status, results), start, results)
 
@@ -299,9 +304,13 @@ def post_json(url: str, body: dict, timeout: float) -> dict:
         return json.loads(response.read() or b"{}")
 
 
+# appconfig DefaultCommandWorkersLimit: the agent runs up to 5 documents at once on a host.
+COMMAND_WORKERS = 5
+
+
 @dataclass
 class Agent:
-    """One host's agent: a poller that queues commands and a worker that runs them one at a time."""
+    """One host's agent: a poller that queues commands and COMMAND_WORKERS workers that run them."""
 
     endpoint: str
     host: Host
@@ -311,7 +320,9 @@ class Agent:
     _queue: queue.Queue = field(default_factory=queue.Queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: set = field(default_factory=set)
-    _current: tuple[str, threading.Event] | None = None
+    # The commands running now, each with the event that cancels it.
+    _running: dict[str, threading.Event] = field(default_factory=dict)
+    workers: int = COMMAND_WORKERS
     # One per agent process: the endpoint tells a restarted agent from one that was merely silent.
     session: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -338,12 +349,12 @@ class Agent:
         """Kill the command if it runs, or drop it before it starts."""
         with self._lock:
             self._cancelled.add(command_id)
-            if self._current and self._current[0] == command_id:
+            if command_id in self._running:
                 log.info("cancelling %s", command_id)
-                self._current[1].set()
+                self._running[command_id].set()
 
     def work_forever(self) -> None:
-        """Run queued commands one at a time, like the agent's default worker, until stopped."""
+        """Run queued commands one at a time until stopped (the agent runs `workers` of these)."""
         while not self.stopping.is_set():
             try:
                 command = self._queue.get(timeout=0.2)
@@ -357,15 +368,15 @@ class Agent:
         cancel = threading.Event()
         with self._lock:
             cancelled_before = command_id in self._cancelled
-            self._current = (command_id, cancel)
+            self._running[command_id] = cancel
         start = now()
         if cancelled_before:
             final = _report(self.host, command_id, "Cancelled", 0, start, [])
         else:
             self._send(_report(self.host, command_id, "InProgress", 0, start, []))
-            final = run_command(command, self.host, cancel)
+            final = run_command(command, self.host, cancel, progress=self._send)
         with self._lock:
-            self._current = None
+            del self._running[command_id]
             self._cancelled.discard(command_id)
         log.info("%s ended %s (%s)", command_id, final["status"], final["response_code"])
         self._send(final)
@@ -374,8 +385,8 @@ class Agent:
         """Stop polling and kill what runs (its report says Cancelled)."""
         self.stopping.set()
         with self._lock:
-            if self._current:
-                self._current[1].set()
+            for cancel in self._running.values():
+                cancel.set()
 
     def _send(self, report: dict) -> None:
         try:
@@ -434,13 +445,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     # The poller may sit in a long poll; as a daemon it does not hold up the exit.
     threading.Thread(target=agent.poll_forever, daemon=True).start()
-    worker = threading.Thread(target=agent.work_forever)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.2)
+    workers = [threading.Thread(target=agent.work_forever) for _ in range(agent.workers)]
+    for worker in workers:
+        worker.start()
+    while all(worker.is_alive() for worker in workers):
+        workers[0].join(0.2)
     if not agent.stopping.is_set():
-        log.error("the worker died; see the traceback above")
+        log.error("a worker died; see the traceback above")
+        agent.stop()
         return 1
+    for worker in workers:
+        worker.join()
     log.info("stopped")
     return 0
 

@@ -236,11 +236,14 @@ def install(host_root: Path, python: str = sys.executable) -> Path:
 
 
 VERBS = ("start", "stop", "restart", "reload", "status", "is-active")
+# The verbs systemd runs as jobs of its own, which outlive the systemctl that asked for them.
+JOB_VERBS = ("start", "stop", "restart")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="systemctl", description="releaseflow rehearsal systemctl stand-in")
     parser.add_argument("--host-root", required=True, type=Path)
+    parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("verb")
     parser.add_argument("units", nargs="*")
     args = parser.parse_args(argv)
@@ -251,7 +254,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Too few arguments: {args.verb} needs a unit name.", file=sys.stderr)
         return 1
     host = Host(args.host_root)
+    if args.verb in JOB_VERBS and not args.job:
+        return max(_as_job(host, args.verb, name) for name in args.units)
     return max(_act(host, args.verb, name) for name in args.units)
+
+
+def _as_job(host: Host, verb: str, name: str) -> int:
+    """Start, stop or restart `name` in a process of its own session and wait for it, as systemctl hands
+    the job to systemd and waits: a caller killed meanwhile (a plugin past its timeout, a cancel) leaves
+    the job to finish, and the unit is not left stopped half-way through a restart."""
+    jobs = host.run_dir / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    errors = jobs / f"{os.getpid()}-{name}.err"
+    with errors.open("wb") as sink:
+        job = subprocess.Popen(
+            [sys.executable, "-m", __spec__.name, "--host-root", str(host.root), "--job", verb, name],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            start_new_session=True,
+        )
+    code = job.wait()
+    sys.stderr.write(errors.read_text(errors="replace"))
+    errors.unlink(missing_ok=True)
+    return code
 
 
 def _act(host: Host, verb: str, name: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shlex
 import signal
 import subprocess
@@ -105,33 +106,51 @@ def run_script(
     poll_seconds: float = 0.05,
 ) -> ScriptResult:
     """Run a host command (the agent's `sh -c script`) in its own process group; SIGKILL the group on
-    timeout or cancel."""
+    timeout or cancel.
+
+    Output comes through pipes, as the agent's does (executers.go gives exec.Command writers, so Go's
+    Wait returns only once every holder of the pipes has closed them): a script has ended when its
+    process has exited and its pipes are at end of file. A background child that keeps them open holds
+    the step until its timeout, as on AWS. Everything read is kept whole in `output_dir`.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = output_dir / "stdout", output_dir / "stderr"
-    # Files, not pipes: a daemon the script leaves behind may keep its stdout open for ever.
-    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        process = subprocess.Popen(
-            command.argv,
-            cwd=command.cwd,
-            env=command.environment,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
+    process = subprocess.Popen(
+        command.argv,
+        cwd=command.cwd,
+        env=command.environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     timed_out = cancelled = False
     deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            code = process.wait(timeout=poll_seconds)
-            break
-        except subprocess.TimeoutExpired:
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err, selectors.DefaultSelector() as pipes:
+        pipes.register(process.stdout, selectors.EVENT_READ, out)
+        pipes.register(process.stderr, selectors.EVENT_READ, err)
+        while pipes.get_map() or process.poll() is None:
             cancelled = cancel.is_set()
             timed_out = not cancelled and time.monotonic() >= deadline
             if cancelled or timed_out:
-                _kill_group(process)
-                code = KILLED_EXIT_CODE
                 break
+            if not pipes.get_map():
+                time.sleep(poll_seconds)
+                continue
+            for key, _ in pipes.select(timeout=poll_seconds):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    key.data.write(chunk)
+                else:
+                    pipes.unregister(key.fileobj)
+        if cancelled or timed_out:
+            _kill_group(process)
+            code = KILLED_EXIT_CODE
+        else:
+            code = process.wait()
+    # Closed here, not before: a holder the kill did not reach must not block the agent.
+    process.stdout.close()
+    process.stderr.close()
     if code < 0:
         error = f"signal: {signal.strsignal(-code).lower()}"
         code = -1  # Go's WaitStatus.ExitStatus() for a process some signal killed
