@@ -602,3 +602,35 @@ def test_a_rollback_waits_for_a_releaseflow_command_still_running_on_the_checkou
     assert code == 0, output
     assert "waiting for another releaseflow command" in output
     assert host.head() == host.commits[0]
+
+
+@needs_root
+@pytest.mark.parametrize("document", ["releaseflow-PrepareRevision", "releaseflow-CheckoutRevision"])
+def test_a_served_checkout_with_changed_tracked_files_is_refused_naming_them(host, document):
+    """Prepare (before any host is drained) and the switch refuse a served checkout whose tracked files
+    changed, naming them, and change nothing; untracked files (logs, tmp) do not count."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[1])
+    assert code == 0, output
+    (host.app / "version").write_text("edited on the host\n")
+    (host.app / "untracked.log").write_text("fine\n")
+    execution = {"ExecutionId": "exec-1"} if document.endswith("CheckoutRevision") else {}
+    code, output = host.run(document, Revision=host.commits[2], **execution)
+    assert code == 1
+    assert "the served checkout" in output and "has changes to tracked files" in output
+    assert " M version" in output and "untracked.log" not in output
+    assert host.head() == host.commits[0]
+    assert not (host.app / ".git" / "releaseflow").exists()
+    assert not (host.app / "installed").exists()
+
+
+@needs_root
+@pytest.mark.parametrize("document", ["releaseflow-PrepareRevision", "releaseflow-CheckoutRevision"])
+def test_the_install_command_runs_with_a_frozen_bundle(host, document):
+    """The install command runs with BUNDLE_FROZEN=true: Bundler installs Gemfile.lock as it is and never
+    rewrites it in a served tree."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[1], InstallCommand="env")
+    assert code == 0, output
+    execution = {"ExecutionId": "exec-1"} if document.endswith("CheckoutRevision") else {}
+    code, output = host.run(document, Revision=host.commits[1], InstallCommand="env", **execution)
+    assert code == 0, output
+    assert "\nBUNDLE_FROZEN=true\n" in output
