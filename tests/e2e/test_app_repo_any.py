@@ -34,7 +34,8 @@ end
 
 @pytest.fixture(scope="module")
 def stock_app(tmp_path_factory) -> tuple[Path, str, str]:
-    """`rails new --minimal --skip-bundle` (Debian's rails, offline) plus /up; then a commit with a migration."""
+    """`rails new --minimal --skip-bundle` (Debian's rails, offline) plus /up and its Gemfile.lock; then a
+    commit with a migration."""
     missing = [
         package
         for package in ("ruby-rails", *STOCK_GEM_PACKAGES)
@@ -48,6 +49,9 @@ def stock_app(tmp_path_factory) -> tuple[Path, str, str]:
     )
     routes = app / "config" / "routes.rb"
     routes.write_text(routes.read_text().replace("draw do\n", f"draw do\n  {UP_ROUTE}\n", 1))
+    # A production app commits its Gemfile.lock (`rails new` without --skip-bundle writes it); deploys
+    # install it frozen. Resolved offline against the installed gems.
+    subprocess.run(["bundle", "lock", "--local"], cwd=app, capture_output=True, check=True, timeout=120)
     first = _commit(app, "New Rails app with /up")
     migration = app / "db" / "migrate" / f"{MIGRATION_VERSION}_create_widgets.rb"
     migration.parent.mkdir(parents=True)
