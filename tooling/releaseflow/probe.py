@@ -97,6 +97,7 @@ class Probe:
             "wait_multiple_values": self._wait_multiple_values,
             "failed_run_command_outputs": self._failed_run_command_outputs,
             "output_selector_no_match": self._output_selector_no_match,
+            "script_output_over_limit": self._script_output_over_limit,
             "run_command_document_version": self._run_command_document_version,
         }
         report = ProbeReport()
@@ -203,6 +204,28 @@ class Probe:
         }
         status = self._step_statuses(self._execute("nomatch", [step])).get("select")
         return ("absent", "") if status == "Success" else ("step-fails", "")
+
+    def _script_output_over_limit(self) -> tuple[str, str]:
+        # A handler returning 101 items: past "a maximum of 100 items", is the list cut or the step failed?
+        step = {
+            "name": "script",
+            "action": "aws:executeScript",
+            "onFailure": "Continue",
+            "isCritical": False,
+            "inputs": {
+                "Runtime": "python3.11",
+                "Handler": "handler",
+                "Script": "def handler(events, context):\n    return list(range(101))\n",
+            },
+            "outputs": [{"Name": "Items", "Selector": "$.Payload", "Type": "StringList"}],
+        }
+        [record] = [s for s in self._execute("items", [step])["StepExecutions"] if s["StepName"] == "script"]
+        if record["StepStatus"] != "Success":
+            return "step-fails", ""
+        items = (record.get("Outputs") or {}).get("Items") or []
+        if len(items) <= 100:
+            return "cut", ""
+        return "", f"all {len(items)} items were returned"
 
     def _run_command_document_version(self) -> tuple[str, str]:
         document = self._create("pinned", _command_document(["true"]), "Command")

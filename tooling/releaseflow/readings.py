@@ -64,6 +64,12 @@ OPEN_READINGS: dict[str, OpenReading] = {
             "step-fails",
         ),
         OpenReading(
+            "script_output_over_limit",
+            "aws:executeScript returns more than 100 KB, or a list of more than 100 items",
+            ("cut", "step-fails"),
+            "step-fails",
+        ),
+        OpenReading(
             "run_command_document_version",
             "aws:runCommand with a DocumentVersion input",
             ("accepted", "refused"),

@@ -253,6 +253,12 @@ API_CALL_SECONDS = 25.0
 # automation-action-executeScript: "each aws:executeScript action can run up to a maximum duration of
 # 600 seconds".
 SCRIPT_SECONDS = 600
+# automation-action-executeScript, Output Payload: "The JSON representation of the object returned by your
+# function. Up to 100KB is returned. If you output a list, a maximum of 100 items is returned." 100KB is
+# taken as 100,000 bytes of JSON, the smaller reading; what happens past either limit is an open reading
+# (releaseflow.readings, script_output_over_limit).
+SCRIPT_PAYLOAD_BYTES = 100_000
+SCRIPT_LIST_ITEMS = 100
 # automation-action-waitForAwsResourceProperty: without a timeoutSeconds the step waits 3600 s.
 WAIT_DEFAULT_SECONDS = 3600
 # automation-actions (onCancel): the cancellation workflow runs for at most two minutes.

@@ -40,6 +40,7 @@ def test_table_defaults_and_strict():
         "wait_multiple_values",
         "failed_run_command_outputs",
         "output_selector_no_match",
+        "script_output_over_limit",
         "run_command_document_version",
     }
     for row in OPEN_READINGS.values():
@@ -150,3 +151,56 @@ def test_run_command_document_version(execute, reading, status):
     run = execute(runbook(step), aws=fleet, readings={"run_command_document_version": reading})
     assert statuses(run) == [("run", status)]
     assert len(fleet.sent()) == (1 if status == "Success" else 0)
+
+
+BIG_SCRIPT = """
+def handler(events, context):
+    return {"hosts": [f"i-{n:017x}" for n in range(events["count"])], "blob": "x" * events["size"]}
+"""
+
+
+def _big_script_step(count: int, size: int) -> dict:
+    return {
+        "name": "big",
+        "action": "aws:executeScript",
+        "inputs": {
+            "Runtime": "python3.11",
+            "Handler": "handler",
+            "Script": BIG_SCRIPT,
+            "InputPayload": {"count": count, "size": size},
+        },
+        "outputs": [{"Name": "Hosts", "Selector": "$.Payload.hosts", "Type": "StringList"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("reading", "status", "hosts"), [("cut", "Success", 100), ("step-fails", "Failed", None)]
+)
+def test_script_output_of_more_than_100_items(execute, reading, status, hosts):
+    """A list output of 101 items from aws:executeScript ("a maximum of 100 items is returned") keeps its
+    first 100, or fails the step naming the output."""
+    run = execute(
+        runbook(_big_script_step(101, 0)), aws=fake_aws(), readings={"script_output_over_limit": reading}
+    )
+    record = run.step_executions()[0]
+    assert record["StepStatus"] == status
+    if hosts is None:
+        assert "Output Hosts: a list of 101 items, over the 100" in record["FailureMessage"]
+    else:
+        assert len(record["Outputs"]["Hosts"]) == hosts
+
+
+@pytest.mark.parametrize(("reading", "status"), [("cut", "Success"), ("step-fails", "Failed")])
+def test_script_output_of_more_than_100_kb(execute, reading, status):
+    """A Payload of 150 KB of JSON ("Up to 100KB is returned") is cut at 100,000 bytes, which no selector
+    reads into (the output stays unset), or fails the step saying its size; 99 items and 90 KB pass whole."""
+    readings = {"script_output_over_limit": reading, "output_selector_no_match": "absent"}
+    run = execute(runbook(_big_script_step(3, 150_000)), aws=fake_aws(), readings=readings)
+    record = run.step_executions()[0]
+    assert record["StepStatus"] == status
+    if status == "Failed":
+        assert "bytes of JSON, over the 100000 aws:executeScript returns" in record["FailureMessage"]
+    else:
+        assert "Hosts" not in record.get("Outputs", {})
+    run = execute(runbook(_big_script_step(99, 90_000)), aws=fake_aws(), readings=readings)
+    assert len(run.step_executions()[0]["Outputs"]["Hosts"]) == 99

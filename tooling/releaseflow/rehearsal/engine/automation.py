@@ -57,6 +57,7 @@ from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 from releaseflow.rehearsal.engine.parameters import validate_parameters
 from releaseflow.rehearsal.engine.values import as_json, as_strings, to_output_type
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
+from releaseflow.ssm import SCRIPT_LIST_ITEMS
 
 __all__ = ["AutomationRun", "AwsCallError", "InvalidParameters", "validate_parameters"]
 
@@ -477,10 +478,23 @@ class AutomationRun:
                     )
                 continue  # reading output_selector_no_match=absent: the output stays unset
             typed[name] = to_output_type(value, output.get("Type", "String"), name)
+            if step.get("action") == "aws:executeScript" and isinstance(typed[name], list):
+                typed[name] = self._listed(typed[name], name)
         self._set_values(step.get("name", ""), typed, record)
         if result.response_code is not None:
             with self._lock:
                 record["ResponseCode"] = result.response_code
+
+    def _listed(self, items: list, name: str) -> list:
+        """A list output of aws:executeScript: "If you output a list, a maximum of 100 items is returned"."""
+        if len(items) <= SCRIPT_LIST_ITEMS:
+            return items
+        if self.readings["script_output_over_limit"] == "step-fails":
+            raise StepFailed(
+                f"Output {name}: a list of {len(items)} items, over the {SCRIPT_LIST_ITEMS} "
+                "aws:executeScript returns (reading script_output_over_limit=step-fails)"
+            )
+        return items[:SCRIPT_LIST_ITEMS]
 
     def _set_values(self, step_name: str, outputs: dict[str, Any], record: dict) -> None:
         with self._lock:

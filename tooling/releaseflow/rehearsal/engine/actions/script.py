@@ -11,13 +11,18 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
+from releaseflow.readings import DEFAULT as DEFAULT_READINGS
 from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import StepCancelled, StepFailed, StepTimedOut
 from releaseflow.rehearsal.engine.values import as_json_value
+from releaseflow.ssm import SCRIPT_LIST_ITEMS as MAX_LIST_ITEMS
+from releaseflow.ssm import SCRIPT_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
 from releaseflow.ssm import SCRIPT_SECONDS as MAX_SECONDS
 
 WORKER_PROGRAM = Path(__file__).with_name("script_worker.py")
+OVER_LIMIT = "script_output_over_limit"
 # How often a running script is checked for cancel and timeout; real time, the child runs for real.
 _CHECK_SECONDS = 0.02
 # How long stop() waits for the worker to kill its children and exit.
@@ -188,9 +193,32 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
             f"Step fails when it is Executing the script. {result['error']}\n{result['traceback']}",
             details={"ExecutionLog": [stdout]},
         )
-    return ActionResult(
-        response={"Payload": result["payload"]}, outputs={"OutputPayload": {"Payload": result["payload"]}}
-    )
+    reading = ctx.readings.get(OVER_LIMIT, DEFAULT_READINGS[OVER_LIMIT])
+    payload = returned_payload(result["payload"], reading)
+    return ActionResult(response={"Payload": payload}, outputs={"OutputPayload": {"Payload": payload}})
+
+
+def returned_payload(payload: Any, reading: str) -> Any:
+    """What Automation returns of a handler's result: at most SCRIPT_LIST_ITEMS items of a list and
+    SCRIPT_PAYLOAD_BYTES of JSON. Past either, the reading decides: `cut` keeps the first items, or the
+    first bytes of the JSON text (which no selector can read into); `step-fails` fails the step."""
+    if isinstance(payload, list) and len(payload) > MAX_LIST_ITEMS:
+        if reading == "step-fails":
+            raise StepFailed(
+                f"Step fails: the script returned a list of {len(payload)} items, over the {MAX_LIST_ITEMS} "
+                "aws:executeScript returns (reading script_output_over_limit=step-fails)"
+            )
+        payload = payload[:MAX_LIST_ITEMS]
+    text = json.dumps(payload, default=as_json_value)
+    size = len(text.encode("utf-8"))
+    if size <= MAX_PAYLOAD_BYTES:
+        return payload
+    if reading == "step-fails":
+        raise StepFailed(
+            f"Step fails: the script returned {size} bytes of JSON, over the {MAX_PAYLOAD_BYTES} "
+            "aws:executeScript returns (reading script_output_over_limit=step-fails)"
+        )
+    return text.encode("utf-8")[:MAX_PAYLOAD_BYTES].decode("utf-8", errors="ignore")
 
 
 def _run(scratch: Path, ctx: ActionContext) -> None:
