@@ -141,6 +141,9 @@ def test_session_outlasts_the_deploy_timeout():
             env={
                 "MODE": "deploy",
                 "TIMEOUT": timeout,
+                "ENVIRONMENT": "production",
+                "ROLE": "arn:aws:iam::123456789012:role/deploy",
+                "REGION": "eu-west-1",
                 "GITHUB_OUTPUT": "/dev/stdout",
                 "PATH": "/usr/bin:/bin",
             },
