@@ -164,3 +164,29 @@ def test_session_outlasts_the_deploy_timeout():
         refused.stdout
         == "::error title=releaseflow::timeout must be a positive whole number of seconds, not '-5'\n"
     )
+
+
+def test_the_reusable_workflow_rehearses_pull_requests_without_aws():
+    """The rehearse job reads the repository only, checks out base and head (full history), and runs mode rehearse."""
+    job = _load(ROOT / ".github" / "workflows" / "releaseflow.yml")["jobs"]["rehearse"]
+    assert job["if"] == "inputs.mode == 'rehearse'"
+    assert job["permissions"] == {"contents": "read"}
+    checkout, action = job["steps"]
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    assert action["with"] == {
+        "mode": "rehearse",
+        "base-revision": "${{ inputs.base-revision || github.event.pull_request.base.sha }}",
+        "head-revision": "${{ inputs.revision || github.event.pull_request.head.sha }}",
+    }
+
+
+def test_the_readme_rehearsal_workflow_is_a_valid_workflow(tmp_path):
+    """The workflow the README gives for pull-request rehearsals passes GitHub's schema and runs mode rehearse."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(on: pull_request\n.*?)```", readme, re.DOTALL).group(1)
+    workflow = tmp_path / "rehearse.yml"
+    workflow.write_text(block)
+    _assert_schema_accepts("vendor.github-workflows", workflow)
+    steps = _load(workflow)["jobs"]["rehearse"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    assert steps[1]["with"] == {"mode": "rehearse"}
