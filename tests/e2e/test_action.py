@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -207,15 +208,18 @@ def _rehearsal_dirs() -> set[Path]:
     return set(Path("/tmp").glob(REHEARSAL_DIRS))
 
 
-def _pull_request(workspace: Path, python: Path, base: str, head: str) -> Run:
-    """mode: rehearse with its defaults, from a pull request's checkout (detached, no branch holds either commit)."""
+def _pull_request(workspace: Path, python: Path, base: str, head: str, **inputs: str) -> Run:
+    """mode: rehearse (revisions by default), from a pull request's checkout (detached, no branch holds either commit)."""
     git(workspace, "checkout", "--quiet", "--detach", head)
     for branch in git(workspace, "for-each-ref", "--format=%(refname:short)", "refs/heads").split():
         git(workspace, "branch", "--quiet", "--delete", "--force", branch)
     event = {"pull_request": {"base": {"sha": base}, "head": {"sha": head}}}
     before = _rehearsal_dirs()
     run = _run(
-        workspace, python, {"mode": "rehearse"}, {"sha": head, "event_name": "pull_request", "event": event}
+        workspace,
+        python,
+        {"mode": "rehearse", **inputs},
+        {"sha": head, "event_name": "pull_request", "event": event},
     )
     assert _rehearsal_dirs() == before, "the rehearsal's fleet was left behind"
     return run
@@ -243,9 +247,12 @@ def test_rehearse_mode_fails_on_a_failing_migration_with_the_hosts_output(origin
     """mode: rehearse of a head whose migration fails: the step fails; the summary names the host and shows its output."""
     revisions = origin[1]
     base, broken = revisions["base"], revisions["broken"]
-    run = _pull_request(workspace, python, base, broken)
+    # One host is enough to see the migration fail, and quicker to bring up.
+    run = _pull_request(workspace, python, base, broken, **{"rehearsal-hosts": "1"})
     assert run.failed is _step(run, "Rehearse the pull request"), run.log
     assert f"### ❌ Rehearsal of `{broken[:12]}` over `{base[:12]}`: failed" in run.summary, run.summary
     assert "#### Failure" in run.summary and FAILURE_LINE in run.summary
     assert "- ❌ The migration did not run exactly once with success: `i-" in run.summary
-    assert FAILURE_LINE in _step(run, "Rehearse the pull request").stdout
+    log = _step(run, "Rehearse the pull request").stdout
+    assert FAILURE_LINE in log
+    assert re.search(r"::group::i-\w+-puma\.log \(last 40 lines\)", log), log[-3000:]
