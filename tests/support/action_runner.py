@@ -23,6 +23,8 @@ PATH = r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*"
 COMPARISON = re.compile(rf"^({PATH})\s*(==|!=)\s*'((?:[^']|'')*)'$")
 # GitHub's `shell: bash`: https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax
 BASH = ("bash", "--noprofile", "--norc", "-eo", "pipefail")
+# What a step of action.yml may say; continue-on-error, working-directory, timeout-minutes are not run.
+STEP_KEYS = {"name", "id", "if", "shell", "run", "env", "uses", "with"}
 # The multi-line form of GITHUB_OUTPUT and GITHUB_ENV: NAME<<DELIMITER, the lines, DELIMITER.
 HEREDOC = re.compile(r"^([^=<\s]+)<<(\S+)$")
 
@@ -198,6 +200,10 @@ def run_action(
         extra_path: list[str] = []
         for number, step in enumerate(steps):
             name = step.get("name") or step.get("uses") or f"step {number}"
+            if set(step) - STEP_KEYS:
+                raise Unsupported(
+                    f"step {name!r}: {sorted(set(step) - STEP_KEYS)} not supported by the test runner"
+                )
             failed = any(result.returncode != 0 for result in results)
             if failed or not condition(step.get("if"), contexts):
                 results.append(StepResult(name, skipped=True))

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from action_runner import EXPRESSION, Unsupported, condition, evaluate, interpolate, parse_file_commands
+from action_runner import (
+    EXPRESSION,
+    STEP_KEYS,
+    Unsupported,
+    condition,
+    evaluate,
+    interpolate,
+    parse_file_commands,
+    run_action,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = YAML(typ="safe", pure=True).load((ROOT / "action.yml").read_text())
@@ -109,3 +118,17 @@ def test_each_mode_refuses_to_start_without_its_inputs():
     assert plan.stdout == "::error title=releaseflow::mode plan needs the input role-to-assume\n"
     hosts = _check_inputs(BASE="b", HEAD_REVISION="a", HOSTS="0")
     assert hosts.returncode == 2 and "rehearsal-hosts" in hosts.stdout
+
+
+def test_every_step_of_action_yml_says_only_what_the_runner_runs():
+    """No step of action.yml uses a key (continue-on-error, working-directory, ...) the e2e runner would ignore."""
+    assert all(set(step) <= STEP_KEYS for step in STEPS)
+
+
+def test_the_runner_refuses_a_step_key_it_does_not_run(tmp_path):
+    """A step with continue-on-error fails loudly instead of running as if the key were not there."""
+    (tmp_path / "action.yml").write_text(
+        "runs:\n  using: composite\n  steps:\n    - run: 'true'\n      shell: bash\n      continue-on-error: true\n"
+    )
+    with pytest.raises(Unsupported, match="continue-on-error"):
+        run_action(tmp_path, tmp_path, {}, {}, {}, {"PATH": "/usr/bin:/bin"})
