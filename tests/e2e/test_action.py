@@ -64,6 +64,9 @@ def python(tmp_path_factory) -> Path:
     """actions/setup-python's Python: a fresh virtualenv without system site-packages, reused by every case."""
     venv = tmp_path_factory.mktemp("setup-python") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # Nothing of this checkout's environment shows through: whatever releaseflow needs, the action installs.
+    bare = subprocess.run([venv / "bin" / "python", "-c", "import boto3"], capture_output=True, check=False)
+    assert bare.returncode != 0
     return venv
 
 
@@ -255,4 +258,5 @@ def test_rehearse_mode_fails_on_a_failing_migration_with_the_hosts_output(origin
     assert "- ❌ The migration did not run exactly once with success: `i-" in run.summary
     log = _step(run, "Rehearse the pull request").stdout
     assert FAILURE_LINE in log
-    assert re.search(r"::group::i-\w+-puma\.log \(last 40 lines\)", log), log[-3000:]
+    assert re.search(r"::group::i-\w+-puma\.log \(last 40 lines but health checks\)\n", log), log[-3000:]
+    assert '"/up"' not in log.split("-puma.log", 1)[1]
