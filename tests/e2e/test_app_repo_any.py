@@ -9,54 +9,25 @@ from pathlib import Path
 
 import pytest
 
+import rails_app
 from releaseflow.cli import main
 from releaseflow.rehearsal.harness import fleet
-from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
 from scenarios import RELEASEFLOW, fleet_state_dir
 
 pytestmark = pytest.mark.rehearsal
-# Gems of a stock `rails new --minimal` Gemfile beyond what the bundled app uses; the Makefile installs them.
-STOCK_GEM_PACKAGES = ("ruby-sass-rails", "ruby-byebug", "ruby-listen")
-# The one line a Rails 6.1 app needs for the health check (Rails 7.1+ apps answer /up out of the box).
-UP_ROUTE = 'get "/up", to: proc { [200, {"Content-Type" => "text/plain"}, ["ok"]] }'
 MIGRATION_VERSION = "20260301000000"
-MIGRATION = """\
-class CreateWidgets < ActiveRecord::Migration[6.1]
-  def change
-    create_table :widgets do |t|
-      t.string :name
-      t.timestamps
-    end
-  end
-end
-"""
+WIDGETS = "    create_table :widgets do |t|\n      t.string :name\n      t.timestamps\n    end\n"
 
 
 @pytest.fixture(scope="module")
 def stock_app(tmp_path_factory) -> tuple[Path, str, str]:
     """`rails new --minimal --skip-bundle` (Debian's rails, offline) plus /up and its Gemfile.lock; then a
     commit with a migration."""
-    missing = [
-        package
-        for package in ("ruby-rails", *STOCK_GEM_PACKAGES)
-        if subprocess.run(["dpkg", "-s", package], capture_output=True, check=False).returncode != 0
-    ]
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}: run `make system-packages` (as root)")
     app = tmp_path_factory.mktemp("byo") / "shop"
-    subprocess.run(
-        ["rails", "new", str(app), "--minimal", "--skip-bundle"], capture_output=True, check=True, timeout=120
+    first = rails_app.new_app(app)
+    second = rails_app.commit(
+        app, "Add widgets", rails_app.migration(MIGRATION_VERSION, "CreateWidgets", WIDGETS)
     )
-    routes = app / "config" / "routes.rb"
-    routes.write_text(routes.read_text().replace("draw do\n", f"draw do\n  {UP_ROUTE}\n", 1))
-    # A production app commits its Gemfile.lock (`rails new` without --skip-bundle writes it); deploys
-    # install it frozen. Resolved offline against the installed gems.
-    subprocess.run(["bundle", "lock", "--local"], cwd=app, capture_output=True, check=True, timeout=120)
-    first = _commit(app, "New Rails app with /up")
-    migration = app / "db" / "migrate" / f"{MIGRATION_VERSION}_create_widgets.rb"
-    migration.parent.mkdir(parents=True)
-    migration.write_text(MIGRATION)
-    second = _commit(app, "Add widgets")
     return app, first, second
 
 
@@ -68,12 +39,6 @@ def byo_fleet(stock_app):
         command = ["local", "up", "--hosts", "2", "--app-repo", str(app), "--revision", first]
         assert main([*command, "--state-dir", str(state_dir)]) == 0
         yield state_dir
-
-
-def _commit(app: Path, message: str) -> str:
-    git(app, "add", "--all")
-    git(app, "commit", "--quiet", "--no-gpg-sign", "--message", message, env=AUTHOR)
-    return git(app, "rev-parse", "HEAD")
 
 
 def test_a_stock_rails_app_deploys_its_next_commit_with_its_migration(stock_app, byo_fleet):

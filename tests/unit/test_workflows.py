@@ -15,10 +15,10 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = ROOT / "action.yml"
 BIN = Path(sys.executable).parent
 PINNED = re.compile(r"^\s*- uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
-# This repository's own action and reusable workflow, at the commit being run.
-LOCAL = re.compile(
-    r"^\s*(- )?uses: \./(\.github/workflows/[\w-]+\.yml)? # zizmor: ignore\[self-repository\]$"
-)
+# This repository's reusable workflow called from its own workflows, at the commit being run.
+LOCAL = re.compile(r"^\s*uses: \./\.github/workflows/[\w-]+\.yml # zizmor: ignore\[self-repository\]$")
+# The reusable workflow's steps run the action of its own repository at the commit the caller pinned.
+SELF = re.compile(r"^\s*- uses: \$/( # .*)?$")
 
 
 def _load(path: Path) -> dict:
@@ -66,9 +66,19 @@ def test_zizmor_offline_finds_nothing():
 @pytest.mark.parametrize("path", [*WORKFLOWS, ACTION], ids=lambda path: path.name)
 def test_actions_are_pinned_to_commits_with_a_version_comment(path):
     """Every `uses:` names a full commit SHA followed by its version, or this repository's own action."""
-    uses = [line for line in path.read_text().splitlines() if "uses:" in line]
+    uses = [line for line in path.read_text().splitlines() if re.match(r"\s*(- )?uses:", line)]
     assert uses
-    assert [line for line in uses if not (PINNED.match(line) or LOCAL.match(line))] == []
+    assert [line for line in uses if not (PINNED.match(line) or LOCAL.match(line) or SELF.match(line))] == []
+
+
+def test_the_reusable_workflow_runs_its_own_repositorys_action_not_the_callers_checkout():
+    """Every job of releaseflow.yml runs the action through `$/` (its own repository), never `./` (the caller's)."""
+    jobs = _load(ROOT / ".github" / "workflows" / "releaseflow.yml")["jobs"]
+    actions = {
+        name: [step["uses"] for step in job["steps"] if "uses" in step and "@" not in step["uses"]]
+        for name, job in jobs.items()
+    }
+    assert actions == {name: ["$/"] for name in jobs}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
@@ -131,6 +141,9 @@ def test_session_outlasts_the_deploy_timeout():
             env={
                 "MODE": "deploy",
                 "TIMEOUT": timeout,
+                "ENVIRONMENT": "production",
+                "ROLE": "arn:aws:iam::123456789012:role/deploy",
+                "REGION": "eu-west-1",
                 "GITHUB_OUTPUT": "/dev/stdout",
                 "PATH": "/usr/bin:/bin",
             },
@@ -151,3 +164,29 @@ def test_session_outlasts_the_deploy_timeout():
         refused.stdout
         == "::error title=releaseflow::timeout must be a positive whole number of seconds, not '-5'\n"
     )
+
+
+def test_the_reusable_workflow_rehearses_pull_requests_without_aws():
+    """The rehearse job reads the repository only, checks out base and head (full history), and runs mode rehearse."""
+    job = _load(ROOT / ".github" / "workflows" / "releaseflow.yml")["jobs"]["rehearse"]
+    assert job["if"] == "inputs.mode == 'rehearse'"
+    assert job["permissions"] == {"contents": "read"}
+    checkout, action = job["steps"]
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    assert action["with"] == {
+        "mode": "rehearse",
+        "base-revision": "${{ inputs.base-revision || github.event.pull_request.base.sha }}",
+        "head-revision": "${{ inputs.revision || github.event.pull_request.head.sha }}",
+    }
+
+
+def test_the_readme_rehearsal_workflow_is_a_valid_workflow(tmp_path):
+    """The workflow the README gives for pull-request rehearsals passes GitHub's schema and runs mode rehearse."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(on: pull_request\n.*?)```", readme, re.DOTALL).group(1)
+    workflow = tmp_path / "rehearse.yml"
+    workflow.write_text(block)
+    _assert_schema_accepts("vendor.github-workflows", workflow)
+    steps = _load(workflow)["jobs"]["rehearse"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0
+    assert steps[1]["with"] == {"mode": "rehearse"}

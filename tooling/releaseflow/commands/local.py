@@ -10,6 +10,7 @@ from pathlib import Path
 
 from releaseflow import readings
 from releaseflow.commands import _rehearsal
+from releaseflow.commands._aws import aws_errors, client
 
 NAME = "local"
 ORDER = 60
@@ -63,6 +64,14 @@ def register(parser) -> None:
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
     actions.add_parser("down", help="stop everything `up` started (idempotent)")
+    report = actions.add_parser(
+        "report",
+        help="a pull request's rehearsal as markdown: the deploy of --head, then of --base, the hosts now",
+        description="Exit 1 unless the deploy of HEAD migrated on one host and restarted and health-checked "
+        "every host, and the next deploy of BASE left every host checked out at and serving BASE, healthy.",
+    )
+    report.add_argument("--head", required=True, metavar="REV", help="the commit the pull request brings")
+    report.add_argument("--base", required=True, metavar="REV", help="the commit the fleet started at")
     actions.add_parser(
         "restart-endpoint",
         help="restart only the endpoint on its port (state replayed); wait until the agents are back",
@@ -100,6 +109,12 @@ def run(args) -> int:
     elif args.action == "env":
         for key, value in fleet.env(state_dir).items():
             print(f"export {key}={shlex.quote(value)}")
+    elif args.action == "report":
+        pull_request = _rehearsal.load("pull_request")
+        with aws_errors():
+            verdict = pull_request.report(client("ssm"), state_dir, args.head, args.base)
+        print(verdict.markdown, end="")
+        return 0 if verdict.passed else 1
     elif args.action == "restart-endpoint":
         print(fleet.restart_endpoint(state_dir, progress=_progress))
     else:
