@@ -230,8 +230,9 @@ OLD_RUNTIMES = {
 LOOP_OUTPUTS = ("CurrentIteration", "CurrentIteratorValue")
 
 # automation-action-loop: "The maximum number of iterations is 100" (MaxIterations), and Iterators
-# holds at most as many values; IteratorDataType is one of these.
+# holds at most as many values.
 MAX_LOOP_ITERATIONS = 100
+# automation-action-loop: the values IteratorDataType takes.
 ITERATOR_TYPES = ("Boolean", "Integer", "String", "StringMap")
 
 # automation-action-runCommand: InstanceIds holds at most 50 ids (as SendCommand's).
@@ -334,7 +335,7 @@ EXECUTION_TERMINAL = EXECUTION_SUCCESS | {
     "Rejected",
     "Exited",
 }
-# The same enum's values of an execution that still runs (neither ended nor merely scheduled).
+# AutomationExecutionStatus values of an execution that still runs (neither ended nor merely scheduled).
 EXECUTION_RUNNING = (
     "Pending",
     "InProgress",
