@@ -1,4 +1,4 @@
-"""Fake AWS clients and a fake clock for the runbook scripts' handlers, which take both as arguments."""
+"""Fake AWS clients for the runbook scripts' handlers, and the fake clock they and the engine's tests take."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop/50dc
 
 
 class FakeClock:
-    """`time` for a handler: monotonic() moves only when the handler sleeps, and every sleep is recorded."""
+    """Time that passes only when the code under test sleeps, every sleep recorded: `time` for a runbook
+    script's handler (monotonic, sleep), or a clock function (calling it) for the engine's tests."""
 
-    def __init__(self):
-        self.now = 0.0
+    def __init__(self, start: float = 0.0):
+        self.now = start
         self.slept: list[float] = []
 
     def monotonic(self) -> float:
         return self.now
+
+    __call__ = monotonic
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
