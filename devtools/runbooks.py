@@ -1,15 +1,13 @@
-"""Generates automation/*.yaml from automation-src/ and the script modules, so no runbook script is a copy.
+"""`make runbooks`: writes automation/*.yaml from automation-src/ and the script modules, scripts whole."""
 
-`make runbooks` (`python -m devtools.runbooks`) rewrites the runbooks that are stale;
-tests/unit/test_runbooks_current.py fails while any is.
-
-A runbook's source is the runbook itself, except that each aws:executeScript step reads
-`Script: <<name>>`: the generator writes there, as a YAML literal block, the whole of
-tooling/releaseflow/runbook_scripts/name.py made standalone (aws:executeScript has only the standard
-library and boto3): its module docstring left out, its `from releaseflow.ssm import X` written as
-`X = <value>` under the comment ssm.py gives X, and its imports from runbook_scripts.shared written out
-as the definitions themselves, with their comments and whatever of shared.py (and ssm.py) they use.
-"""
+# A runbook's source (automation-src/NAME.yaml) is the runbook itself, except that each
+# aws:executeScript step reads `Script: <<module>>`. The generator writes there, as a YAML literal
+# block, tooling/releaseflow/runbook_scripts/module.py made standalone, since aws:executeScript has
+# only the standard library and boto3: its module docstring left out; each `from releaseflow.ssm
+# import X` written as `X = <value>` under the comment ssm.py gives X; each definition imported from
+# runbook_scripts.shared written out with its comments and whatever of shared.py (and ssm.py) it uses.
+# Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py fails while
+# automation/ differs from what this writes.
 
 from __future__ import annotations
 
@@ -56,12 +54,6 @@ class _Module:
         while start > 0 and self.lines[start - 1].startswith("#"):
             start -= 1
         return self.lines[start : node.end_lineno]
-
-    def assignment(self, name: str) -> ast.stmt:
-        for node in self.tree.body:
-            if name in _bound(node):
-                return node
-        raise RunbooksError(f"{self.path}: no top-level {name}")
 
 
 def _bound(node: ast.stmt) -> set[str]:
@@ -142,7 +134,7 @@ def _import_lines(nodes: list[ast.stmt]) -> list[str]:
 
 
 def script_source(name: str) -> str:
-    """runbook_scripts/name.py as one standalone script (see the module docstring)."""
+    """runbook_scripts/name.py as one standalone script (see the comment at the top)."""
     module = _Module.load(SCRIPTS / f"{name}.py")
     shared = _Module.load(SCRIPTS / "shared.py")
     imports, constants, wanted = _imports(module)
@@ -150,19 +142,18 @@ def script_source(name: str) -> str:
     definitions = {
         bound: node for node in shared.tree.body if not _is_docstring(node) for bound in _bound(node)
     }
-    # What the module takes from shared, and what that uses of shared, in shared's order.
+    missing = sorted(set(wanted) - set(definitions))
+    if missing:
+        raise RunbooksError(f"{shared.path}: no top-level {', '.join(missing)}")
+    # What the module takes from shared, and what that uses of shared (its imports come separately).
     needed: set[int] = set()
-    pending = list(wanted)
+    pending = [definitions[name] for name in wanted]
     while pending:
-        wanted_name = pending.pop()
-        node = definitions.get(wanted_name)
-        if node is None or isinstance(node, ast.Import | ast.ImportFrom):
-            if wanted_name not in definitions:
-                raise RunbooksError(f"{shared.path}: no top-level {wanted_name}")
+        node = pending.pop()
+        if id(node) in needed or isinstance(node, ast.Import | ast.ImportFrom):
             continue
-        if id(node) not in needed:
-            needed.add(id(node))
-            pending += [used for used in _used(node) if used in definitions]
+        needed.add(id(node))
+        pending += [definitions[used] for used in _used(node) if used in definitions]
     chosen = [node for node in shared.tree.body if id(node) in needed]
     used = set().union(*(_used(node) for node in chosen)) if chosen else set()
     imports += [node for node in shared_imports if _bound(node) & used]
@@ -170,14 +161,20 @@ def script_source(name: str) -> str:
     parts = [_import_lines(imports)]
     inlined = _constants(constants) + [shared.segment(node) for node in chosen]
     if inlined:
-        origins = ["releaseflow/ssm.py"] * bool(constants) + ["releaseflow/runbook_scripts/shared.py"] * bool(
-            chosen
-        )
+        origins = [
+            origin
+            for origin, used in (
+                ("releaseflow/ssm.py", constants),
+                ("releaseflow/runbook_scripts/shared.py", chosen),
+            )
+            if used
+        ]
         inlined[0] = [INLINED.format(" and ".join(origins)), *inlined[0]]
+    # The module's own text but its docstring and its imports (written above, merged with shared's).
     skipped = {
         line
-        for node in module.tree.body
-        if _is_docstring(node) or isinstance(node, ast.Import | ast.ImportFrom)
+        for index, node in enumerate(module.tree.body)
+        if (index == 0 and _is_docstring(node)) or isinstance(node, ast.Import | ast.ImportFrom)
         for line in range(node.lineno - 1, node.end_lineno or node.lineno)
     }
     body = "\n".join(line for n, line in enumerate(module.lines) if n not in skipped).strip("\n")

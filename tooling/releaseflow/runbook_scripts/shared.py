@@ -1,4 +1,4 @@
-"""What several runbook scripts share: boto3 clients, agent lookups, target-health waits."""
+"""What several runbook scripts share (written out into each that uses it): clients, agents, target health."""
 
 import time
 
