@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 # used ~30% of 2 cores with 2 workers), so 4 workers overlap those waits on a 2-core machine.
 TEST_WORKERS ?= 4
 
-.PHONY: venv system-packages lint validate test test-fast test-strict demo bench clean docs
+.PHONY: venv system-packages lint validate test test-fast test-strict demo bench clean docs runbooks
 
 venv: $(STAMP)
 
@@ -38,8 +38,8 @@ system-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
 
 lint: venv
-	$(VENV)/bin/ruff check tooling tests bench
-	$(VENV)/bin/ruff format --check tooling tests bench
+	$(VENV)/bin/ruff check tooling tests bench devtools
+	$(VENV)/bin/ruff format --check tooling tests bench devtools
 
 validate: venv
 	$(RF) validate --strict
@@ -63,8 +63,13 @@ test-strict: venv system-packages
 demo: venv system-packages
 	$(RF) demo
 
-docs: venv
+# The runbooks first: docs/parameters.md is generated from them.
+docs: runbooks
 	$(PY) -m devtools.docs
+
+# automation/*.yaml from automation-src/ and the script modules (tooling/releaseflow/runbook_scripts/).
+runbooks: venv
+	$(PY) -m devtools.runbooks
 
 bench: venv system-packages
 	$(PY) -m pip install --quiet -e '.[test,bench]'

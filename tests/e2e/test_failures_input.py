@@ -24,9 +24,9 @@ from injection import (
     valid_values,
 )
 from releaseflow.config import load_environment
-from releaseflow.deploy import LockHeld, claim, running_executions, start, start_request
+from releaseflow.deploy import LockHeld, claim, lock_holders, start, start_request
 from releaseflow.rehearsal.harness import provision
-from scenarios import RELEASEFLOW, assert_fleet_consistent, client, deploy, fleet_fixture
+from scenarios import RELEASEFLOW, assert_fleet_consistent, client, deploy, execution_id, fleet_fixture
 
 pytestmark = pytest.mark.rehearsal
 rehearsal = fleet_fixture(hosts=2, every_reading=True)
@@ -192,13 +192,13 @@ def test_starts_that_both_found_the_fleet_free_keep_only_the_older(rehearsal):
     ssm = client(rehearsal, "ssm")
     environment = load_environment(rehearsal.environment["RELEASEFLOW_CONFIG"], "local")
     requests = [start_request(environment, rehearsal.revisions[0], {}, {}) for _ in range(2)]
-    assert running_executions(ssm, environment.runbook, "local") == []
+    assert lock_holders(ssm, requests[0]) == []
     older, younger = (start(ssm, request) for request in requests)
     claim(ssm, requests[0], older)
     with pytest.raises(LockHeld, match=f"execution {older} of"):
         claim(ssm, requests[1], younger)
     deadline = time.monotonic() + 240
-    while running_executions(ssm, environment.runbook, "local") and time.monotonic() < deadline:
+    while lock_holders(ssm, requests[0]) and time.monotonic() < deadline:
         time.sleep(1)
     status = {
         execution_id: ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"][
@@ -217,6 +217,41 @@ def test_starts_that_both_found_the_fleet_free_keep_only_the_older(rehearsal):
         ]
     assert commands == []
     assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+def test_a_deploy_while_a_fleet_rollback_runs_exits_5_or_waits_for_it_with_wait_lock(rehearsal):
+    """A releaseflow-RollbackFleet working on the fleet holds it as a deploy does: `releaseflow deploy`
+    exits 5 naming it and starts nothing; with --wait-lock it starts once the rollback has ended."""
+    ssm = client(rehearsal, "ssm")
+    revision = rehearsal.revisions[1]
+    first = deploy(rehearsal, "--revision", revision)
+    assert first.returncode == 0, first.stdout + first.stderr
+    deployed = execution_id(first.stdout)
+    parameters = ssm.get_automation_execution(AutomationExecutionId=deployed)["AutomationExecution"][
+        "Parameters"
+    ]
+    # An operator rolls that deploy back from the console: only ExecutionId and the role.
+    rollback = ssm.start_automation_execution(
+        DocumentName="releaseflow-RollbackFleet",
+        Parameters={"ExecutionId": [deployed], "AutomationAssumeRole": parameters["AutomationAssumeRole"]},
+    )["AutomationExecutionId"]
+    before = {row["AutomationExecutionId"] for row in _executions(ssm)}
+    refused = deploy(rehearsal, "--revision", revision)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert (
+        f"execution {rollback} of releaseflow-RollbackFleet is still running on fleet local" in refused.stderr
+    )
+    assert {row["AutomationExecutionId"] for row in _executions(ssm)} == before  # nothing was started
+    waited = deploy(rehearsal, "--revision", revision, "--wait-lock")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert f"waiting for execution {rollback} of releaseflow-RollbackFleet on fleet local" in waited.stdout
+    ended = ssm.get_automation_execution(AutomationExecutionId=rollback)["AutomationExecution"]
+    started = ssm.get_automation_execution(AutomationExecutionId=execution_id(waited.stdout))[
+        "AutomationExecution"
+    ]
+    assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
+    assert ended["ExecutionEndTime"] <= started["ExecutionStartTime"]
+    assert_fleet_consistent(rehearsal.state_dir, revision)
 
 
 def _secrets(rehearsal) -> list[str]:

@@ -43,3 +43,18 @@ def name_tokens(node: Any) -> Iterator[str]:
             yield from name_tokens(value)
     elif isinstance(node, str):
         yield from _TOKEN.findall(node)
+
+
+def published_handler(runbook: Document, step_name: str):
+    """The handler of a script step as publish sends it: the generated, standalone script text is what
+    AWS runs, so the published (rewritten) form is tested by running that text."""
+    [script] = [step["inputs"]["Script"] for step in _all_steps(runbook.content) if step["name"] == step_name]
+    namespace: dict[str, Any] = {}
+    exec(compile(script, f"{runbook.path}:{step_name}", "exec"), namespace)
+    return namespace["handler"]
+
+
+def _all_steps(content: dict) -> Iterator[dict]:
+    for step in content.get("mainSteps") or []:
+        yield step
+        yield from _all_steps({"mainSteps": (step.get("inputs") or {}).get("Steps") or []})

@@ -773,6 +773,42 @@ def test_run_deploy_locks_starts_and_follows_to_the_outcome(status, result, code
     assert ssm.calls.count("StartAutomationExecution") == 1
 
 
+def _refused_at_lock(failure: str) -> list[tuple[float, dict]]:
+    """A deploy whose runbook's Lock step failed with `failure` (as Automation words a script's error)."""
+    running = {
+        "status": "InProgress",
+        "steps": [_step("Lock", "InProgress", 0, action="aws:executeScript")],
+        "hosts": {},
+    }
+    lock = _step("Lock", "Failed", 0, 1, action="aws:executeScript", failure=failure)
+    return [(0, running), (1, {"status": "Failed", "failure": failure, "steps": [lock], "hosts": {}})]
+
+
+def test_a_deploy_its_runbook_refused_at_the_lock_step_is_lock_held_like_the_triggers_check():
+    """An execution that took the fleet after the trigger's check makes the runbook's Lock step fail: the
+    deploy ends as the check would have ended it, LockHeld (exit 5) naming the holder, not a failure."""
+    failure = (
+        "Step fails when it is Executing the script. RuntimeError: execution r-9 of releaseflow-RollbackFleet "
+        "is still running on fleet web; this execution yields before touching any host\nTraceback (most recent"
+    )
+    clock = FakeClock()
+    with pytest.raises(LockHeld) as raised:
+        run_deploy(_ssm(_refused_at_lock(failure), clock), _request(), stopping=_stopping_at(clock))
+    assert raised.value.exit_code == 5
+    assert str(raised.value) == (
+        "execution exec-1 of releaseflow-Deploy yielded in its Lock step: "
+        "execution r-9 of releaseflow-RollbackFleet is still running on fleet web"
+    )
+
+
+def test_a_lock_step_that_failed_for_another_reason_stays_a_failed_deploy():
+    """A Lock step failing without naming a holder (say, access denied) is a failed deploy, exit 1."""
+    clock = FakeClock()
+    ssm = _ssm(_refused_at_lock("AccessDeniedException: not authorized"), clock)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock))
+    assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
+
+
 def test_run_deploy_without_wait_returns_once_started():
     """wait=False: started and claimed, not followed; the exit code is 0."""
     ssm = _ssm(scenario(), FakeClock())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -19,13 +19,17 @@ from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import Outcome, Snapshot
 from releaseflow.follow import follow, follow_rollback
 from releaseflow.goregexp import full_match
+from releaseflow.runbook_scripts import lock
 from releaseflow.sources import runbook_file
-from releaseflow.ssm import EXECUTION_RUNNING as RUNNING
+from releaseflow.ssm import UNSUCCESSFUL
 
 # Exit codes of `releaseflow deploy`, by what a caller does next.
 EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
 LOCK_POLL_SECONDS = 10.0
-_NOT_STARTED = datetime.max.replace(tzinfo=UTC)
+# The runbook's step that refuses to go on while another execution holds the fleet, and how its
+# failure message names the holder (lock.held; the message may come with a traceback).
+LOCK_STEP = "Lock"
+_HELD = re.compile(r"execution \S+ of \S+ is still running on [^;]*")
 # StartAutomationExecution errors that mean "this input can never start", as opposed to transient ones.
 _REFUSALS = (
     "InvalidAutomationExecutionParametersException",
@@ -48,7 +52,7 @@ class StartRefused(UsageError):
 
 
 class LockHeld(ReleaseflowError):
-    """Another execution of the runbook is deploying to the same fleet."""
+    """Another releaseflow-Deploy or releaseflow-RollbackFleet execution works on the same fleet."""
 
     exit_code = EXIT_CODES["locked"]
 
@@ -68,6 +72,13 @@ class StartRequest:
     @property
     def fleet(self) -> str | None:
         return (self.parameters.get("FleetTagValue") or [None])[0]
+
+    @property
+    def fleet_tag(self) -> tuple[str, str] | None:
+        """(FleetTagKey, FleetTagValue) the deploy works on, the runbook's default key unless given."""
+        if self.fleet is None:
+            return None
+        return ((self.parameters.get("FleetTagKey") or [lock.FLEET_TAG_KEY])[0], self.fleet)
 
     def api_input(self) -> dict:
         return {
@@ -169,24 +180,17 @@ def start_request(
     )
 
 
-def running_executions(ssm, runbook: str, fleet: str | None) -> list[str]:
-    """Ids of executions of `runbook` still running against `fleet` (any fleet when None), oldest first."""
-    filters = [
-        {"Key": "DocumentNamePrefix", "Values": [runbook]},
-        {"Key": "ExecutionStatus", "Values": list(RUNNING)},
+def lock_holders(ssm, request: StartRequest) -> list[tuple[str, str]]:
+    """(execution id, runbook) of each execution holding the request's fleet, oldest first.
+
+    The runbooks' own Lock step decides the same way (releaseflow.runbook_scripts.lock): executions
+    of releaseflow-Deploy and releaseflow-RollbackFleet published beside the request's runbook (with
+    its prefix), still running, on the same tag key and value; without a FleetTagValue, on any fleet.
+    """
+    names = lock.runbook_names(request.runbook)
+    return [
+        (execution_id, runbook) for _, execution_id, runbook in lock.holders(ssm, names, request.fleet_tag)
     ]
-    found = []
-    for page in ssm.get_paginator("describe_automation_executions").paginate(Filters=filters):
-        for execution in page.get("AutomationExecutionMetadataList", []):
-            if execution.get("DocumentName") != runbook:
-                continue
-            execution_id = execution["AutomationExecutionId"]
-            # The listing has no parameters: read them from the (few) running executions.
-            detail = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
-            if fleet is None or fleet in detail.get("Parameters", {}).get("FleetTagValue", []):
-                # A pending execution may have no start time yet: it counts as the youngest.
-                found.append((execution.get("ExecutionStartTime") or _NOT_STARTED, execution_id))
-    return [execution_id for _, execution_id in sorted(found)]
 
 
 def acquire(
@@ -199,17 +203,21 @@ def acquire(
     sleep: Callable[[float], object] = time.sleep,
     timeout: float | None = None,
 ) -> None:
-    """Return once no other execution deploys to the fleet; raise LockHeld unless asked to wait."""
+    """Return once no other execution holds the fleet; raise LockHeld unless asked to wait."""
     started = clock()
     while True:
-        holders = running_executions(ssm, request.runbook, request.fleet)
+        holders = lock_holders(ssm, request)
         if not holders:
             return
-        where = f"fleet {request.fleet}" if request.fleet else request.runbook
         if not wait or (timeout is not None and clock() - started >= timeout):
-            raise LockHeld(f"execution {holders[0]} of {request.runbook} is still running on {where}")
-        notify(f"waiting for execution {holders[0]} of {request.runbook} on {where} to finish")
+            raise LockHeld(lock.held(*holders[0], request.fleet_tag))
+        execution_id, runbook = holders[0]
+        notify(f"waiting for execution {execution_id} of {runbook} on {_where(request)} to finish")
         sleep(LOCK_POLL_SECONDS)
+
+
+def _where(request: StartRequest) -> str:
+    return f"fleet {request.fleet}" if request.fleet else "any fleet"
 
 
 def start(ssm, request: StartRequest) -> str:
@@ -232,8 +240,9 @@ def claim(ssm, request: StartRequest, execution_id: str) -> None:
     younger stops itself at once, while its runbook is still listing the fleet, and raises LockHeld.
     An execution the listing does not show yet counts as the youngest: when in doubt, both stop.
     """
-    holders = running_executions(ssm, request.runbook, request.fleet)
-    older = holders[: holders.index(execution_id)] if execution_id in holders else holders
+    holders = lock_holders(ssm, request)
+    ids = [execution_id for execution_id, _ in holders]
+    older = holders[: ids.index(execution_id)] if execution_id in ids else holders
     if older:
         try:
             ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
@@ -241,11 +250,22 @@ def claim(ssm, request: StartRequest, execution_id: str) -> None:
             # The runbook's own Lock step may have ended it first: it yielded all the same.
             if error.response["Error"]["Code"] != "InvalidAutomationStatusUpdateException":
                 raise
-        where = f"fleet {request.fleet}" if request.fleet else request.runbook
         raise LockHeld(
-            f"execution {older[0]} of {request.runbook} is still running on {where}; "
+            f"{lock.held(*older[0], request.fleet_tag)}; "
             f"execution {execution_id}, started at the same time, was stopped"
         )
+
+
+def refused_by_lock(outcome: Outcome) -> str | None:
+    """Who held the fleet when the runbook's own Lock step refused to go on (an execution that started
+    after the trigger's check), else None: a Lock step that failed for another reason is a failure."""
+    if outcome.result != "failed":
+        return None
+    for step in outcome.snapshot.steps:
+        if step.name == LOCK_STEP and not step.parent and step.status in UNSUCCESSFUL:
+            found = _HELD.search(" ".join(step.failure.split()))
+            return found[0] if found else None
+    return None
 
 
 def retry_request(request: StartRequest) -> StartRequest:
@@ -360,8 +380,9 @@ def run_deploy(
 ) -> Deployment:
     """Take the fleet lock, start the runbook, claim the fleet, and follow the execution to its end.
 
-    LockHeld when another deploy holds the fleet (with wait_lock: wait for it, and start again when a
-    deploy started at the same instant wins the claim). `stopping` is entered from just before the
+    LockHeld when another deploy or fleet rollback holds the fleet, seen here or by the runbook's Lock
+    step (with wait_lock: wait for it, and start again when an execution started at the same instant
+    wins the claim or the runbook yields). `stopping` is entered from just before the
     start to the end of following (the CLI makes SIGINT/SIGTERM stop the execution there); a stop
     request or `timeout` stops the execution. With wait=False it returns once started.
 
@@ -408,7 +429,18 @@ def run_deploy(
                 raise LostTrack(
                     f"lost track of execution {execution_id}, which may still run: {error}"
                 ) from error
-            return Deployment(request, execution_id, url, outcome, rollback)
+            refusal = refused_by_lock(outcome)
+            if refusal is None:
+                return Deployment(request, execution_id, url, outcome, rollback)
+            # Another execution took the fleet between the check and the start: the same refusal as the
+            # check's (LockHeld, exit 5), whichever of the two saw it.
+            held = LockHeld(
+                f"execution {execution_id} of {request.runbook} yielded in its Lock step: {refusal}"
+            )
+            if not wait_lock:
+                raise held
+            out.line(str(held))
+            request = retry_request(request)
 
 
 def _cancelled(outcome: Outcome) -> bool:

@@ -1,4 +1,4 @@
-"""The rollout plan (migration host, then batches), computed by the Deploy runbook's own planning script."""
+"""The rollout plan (migration host, then batches), computed by the runbooks' own planning module."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError
+from releaseflow.runbook_scripts import plan_rollout as planning
 from releaseflow.sources import packaged_root, runbook_file
 
 DEPLOY_RUNBOOK = "releaseflow-Deploy"
@@ -40,17 +41,17 @@ def plan_rollout(
 ) -> Plan:
     """Plan a deploy to online `hosts`, with `migration_hosts` tagged as migration host, offline.
 
-    Runs the planning step's Script from the runbook in a fresh namespace, with the payload the
-    runbook would hand it, so the CLI and the runbook cannot disagree. The runbook defaults to the
-    packaged releaseflow-Deploy. `health_check` gives HealthCheckRetries and HealthCheckTimeoutSeconds
-    (the runbook's defaults when absent).
+    Calls the handler of PlanRollout's script module (what `make runbooks` writes into the runbooks)
+    with the payload the runbook would hand it, so the CLI and the runbook cannot disagree. The
+    runbook (default: the packaged releaseflow-Deploy) gives the parameters' defaults: MigrationTagKey,
+    and HealthCheckRetries and HealthCheckTimeoutSeconds where `health_check` gives none.
     """
     if runbook is None:
         runbook = runbook_file(packaged_root(), DEPLOY_RUNBOOK)
     unknown = sorted(set(migration_hosts) - set(hosts))
     if unknown:
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
-    step, parameters = _planning_step(runbook)
+    parameters = _planning_parameters(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
     instances = [
         {"InstanceId": host, "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else []}
@@ -67,10 +68,8 @@ def plan_rollout(
             for name in ("HealthCheckRetries", "HealthCheckTimeoutSeconds")
         },
     }
-    namespace: dict = {}
-    exec(compile(step["inputs"]["Script"], f"{runbook}:{PLANNING_STEP}", "exec"), namespace)
     try:
-        result = namespace[step["inputs"]["Handler"]](payload, None)
+        result = planning.handler(payload, None)
     except ValueError as error:
         # The script's ValueErrors are its refusals (the runbook step fails with the same message).
         raise PlanError(str(error)) from error
@@ -81,12 +80,11 @@ def plan_rollout(
     )
 
 
-def _planning_step(runbook: Path) -> tuple[dict, dict]:
+def _planning_parameters(runbook: Path) -> dict:
     content = load_document(runbook).content
-    for step in content["mainSteps"]:
-        if step.get("name") == PLANNING_STEP:
-            return step, content["parameters"]
-    raise PlanError(f"{runbook}: no step named {PLANNING_STEP}")
+    if not any(step.get("name") == PLANNING_STEP for step in content["mainSteps"]):
+        raise PlanError(f"{runbook}: no step named {PLANNING_STEP}")
+    return content["parameters"]
 
 
 def render(plan: Plan) -> str:

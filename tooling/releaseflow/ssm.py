@@ -230,8 +230,9 @@ OLD_RUNTIMES = {
 LOOP_OUTPUTS = ("CurrentIteration", "CurrentIteratorValue")
 
 # automation-action-loop: "The maximum number of iterations is 100" (MaxIterations), and Iterators
-# holds at most as many values; IteratorDataType is one of these.
+# holds at most as many values.
 MAX_LOOP_ITERATIONS = 100
+# automation-action-loop: the values IteratorDataType takes.
 ITERATOR_TYPES = ("Boolean", "Integer", "String", "StringMap")
 
 # botocore's SSM service model, shape InstanceId (SendCommand's InstanceIds, GetCommandInvocation's
@@ -350,7 +351,7 @@ EXECUTION_TERMINAL = EXECUTION_SUCCESS | {
     "Rejected",
     "Exited",
 }
-# The same enum's values of an execution that still runs (neither ended nor merely scheduled).
+# AutomationExecutionStatus values of an execution that still runs (neither ended nor merely scheduled).
 EXECUTION_RUNNING = (
     "Pending",
     "InProgress",

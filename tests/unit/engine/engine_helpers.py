@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import aws_fakes
 from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
 
 
-class FakeClock:
-    """Time that passes only when the engine sleeps, so waits and timeouts run instantly."""
+class FakeClock(aws_fakes.FakeClock):
+    """Time that passes only when the engine sleeps, from an epoch time (the engine's timestamps read it)."""
 
     def __init__(self, start: float = 1_800_000_000.0):
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+        super().__init__(start)
 
 
 class FakeAws:

@@ -308,7 +308,7 @@ def test_a_dead_worker_is_replaced_at_the_next_script(execute):
 # The engine's process in the next test: starts the worker, prints its pid, runs STARTS_A_PROCESS.
 OWNER = """
 import json, sys, time
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1].split(":")
 from engine_helpers import FakeAws, runbook
 from releaseflow.rehearsal.engine.actions.script import WORKER
 from releaseflow.rehearsal.engine.automation import AutomationRun
@@ -324,7 +324,8 @@ def test_the_worker_and_its_scripts_end_with_the_process_that_owns_it(tmp_path):
     """SIGKILL of the engine's process: its worker kills the running script, what that started, and exits."""
     pidfile = tmp_path / "pid"
     step = plain_step("compute", STARTS_A_PROCESS, inputs={"InputPayload": {"pidfile": str(pidfile)}})
-    helpers = str(Path(__file__).parent)
+    # engine_helpers, and tests/support that it imports from.
+    helpers = f"{Path(__file__).parent}:{Path(__file__).parents[2] / 'support'}"
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER, helpers, json.dumps(step), os.defpath],
         stdout=subprocess.PIPE,

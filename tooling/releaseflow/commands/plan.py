@@ -17,8 +17,9 @@ ORDER = 30
 HELP = "show the rollout plan for a list of hosts (migration host and batches)"
 DESCRIPTION = """\
 Show how releaseflow-Deploy would roll out to these hosts: which one checks out and migrates
-first, then the batches the others follow in. It runs the runbook's own planning script
-offline, so the answer is the runbook's, with every host assumed running and online."""
+first, then the batches the others follow in. It runs the runbook's own planning code offline
+(the module its PlanRollout step is generated from), so the answer is the runbook's, with every
+host assumed running and online."""
 EPILOG = """\
 examples:
   releaseflow plan --hosts i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc
@@ -54,7 +55,7 @@ def register(parser) -> None:
     parser.add_argument(
         "--runbook",
         type=Path,
-        help="the Deploy runbook file to plan with (default: releaseflow-Deploy under --root)",
+        help="the Deploy runbook whose defaults to plan with (default: releaseflow-Deploy under --root)",
     )
     parser.add_argument(
         "--root",

@@ -1,0 +1,117 @@
+"""The deploy's ReportFailure: the failed steps, the hosts where they failed, and what the rollback did."""
+
+import json
+
+import pytest
+
+from aws_fakes import FakeClient
+from releaseflow.runbook_scripts import deploy_report
+
+
+class FakeSsm(FakeClient):
+    """The SSM calls ReportFailure makes: a failed health check on one host of a batch, then the rollback."""
+
+    def __init__(self, rollback_status="Success", extra=()):
+        super().__init__()
+        self.rollback_status = rollback_status
+        self.extra = list(extra)
+
+    def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+        assert AutomationExecutionId == "exec-1"
+        return {
+            "StepExecutions": [
+                {"StepName": "SwitchBatch", "Action": "aws:runCommand", "StepStatus": "Success"},
+                {"StepName": "UpdateBatches", "Action": "aws:loop", "StepStatus": "Failed"},
+                {
+                    "StepName": "HealthCheckBatch",
+                    "Action": "aws:runCommand",
+                    "StepStatus": "Failed",
+                    "Outputs": {"CommandId": ["c-1"]},
+                    "FailureMessage": "Step fails when it is Poll action.",
+                },
+                {
+                    "StepName": "StartRollback",
+                    "Action": "aws:executeAwsApi",
+                    "StepStatus": "Success",
+                    "Outputs": {"RollbackExecutionId": ["r-1"]},
+                },
+                *self.extra,
+            ]
+        }
+
+    def list_command_invocations(self, CommandId):
+        assert CommandId == "c-1"
+        return {
+            "CommandInvocations": [
+                {"InstanceId": "i-0b", "Status": "Success"},
+                {"InstanceId": "i-0c", "Status": "Failed"},
+            ]
+        }
+
+    def get_automation_execution(self, AutomationExecutionId):
+        assert AutomationExecutionId == "r-1"
+        failure = (
+            {"FailureMessage": "unreachable, so not rolled back: i-0d"}
+            if self.rollback_status != "Success"
+            else {}
+        )
+        return {"AutomationExecution": {"AutomationExecutionStatus": self.rollback_status, **failure}}
+
+
+def report(ssm) -> str:
+    """The message ReportFailure fails the deploy with."""
+    with pytest.raises(RuntimeError) as raised:
+        deploy_report.handler({"ExecutionId": "exec-1"}, None, ssm=ssm)
+    return str(raised.value)
+
+
+def test_report_failure_names_the_failed_step_the_host_and_the_rollback():
+    """ReportFailure names the failed step, only the hosts where its command failed, and the rollback's outcome."""
+    assert report(FakeSsm()) == (
+        "deploy failed: step HealthCheckBatch Failed on i-0c (Failed): Step fails when it is Poll action.. "
+        "releaseflow-RollbackFleet r-1 rolled back the hosts this execution switched."
+    )
+
+
+def test_report_failure_passes_on_what_the_rollback_could_not_do():
+    """A rollback that failed (a host unreachable) is named with its own message."""
+    assert report(FakeSsm("Failed")).endswith(
+        "releaseflow-RollbackFleet r-1 ended Failed: unreachable, so not rolled back: i-0d"
+    )
+
+
+def test_report_failure_without_command_outputs_names_the_hosts_the_command_went_to():
+    """A failed runCommand may report no outputs: the hosts it was sent to are named instead."""
+    lost = {
+        "StepName": "SwitchBatch",
+        "Action": "aws:runCommand",
+        "StepStatus": "TimedOut",
+        "Inputs": {"InstanceIds": json.dumps(["i-0e", "i-0f"])},
+    }
+    assert "step SwitchBatch TimedOut on one of i-0e, i-0f" in report(FakeSsm(extra=[lost]))
+
+
+def test_report_failure_before_any_switch_says_nothing_was_rolled_back():
+    """A failure while preparing starts no rollback, and the report says so."""
+
+    class Prepared(FakeSsm):
+        def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+            failed = {"StepName": "PrepareChunk", "Action": "aws:runCommand", "StepStatus": "Failed"}
+            return {"StepExecutions": [failed]}
+
+    assert report(Prepared()) == (
+        "deploy failed: step PrepareChunk Failed. No host was switched, so nothing was rolled back."
+    )
+
+
+def test_report_failure_still_fails_when_the_lookup_fails(monkeypatch):
+    """Without access to SSM, ReportFailure still fails the execution and says why it has no details."""
+
+    def client(service):
+        raise OSError("no route to the endpoint")
+
+    monkeypatch.setattr(deploy_report, "client", client)
+    with pytest.raises(
+        RuntimeError, match=r"^deploy failed: a step failed \(the details could not be looked up: no route"
+    ):
+        deploy_report.handler({"ExecutionId": "exec-1"}, None)

@@ -1,0 +1,168 @@
+"""The fleet's listing and its batches in and out of the target group: ListFleet, DrainBatch, RegisterBatch."""
+
+import json
+
+import pytest
+
+from aws_fakes import ARN, FakeAgents, FakeClient, FakeClock, FakeElb
+from releaseflow.runbook_scripts import drain_batch, list_fleet, register_batch, shared
+
+
+class FakeEc2(FakeClient):
+    """DescribeInstances in pages of one reservation, the first page empty (as EC2 may answer)."""
+
+    def __init__(self, hosts):
+        super().__init__()
+        self.hosts = hosts
+
+    def describe_instances(self, Filters, NextToken=None):
+        self.note("describe_instances", {"Filters": Filters})
+        index = int(NextToken or 0)
+        if index == 0:
+            return {"Reservations": [], "NextToken": "1"}
+        page = [{"Instances": [{"InstanceId": self.hosts[index - 1], "Tags": []}]}]
+        more = {"NextToken": str(index + 1)} if index < len(self.hosts) else {}
+        return {"Reservations": page, **more}
+
+
+def test_list_fleet_reads_every_page_and_asks_agents_by_id_50_at_a_time():
+    """ListFleet follows NextToken on both listings and filters agents by the fleet's ids, never by tag."""
+    hosts = [f"i-{n:03d}" for n in range(120)]
+    agents, ec2 = FakeAgents(hosts[:-1]), FakeEc2(hosts)
+    result = list_fleet.handler({"FleetTagKey": "app", "FleetTagValue": "shop"}, None, ec2=ec2, ssm=agents)
+    assert [i["InstanceId"] for i in json.loads(result["Instances"])] == hosts
+    assert sorted(a["InstanceId"] for a in json.loads(result["InstanceInformation"])) == hosts[:-1]
+    firsts = [c[1]["Filters"][0]["Values"] for c in agents.calls if c[1]["NextToken"] is None]
+    assert [len(values) for values in firsts] == [50, 50, 20]
+    assert ec2.calls[0][1]["Filters"] == [
+        {"Name": "tag:app", "Values": ["shop"]},
+        {"Name": "instance-state-name", "Values": ["running"]},
+    ]
+
+
+def drain(batches, index, ssm, elb=None, arn=ARN, clock=None):
+    events = {"Batches": json.dumps(batches), "Index": str(index), "TargetGroupArn": arn}
+    return drain_batch.handler(events, None, ssm=ssm, elb=elb, clock=clock or FakeClock())
+
+
+def test_drain_batch_refuses_a_host_lost_since_the_preflight_before_draining():
+    """A batch host that is no longer Online fails DrainBatch at once, naming it, and nothing is deregistered."""
+    elb = FakeElb(["i-0c", "i-0d"])
+    with pytest.raises(
+        ValueError, match=r"not online in Systems Manager, so this batch does not start: i-0d, i-0e$"
+    ):
+        drain([["i-0b"], ["i-0c", "i-0d", "i-0e"]], 1, FakeAgents(["i-0c"]), elb)
+    assert elb.calls == []
+
+
+def test_drain_batch_deregisters_and_waits_until_every_host_is_unused():
+    """DrainBatch deregisters the batch and returns only once each of its targets is unused."""
+    elb, clock = FakeElb(["i-0b", "i-0c"]), FakeClock()
+    result = drain([["i-0b", "i-0c"]], 0, FakeAgents(["i-0b", "i-0c"]), elb, clock=clock)
+    assert result == {"InstanceIds": ["i-0b", "i-0c"]}
+    assert elb.state == {"i-0b": "unused", "i-0c": "unused"}
+    assert [name for name, _ in elb.calls] == [
+        "deregister_targets",
+        "describe_target_health",
+        "describe_target_health",
+    ]
+    assert clock.slept == [shared.SOON_POLL_SECONDS]
+
+
+def test_drain_batch_without_a_target_group_only_checks_the_agents():
+    """Without TargetGroupArn the batch is just checked online and returned; no load balancer is touched."""
+    assert drain([["i-0b"]], 0, FakeAgents(["i-0b"]), elb=None, arn="") == {"InstanceIds": ["i-0b"]}
+
+
+def test_register_batch_registers_each_host_so_a_stopped_one_keeps_no_other_out():
+    """A stopped host is refused and named; the other hosts of the batch are registered and healthy."""
+    elb = FakeElb([], stopped=["i-0c"])
+    events = {"Batches": json.dumps([["i-0b", "i-0c", "i-0d"]]), "Index": "0", "TargetGroupArn": ARN}
+    with pytest.raises(RuntimeError, match=r"^the load balancer refused i-0c: InvalidTarget"):
+        register_batch.handler(events, None, elb=elb, clock=FakeClock())
+    assert elb.state == {"i-0b": "healthy", "i-0d": "healthy"}
+    registers = [call["Targets"] for name, call in elb.calls if name == "register_targets"]
+    assert registers == [[{"Id": "i-0b"}], [{"Id": "i-0c"}], [{"Id": "i-0d"}]]
+
+
+def register_and_bake(monkeypatch, batches, index, elb=None, **payload):
+    """RegisterBatch for batch `index` with a clock that only moves when the handler sleeps:
+    (its payload, the seconds it slept, the health wait's limit in seconds)."""
+    clock, limits = FakeClock(), []
+    wait_until = register_batch.wait_until
+
+    def recorded(elb, arn, hosts, state, meaning, seconds, clock):
+        limits.append(seconds)
+        return wait_until(elb, arn, hosts, state, meaning, seconds, clock)
+
+    monkeypatch.setattr(register_batch, "wait_until", recorded)
+    arn = ARN if elb is not None else ""
+    events = {"Batches": json.dumps(batches), "Index": str(index), "TargetGroupArn": arn, **payload}
+    return register_batch.handler(events, None, elb=elb, clock=clock), sum(clock.slept), limits
+
+
+def test_register_batch_bakes_after_the_migration_host_only_when_more_batches_follow(monkeypatch):
+    """BakeSeconds after the first of several batches; no bake after any other batch (the last bakes in
+    BakeFleet), nor when the migration host is the only batch."""
+    batches = [["i-0a"], ["i-0b"], ["i-0c", "i-0d"]]
+    result, slept, _ = register_and_bake(monkeypatch, batches, 0, BakeSeconds="30")
+    assert (result, slept) == ({"InstanceIds": ["i-0a"], "BakedSeconds": 30}, 30)
+    for index in (1, 2):
+        result, slept, _ = register_and_bake(monkeypatch, batches, index, BakeSeconds="30")
+        assert (result["BakedSeconds"], slept) == (0, 0)
+    assert register_and_bake(monkeypatch, [["i-0a"]], 0, BakeSeconds="30")[1] == 0
+    assert register_and_bake(monkeypatch, batches, 0, BakeSeconds="0")[1] == 0
+
+
+def test_register_batch_bakes_once_the_migration_host_is_healthy_within_the_scripts_time(monkeypatch):
+    """With a target group the bake follows the health wait, whose limit is what the bake leaves of 540 s."""
+    elb = FakeElb([])
+    result, slept, limits = register_and_bake(
+        monkeypatch, [["i-0a"], ["i-0b"]], 0, elb=elb, BakeSeconds="300"
+    )
+    assert elb.state == {"i-0a": "healthy"}
+    assert (result["BakedSeconds"], limits) == (300, [240])
+    # One poll found the target initial (a 0.25 s pause), the next healthy; then the bake.
+    assert slept == 0.25 + 300
+    later = register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 1, elb=FakeElb([]), BakeSeconds="300")
+    assert later[2] == [540]
+
+
+def test_register_batch_refuses_a_bake_longer_than_it_can_hold(monkeypatch):
+    """A BakeSeconds past MAX_BAKE_SECONDS (the allowedPattern keeps it out) fails the step by name, unslept."""
+    with pytest.raises(ValueError, match=r"^BakeSeconds 301 is more than the 300 s this step can bake$"):
+        register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 0, BakeSeconds="301")
+
+
+def test_the_rollback_runs_the_register_script_without_a_bake(monkeypatch):
+    """Without BakeSeconds (RollbackFleet passes none) RegisterBatch never bakes."""
+    assert register_and_bake(monkeypatch, [["i-0a"], ["i-0b"]], 0)[1] == 0
+
+
+class Stuck:
+    """A target group whose targets stay `initial`."""
+
+    def describe_target_health(self, TargetGroupArn, Targets):
+        return {
+            "TargetHealthDescriptions": [{"Target": t, "TargetHealth": {"State": "initial"}} for t in Targets]
+        }
+
+
+@pytest.mark.parametrize("seconds", [6, shared.WAIT_SECONDS])
+def test_target_health_waits_poll_often_at_first_then_every_second_until_the_limit(seconds):
+    """A target still changing is looked at every 0.25 s for the first 2 s, then every second, until the
+    limit (540 s unless given), then named in a TimeoutError."""
+    clock = FakeClock()
+    with pytest.raises(TimeoutError, match=rf"^not healthy after {seconds} s in {ARN}: i-0a \(initial\)$"):
+        shared.wait_until(Stuck(), ARN, ["i-0a"], "healthy", "healthy", seconds, clock)
+    assert clock.slept[:11] == [0.25] * 8 + [1, 1, 1]
+    assert seconds < clock.now <= seconds + 1
+
+
+def test_script_clients_retry_throttling_in_standard_mode(monkeypatch):
+    """A script's boto3 clients use standard retries, so a throttled call is retried before the step fails."""
+    made = []
+    monkeypatch.setattr(shared.boto3, "client", lambda service, config: made.append((service, config)))
+    shared.client("ssm")
+    [(service, config)] = made
+    assert (service, config.retries) == ("ssm", {"mode": "standard", "max_attempts": 5})

@@ -1,0 +1,74 @@
+"""The deploy's ReportFailure: fails the execution, naming the failed steps, their hosts and the rollback."""
+
+import json
+
+from releaseflow.runbook_scripts.shared import client
+from releaseflow.ssm import UNSUCCESSFUL
+
+
+def handler(events, context, *, ssm=None):
+    """Fail the execution, naming each failed step (a command's: where it failed) and the rollback."""
+    execution_id = events["ExecutionId"]
+    try:
+        found, rollback = failures(ssm or client("ssm"), execution_id)
+        summary = "; ".join(found) or "a step failed"
+    except Exception as error:  # the lookup is best effort: the deploy has failed either way
+        summary = f"a step failed (the details could not be looked up: {error})"
+        rollback = "whether a rollback ran is unknown: run releaseflow-RollbackFleet with ExecutionId "
+        rollback += execution_id
+    raise RuntimeError(f"deploy failed: {summary}. {rollback}")
+
+
+def failures(ssm, execution_id):
+    """Each failed step, with where it failed, and what the rollback did."""
+    steps = [
+        step
+        for page in ssm.get_paginator("describe_automation_step_executions").paginate(
+            AutomationExecutionId=execution_id
+        )
+        for step in page["StepExecutions"]
+    ]
+    found = []
+    rollback = "No host was switched, so nothing was rolled back."
+    for step in steps:
+        if step["StepName"] == "StartRollback":
+            rollback = rollback_outcome(ssm, step, execution_id)
+        # A loop fails because a nested step failed; that nested step is listed itself.
+        if (
+            step.get("StepStatus") not in UNSUCCESSFUL
+            or step.get("Action") == "aws:loop"
+            or step["StepName"] == "StartRollback"
+        ):
+            continue
+        where = ""
+        command_ids = step.get("Outputs", {}).get("CommandId", [])
+        if step.get("Action") == "aws:runCommand" and command_ids:
+            invocations = ssm.list_command_invocations(CommandId=command_ids[0])["CommandInvocations"]
+            hosts = [f"{i['InstanceId']} ({i['Status']})" for i in invocations if i["Status"] != "Success"]
+            where = f" on {', '.join(hosts)}" if hosts else ""
+        elif step.get("Action") == "aws:runCommand":
+            # A failed runCommand may report no outputs: name the hosts it was sent to instead.
+            sent = json.loads(step.get("Inputs", {}).get("InstanceIds") or "[]")
+            where = f" on one of {', '.join(sent)}" if sent else ""
+        message = " ".join(step.get("FailureMessage", "").split())
+        found.append(
+            f"step {step['StepName']} {step['StepStatus']}{where}" + (f": {message}" if message else "")
+        )
+    return found, rollback
+
+
+def rollback_outcome(ssm, step, execution_id):
+    """What the releaseflow-RollbackFleet execution this deploy started did."""
+    started = step.get("Outputs", {}).get("RollbackExecutionId", [])
+    if step.get("StepStatus") != "Success" or not started:
+        message = " ".join(step.get("FailureMessage", "").split())
+        return (
+            f"releaseflow-RollbackFleet could not be started ({message}): "
+            f"run it with ExecutionId {execution_id}"
+        )
+    rollback = ssm.get_automation_execution(AutomationExecutionId=started[0])["AutomationExecution"]
+    status = rollback["AutomationExecutionStatus"]
+    if status == "Success":
+        return f"releaseflow-RollbackFleet {started[0]} rolled back the hosts this execution switched."
+    message = " ".join(rollback.get("FailureMessage", "").split())
+    return f"releaseflow-RollbackFleet {started[0]} ended {status}: {message}"

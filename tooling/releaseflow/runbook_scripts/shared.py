@@ -1,0 +1,73 @@
+"""What several runbook scripts share (written out into each that uses it): clients, agents, target health."""
+
+import time
+
+import boto3
+from botocore.config import Config
+
+from releaseflow.ssm import SCRIPT_SECONDS
+
+# A wait gives up a minute before aws:executeScript's limit, in time to fail the step with its own message.
+WAIT_SECONDS = SCRIPT_SECONDS - 60
+# Target health is polled at once, every 0.25 s for the first 2 s, then every second: a target that
+# turns healthy or drains soon is seen at once, and a long wait costs one call a second.
+SOON_POLL_SECONDS = 0.25
+SOON_SECONDS = 2
+POLL_SECONDS = 1
+# DescribeInstanceInformation's InstanceIds filter, like SendCommand, takes at most 50 ids.
+IDS_PER_CALL = 50
+
+
+def client(service):
+    """A boto3 client whose calls retry throttling and transient errors (standard mode) before they fail."""
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def agents(ssm, ids):
+    """DescribeInstanceInformation of these instance ids, 50 at a time, every page: InstanceId, PingStatus."""
+    found = []
+    # Filtered by the ids themselves, never by tag: a tag filter is applied page by page.
+    for n in range(0, len(ids), IDS_PER_CALL):
+        request = {"Filters": [{"Key": "InstanceIds", "Values": ids[n : n + IDS_PER_CALL]}]}
+        for page in ssm.get_paginator("describe_instance_information").paginate(**request):
+            found += [
+                {"InstanceId": a["InstanceId"], "PingStatus": a.get("PingStatus", "")}
+                for a in page["InstanceInformationList"]
+            ]
+    return found
+
+
+def online(ssm, hosts):
+    """The hosts whose agent is Online now, in their order (a lost host's command would wait for it)."""
+    found = {a["InstanceId"] for a in agents(ssm, hosts) if a["PingStatus"] == "Online"}
+    return [h for h in hosts if h in found]
+
+
+def register_each(elb, arn, hosts):
+    """Register each host in its own call; host -> ELB's reason for the ones it refused.
+
+    ELB refuses a whole RegisterTargets call when one listed instance is not running: one stopped host
+    must not keep the others out.
+    """
+    refused = {}
+    for host in hosts:
+        try:
+            elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": host}])
+        except Exception as error:  # InvalidTarget for a stopped instance, named in the step's failure
+            refused[host] = str(error)
+    return refused
+
+
+def wait_until(elb, arn, hosts, state, meaning, seconds=WAIT_SECONDS, clock=time):
+    """Poll DescribeTargetHealth until every host's target is in `state`; TimeoutError naming the others."""
+    deadline = clock.monotonic() + seconds
+    soon = clock.monotonic() + SOON_SECONDS
+    while hosts:
+        found = elb.describe_target_health(TargetGroupArn=arn, Targets=[{"Id": h} for h in hosts])
+        states = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in found["TargetHealthDescriptions"]}
+        waiting = [f"{h} ({states.get(h, 'unknown')})" for h in hosts if states.get(h) != state]
+        if not waiting:
+            return
+        if clock.monotonic() > deadline:
+            raise TimeoutError(f"not {meaning} after {seconds} s in {arn}: {', '.join(waiting)}")
+        clock.sleep(SOON_POLL_SECONDS if clock.monotonic() < soon else POLL_SECONDS)
