@@ -54,7 +54,10 @@ def test_report_is_ok_only_when_every_observed_reading_is_proven():
         [Observation(name, {**DEFAULT, "wait_multiple_values": "first"}[name], "") for name in OPEN_READINGS]
     )
     assert not first.ok
-    assert "wait_multiple_values          first             all or any                     MISMATCH" in first.table()
+    assert (
+        "wait_multiple_values          first             all or any                     MISMATCH"
+        in first.table()
+    )
     unknown = ProbeReport([Observation("failed_run_command_outputs", "", "needs a managed instance")])
     assert not unknown.ok and unknown.readings() == {}
     assert "failed_run_command_outputs: needs a managed instance" in unknown.table()
