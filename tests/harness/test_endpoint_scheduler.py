@@ -263,7 +263,8 @@ def _faults(endpoint, body: dict | None = None) -> dict:
 
 def test_a_schedule_two_seconds_ahead_starts_its_runbook_then_is_deleted(endpoint_server):
     """The endpoint calls StartAutomationExecution at the schedule's time (within a second), as the
-    schedule's role, with the Input's tags; the DELETE schedule is then gone."""
+    schedule's role, with the Input's parameters and tags (ListTagsForResource reads them back); the
+    DELETE schedule is then gone."""
     runbook = _publish(endpoint_server)
     name, moment, _ = _create(endpoint_server, runbook, 2)
     execution = _wait_for_execution(endpoint_server, runbook)
@@ -275,6 +276,10 @@ def test_a_schedule_two_seconds_ahead_starts_its_runbook_then_is_deleted(endpoin
     ssm = endpoint_server.client("ssm")
     full = ssm.get_automation_execution(AutomationExecutionId=execution["AutomationExecutionId"])
     assert full["AutomationExecution"]["Parameters"]["Revision"] == ["abc"]
+    tags = ssm.list_tags_for_resource(
+        ResourceType="Automation", ResourceId=execution["AutomationExecutionId"]
+    )
+    assert tags["TagList"] == [{"Key": "releaseflow:schedule", "Value": name}]
     deadline = time.monotonic() + 5
     while True:
         try:

@@ -230,6 +230,14 @@ class AutomationService:
         shown, token = page(steps, request)
         return {"StepExecutions": shown} | ({"NextToken": token} if token else {})
 
+    def list_tags_for_resource(self, request: dict) -> dict:
+        """ListTagsForResource of ResourceType Automation: the Tags the execution was started with."""
+        execution_id = request.get("ResourceId", "")
+        with self._lock:
+            if execution_id not in self._runs:
+                raise ApiError("InvalidResourceId", f"The resource ID {execution_id} is not valid.")
+            return {"TagList": list(self._tags.get(execution_id, []))}
+
     def stop_automation_execution(self, request: dict) -> dict:
         """StopAutomationExecution: Cancel, and Complete the same way (the rehearsal has no rate control)."""
         run = self._run_of(request["AutomationExecutionId"])

@@ -160,6 +160,13 @@ class Endpoint:
                 return _aws_error(start_response, error)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
             return self._ssm(operation, environ, start_response)
+        if target == "AmazonSSM.ListTagsForResource":
+            body = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            # moto keeps the tags of documents and parameters; an execution's are the engine's.
+            if json.loads(body or b"{}").get("ResourceType") == "Automation":
+                handler = self.automation.list_tags_for_resource
+                return self._ssm(operation, environ, start_response, handler)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             body = _read_body(environ)
             # moto reads the same body after us.
@@ -171,11 +178,17 @@ class Endpoint:
                 return self._power(form, environ, start_response)
         return self.moto_app(environ, start_response)
 
-    def _ssm(self, operation: str, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _ssm(
+        self,
+        operation: str,
+        environ: dict,
+        start_response: Callable,
+        handler: Callable[[dict], dict] | None = None,
+    ) -> WSGIResponse:
         content_type = "application/x-amz-json-1.1"
         try:
             request = json.loads(_read_body(environ) or b"{}")
-            result = self.ssm_operations[operation](request)
+            result = (handler or self.ssm_operations[operation])(request)
         except ApiError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
             return _aws_error(start_response, error)
