@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
 
 from releaseflow import history
 from releaseflow.cli import main
@@ -51,6 +52,9 @@ class FakeSSM:
 
     def get_automation_execution(self, AutomationExecutionId):
         self.calls.append("GetAutomationExecution")
+        if AutomationExecutionId not in self.executions:
+            error = {"Code": "AutomationExecutionNotFoundException", "Message": "gone"}
+            raise ClientError({"Error": error}, "GetAutomationExecution")
         e = self.executions[AutomationExecutionId]
         start = T0 + timedelta(minutes=e["minute"])
         return {
@@ -180,6 +184,13 @@ def test_a_prefixed_runbook_reads_the_rollbacks_of_its_own_prefix():
     ]
     runs = history.history(FakeSSM(executions), "staging-releaseflow-Deploy", "web", "x")
     assert [run.execution_id for run in runs] == ["s-r", "s-1"]
+
+
+def test_a_rollback_whose_deploy_ssm_no_longer_keeps_is_left_out():
+    """A RollbackFleet without a fleet of its own whose deploy is gone has no known fleet: not listed."""
+    executions = [_deploy("d-1", 1), _rollback("r-old", 2, "gone")]
+    runs = history.history(FakeSSM(executions), "releaseflow-Deploy", "web", "x")
+    assert [run.execution_id for run in runs] == ["d-1"]
 
 
 def test_json_has_times_revision_outcome_rollbacks_and_the_console_link():

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from botocore.exceptions import ClientError
+
 from releaseflow.deploy import console_url
 from releaseflow.schedules import SCHEDULE_TAG
 
@@ -79,7 +81,13 @@ def history(ssm, runbook: str, fleet: str, region: str, limit: int = 10) -> list
         deploy = (execution.get("Parameters", {}).get("ExecutionId") or [""])[0]
         if own or not deploy:
             return own
-        return fleet_of(detail(deploy))
+        try:
+            return fleet_of(detail(deploy))
+        except ClientError as error:
+            # SSM keeps executions for a while only: a rollback can outlive the deploy it undid.
+            if error.response.get("Error", {}).get("Code") != "AutomationExecutionNotFoundException":
+                raise
+            return ""
 
     runs: list[Run] = []
     for row in _newest_first(ssm, prefix + "releaseflow-"):

@@ -152,7 +152,8 @@ class SchedulerService:
         try:
             service, operation = universal_target(schedule.target["Arn"])
             # The same Input on every attempt: a StartAutomationExecution retry carries the same ClientToken.
-            answer = self._invoke(service, operation, target_input(schedule), schedule.target["RoleArn"])
+            request = target_input(schedule)
+            answer = self._invoke(service, operation, request, schedule.target.get("RoleArn", ""))
         except TargetError as error:
             pending.errors.append(str(error))
             policy = schedule.target.get("RetryPolicy") or {}
@@ -231,6 +232,9 @@ def target_input(schedule: Schedule) -> dict:
 
 
 def assumed_role(role_arn: str, session: str) -> str:
-    """The STS identity a call made with `role_arn` shows as its caller (ExecutedBy)."""
-    _, _, _, _, account, resource = role_arn.split(":", 5)
-    return f"arn:aws:sts::{account}:assumed-role/{resource.rsplit('/', 1)[-1]}/{session}"
+    """The STS identity a call made with `role_arn` shows as its caller (ExecutedBy); a value that is no
+    role ARN is shown as it is (the rehearsal does not check roles)."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("role/"):
+        return role_arn
+    return f"arn:aws:sts::{parts[4]}:assumed-role/{parts[5].rsplit('/', 1)[-1]}/{session}"
