@@ -35,11 +35,14 @@ MAX_DELAY = 1.9
 CALLS_PER_MINUTE = 60
 WINDOW = 60.0
 POLL_SPACING = MAX_DELAY
+# 60 / 1.9 = 31.6: a 60 s window holds at most 32 polls.
 POLLS_PER_MINUTE = 32
 OTHER_CALLS_PER_MINUTE = CALLS_PER_MINUTE - POLLS_PER_MINUTE
 # While following, steps and hosts leave this many of those calls for the end: the final fetch, the
 # failure's host and the rollback's commands then fit at once, so the end is reported within 2 s.
 END_RESERVE = 8
+# While hosts run a command and nothing else changes, their status is refreshed after this long at
+# first, then half as often each time up to HOST_REFRESH_MAX: a long migration costs little to watch.
 HOST_REFRESH = 5.0
 HOST_REFRESH_MAX = 30.0
 SETTLE_SECONDS = 15.0
@@ -82,7 +85,6 @@ class CallBudget:
         self.sleep = sleep
         self.last_poll = float("-inf")
         self.others: deque[float] = deque()
-        self.times: list[float] = []  # every call, for the bench's busiest minute
 
     def room(self) -> int:
         """Calls other than polls that can be made now."""
@@ -102,7 +104,6 @@ class CallBudget:
             while self.room() < 1:
                 self.sleep(max(self.others[0] + WINDOW - self.clock(), 0.01))
             self.others.append(self.clock())
-        self.times.append(self.clock())
 
 
 class Metered:
