@@ -18,7 +18,7 @@ from releaseflow.commands._aws import RETRIES
 from releaseflow.config import load_environment
 from releaseflow.deploy import prepare_request, run_deploy
 from releaseflow.execution import Snapshot
-from releaseflow.follow import fetch
+from releaseflow.follow import busiest_minute, fetch
 from releaseflow.rehearsal.harness import fleet, haproxy
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
@@ -89,6 +89,8 @@ class DeployRun:
     calls: int
     # Seconds each host was not healthy in the load balancer during the deploy (from samples).
     out_of_service: tuple[float, ...] = ()
+    # When (seconds) the trigger made each of its calls.
+    call_times: tuple[float, ...] = ()
 
     @property
     def switch_s(self) -> list[float]:
@@ -123,6 +125,11 @@ class DeployRun:
     def calls_per_min(self) -> float:
         return self.calls * 60 / (self.exited - self.started)
 
+    @property
+    def busiest_minute_calls(self) -> int:
+        """The most calls the trigger made in any 60 s (a short deploy's every call may fall in one)."""
+        return busiest_minute(list(self.call_times))
+
 
 def deploy(state_dir: Path, revision: str) -> DeployRun:
     """Run the deploy `releaseflow deploy` runs (deploy.run_deploy), counting its API calls; fails unless
@@ -134,7 +141,13 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
     # every call is counted.
     session = boto3.session.Session(region_name=fleet.REGION, **fleet.DUMMY_CREDENTIALS)
     names: list[str] = []
-    session.events.register("before-call.*.*", lambda model, **_: names.append(model.name))
+    times: list[float] = []
+
+    def counted(model, **_):
+        names.append(model.name)
+        times.append(time.monotonic())
+
+    session.events.register("before-call.*.*", counted)
     ssm = session.client("ssm", endpoint_url=values["AWS_ENDPOINT_URL"], config=RETRIES)
     arn = FleetRecord.load(state_dir).lb.target_group_arn
     elbv2 = fleet.client("elbv2", values["AWS_ENDPOINT_URL"])
@@ -152,7 +165,7 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
         raise RuntimeError(f"the deploy of {revision} ended {deployment.outcome.result}:\n{failure}")
     out_of_service = tuple(not_healthy_seconds(sampler.samples).values())
     snapshot = fetch(fleet.client("ssm", values["AWS_ENDPOINT_URL"]), deployment.execution_id)
-    return DeployRun(snapshot, started, exited, len(names), out_of_service)
+    return DeployRun(snapshot, started, exited, len(names), out_of_service, tuple(times))
 
 
 def measure(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
@@ -173,4 +186,5 @@ def figures(runs: list[DeployRun]) -> dict[str, Summary]:
         "rehearsal.overhead_ratio": summarize([r.deploy_s / r.critical_path_s for r in runs], 3),
         "trigger.detect_latency_s": summarize([r.detect_latency_s for r in runs], 2),
         "trigger.calls_per_min": summarize([r.calls_per_min for r in runs], 1),
+        "trigger.busiest_minute_calls": summarize([r.busiest_minute_calls for r in runs], 0),
     }

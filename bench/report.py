@@ -15,6 +15,7 @@ TARGETS = {
     "engine.step_overhead_growth": ("<=", 5.0),
     "publish.unchanged_writes": ("==", 0),
     "trigger.detect_latency_s": ("<=", 2.0),
+    "trigger.busiest_minute_calls": ("<=", 60),
     "peer.ansible_ratio": ("<", 1.0),
 }
 _COMPARE = {"<=": operator.le, "<": operator.lt, "==": operator.eq}

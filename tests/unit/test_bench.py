@@ -166,6 +166,13 @@ def test_deploy_run_derives_its_figures_from_the_execution_and_the_trigger():
     assert run.calls_per_min == pytest.approx(45 * 60 / 22.5)
 
 
+def test_busiest_minute_calls_counts_the_fullest_60_seconds_of_the_trigger():
+    """trigger.busiest_minute_calls: the most call times within 60 s, not the average rate."""
+    times = (0.0, 1.0, 2.0, 61.5, 62.0, 62.5, 63.0, 119.0)
+    run = DeployRun(None, started=0, exited=120, calls=len(times), call_times=times)
+    assert run.busiest_minute_calls == 5
+
+
 def test_steps_per_batch_counts_the_batch_loops_nested_steps_per_iteration():
     """runbook.steps_per_batch: the steps UpdateBatches ran, divided by its iterations."""
     names = ["DrainBatch", "SwitchBatch", "RestartBatch", "HealthCheckBatch", "RegisterBatch"]

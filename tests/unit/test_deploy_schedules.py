@@ -103,3 +103,21 @@ def test_deploy_at_creates_a_schedule_instead_of_starting(tmp_path, monkeypatch,
         (entry,) = schedules.list_pending(scheduler)
         assert entry["ScheduleExpression"] == "at(2099-01-01T06:00:00)"
     assert f"scheduled releaseflow-Deploy for revision {REVISION}: {entry['Name']}" in capsys.readouterr().out
+
+
+def test_the_started_execution_is_tagged_with_its_schedule(monkeypatch):
+    """The target input keeps the request's tags and adds releaseflow:schedule=NAME (history shows it)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    request = StartRequest(
+        "releaseflow-Deploy", {"Revision": [REVISION]}, "t", (("releaseflow:actor", "ana"),)
+    )
+    with mock_aws():
+        scheduler = boto3.client("scheduler")
+        schedules.create(
+            scheduler, request, name="releaseflow-p-1", expression="at(2026-01-01T22:00:00)", role_arn=ROLE
+        )
+        tags = json.loads(scheduler.get_schedule(Name="releaseflow-p-1")["Target"]["Input"])["Tags"]
+    assert tags == [
+        {"Key": "releaseflow:actor", "Value": "ana"},
+        {"Key": "releaseflow:schedule", "Value": "releaseflow-p-1"},
+    ]

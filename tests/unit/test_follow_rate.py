@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
+from releaseflow.deploy import run_deploy
 from releaseflow.execution import Invocation
-from releaseflow.follow import follow
-from test_deploy import FakeClock, FakeSSM, _host, _step, scenario
+from releaseflow.follow import CALLS_PER_MINUTE, busiest_minute, follow
+from test_deploy import FakeClock, FakeSSM, _host, _request, _step, _stopping_at, cancel_scenario, scenario
 
 
 class TimedSSM(FakeSSM):
     """FakeSSM that also records when (fake seconds) each call was made."""
 
-    def __init__(self, timeline, clock):
-        super().__init__(timeline, clock)
+    def __init__(self, timeline, clock, **kwargs):
+        super().__init__(timeline, clock, **kwargs)
+        self.meta = SimpleNamespace(region_name="eu-west-1")
         self.times: list[float] = []
+        # When a status poll first answered that the deploy (exec-1) had ended.
+        self.end_seen: float | None = None
         for name in (
             "get_automation_execution",
             "describe_automation_step_executions",
             "list_command_invocations",
             "get_command_invocation",
             "stop_automation_execution",
+            "start_automation_execution",
+            "describe_automation_executions",
         ):
             self._timed(name, clock)
 
@@ -27,14 +37,14 @@ class TimedSSM(FakeSSM):
 
         def timed(**kwargs):
             self.times.append(clock())
-            return method(**kwargs)
+            answer = method(**kwargs)
+            execution = (answer or {}).get("AutomationExecution", {})
+            ended = execution.get("AutomationExecutionStatus") in ("Success", "Failed", "Cancelled")
+            if ended and execution["AutomationExecutionId"] == "exec-1" and self.end_seen is None:
+                self.end_seen = clock()
+            return answer
 
         setattr(self, name, timed)
-
-
-def busiest_minute(times: list[float]) -> int:
-    """The most calls in any 60 s window."""
-    return max(sum(1 for t in times if start <= t < start + 60) for start in times)
 
 
 def churning(steps: int, seconds_each: float, hosts: int = 4) -> tuple[list[tuple[float, dict]], float]:
@@ -84,13 +94,17 @@ def test_busy_deploy_stays_under_60_calls_a_minute_and_sees_the_end_within_2_s()
     assert 0 <= late <= 2.0
 
 
-def test_churn_beyond_the_budget_waits_for_the_end_to_catch_up():
-    """A new command every second: until the end, no minute exceeds 60 calls; the final fetch lists the rest."""
+def test_churn_beyond_the_budget_is_caught_up_at_the_end_within_60_calls_a_minute():
+    """A new command every second, faster than the budget lists them: no minute exceeds 60 calls, the end
+    and its catch-up included; the end is seen within 2 s, and the final report lists every host."""
     timeline, end = churning(steps=600, seconds_each=1.0, hosts=2)
-    outcome, times, late = measure(timeline, end)
+    clock = FakeClock()
+    ssm = TimedSSM(timeline, clock)
+    outcome = follow(ssm, "exec-1", listener=lambda *_: None, clock=clock, sleep=clock.sleep)
     assert outcome.result == "success"
-    assert busiest_minute([t for t in times if t < end]) <= 60
-    assert 0 <= late <= 2.0
+    assert busiest_minute(ssm.times) <= CALLS_PER_MINUTE
+    assert 0 <= ssm.end_seen - end <= 2.0
+    assert len(outcome.snapshot.invocations) == 600 * 2
 
 
 def test_long_command_is_watched_at_about_half_the_rate():
@@ -127,3 +141,87 @@ def test_short_deploy_sees_the_end_within_2_s():
     outcome, _, late = measure(timeline, timeline[-1][0])
     assert outcome.result == "success"
     assert 0 <= late <= 2.0
+
+
+def trigger(timeline, end, **fake):
+    """Run the whole trigger (lock, start, claim, follow, rollback) on a fake clock: its calls' times, when
+    it returned after the end, and its outcome."""
+    clock = FakeClock()
+    ssm = TimedSSM(timeline, clock, **fake)
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock), clock=clock)
+    return deployment, ssm.times, clock.now - end
+
+
+@pytest.mark.parametrize(
+    ("steps", "seconds_each"),
+    [(12, 20 / 12), (120, 15.0)],
+    ids=["20-second deploy", "30-minute deploy"],
+)
+def test_the_trigger_makes_at_most_60_calls_in_any_minute_and_returns_within_2_s_of_the_end(
+    steps, seconds_each
+):
+    """Lock, start, claim, following and the final report of a 20 s and of a 30 min deploy (a new command
+    on 3 hosts every 1.7 s or 15 s): the busiest 60 s hold at most 60 calls; it returns within 2 s."""
+    timeline, end = churning(steps=steps, seconds_each=seconds_each, hosts=3)
+    deployment, times, late = trigger(timeline, end)
+    assert deployment.outcome.result == "success"
+    assert busiest_minute(times) <= CALLS_PER_MINUTE
+    assert 0 <= late <= 2.0
+    assert len(deployment.outcome.snapshot.invocations) == steps * 3
+
+
+def test_a_cancelled_deploy_and_the_rollback_it_started_share_the_60_calls_a_minute():
+    """Stopping the deploy, following its rollback and reading both at the end stay within 60 calls in
+    any minute; the rollback's end is seen within 2 s."""
+    clock = FakeClock()
+    scenario_ = cancel_scenario(rollback_ends=20)
+    ssm = TimedSSM(scenario_["timeline"], clock, cancelled=scenario_["cancelled"], others=scenario_["others"])
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 4), clock=clock)
+    assert (deployment.outcome.result, deployment.rollback.snapshot.status) == ("cancelled", "Success")
+    assert busiest_minute(ssm.times) <= CALLS_PER_MINUTE
+    assert 0 <= clock.now - 20 <= 2.0
+
+
+def test_busiest_minute_counts_the_calls_of_the_fullest_60_seconds():
+    """busiest_minute is the largest number of call times within any 60 s (start included, end not)."""
+    assert busiest_minute([]) == 0
+    assert busiest_minute([0, 30, 59.9, 60, 61]) == 4
+    assert busiest_minute([0, 60, 120]) == 1
+
+
+def cancelled_with_rollback(cancel_at: float, rollback_steps: int, seconds_each: float) -> dict:
+    """A long deploy (a new command on 3 hosts every `seconds_each`) cancelled at `cancel_at`: its
+    RollBackOnCancel starts r-1, which runs `rollback_steps` commands as long each (FakeSSM's arguments)."""
+    timeline, _ = churning(steps=900, seconds_each=seconds_each, hosts=3)
+    state = [entry for at, entry in timeline if at <= cancel_at][-1]
+    started = _step("RollBackOnCancel", "Success", cancel_at, cancel_at, action="aws:executeAwsApi")
+    started["Outputs"] = {"RollbackExecutionId": ["r-1"]}
+    steps = [
+        {**s, "StepStatus": "Cancelled"} if s["StepStatus"] == "InProgress" else s for s in state["steps"]
+    ]
+    cancelled = {**state, "status": "Cancelled", "steps": [*steps, started]}
+    rollback, _ = churning(steps=rollback_steps, seconds_each=seconds_each, hosts=3)
+    renamed = []
+    for at, entry in rollback:
+        hosts = {
+            f"r{command}": [{**row, "CommandId": f"r{command}"} for row in rows]
+            for command, rows in entry["hosts"].items()
+        }
+        entry_steps = [
+            {**s, "Outputs": {"CommandId": [f"r{s['Outputs']['CommandId'][0]}"]}} for s in entry["steps"]
+        ]
+        renamed.append((cancel_at + at, {**entry, "steps": entry_steps, "hosts": hosts}))
+    return {"timeline": timeline, "cancelled": cancelled, "others": {"r-1": [(0, renamed[0][1]), *renamed]}}
+
+
+def test_a_long_deploy_cancelled_and_its_long_rollback_stay_within_60_calls_a_minute():
+    """A deploy cancelled after 5 minutes of commands every 8 s, and its 3-minute rollback (24 commands): stopping,
+    following both and the final report never make more than 60 calls in any 60 s; the rollback's end
+    is reported within 2 s."""
+    fake = cancelled_with_rollback(cancel_at=300, rollback_steps=24, seconds_each=8.0)
+    clock = FakeClock()
+    ssm = TimedSSM(fake["timeline"], clock, cancelled=fake["cancelled"], others=fake["others"])
+    deployment = run_deploy(ssm, _request(), stopping=_stopping_at(clock, 300), clock=clock)
+    assert (deployment.outcome.result, deployment.rollback.snapshot.status) == ("cancelled", "Success")
+    assert busiest_minute(ssm.times) <= CALLS_PER_MINUTE
+    assert 0 <= clock.now - (300 + 24 * 8) <= 2.0

@@ -193,7 +193,17 @@ def test_every_product_command_starts_on_a_plain_install(installed, app):
     """--help of the CLI and of each command an adopter runs against AWS exits 0 with only the declared
     dependencies installed."""
     assert run(installed, app, "--help").returncode == 0
-    for command in ("config", "validate", "plan", "publish", "deploy", "status", "probe", "schedules"):
+    for command in (
+        "config",
+        "validate",
+        "plan",
+        "publish",
+        "deploy",
+        "status",
+        "history",
+        "probe",
+        "schedules",
+    ):
         result = run(installed, app, command, "--help")
         assert result.returncode == 0, f"{command}: {result.stderr}"
         assert result.stdout.startswith(f"usage: releaseflow {command}")
@@ -222,7 +232,7 @@ def test_a_rehearsal_command_on_a_plain_install_says_what_to_install(installed, 
 def test_deploy_and_status_of_a_plain_install_run_against_an_endpoint(installed, app, endpoint_server):
     """Against an endpoint that runs runbooks (the rehearsal's, with no hosts), the plain install publishes,
     starts a deploy and follows it to its end (Failed: no host carries the fleet tag), shows it with
-    `status`, schedules one with `--at`, and probes the endpoint's readings."""
+    `status` and `history`, schedules one with `--at`, and probes the endpoint's readings."""
     aws = {key: value for key, value in endpoint_server.environment().items() if key.startswith("AWS_")}
     # The rehearsal's endpoint serves one region.
     role = "      AutomationAssumeRole: arn:aws:iam::123456789012:role/releaseflow-AutomationRole\n"
@@ -235,6 +245,9 @@ def test_deploy_and_status_of_a_plain_install_run_against_an_endpoint(installed,
     status = run(installed, app, "status", "--json", **aws)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["status"] == "Failed"
+    history = run(installed, app, "history", "--environment", "production", "--json", **aws)
+    assert history.returncode == 0, history.stderr
+    assert [(h["kind"], h["status"]) for h in json.loads(history.stdout)] == [("deploy", "Failed")]
     later = run(
         installed,
         app,

@@ -87,6 +87,14 @@ def test_deploy_role_starts_only_the_release_and_rollback_runbooks(template):
     assert names == ["${DocumentPrefix}releaseflow-Deploy:*", "${DocumentPrefix}releaseflow-RollbackFleet:*"]
 
 
+def test_deploy_role_reads_execution_tags_only_on_automation_executions(template):
+    """ssm:ListTagsForResource (history's actor and schedule) is granted on automation executions only."""
+    (statement,) = _granting(template["Resources"]["DeployRole"], "ssm:ListTagsForResource")
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:automation-execution/*"
+    }
+
+
 def test_deploy_role_passes_only_the_automation_and_scheduler_roles(template):
     """iam:PassRole is limited to the automation and scheduler roles, for their services."""
     statements = _granting(template["Resources"]["DeployRole"], "iam:PassRole")

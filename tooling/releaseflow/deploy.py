@@ -17,7 +17,7 @@ from releaseflow.config import Environment
 from releaseflow.documents import load_document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import Outcome, Snapshot
-from releaseflow.follow import follow, follow_rollback
+from releaseflow.follow import CallBudget, Metered, follow, follow_rollback
 from releaseflow.goregexp import full_match
 from releaseflow.runbook_scripts import lock
 from releaseflow.sources import runbook_file
@@ -391,11 +391,15 @@ def run_deploy(
     further stop request stops waiting for it, never the rollback itself.
     """
     out = progress or _Quiet()
+    # One budget for every call of this deploy, the lock's and the rollback's included (follow.CallBudget).
+    ssm = Metered(ssm, CallBudget(clock))
     out.phase("Lock")
     while True:
         acquire(ssm, request, wait=wait_lock, notify=out.line, timeout=timeout)
         out.phase("Start")
         with stopping() as stop:
+            # Waiting for room in the budget is a pause a signal cuts short, like the polls' pauses.
+            ssm.budget.sleep = stop.pause
             execution_id = start(ssm, request)
             try:
                 claim(ssm, request, execution_id)
@@ -419,6 +423,7 @@ def run_deploy(
                     sleep=stop.pause,
                     timeout=timeout,
                     stop_requested=stop.is_set,
+                    budget=ssm.budget,
                 )
                 rollback = None
                 if _cancelled(outcome):
@@ -464,4 +469,5 @@ def _follow_rollback(ssm, outcome, out, stop, clock, timeout) -> tuple[Outcome, 
         sleep=stop.pause,
         timeout=timeout,
         stop_requested=lambda: stop.requests() > seen,
+        budget=ssm.budget,
     )

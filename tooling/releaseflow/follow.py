@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -26,14 +27,20 @@ from releaseflow.execution import (
 )
 from releaseflow.ssm import UNSUCCESSFUL as _FAILED
 
-# The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start
-# (60 / 1.9 = at most 32 calls a minute).
+# The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start.
 MAX_DELAY = 1.9
-# Steps and hosts (DescribeAutomationStepExecutions, ListCommandInvocations) get what is left of 60 calls
-# a minute (SSM's rate limits are per account, shared with other deploys and the console), less a
-# reserve for the final fetch and the failure lookup: at most this many in any 60 s.
-DETAIL_CALLS_PER_MINUTE = 22
+# SSM's rate limits are per account, shared with other deploys and the console: the trigger makes at most
+# CALLS_PER_MINUTE calls in any 60 s, start, lock, claim, rollback and final report included. The status
+# polls are spaced POLL_SPACING apart (at most 32 in 60 s); every other call comes from what is left.
+CALLS_PER_MINUTE = 60
 WINDOW = 60.0
+POLL_SPACING = MAX_DELAY
+# 60 / 1.9 = 31.6: a 60 s window holds at most 32 polls.
+POLLS_PER_MINUTE = 32
+OTHER_CALLS_PER_MINUTE = CALLS_PER_MINUTE - POLLS_PER_MINUTE
+# While following, steps and hosts leave this many of those calls for the end: the final fetch, the
+# failure's host and the rollback's commands then fit at once, so the end is reported within 2 s.
+END_RESERVE = 8
 # While hosts run a command and nothing else changes, their status is refreshed after this long at
 # first, then half as often each time up to HOST_REFRESH_MAX: a long migration costs little to watch.
 HOST_REFRESH = 5.0
@@ -67,17 +74,105 @@ class _Counted:
         return counted
 
 
+class CallBudget:
+    """The trigger's calls in the last WINDOW seconds: polls kept POLL_SPACING apart, every other call
+    waiting (`sleep`) for room among OTHER_CALLS_PER_MINUTE, so no 60 s ever holds more than 60 calls."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep
+    ):
+        self.clock = clock
+        self.sleep = sleep
+        self.last_poll = float("-inf")
+        self.others: deque[float] = deque()
+
+    def room(self) -> int:
+        """Calls other than polls that can be made now."""
+        now = self.clock()
+        while self.others and self.others[0] <= now - WINDOW:
+            self.others.popleft()
+        return OTHER_CALLS_PER_MINUTE - len(self.others)
+
+    def take(self, poll: bool = False) -> None:
+        """Account for one call about to be made, first waiting until it fits."""
+        if poll:
+            wait = self.last_poll + POLL_SPACING - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+            self.last_poll = self.clock()
+        else:
+            while self.room() < 1:
+                self.sleep(max(self.others[0] + WINDOW - self.clock(), 0.01))
+            self.others.append(self.clock())
+
+
+class Metered:
+    """An SSM client whose every call is taken from a CallBudget; `poll()` marks the next as a status poll."""
+
+    def __init__(self, ssm, budget: CallBudget):
+        self.ssm = ssm.ssm if isinstance(ssm, Metered) else ssm
+        self.budget = budget
+        self.meta = getattr(self.ssm, "meta", None)
+        self._poll = False
+
+    def poll(self) -> Metered:
+        self._poll = True
+        return self
+
+    def get_paginator(self, name: str):
+        inner = self.ssm.get_paginator(name)
+        budget = self.budget
+
+        class Paginator:
+            def paginate(self, **kwargs):
+                pages = iter(inner.paginate(**kwargs))
+                while True:
+                    # Taken before each page, the one that finds no more included: counting high is safe.
+                    budget.take()
+                    try:
+                        yield next(pages)
+                    except StopIteration:
+                        return
+
+        return Paginator()
+
+    def __getattr__(self, name):
+        method = getattr(self.ssm, name)
+
+        def metered(**kwargs):
+            poll, self._poll = self._poll, False
+            self.budget.take(poll)
+            return method(**kwargs)
+
+        return metered
+
+
+def busiest_minute(times: list[float]) -> int:
+    """The most calls made in any WINDOW seconds, from the times (seconds) they were made at."""
+    ordered = sorted(times)
+    return max((bisect_left(ordered, start + WINDOW) - n for n, start in enumerate(ordered)), default=0)
+
+
+def metered(ssm, budget: CallBudget | None, clock, sleep) -> Metered:
+    """`ssm` within `budget` (a new one on `clock` and `sleep` when None)."""
+    if isinstance(ssm, Metered) and budget in (None, ssm.budget):
+        return ssm
+    return Metered(ssm, budget or CallBudget(clock, sleep))
+
+
 def fetch(
     ssm,
     execution_id: str,
     previous: Snapshot | None = None,
     execution: dict | None = None,
     max_calls: int | None = None,
+    rollbacks: Mapping[str, Snapshot] | None = None,
 ) -> Snapshot:
     """The execution with its steps and host invocations; finished commands are not asked again.
 
     `execution` is a GetAutomationExecution answer the caller already has. With `max_calls`, commands
     beyond it keep what `previous` knew of them (the caller fetches again later to catch up).
+    `rollbacks` are the finished snapshots of rollbacks the caller followed: their hosts are not asked again.
     """
     counted = ssm if isinstance(ssm, _Counted) else _Counted(ssm)
     counted.skipped = False
@@ -125,7 +220,11 @@ def fetch(
         # The fleet rollback the deploy started is an execution of its own: its host commands (read
         # once, at the end) belong in the deploy's host summary, after the deploy's own.
         for rollback_id in snapshot.rollback_ids:
-            later += _invocations_of(counted, rollback_id)
+            followed = (rollbacks or {}).get(rollback_id)
+            if followed is not None and followed.finished:
+                later += followed.invocations
+            else:
+                later += _invocations_of(counted, rollback_id)
         # Each invocation once, where it first came: a host's outcome is read from its runs in order, so a
         # deploy command listed again after the rollback's would undo the rollback in the report.
         seen = {(i.command_id, i.instance_id) for i in invocations}
@@ -164,6 +263,7 @@ def follow(
     timeout: float | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
     leave_running: bool = False,
+    budget: CallBudget | None = None,
 ) -> Outcome:
     """Poll until the execution ends, telling `listener` what changed; stop it on timeout or request.
 
@@ -172,17 +272,18 @@ def follow(
 
     Each poll asks GetAutomationExecution, every MAX_DELAY seconds, so the end is seen within 2 s.
     Steps and hosts are fetched again when it shows progress, or now and then while a command runs,
-    and only as far as the last minute's detail calls leave room (DETAIL_CALLS_PER_MINUTE): what finds
-    no room is fetched at a later poll, and the final fetch catches up on everything.
+    and only as far as `budget` (the caller's, shared with its other calls; else a new one) leaves room
+    beyond END_RESERVE: what finds no room is fetched at a later poll, and the final fetch catches up on
+    everything.
     """
-    counted = _Counted(ssm)
+    counted = _Counted(metered(ssm, budget, clock, sleep))
+    budget = counted.ssm.budget
     started = clock()
     snapshot: Snapshot | None = None
     marker = None
     refresh = HOST_REFRESH
     last_details = float("-inf")
     behind = False
-    budget = _Window(clock, DETAIL_CALLS_PER_MINUTE)
     unreachable_since: float | None = None
     while True:
         timed_out = timeout is not None and clock() - started >= timeout
@@ -192,30 +293,32 @@ def follow(
             return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
         if timed_out:
             return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
-        polled = clock()
         try:
-            execution = counted.get_automation_execution(AutomationExecutionId=execution_id)[
+            execution = counted.ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
             ]
         except AwsConnectionError:
-            unreachable_since = polled if unreachable_since is None else unreachable_since
-            if polled - unreachable_since >= UNREACHABLE_SECONDS:
+            failed = clock()
+            unreachable_since = failed if unreachable_since is None else unreachable_since
+            if failed - unreachable_since >= UNREACHABLE_SECONDS:
                 raise
             sleep(MAX_DELAY)
             continue
+        # When the poll was made (it may first have waited for its spacing): the next is MAX_DELAY later.
+        polled = budget.last_poll
         unreachable_since = None
         new_marker = _marker(execution)
         running = [s for s in snapshot.steps if s.command_id and not s.end] if snapshot else []
         finished = parse_execution(execution).finished
         due = new_marker != marker or behind or (running and clock() - last_details >= refresh)
-        room = budget.room()
+        room = budget.room() - END_RESERVE
         # Worth it only when the describe pages leave room for at least one ListCommandInvocations.
         if snapshot is None or finished or (due and room > counted.pages):
             counted.calls = 0
-            # The first and the last fetch are complete: the report needs every host.
+            # The first and the last fetch are complete (the report needs every host): they wait for room
+            # when there is none, which the reserve makes rare at the end.
             cap = None if snapshot is None or finished else room
             fresh = fetch(counted, execution_id, snapshot, execution, max_calls=cap)
-            budget.spend(counted.calls)
             behind = counted.skipped
             last_details = clock()
             refresh = HOST_REFRESH if new_marker != marker else min(HOST_REFRESH_MAX, refresh * 2)
@@ -226,24 +329,6 @@ def follow(
         sleep(max(0.0, MAX_DELAY - (clock() - polled)))
 
 
-class _Window:
-    """Calls made in the last WINDOW seconds, so a fetch waits instead of exceeding `limit`."""
-
-    def __init__(self, clock: Callable[[], float], limit: int):
-        self.clock = clock
-        self.limit = limit
-        self.times: deque[float] = deque()
-
-    def room(self) -> int:
-        now = self.clock()
-        while self.times and self.times[0] <= now - WINDOW:
-            self.times.popleft()
-        return self.limit - len(self.times)
-
-    def spend(self, calls: int) -> None:
-        self.times.extend([self.clock()] * calls)
-
-
 def stop(
     ssm,
     execution_id: str,
@@ -251,8 +336,13 @@ def stop(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] = time.sleep,
     settle: float = SETTLE_SECONDS,
+    budget: CallBudget | None = None,
+    previous: Snapshot | None = None,
 ) -> Snapshot:
-    """Cancel the execution and wait up to `settle` seconds for it to reach a final status."""
+    """Cancel the execution and wait up to `settle` seconds for it to reach a final status.
+
+    `previous` is what the caller last saw: its finished commands are not asked again."""
+    ssm = metered(ssm.ssm if isinstance(ssm, _Counted) else ssm, budget, clock, sleep)
     try:
         ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
     except ClientError as error:
@@ -262,14 +352,16 @@ def stop(
     deadline = clock() + settle
     # Only the execution's status until it settles (one call a poll), then steps and hosts once.
     while True:
-        execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+        execution = ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
+            "AutomationExecution"
+        ]
         if parse_execution(execution).finished or clock() >= deadline:
-            return fetch(ssm, execution_id, execution=execution)
+            return fetch(ssm, execution_id, previous, execution=execution)
         sleep(MAX_DELAY)
 
 
 def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Outcome:
-    final = stop(ssm, execution_id, clock=clock, sleep=sleep)
+    final = stop(ssm, execution_id, clock=clock, sleep=sleep, previous=snapshot)
     listener(final, changes(snapshot, final))
     if final.finished and final.status != "Cancelled":
         return _outcome(ssm, final)  # it ended on its own before the stop took effect
@@ -401,6 +493,7 @@ def follow_rollback(
     sleep: Callable[[float], object] = time.sleep,
     timeout: float | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
+    budget: CallBudget | None = None,
 ) -> tuple[Outcome, Outcome | None]:
     """After a cancel, follow the releaseflow-RollbackFleet execution its onCancel step started.
 
@@ -411,6 +504,7 @@ def follow_rollback(
     did. Returns the deploy's outcome with that final snapshot, and the rollback's (None when the
     cancel started none: a cancel while preparing or migrating just stops).
     """
+    ssm = metered(ssm, budget, clock, sleep)
     started = clock()
 
     def watch(execution_id: str) -> Outcome:
@@ -425,6 +519,7 @@ def follow_rollback(
             timeout=left,
             stop_requested=stop_requested,
             leave_running=True,
+            budget=ssm.budget,
         )
 
     deploy_id = cancelled.snapshot.execution_id
@@ -434,5 +529,7 @@ def follow_rollback(
     if not snapshot.rollback_ids:
         return replace(cancelled, snapshot=snapshot), None
     rollback = watch(snapshot.rollback_ids[-1])
-    # A finished deploy's snapshot lists its rollback's host commands after its own (fetch).
-    return replace(cancelled, snapshot=fetch(ssm, deploy_id)), rollback
+    # A finished deploy's snapshot lists its rollback's host commands after its own (fetch); its own
+    # finished commands are not asked again.
+    final = fetch(ssm, deploy_id, snapshot, rollbacks={rollback.snapshot.execution_id: rollback.snapshot})
+    return replace(cancelled, snapshot=final), rollback

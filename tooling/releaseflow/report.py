@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from releaseflow import outcome as host_outcome
@@ -19,7 +19,8 @@ from releaseflow.execution import (
 )
 from releaseflow.ssm import UNSUCCESSFUL
 
-if TYPE_CHECKING:  # publish talks to AWS; rendering only needs its result's shape
+if TYPE_CHECKING:  # publish and history talk to AWS; rendering only needs their results' shape
+    from releaseflow.history import Run
     from releaseflow.publish import PublishResult
 
 
@@ -195,6 +196,28 @@ def status_text(snapshot: Snapshot) -> str:
         for step in snapshot.steps
     ]
     return "\n".join(lines) + "\n\n" + hosts_text(snapshot)
+
+
+def history_text(runs: list[Run], fleet: str) -> str:
+    """`releaseflow history`: one line per deploy or rollback, newest first, with its console link."""
+    if not runs:
+        return f"no deploy or rollback of fleet {fleet} found\n"
+    lines = [
+        f"{'STARTED (UTC)':<19} {'DURATION':<8} {'KIND':<8} {'STATUS':<10} {'REVISION':<12} "
+        f"{'STARTED BY':<28} ROLLBACK"
+    ]
+    for run in runs:
+        started = run.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if run.start else "-"
+        if run.kind == "deploy":
+            rollback = ", ".join(run.rollbacks) or "-"
+        else:
+            rollback = f"undoes {run.rolls_back}" if run.rolls_back else "-"
+        lines.append(
+            f"{started:<19} {_duration(_seconds(run.start, run.end)):<8} {run.kind:<8} {run.status:<10} "
+            f"{_short(run.revision) if run.revision else '-':<12} {run.started_by:<28} {rollback}"
+        )
+        lines.append(f"  {run.execution_id}  {run.url}")
+    return "\n".join(lines) + "\n"
 
 
 def status_json(snapshot: Snapshot) -> dict:

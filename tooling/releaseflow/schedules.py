@@ -12,6 +12,8 @@ from releaseflow.errors import UsageError
 # Scheduler's universal target: the schedule calls StartAutomationExecution with the runbook input.
 TARGET_ARN = "arn:aws:scheduler:::aws-sdk:ssm:startAutomationExecution"
 NAME_PREFIX = "releaseflow-"
+# Tags the execution a schedule starts with the schedule's name: `releaseflow history` shows it.
+SCHEDULE_TAG = "releaseflow:schedule"
 _UNSAFE = re.compile(r"[^0-9a-zA-Z\-_.]")
 
 
@@ -40,6 +42,8 @@ def create(
 
     The input keeps the client token, so Scheduler's own retries cannot start two deploys.
     """
+    target_input = request.api_input()
+    target_input["Tags"] = [*target_input["Tags"], {"Key": SCHEDULE_TAG, "Value": name}]
     answer = scheduler.create_schedule(
         Name=name,
         GroupName=group,
@@ -48,7 +52,7 @@ def create(
         FlexibleTimeWindow={"Mode": "OFF"},
         ActionAfterCompletion="DELETE",
         Description=f"releaseflow: start {request.runbook} for revision {request.parameters['Revision'][0]}",
-        Target={"Arn": TARGET_ARN, "RoleArn": role_arn, "Input": json.dumps(request.api_input())},
+        Target={"Arn": TARGET_ARN, "RoleArn": role_arn, "Input": json.dumps(target_input)},
     )
     return answer["ScheduleArn"]
 

@@ -146,8 +146,10 @@ class AutomationService:
         self._dir.mkdir(parents=True, exist_ok=True)
         self._load()
 
-    def start_automation_execution(self, request: dict) -> dict:
-        """Validate the parameters, then run the runbook in its own thread."""
+    def start_automation_execution(self, request: dict, executed_by: str | None = None) -> dict:
+        """Validate the parameters, then run the runbook in its own thread.
+
+        `executed_by` is the caller's identity (ExecutedBy): a schedule's role; else the account's root."""
         refused = [key for key in _UNSUPPORTED if request.get(key)]
         if refused or request.get("Mode", "Auto") != "Auto":
             raise ApiError(
@@ -182,6 +184,7 @@ class AutomationService:
             on_change=lambda: self._save(execution_id),
             globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
             readings=self._readings,
+            executed_by=executed_by,
         )
         with self._lock:
             self._runs[execution_id] = run
@@ -226,6 +229,14 @@ class AutomationService:
             steps.reverse()
         shown, token = page(steps, request)
         return {"StepExecutions": shown} | ({"NextToken": token} if token else {})
+
+    def list_tags_for_resource(self, request: dict) -> dict:
+        """ListTagsForResource of ResourceType Automation: the Tags the execution was started with."""
+        execution_id = request.get("ResourceId", "")
+        with self._lock:
+            if execution_id not in self._runs:
+                raise ApiError("InvalidResourceId", f"The resource ID {execution_id} is not valid.")
+            return {"TagList": list(self._tags.get(execution_id, []))}
 
     def stop_automation_execution(self, request: dict) -> dict:
         """StopAutomationExecution: Cancel, and Complete the same way (the rehearsal has no rate control)."""

@@ -1,4 +1,4 @@
-"""In-process reads of the moto backends the endpoint serves: documents, EC2 instances, target groups."""
+"""In-process reads of moto's backends: documents, EC2 instances, target groups, Scheduler schedules."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import elbv2_backends
+from moto.scheduler.models import scheduler_backends
 from moto.ssm.exceptions import InvalidDocument
 from moto.ssm.models import ssm_backends
 
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.scheduler_service import Schedule
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,23 @@ class MotoState:
     def target_group(self, arn: str):
         """moto's target group object, or None when it does not exist."""
         return elbv2_backends[self.account][self.region].target_groups.get(arn)
+
+    def schedules(self) -> list[Schedule]:
+        """Every EventBridge Scheduler schedule, in every group."""
+        backend = scheduler_backends[self.account][self.region]
+        # Copies: moto's server threads may add or delete schedules while this reads them.
+        groups = list(backend.schedule_groups.values())
+        return [
+            Schedule(
+                arn=schedule.arn,
+                group=group.name,
+                name=schedule.name,
+                expression=schedule.schedule_expression,
+                timezone=schedule.schedule_expression_timezone or "UTC",
+                state=schedule.state,
+                target=dict(schedule.target),
+                action_after_completion=schedule.action_after_completion or "NONE",
+            )
+            for group in groups
+            for schedule in list(group.schedules.values())
+        ]

@@ -40,7 +40,9 @@ from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
+from releaseflow.rehearsal.endpoint.scheduler_service import SchedulerService, TargetError, assumed_role
 from releaseflow.rehearsal.engine.actions.script import WORKER as SCRIPT_WORKER
+from releaseflow.rehearsal.engine.automation import AwsCallError
 
 log = logging.getLogger("releaseflow.endpoint")
 
@@ -50,6 +52,8 @@ EC2_VERSION = "2016-11-15"
 POWER_ACTIONS = ("StopInstances", "StartInstances")
 # How often timeouts and rate control are re-examined when no request arrives to trigger it.
 TICK_SECONDS = 0.25
+# The session name in the ExecutedBy of what a schedule starts: Scheduler does not document its own.
+SCHEDULER_SESSION = "releaseflow-rehearsal-scheduler"
 # How often an agent's long poll checks that the agent is still connected.
 POLL_SLICE_SECONDS = 1.0
 WSGIResponse = Iterable[bytes]
@@ -84,6 +88,12 @@ class Endpoint:
         self.automation = AutomationService(
             self.moto.document, state_dir / "executions", self.aws, self.moto.account, self.readings
         )
+        self.scheduler = SchedulerService(
+            self.moto.schedules,
+            self._invoke_target,
+            lambda group, name: self.aws("scheduler", "DeleteSchedule", {"Name": name, "GroupName": group}),
+            fired_file=state_dir / "schedules-fired.json",
+        )
         self.ssm_operations: dict[str, Callable[[dict], dict]] = {
             "SendCommand": self.commands.send_command,
             "ListCommands": self.commands.list_commands,
@@ -110,6 +120,8 @@ class Endpoint:
         # command line names the state directory, like every process of this rehearsal.
         SCRIPT_WORKER.start(label=str(self.state_dir))
         threading.Thread(target=self._tick, name="endpoint-tick", daemon=True).start()
+        # Apart from the tick of commands: a schedule's call must not delay their timeouts.
+        threading.Thread(target=self._schedule_tick, name="endpoint-scheduler", daemon=True).start()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -148,6 +160,13 @@ class Endpoint:
                 return _aws_error(start_response, error)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
             return self._ssm(operation, environ, start_response)
+        if target == "AmazonSSM.ListTagsForResource":
+            body = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            # moto keeps the tags of documents and parameters; an execution's are the engine's.
+            if json.loads(body or b"{}").get("ResourceType") == "Automation":
+                handler = self.automation.list_tags_for_resource
+                return self._ssm(operation, environ, start_response, handler)
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             body = _read_body(environ)
             # moto reads the same body after us.
@@ -159,11 +178,17 @@ class Endpoint:
                 return self._power(form, environ, start_response)
         return self.moto_app(environ, start_response)
 
-    def _ssm(self, operation: str, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _ssm(
+        self,
+        operation: str,
+        environ: dict,
+        start_response: Callable,
+        handler: Callable[[dict], dict] | None = None,
+    ) -> WSGIResponse:
         content_type = "application/x-amz-json-1.1"
         try:
             request = json.loads(_read_body(environ) or b"{}")
-            result = self.ssm_operations[operation](request)
+            result = (handler or self.ssm_operations[operation])(request)
         except ApiError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
             return _aws_error(start_response, error)
@@ -308,6 +333,31 @@ class Endpoint:
         from releaseflow.rehearsal.harness.haproxy import LoadBalancer
 
         return LoadBalancer(self.state_dir)
+
+    def _invoke_target(self, service: str, operation: str, request: dict, role_arn: str) -> dict:
+        """A schedule's universal target, called as Scheduler calls it: with its role, as a client."""
+        if service == "ssm" and operation in self.ssm_operations:
+            try:
+                # Scheduler is a client of SSM like any other: injected faults apply to its calls.
+                self.faults.check(operation, request)
+                if operation == "StartAutomationExecution":
+                    return self.automation.start_automation_execution(
+                        request, executed_by=assumed_role(role_arn, SCHEDULER_SESSION)
+                    )
+                return self.ssm_operations[operation](request)
+            except ApiError as error:
+                raise TargetError(error.code, error.message, server_side=error.status >= 500) from error
+        try:
+            return self.aws(service, operation, request)
+        except AwsCallError as error:
+            raise TargetError(error.code, error.message) from error
+
+    def _schedule_tick(self) -> None:
+        while not self._stopped.wait(TICK_SECONDS):
+            try:
+                self.scheduler.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
 
     def _tick(self) -> None:
         while not self._stopped.wait(TICK_SECONDS):

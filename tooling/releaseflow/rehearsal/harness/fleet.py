@@ -40,6 +40,8 @@ from releaseflow.sources import checkout, resolve_root
 
 REGION = "us-east-1"
 FLEET_TAG = ("releaseflow:fleet", "local")
+# The role `deploy --at` names in its schedules; the rehearsal does not check roles.
+SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/releaseflow-SchedulerRole"
 TARGET_GROUP = "releaseflow-local"
 # Short, so that a rehearsal deploy's drains take seconds, not ELB's default five minutes.
 DEREGISTRATION_DELAY = 2
@@ -465,6 +467,8 @@ def _write_config(path: Path, target_group_arn: str, expect_revision: bool) -> N
             "local": {
                 "region": REGION,
                 "runbook": "releaseflow-Deploy",
+                # For `deploy --at`: the endpoint's Scheduler fires schedules as this role.
+                "scheduler_role_arn": SCHEDULER_ROLE_ARN,
                 "parameters": {
                     "FleetTagKey": FLEET_TAG[0],
                     "FleetTagValue": FLEET_TAG[1],
