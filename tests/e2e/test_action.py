@@ -13,6 +13,7 @@ import pytest
 
 import rails_app
 from action_runner import Run, run_action
+from checkout import checkout_copy
 from releaseflow.rehearsal.harness import fleet
 from releaseflow.rehearsal.harness.app_repo import git
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
@@ -21,7 +22,6 @@ from scenarios import fleet_state_dir, host_states_once_healthy
 
 pytestmark = pytest.mark.rehearsal
 
-ROOT = Path(__file__).resolve().parents[2]
 WIDGETS = "    create_table :widgets do |t|\n      t.string :name\n      t.timestamps\n    end\n"
 FAILS = '    raise "releaseflow test: this migration fails on purpose"\n'
 FAILURE_LINE = "this migration fails on purpose"
@@ -57,6 +57,13 @@ def workspace(origin, tmp_path_factory) -> Path:
     for branch in git(checkout, "for-each-ref", "--format=%(refname:short)", "refs/heads").split():
         git(checkout, "branch", "--quiet", "--delete", "--force", branch)
     return checkout
+
+
+@pytest.fixture(scope="module")
+def action(tmp_path_factory) -> Path:
+    """The action's folder as `uses:` checks it out: this repository's files, in a folder of their own (a
+    build there has its own build/, whatever else builds this checkout meanwhile)."""
+    return checkout_copy(tmp_path_factory.mktemp("action") / "releaseflow")
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +126,11 @@ def _configure_aws_credentials(endpoint: dict[str, str] | None):
     return stand_in
 
 
-def _run(workspace: Path, python: Path, inputs: dict[str, str], github: dict, endpoint=None) -> Run:
+def _run(
+    action: Path, workspace: Path, python: Path, inputs: dict[str, str], github: dict, endpoint=None
+) -> Run:
     return run_action(
-        ROOT,
+        action,
         workspace,
         inputs,
         github,
@@ -133,22 +142,29 @@ def _run(workspace: Path, python: Path, inputs: dict[str, str], github: dict, en
     )
 
 
-def _aws_mode(app_fleet, workspace, python, **inputs) -> Run:
+def _aws_mode(action, app_fleet, workspace, python, **inputs) -> Run:
     """The action in plan or deploy mode against the app's fleet, with its releaseflow.yaml in the checkout."""
     shutil.copy(app_fleet.state_dir / "releaseflow.yaml", workspace / "releaseflow.yaml")
     aws = {**inputs, "environment": "local", "region": "us-east-1"}
     github = {"sha": git(workspace, "rev-parse", "HEAD"), "event_name": "push", "event": {}}
-    return _run(workspace, python, aws, github, fleet.env(app_fleet.state_dir))
+    return _run(action, workspace, python, aws, github, fleet.env(app_fleet.state_dir))
 
 
 def _step(run: Run, name: str):
     return next(step for step in run.steps if step.name == name)
 
 
-def test_plan_mode_checks_the_configuration_and_summarises_the_publish_plan(app_fleet, workspace, python):
+def test_plan_mode_checks_the_configuration_and_summarises_the_publish_plan(
+    action, app_fleet, workspace, python
+):
     """mode: plan installs releaseflow into the fresh Python, checks releaseflow.yaml, writes the plan; deploys nothing."""
     run = _aws_mode(
-        app_fleet, workspace, python, mode="plan", **{"role-to-assume": "arn:aws:iam::123456789012:role/plan"}
+        action,
+        app_fleet,
+        workspace,
+        python,
+        mode="plan",
+        **{"role-to-assume": "arn:aws:iam::123456789012:role/plan"},
     )
     assert run.failed is None, run.log
     assert (python / "bin" / "releaseflow").is_file()
@@ -164,10 +180,11 @@ def test_plan_mode_checks_the_configuration_and_summarises_the_publish_plan(app_
     assert run.outputs == {"execution-id": "", "status": "", "console-url": ""}
 
 
-def test_deploy_mode_deploys_the_revision_and_sets_the_outputs(app_fleet, origin, workspace, python):
+def test_deploy_mode_deploys_the_revision_and_sets_the_outputs(action, app_fleet, origin, workspace, python):
     """mode: deploy publishes, deploys the revision (both hosts on it, healthy) and outputs execution-id, status, console-url."""
     head = origin[1]["head"]
     run = _aws_mode(
+        action,
         app_fleet,
         workspace,
         python,
@@ -188,10 +205,13 @@ def test_deploy_mode_deploys_the_revision_and_sets_the_outputs(app_fleet, origin
     }
 
 
-def test_a_failing_deploy_fails_its_step_and_the_summary_names_the_host(app_fleet, origin, workspace, python):
+def test_a_failing_deploy_fails_its_step_and_the_summary_names_the_host(
+    action, app_fleet, origin, workspace, python
+):
     """A revision whose migration fails: the Deploy step fails, status Failed, the summary names the migration host and its output."""
     broken = origin[1]["broken"]
     run = _aws_mode(
+        action,
         app_fleet,
         workspace,
         python,
@@ -211,7 +231,7 @@ def _rehearsal_dirs() -> set[Path]:
     return set(Path("/tmp").glob(REHEARSAL_DIRS))
 
 
-def _pull_request(workspace: Path, python: Path, base: str, head: str, **inputs: str) -> Run:
+def _pull_request(action: Path, workspace: Path, python: Path, base: str, head: str, **inputs: str) -> Run:
     """mode: rehearse (revisions by default), from a pull request's checkout (detached, no branch holds either commit)."""
     git(workspace, "checkout", "--quiet", "--detach", head)
     for branch in git(workspace, "for-each-ref", "--format=%(refname:short)", "refs/heads").split():
@@ -219,6 +239,7 @@ def _pull_request(workspace: Path, python: Path, base: str, head: str, **inputs:
     event = {"pull_request": {"base": {"sha": base}, "head": {"sha": head}}}
     before = _rehearsal_dirs()
     run = _run(
+        action,
         workspace,
         python,
         {"mode": "rehearse", **inputs},
@@ -228,11 +249,13 @@ def _pull_request(workspace: Path, python: Path, base: str, head: str, **inputs:
     return run
 
 
-def test_rehearse_mode_deploys_the_head_then_the_base_on_a_fleet_of_the_app(origin, workspace, python):
+def test_rehearse_mode_deploys_the_head_then_the_base_on_a_fleet_of_the_app(
+    action, origin, workspace, python
+):
     """mode: rehearse on a pull request: the summary shows one migration, every host healthy on the head, then back on the base."""
     revisions = origin[1]
     base, head = revisions["base"], revisions["head"]
-    run = _pull_request(workspace, python, base, head)
+    run = _pull_request(action, workspace, python, base, head)
     assert run.failed is None, run.log
     assert f"### ✅ Rehearsal of `{head[:12]}` over `{base[:12]}`: passed" in run.summary, run.summary
     assert "- ✅ The migration ran once, on `i-" in run.summary
@@ -246,12 +269,12 @@ def test_rehearse_mode_deploys_the_head_then_the_base_on_a_fleet_of_the_app(orig
     assert f"### ✅ Deploy of `{base}` to local: success" in run.summary
 
 
-def test_rehearse_mode_fails_on_a_failing_migration_with_the_hosts_output(origin, workspace, python):
+def test_rehearse_mode_fails_on_a_failing_migration_with_the_hosts_output(action, origin, workspace, python):
     """mode: rehearse of a head whose migration fails: the step fails; the summary names the host and shows its output."""
     revisions = origin[1]
     base, broken = revisions["base"], revisions["broken"]
     # One host is enough to see the migration fail, and quicker to bring up.
-    run = _pull_request(workspace, python, base, broken, **{"rehearsal-hosts": "1"})
+    run = _pull_request(action, workspace, python, base, broken, **{"rehearsal-hosts": "1"})
     assert run.failed is _step(run, "Rehearse the pull request"), run.log
     assert f"### ❌ Rehearsal of `{broken[:12]}` over `{base[:12]}`: failed" in run.summary, run.summary
     assert "#### Failure" in run.summary and FAILURE_LINE in run.summary

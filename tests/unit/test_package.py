@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from checkout import checkout_copy
 from releaseflow.readings import DEFAULT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,10 +30,11 @@ environments:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """The wheel built from this checkout."""
+    """The wheel built from this checkout (a copy of it: parallel builds must not share its build/)."""
     work = tmp_path_factory.mktemp("wheel")
+    source = checkout_copy(work / "source")
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"), str(source)],
         capture_output=True,
         text=True,
         check=False,

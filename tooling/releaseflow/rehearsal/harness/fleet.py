@@ -282,6 +282,9 @@ def down(state_dir: Path, progress: Progress = lambda line: None) -> None:
     for host_root in sorted((state_dir / "hosts").glob("*")):
         if stop_recorded(host_root / "agent.pid", "releaseflow.rehearsal.host.agent"):
             progress(f"stopped the agent of {host_root.name}")
+        # A systemctl job still under way first: it would start a unit again once stopped.
+        for pid_file in sorted((host_root / "run").glob(f"{services.JOB_PREFIX}*.pid")):
+            stop_recorded(pid_file, "releaseflow.rehearsal.host.services")
         for pid_file in sorted((host_root / "run").glob("*.pid")):
             if stop_recorded(pid_file, ""):
                 progress(f"stopped {pid_file.stem} on {host_root.name}")

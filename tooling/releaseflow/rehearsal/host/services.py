@@ -153,8 +153,9 @@ class Host:
         """Start the unit unless it is active; like Type=simple, return once the process is spawned."""
         if self.state(unit) == "active":
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(parents=True, exist_ok=True)
+        # Not parents: a host whose folder is gone (its fleet taken down) is not brought back to life.
+        self.run_dir.mkdir(exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
         cwd = unit.working_directory or "/"
         commit = _head(cwd)
         with (self.logs / f"{self.instance_id}-{unit.name}.log").open("ab") as log:
@@ -238,6 +239,7 @@ def install(host_root: Path, python: str = sys.executable) -> Path:
 VERBS = ("start", "stop", "restart", "reload", "status", "is-active")
 # The verbs systemd runs as jobs of its own, which outlive the systemctl that asked for them.
 JOB_VERBS = ("start", "stop", "restart")
+JOB_PREFIX = "job-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,7 +266,8 @@ def _as_job(host: Host, verb: str, name: str) -> int:
     the job to systemd and waits: a caller killed meanwhile (a plugin past its timeout, a cancel) leaves
     the job to finish, and the unit is not left stopped half-way through a restart."""
     jobs = host.run_dir / "jobs"
-    jobs.mkdir(parents=True, exist_ok=True)
+    host.run_dir.mkdir(exist_ok=True)
+    jobs.mkdir(exist_ok=True)
     errors = jobs / f"{os.getpid()}-{name}.err"
     with errors.open("wb") as sink:
         job = subprocess.Popen(
@@ -274,10 +277,19 @@ def _as_job(host: Host, verb: str, name: str) -> int:
             stderr=sink,
             start_new_session=True,
         )
+    # Recorded beside the units' pid files, so taking the host down ends a job still under way too.
+    recorded = job_pid_file(host.run_dir, job.pid)
+    recorded.write_text(f"{job.pid}\n")
     code = job.wait()
+    recorded.unlink(missing_ok=True)
     sys.stderr.write(errors.read_text(errors="replace"))
     errors.unlink(missing_ok=True)
     return code
+
+
+def job_pid_file(run_dir: Path, pid: int) -> Path:
+    """Where a running job's pid is kept (`local down` stops these before the units)."""
+    return run_dir / f"{JOB_PREFIX}{pid}.pid"
 
 
 def _act(host: Host, verb: str, name: str) -> int:
