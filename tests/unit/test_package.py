@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import textwrap
 import tomllib
 import venv
 import zipfile
@@ -304,3 +306,17 @@ def test_the_offline_threshold_in_help_is_the_rehearsals(capsys):
     with pytest.raises(SystemExit):
         main(["local", "up", "--help"])
     assert f"ConnectionLost (default {OFFLINE_AFTER:g})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_readmes_smallest_configuration_checks_in_a_fresh_folder(installed, tmp_path):
+    """The README's adoption step 3, as written: its releaseflow.yaml in an empty folder passes
+    `releaseflow config check` with a plain install, and `plan` works there with the packaged runbook."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n\s*# releaseflow.yaml\n(.*?)```", readme, re.DOTALL).group(1)
+    folder = tmp_path / "my-app"
+    folder.mkdir()
+    (folder / "releaseflow.yaml").write_text(textwrap.dedent(block))
+    checked = run(installed, folder, "config", "check")
+    assert checked.returncode == 0, checked.stderr
+    planned = run(installed, folder, "plan", "--hosts", "i-0aaaaaaa,i-0bbbbbbb")
+    assert planned.returncode == 0, planned.stderr
