@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.cfn_yaml import load
 
+from cfn_template import NO_VALUE
+from cfn_template import conditions as _conditions
+from cfn_template import resolve as _resolve
 from published import published_runbooks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,54 +119,6 @@ def test_automation_role_sends_commands_only_to_the_fleet_and_project_documents(
     }
 
 
-PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
-_NO_VALUE = object()
-
-
-def _resolve(node, parameters: dict, conditions: dict):
-    """Evaluate the intrinsic functions template.yaml's conditions and alarm policy use, as CloudFormation does."""
-    if isinstance(node, list):
-        return [v for v in (_resolve(item, parameters, conditions) for item in node) if v is not _NO_VALUE]
-    if not isinstance(node, dict):
-        return node
-    if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref")):
-        resolved = {key: _resolve(value, parameters, conditions) for key, value in node.items()}
-        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
-    [(function, argument)] = node.items()
-    if function == "Ref":
-        return _NO_VALUE if argument == "AWS::NoValue" else {**PSEUDO, **parameters}[argument]
-    if function == "Fn::If":
-        name, then, otherwise = argument
-        return _resolve(then if conditions[name] else otherwise, parameters, conditions)
-    if function == "Fn::Sub":
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-        values = {
-            **PSEUDO,
-            **parameters,
-            **{k: _resolve(v, parameters, conditions) for k, v in variables.items()},
-        }
-        return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], text)
-    args = _resolve(argument, parameters, conditions)
-    operations = {
-        "Fn::Join": lambda: args[0].join(args[1]),
-        "Fn::Split": lambda: args[1].split(args[0]),
-        "Fn::Select": lambda: args[1][int(args[0])],
-        "Fn::Equals": lambda: args[0] == args[1],
-        "Fn::Not": lambda: not args[0],
-    }
-    return operations[function]()
-
-
-def _conditions(template: dict, parameters: dict) -> dict:
-    """template.yaml's conditions for `parameters`, each evaluated when first asked for."""
-
-    class Conditions(dict):
-        def __missing__(self, name):  # only the conditions asked for, which need only the parameters given
-            return _resolve(template["Conditions"][name], parameters, self)
-
-    return Conditions()
-
-
 def _alarm_policy(template: dict, names: str) -> list[dict] | None:
     """The AutomationRole's alarm statements for DeployAlarmNames=names (None when the policy is left out)."""
     parameters = {"DeployAlarmNames": names.split(",")}
@@ -174,7 +129,7 @@ def _alarm_policy(template: dict, names: str) -> list[dict] | None:
         if "stop-on-alarm" in repr(p)
     ]
     resolved = _resolve(policy, parameters, conditions)
-    return None if resolved is _NO_VALUE else resolved["PolicyDocument"]["Statement"]
+    return None if resolved is NO_VALUE else resolved["PolicyDocument"]["Statement"]
 
 
 @pytest.mark.parametrize(
@@ -300,3 +255,28 @@ def test_readme_deploy_command_fits_the_template(template):
     assert not any(
         resource.get("Properties", {}).get("RoleName") for resource in template["Resources"].values()
     )
+
+
+def test_notifications_are_off_by_default_and_e_mail_is_subscribed_only_when_given(template):
+    """Without EnableNotifications no topic or rule exists; with it, the topic takes only the events
+    rule's messages, and an e-mail subscription exists only when NotificationEmail is set."""
+    off = _conditions(template, {"EnableNotifications": "false", "NotificationEmail": ""})
+    assert not off["Notify"]
+    assert {
+        template["Resources"][name]["Condition"] for name in ("DeployNotificationsTopic", "DeployStatusRule")
+    } == {"Notify"}
+    for email, subscribed in (("", False), ("ops@example.com", True)):
+        parameters = {"EnableNotifications": "true", "NotificationEmail": email, "DocumentPrefix": ""}
+        topic = _resolve(
+            template["Resources"]["DeployNotificationsTopic"]["Properties"],
+            parameters,
+            _conditions(template, parameters),
+        )
+        assert ("Subscription" in topic) is subscribed
+    [statement] = template["Resources"]["DeployNotificationsTopicPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeployStatusRule", "Arn"]}}
+    }

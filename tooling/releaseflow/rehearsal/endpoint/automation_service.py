@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from releaseflow.rehearsal.endpoint.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
+from releaseflow.rehearsal.endpoint.automation_events import status_change_entry
 from releaseflow.rehearsal.endpoint.awsjson import ApiError, filter_values, page, parse_iso
 from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
 from releaseflow.rehearsal.engine.automation import (
@@ -131,8 +132,13 @@ class AutomationService:
         aws: LoopbackAws,
         account: str,
         readings: dict[str, str] | None = None,
+        emit: Callable[[dict], None] = lambda entry: None,
     ):
+        """`emit` takes a PutEvents entry: the status-change event of an execution (automation_events)."""
         self._documents = documents
+        self._emit = emit
+        # The status each execution's last event announced: an event goes out when it changes.
+        self._announced: dict[str, str] = {}
         self._readings = readings
         self._dir = executions_dir
         self._aws = aws
@@ -181,7 +187,7 @@ class AutomationService:
             typed,
             aws=self._aws,
             script_env=self._aws.environment(),
-            on_change=lambda: self._save(execution_id),
+            on_change=lambda: self._changed(execution_id),
             globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
             readings=self._readings,
             executed_by=executed_by,
@@ -309,6 +315,17 @@ class AutomationService:
             # The engine already marked the execution Failed; keep the traceback for whoever debugs it.
             log.exception("automation %s crashed", run.execution_id)
         log.info("automation %s ended %s", run.execution_id, run.status)
+
+    def _changed(self, execution_id: str) -> None:
+        """Keep the execution's state, and announce a new status on the event bus as Automation does."""
+        self._save(execution_id)
+        execution = self._runs[execution_id].execution()
+        status = execution["AutomationExecutionStatus"]
+        with self._lock:
+            if self._announced.get(execution_id) == status:
+                return
+            self._announced[execution_id] = status
+        self._emit(status_change_entry(execution, self._account, self._aws.region))
 
     def _save(self, execution_id: str) -> None:
         with self._lock:

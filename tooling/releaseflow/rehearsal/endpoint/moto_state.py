@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import elbv2_backends
+from moto.events.models import events_backends
 from moto.scheduler.models import scheduler_backends
 from moto.ssm.exceptions import InvalidDocument
 from moto.ssm.models import ssm_backends
@@ -68,6 +69,10 @@ class MotoState:
             )
             for instance in backend.all_instances()
         ]
+
+    def put_event(self, entry: dict) -> None:
+        """Send one event to the default event bus: its rules and their targets see it, as on AWS."""
+        events_backends[self.account][self.region].put_events([entry])
 
     def target_group(self, arn: str):
         """moto's target group object, or None when it does not exist."""

@@ -86,7 +86,12 @@ class Endpoint:
         self.aws = LoopbackAws(region)
         self.readings = check_readings(readings or {})
         self.automation = AutomationService(
-            self.moto.document, state_dir / "executions", self.aws, self.moto.account, self.readings
+            self.moto.document,
+            state_dir / "executions",
+            self.aws,
+            self.moto.account,
+            self.readings,
+            emit=self.moto.put_event,
         )
         self.scheduler = SchedulerService(
             self.moto.schedules,
