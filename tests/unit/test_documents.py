@@ -484,6 +484,32 @@ def test_migrate_runs_as_app_user_with_env_file_and_never_prints_it(host):
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
 
 
+@needs_root
+def test_migrate_reads_the_environment_file_as_data_and_never_runs_it(host, tmp_path):
+    """The environment file is read in systemd's EnvironmentFile form (comments, quotes, `export`
+    tolerated): a value is passed as written, and shell in the file never runs as root."""
+    pwned = tmp_path / "pwned"
+    env_file = host.root / "app.env"
+    env_file.write_text(
+        "# comment\n; another\n\n"
+        f"GREETING=\"hello world\"\nQUOTED='$(touch {pwned})'\nexport PLAIN=$(touch {pwned})\n"
+        f"touch {pwned}\n  SPACED = padded  \n"
+    )
+    env_file.chmod(0o600)
+    script = host.app / "bin-migrate"
+    script.write_text(
+        '#!/bin/sh\nprintf "%s|%s|%s|%s\\n" "$GREETING" "$QUOTED" "$PLAIN" "$SPACED" > migrated\n'
+    )
+    script.chmod(0o755)
+    code, output = host.run(
+        "releaseflow-Migrate", EnvironmentFile=str(env_file), MigrateCommand="sh bin-migrate"
+    )
+    assert code == 0, output
+    assert (host.app / "migrated").read_text() == (f"hello world|$(touch {pwned})|$(touch {pwned})|padded\n")
+    assert not pwned.exists()
+    assert "a line that is no KEY=VALUE assignment is ignored" in output
+
+
 @pytest.fixture
 def http_app():
     """A local HTTP server whose status and body the test sets; yields (port, set_response)."""
