@@ -224,6 +224,18 @@ def unattributed_calls(path: Path) -> list[str]:
     return found
 
 
+def client_services(path: Path) -> set[str]:
+    """The services a module makes clients of: `client("x")`, `boto3.client("x")`, `fleet.client("x")`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and node.args:
+            function = node.func
+            name = function.id if isinstance(function, ast.Name) else getattr(function, "attr", None)
+            if name == "client" and _constant(node.args[0]):
+                found.add(_constant(node.args[0]))
+    return found
+
+
 def product_modules() -> list[Path]:
     """The package's modules outside the rehearsal, runbook scripts included."""
     return sorted(path for path in PACKAGE.rglob("*.py") if REHEARSAL not in path.parents)

@@ -7,6 +7,7 @@ from devtools.conformance import (
     RegisterError,
     Use,
     by_operation,
+    client_services,
     collect,
     defined_tests,
     function_of,
@@ -86,6 +87,12 @@ def test_the_endpoints_routing_table_is_served():
 def test_no_product_call_looks_like_an_operation_on_an_unknown_client():
     """A client the collector does not know by name would hide its calls: none in the product modules."""
     assert [call for path in product_modules() for call in unattributed_calls(path)] == []
+
+
+def test_every_client_the_product_makes_is_of_a_service_the_collector_reads():
+    """A client of a service outside SERVICES would have its calls missed: the product makes none."""
+    made = set().union(*(client_services(path) for path in product_modules()))
+    assert made and made <= set(conformance.SERVICES), made - set(conformance.SERVICES)
 
 
 def test_the_collector_finds_direct_and_paginated_calls_only_on_clients(tmp_path):
