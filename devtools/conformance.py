@@ -386,7 +386,7 @@ def model_constraints(service: str, operation: str, members: frozenset[str] | No
         metadata = shape.metadata
         kind = {"string": "length", "list": "items", "map": "entries"}.get(shape.type_name, "value")
         checked, other = (["required"] if required else []), []
-        if "min" in metadata:
+        if metadata.get("min"):  # a minimum of 0 constrains nothing
             (other if shape.type_name == "map" else checked).append(f"{kind} min {metadata['min']}")
         if "max" in metadata:
             other.append(f"{kind} max {metadata['max']}")
