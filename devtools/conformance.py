@@ -145,7 +145,8 @@ def module_uses(path: Path, where: str | None = None, clients: bool = True) -> l
     - `X.method(...)` on a client (CLIENT_NAMES) where `method` is an operation of X's service;
     - `X.get_paginator("method")`, with the members of the `.paginate(...)` chained on it;
     - `aws("service", "Operation", {...})`: the rehearsal's calls through boto3 clients of its own;
-    - `{"Service": "ssm", "Api": "Operation", ...}`: a runbook step the module builds (the probe's).
+    - `{"Service": "ssm", "Api": "Operation", ...}` and `{"action": "aws:runCommand", ...}`: a runbook
+      step the module builds (the probe's).
 
     Without `clients`, only the last two: the rehearsal's `self.elbv2` is its own service, not a client.
     """
@@ -168,6 +169,8 @@ def module_uses(path: Path, where: str | None = None, clients: bool = True) -> l
             if service in SERVICES and api in operations(service).values():
                 members = frozenset(key for key in keys if key and key not in ACTION_INPUTS)
                 found.append(Use(service, api, where, members))
+            if _constant(keys.get("action")) == "aws:runCommand":
+                found += [Use("ssm", name, f"{where} (aws:runCommand)") for name in RUN_COMMAND_APIS]
             continue
         if not isinstance(node, ast.Call):
             continue

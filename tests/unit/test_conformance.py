@@ -68,6 +68,8 @@ def test_the_collection_finds_each_kind_of_caller():
     )
     assert "tooling/releaseflow/rehearsal/endpoint/alarm_monitor.py" in places["cloudwatch:DescribeAlarms"]
     assert "tooling/releaseflow/probe.py" in places["ssm:DescribeDocument"]  # a step the probe builds
+    assert "tooling/releaseflow/probe.py (aws:runCommand)" in places["ssm:SendCommand"]
+    assert any("releaseflow-RollbackFleet.yaml" in place for place in places["ssm:SendCommand"])
 
 
 def test_the_endpoints_routing_table_is_served():
