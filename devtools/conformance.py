@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import botocore.session
-import yaml
 from botocore import xform_name
+from ruamel.yaml import YAML
 
 from releaseflow.documents import load_document
 
@@ -349,7 +349,7 @@ class Constraint:
 
 def load_register(path: Path = REGISTER) -> dict[str, dict]:
     """devtools/conformance.yaml: `service:Operation` -> {default, members, entries}."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise RegisterError(f"{path.name}: a mapping of service:Operation")
     for operation, entry in data.items():
