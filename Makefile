@@ -63,9 +63,10 @@ test-strict: venv system-packages
 demo: venv system-packages
 	$(RF) demo
 
-# The runbooks first: docs/parameters.md is generated from them.
+# The runbooks first: docs/parameters.md is generated from them. docs/conformance.md: the register.
 docs: runbooks
 	$(PY) -m devtools.docs
+	$(PY) -m devtools.conformance
 
 # automation/*.yaml from automation-src/ and the script modules (tooling/releaseflow/runbook_scripts/).
 runbooks: venv
