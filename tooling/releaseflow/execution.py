@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from releaseflow.outcome import HostOutcome, classify
+from releaseflow.result import Result
 from releaseflow.rollout import PLANNING_STEP
 from releaseflow.ssm import EXECUTION_SUCCESS as SUCCESS
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
@@ -124,14 +125,14 @@ class HostFailure:
 
 
 # An execution watched only until a timeout or a stop request, left running (a rollback): not an end.
-UNFINISHED = "unfinished"
+UNFINISHED = Result.UNFINISHED
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How following ended: success, failed, timed_out, cancelled (or UNFINISHED), and where it failed."""
 
-    result: str
+    result: Result
     snapshot: Snapshot
     failure: HostFailure | None = None
 

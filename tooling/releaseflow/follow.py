@@ -25,6 +25,7 @@ from releaseflow.execution import (
     parse_invocation,
     parse_step,
 )
+from releaseflow.result import Result
 from releaseflow.ssm import UNSUCCESSFUL as _FAILED
 
 # The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start.
@@ -290,9 +291,9 @@ def follow(
         if leave_running and (timed_out or stop_requested()):
             return Outcome(UNFINISHED, snapshot or fetch(counted, execution_id))
         if stop_requested():
-            return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.CANCELLED, clock, sleep, listener)
         if timed_out:
-            return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.TIMED_OUT, clock, sleep, listener)
         try:
             execution = counted.ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
@@ -370,13 +371,13 @@ def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Out
 
 def _outcome(ssm, snapshot: Snapshot) -> Outcome:
     if snapshot.succeeded:
-        return Outcome("success", snapshot)
+        return Outcome(Result.SUCCESS, snapshot)
     if snapshot.triggered_alarms and snapshot.status == "Cancelled":
         # Automation cancelled it for its alarm: the new revision is bad, a failure and not a cancel.
         stopped = [s for s in snapshot.steps if s.status == "Cancelled" and s.action != "aws:loop"]
         step = stopped[0].label if stopped else ""
-        return Outcome("failed", snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
-    result = {"TimedOut": "timed_out", "Cancelled": "cancelled"}.get(snapshot.status, "failed")
+        return Outcome(Result.FAILED, snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
+    result = {"TimedOut": Result.TIMED_OUT, "Cancelled": Result.CANCELLED}.get(snapshot.status, Result.FAILED)
     return Outcome(result, snapshot, _failure(ssm, snapshot))
 
 
