@@ -9,6 +9,7 @@ from typing import Any
 from releaseflow.outcome import HostOutcome, classify
 from releaseflow.result import Result
 from releaseflow.rollout import PLANNING_STEP
+from releaseflow.ssm import COMMAND_TERMINAL
 from releaseflow.ssm import EXECUTION_SUCCESS as SUCCESS
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
@@ -210,7 +211,7 @@ def parse_invocation(invocation: dict[str, Any]) -> Invocation:
         document=invocation.get("DocumentName", ""),
         status=invocation.get("Status", "Pending"),
         start=min(starts) if starts else invocation.get("RequestedDateTime"),
-        end=max(ends) if ends and invocation.get("Status") not in ("Pending", "InProgress") else None,
+        end=max(ends) if ends and invocation.get("Status") in COMMAND_TERMINAL else None,
         output="\n".join(p.get("Output", "") for p in plugins),
     )
 
