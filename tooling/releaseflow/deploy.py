@@ -70,7 +70,7 @@ class StartRequest:
 
     @property
     def fleet(self) -> str | None:
-        return (self.parameters.get("FleetTagValue") or [None])[0]
+        return next(iter(self.parameters.get("FleetTagValue", [])), None)
 
     @property
     def fleet_tag(self) -> tuple[str, str] | None:

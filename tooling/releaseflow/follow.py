@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -111,7 +112,7 @@ class Metered:
     """An SSM client whose every call is taken from a CallBudget; `poll()` marks the next as a status poll."""
 
     def __init__(self, ssm, budget: CallBudget):
-        self.ssm = ssm.ssm if isinstance(ssm, Metered) else ssm
+        self.ssm: Any = ssm.ssm if isinstance(ssm, Metered) else ssm
         self.budget = budget
         self.meta = getattr(self.ssm, "meta", None)
         self._poll = False
@@ -193,7 +194,7 @@ def fetch(
         token = page.get("NextToken")
         if not token:
             break
-    known = {}
+    known: dict[str, list[Invocation]] = {}
     finished_steps = {s.command_id for s in previous.steps if s.command_id and s.end} if previous else set()
     for invocation in previous.invocations if previous else ():
         known.setdefault(invocation.command_id, []).append(invocation)

@@ -133,7 +133,7 @@ def _result_rows(state_dir: Path, deployment: Deployment, before, after) -> list
     snapshot = fetch(ssm, deployment.execution_id)
     roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
     revisions = {host.instance_id: host.revision for host in before.hosts}
-    rows = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
+    rows: list[tuple[str, ...]] = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
     for host in after.hosts:
         rows.append(
             (
