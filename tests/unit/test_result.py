@@ -1,6 +1,7 @@
 """The one table of deploy results and exit codes, and everything that reads it."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,22 @@ def test_cli_and_demo_help_name_every_deploy_only_code():
 def test_errors_exit_with_the_code_of_their_result(error, result):
     """The CLI's errors carry the exit code the table gives their result."""
     assert error.exit_code == exit_code(result)
+
+
+def test_docs_name_each_deploy_only_exit_code_where_they_speak_of_its_result():
+    """A paragraph of the README or docs/ that says `exit(s) 3|4|5` speaks of timing out, cancelling or the lock."""
+    root = Path(__file__).resolve().parents[2]
+    codes = {exit_code(result): result for result in deploy_only()}
+    seen = set()
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for paragraph in page.read_text().split("\n\n"):
+            if "systemctl" in paragraph or "systemd" in paragraph:
+                continue  # the rehearsal's systemctl stand-in exits as systemd does
+            for code in re.findall(r"\bexits? (\d)\b", paragraph):
+                if int(code) in codes:
+                    seen.add(int(code))
+                    stem = codes[int(code)].value[:4]  # time, canc, lock
+                    assert stem in paragraph.lower(), (
+                        f"{page.name}: exit {code} without {stem!r}: {paragraph}"
+                    )
+    assert seen == set(codes)
