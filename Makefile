@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 # used ~30% of 2 cores with 2 workers), so 4 workers overlap those waits on a 2-core machine.
 TEST_WORKERS ?= 4
 
-.PHONY: venv system-packages lint validate test test-fast test-strict demo bench clean docs runbooks
+.PHONY: venv system-packages lint validate cfn-lint test test-fast test-portable test-strict demo bench clean docs runbooks
 
 venv: $(STAMP)
 
@@ -40,12 +40,17 @@ system-packages:
 lint: venv
 	$(VENV)/bin/ruff check tooling tests bench devtools
 	$(VENV)/bin/ruff format --check tooling tests bench devtools
+	$(VENV)/bin/mypy
 
+# In GitHub Actions, findings are annotations on the pull request's files.
 validate: venv
-	$(RF) validate --strict
+	$(RF) validate --strict $(if $(GITHUB_ACTIONS),--format github)
 
-test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
+cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
+
+# The static checks (lint, validate, cfn-lint) are prerequisites here and steps of checks.yml: one list.
+test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate cfn-lint
 	# A short base temp: xdist's popen-gwN/ level would push HAProxy's socket path past the unix limit.
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 \
 		--basetemp=$$(mktemp -d /tmp/rf-XXXX)
@@ -53,6 +58,11 @@ test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate
 # Everything but the end-to-end deploys (tests/e2e, marked `slow`): unit and harness tests, a few minutes.
 test-fast: venv system-packages $(CHECKOV_VENV)/bin/checkov
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
+
+# Every test that needs neither root nor the rehearsal's Debian packages (not marked `rehearsal`): what
+# a pull request's checks run (checks.yml) on a stock runner.
+test-portable: venv $(CHECKOV_VENV)/bin/checkov
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not rehearsal" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # The failure scenarios on strict fleets only (every open reading played the strict way,
 # docs/aws-semantics.md, Open readings). `make test` runs them under default and strict already.

@@ -21,6 +21,7 @@ from releaseflow.execution import Snapshot
 from releaseflow.follow import busiest_minute, fetch
 from releaseflow.rehearsal.harness import fleet, haproxy
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from releaseflow.result import Result
 
 # Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
 # out the target group's deregistration delay, and a registered target is healthy after the load
@@ -160,7 +161,7 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
     with HealthSampler(describe) as sampler:
         deployment = run_deploy(ssm, request)
     exited = time.time()
-    if deployment.exit_code != 0:
+    if deployment.outcome.result != Result.SUCCESS:
         failure = report.failure_text(deployment.outcome.failure) if deployment.outcome.failure else ""
         raise RuntimeError(f"the deploy of {revision} ended {deployment.outcome.result}:\n{failure}")
     out_of_service = tuple(not_healthy_seconds(sampler.samples).values())

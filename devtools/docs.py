@@ -2,7 +2,8 @@
 
 - docs/parameters.md: one table a document, from the documents and runbooks themselves;
 - docs/rules.md: the rules table, from the rule modules;
-- README.md: the Debian package list, from the Makefile's DEB_PACKAGES.
+- README.md: the Debian package list, from the Makefile's DEB_PACKAGES; the exit codes, from
+  releaseflow.result's table.
 
 `make docs` (`python -m devtools.docs`) rewrites the files that are stale; in the files written
 by hand, only the text between a part's markers is replaced. tests/unit/test_docs_current.py fails
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from releaseflow.documents import Document, find_document_files, load_document
 from releaseflow.errors import ReleaseflowError
+from releaseflow.result import summary
 from releaseflow.rules import all_rules
 from releaseflow.rules._table import render_table
 
@@ -95,6 +97,11 @@ def replace_generated(text: str, generated: str, part: str = "parameters") -> st
     return f"{text[: start + len(start_marker)]}\n{generated}\n{text[end:]}"
 
 
+def exit_codes() -> str:
+    """The README's sentence on exit codes, from the one table the CLI reads."""
+    return textwrap.fill(f"Exit codes: {summary()}.", 100)
+
+
 def generated_files() -> dict[Path, str]:
     """Every file that holds generated text, and the whole text it should have now."""
     packages = package_list(debian_packages(MAKEFILE.read_text(encoding="utf-8")))
@@ -103,7 +110,11 @@ def generated_files() -> dict[Path, str]:
             PARAMETERS_DOC.read_text(encoding="utf-8"), parameter_tables(load_sources())
         ),
         RULES_DOC: render_table(all_rules()),
-        README: replace_generated(README.read_text(encoding="utf-8"), packages, "debian-packages"),
+        README: replace_generated(
+            replace_generated(README.read_text(encoding="utf-8"), packages, "debian-packages"),
+            exit_codes(),
+            "exit-codes",
+        ),
     }
 
 

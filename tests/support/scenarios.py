@@ -27,6 +27,7 @@ from releaseflow import readings
 from releaseflow.rehearsal.harness import fleet, provision
 from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
+from releaseflow.ssm import EXECUTION_TERMINAL
 
 RELEASEFLOW = Path(sys.executable).parent / "releaseflow"
 # The AWS CLI of this interpreter (the test extras install it), never one found elsewhere on PATH.
@@ -227,7 +228,7 @@ def wait_for_execution_end(rehearsal: Fleet, execution: str, timeout: float = 18
         return ssm.get_automation_execution(AutomationExecutionId=execution)["AutomationExecution"]
 
     wait_until(
-        lambda: get()["AutomationExecutionStatus"] in ("Success", "Failed", "TimedOut", "Cancelled"),
+        lambda: get()["AutomationExecutionStatus"] in EXECUTION_TERMINAL,
         timeout,
         f"execution {execution} ends",
     )

@@ -7,8 +7,9 @@ import pytest
 
 from aws_fakes import FakeExecutions
 from published import published_handler, published_runbooks
-from releaseflow.deploy import EXIT_CODES, LockHeld, StartRequest, acquire, lock_holders
+from releaseflow.deploy import LockHeld, StartRequest, acquire, lock_holders
 from releaseflow.documents import load_document
+from releaseflow.result import Result, exit_code
 from releaseflow.runbook_scripts import lock
 from releaseflow.ssm import EXECUTION_RUNNING
 
@@ -96,7 +97,7 @@ def cli_lock(executions, ended, runbook=DEPLOY):
     try:
         acquire(FakeExecutions(executions, ended), request, wait=False, notify=print)
     except LockHeld as error:
-        assert error.exit_code == EXIT_CODES["locked"] == 5
+        assert error.exit_code == exit_code(Result.LOCKED) == 5
         return str(error)
     return None
 

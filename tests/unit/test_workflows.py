@@ -190,3 +190,33 @@ def test_the_readme_rehearsal_workflow_is_a_valid_workflow(tmp_path):
     steps = _load(workflow)["jobs"]["rehearse"]["steps"]
     assert steps[0]["with"]["fetch-depth"] == 0
     assert steps[1]["with"] == {"mode": "rehearse"}
+
+
+def _make_rules() -> dict[str, list[str]]:
+    """The Makefile's rules: target -> prerequisites."""
+    text = (ROOT / "Makefile").read_text()
+    return {
+        match["target"]: match["needs"].split()
+        for match in re.finditer(r"^(?P<target>[\w.$()/-]+):(?!=)(?P<needs>[^\n]*)$", text, re.MULTILINE)
+    }
+
+
+def test_pull_request_checks_run_the_makefiles_targets_and_make_test_runs_the_same_static_ones():
+    """Every command of the checks job is `make TARGET`, and the static checks are `make test`'s prerequisites."""
+    steps = _load(ROOT / ".github" / "workflows" / "checks.yml")["jobs"]["test"]["steps"]
+    commands = [step["run"].strip() for step in steps if "run" in step]
+    rules = _make_rules()
+    targets = [command.removeprefix("make ") for command in commands]
+    assert [command for command in commands if not re.fullmatch(r"make [\w-]+", command)] == []
+    assert [target for target in targets if target not in rules] == []
+    static = [target for target in targets if target not in ("venv", "test-portable")]
+    assert static == ["lint", "validate", "cfn-lint"]
+    assert set(static) <= set(rules["test"])
+
+
+def test_make_lint_type_checks_the_package():
+    """`make lint` runs ruff and mypy, and mypy's configuration names the package."""
+    lint = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check" in lint
+    assert "$(VENV)/bin/mypy" in lint
+    assert 'files = ["tooling/releaseflow"]' in (ROOT / "pyproject.toml").read_text()

@@ -6,15 +6,18 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import textwrap
 
 from releaseflow import __version__, commands
 from releaseflow.errors import ReleaseflowError
+from releaseflow.result import summary
 
-EPILOG = """\
-exit codes: 0 success; 1 findings or a failed deploy; 2 usage, configuration or input refused
-before anything started; deploy also: 3 timed out, 4 cancelled, 5 another deploy of the fleet runs.
+EPILOG = (
+    textwrap.fill(f"exit codes: {summary()}.", 100)
+    + """
 Commands that act on AWS find it through the standard chain: credentials, AWS_REGION and
 AWS_ENDPOINT_URL (point it at `releaseflow local` to use the local rehearsal)."""
+)
 
 
 class _Parser(argparse.ArgumentParser):

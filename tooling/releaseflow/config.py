@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from releaseflow.errors import UsageError, not_utf8
@@ -145,9 +146,9 @@ def _line(data: Any, keys: list) -> int:
     line = 0
     node = data
     for key in keys:
-        if isinstance(node, dict) and key in node:
+        if isinstance(node, CommentedMap) and key in node:
             line = node.lc.key(key)[0]
-        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
             line = node.lc.item(key)[0]
         else:
             break

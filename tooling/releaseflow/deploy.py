@@ -19,12 +19,11 @@ from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.execution import Outcome, Snapshot
 from releaseflow.follow import CallBudget, Metered, follow, follow_rollback
 from releaseflow.goregexp import full_match
+from releaseflow.result import Result, exit_code
 from releaseflow.runbook_scripts import lock
 from releaseflow.sources import runbook_file
 from releaseflow.ssm import UNSUCCESSFUL
 
-# Exit codes of `releaseflow deploy`, by what a caller does next.
-EXIT_CODES = {"success": 0, "failed": 1, "refused": 2, "timed_out": 3, "cancelled": 4, "locked": 5}
 LOCK_POLL_SECONDS = 10.0
 # The runbook's step that refuses to go on while another execution holds the fleet, and how its
 # failure message names the holder (lock.held; the message may come with a traceback).
@@ -54,7 +53,7 @@ class StartRefused(UsageError):
 class LockHeld(ReleaseflowError):
     """Another releaseflow-Deploy or releaseflow-RollbackFleet execution works on the same fleet."""
 
-    exit_code = EXIT_CODES["locked"]
+    exit_code = exit_code(Result.LOCKED)
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class StartRequest:
 
     @property
     def fleet(self) -> str | None:
-        return (self.parameters.get("FleetTagValue") or [None])[0]
+        return next(iter(self.parameters.get("FleetTagValue", [])), None)
 
     @property
     def fleet_tag(self) -> tuple[str, str] | None:
@@ -259,7 +258,7 @@ def claim(ssm, request: StartRequest, execution_id: str) -> None:
 def refused_by_lock(outcome: Outcome) -> str | None:
     """Who held the fleet when the runbook's own Lock step refused to go on (an execution that started
     after the trigger's check), else None: a Lock step that failed for another reason is a failure."""
-    if outcome.result != "failed":
+    if outcome.result != Result.FAILED:
         return None
     for step in outcome.snapshot.steps:
         if step.name == LOCK_STEP and not step.parent and step.status in UNSUCCESSFUL:
@@ -349,7 +348,7 @@ class Deployment:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.outcome.result] if self.outcome else EXIT_CODES["success"]
+        return exit_code(self.outcome.result if self.outcome else Result.SUCCESS)
 
 
 def prepare_request(
@@ -450,7 +449,7 @@ def run_deploy(
 
 def _cancelled(outcome: Outcome) -> bool:
     # A failed deploy waited for its own rollback (AwaitRollback); a cancelled one only started it.
-    return outcome.result in ("cancelled", "timed_out") or outcome.snapshot.status == "Cancelled"
+    return outcome.result in (Result.CANCELLED, Result.TIMED_OUT) or outcome.snapshot.status == "Cancelled"
 
 
 def _follow_rollback(ssm, outcome, out, stop, clock, timeout) -> tuple[Outcome, Outcome | None]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from releaseflow.errors import DocumentError, not_utf8
@@ -139,15 +140,19 @@ def _plain(node: Any, path: JsonPath, lines: dict[JsonPath, int]) -> Any:
         result = {}
         for key, value in node.items():
             key = str(key) if not isinstance(key, str | int | float | bool) else key
-            with contextlib.suppress(AttributeError, KeyError, TypeError):
-                lines[(*path, key)] = node.lc.key(key)[0] + 1
-            result[key] = _plain(value, (*path, key), lines)
+            # A path names keys by str or int: a float key is named by its text.
+            where = key if isinstance(key, str | int) else str(key)
+            if isinstance(node, CommentedMap):
+                with contextlib.suppress(AttributeError, KeyError, TypeError):
+                    lines[(*path, where)] = node.lc.key(key)[0] + 1
+            result[key] = _plain(value, (*path, where), lines)
         return result
     if isinstance(node, list):
         result_list = []
         for index, value in enumerate(node):
-            with contextlib.suppress(AttributeError, KeyError, TypeError, IndexError):
-                lines[(*path, index)] = node.lc.item(index)[0] + 1
+            if isinstance(node, CommentedSeq):
+                with contextlib.suppress(AttributeError, KeyError, TypeError, IndexError):
+                    lines[(*path, index)] = node.lc.item(index)[0] + 1
             result_list.append(_plain(value, (*path, index), lines))
         return result_list
     if isinstance(node, bool):
@@ -164,6 +169,8 @@ def _plain(node: Any, path: JsonPath, lines: dict[JsonPath, int]) -> Any:
 # --- JSON -----------------------------------------------------------------------------------------
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# The json module's own string scanner: public in CPython's json.decoder, absent from typeshed's stub.
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _LITERALS = {"true": True, "false": False, "null": None}
 
@@ -192,7 +199,9 @@ class _JsonLines:
         return self.text.count("\n", 0, index) + 1
 
     def _skip(self, index: int) -> int:
-        return _WHITESPACE.match(self.text, index).end()
+        match = _WHITESPACE.match(self.text, index)
+        assert match is not None  # `*`: it matches, if only the empty string
+        return match.end()
 
     def value(self, index: int, path: JsonPath) -> int:
         index = self._skip(index)
@@ -202,7 +211,7 @@ class _JsonLines:
         if char == "[":
             return self._array(index + 1, path)
         if char == '"':
-            return json.decoder.scanstring(self.text, index + 1, False)[1]
+            return _scanstring(self.text, index + 1, False)[1]
         for literal in _LITERALS:
             if self.text.startswith(literal, index):
                 return index + len(literal)
@@ -217,7 +226,7 @@ class _JsonLines:
             return index + 1
         while True:
             index = self._skip(index)
-            key, end = json.decoder.scanstring(self.text, index + 1, False)
+            key, end = _scanstring(self.text, index + 1, False)
             self.lines[(*path, key)] = self._line(index)
             index = self._skip(end) + 1  # past ':'
             index = self._skip(self.value(index, (*path, key)))

@@ -1,22 +1,24 @@
 """Domain errors. Library code raises these; only the CLI turns them into messages and exit codes."""
 
+from releaseflow.result import Result, exit_code
+
 
 class ReleaseflowError(Exception):
     """Base of every error the CLI reports as `Error: ...` without a traceback."""
 
-    exit_code = 1
+    exit_code = exit_code(Result.FAILED)
 
 
 class UsageError(ReleaseflowError):
     """The command line or a configuration file is wrong."""
 
-    exit_code = 2
+    exit_code = exit_code(Result.REFUSED)
 
 
 class DocumentError(ReleaseflowError):
     """A document cannot be read or parsed."""
 
-    exit_code = 1
+    exit_code = exit_code(Result.FAILED)
 
 
 def not_utf8(error: UnicodeDecodeError) -> str:

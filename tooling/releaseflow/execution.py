@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from releaseflow.outcome import HostOutcome, classify
+from releaseflow.result import Result
 from releaseflow.rollout import PLANNING_STEP
+from releaseflow.ssm import COMMAND_TERMINAL
 from releaseflow.ssm import EXECUTION_SUCCESS as SUCCESS
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 
@@ -124,14 +126,14 @@ class HostFailure:
 
 
 # An execution watched only until a timeout or a stop request, left running (a rollback): not an end.
-UNFINISHED = "unfinished"
+UNFINISHED = Result.UNFINISHED
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How following ended: success, failed, timed_out, cancelled (or UNFINISHED), and where it failed."""
 
-    result: str
+    result: Result
     snapshot: Snapshot
     failure: HostFailure | None = None
 
@@ -209,7 +211,7 @@ def parse_invocation(invocation: dict[str, Any]) -> Invocation:
         document=invocation.get("DocumentName", ""),
         status=invocation.get("Status", "Pending"),
         start=min(starts) if starts else invocation.get("RequestedDateTime"),
-        end=max(ends) if ends and invocation.get("Status") not in ("Pending", "InProgress") else None,
+        end=max(ends) if ends and invocation.get("Status") in COMMAND_TERMINAL else None,
         output="\n".join(p.get("Output", "") for p in plugins),
     )
 

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from botocore.exceptions import ConnectionError as AwsConnectionError
@@ -25,6 +26,7 @@ from releaseflow.execution import (
     parse_invocation,
     parse_step,
 )
+from releaseflow.result import Result
 from releaseflow.ssm import UNSUCCESSFUL as _FAILED
 
 # The end must be noticed within 2 s: GetAutomationExecution is asked this often, start to start.
@@ -110,7 +112,7 @@ class Metered:
     """An SSM client whose every call is taken from a CallBudget; `poll()` marks the next as a status poll."""
 
     def __init__(self, ssm, budget: CallBudget):
-        self.ssm = ssm.ssm if isinstance(ssm, Metered) else ssm
+        self.ssm: Any = ssm.ssm if isinstance(ssm, Metered) else ssm
         self.budget = budget
         self.meta = getattr(self.ssm, "meta", None)
         self._poll = False
@@ -192,7 +194,7 @@ def fetch(
         token = page.get("NextToken")
         if not token:
             break
-    known = {}
+    known: dict[str, list[Invocation]] = {}
     finished_steps = {s.command_id for s in previous.steps if s.command_id and s.end} if previous else set()
     for invocation in previous.invocations if previous else ():
         known.setdefault(invocation.command_id, []).append(invocation)
@@ -290,9 +292,9 @@ def follow(
         if leave_running and (timed_out or stop_requested()):
             return Outcome(UNFINISHED, snapshot or fetch(counted, execution_id))
         if stop_requested():
-            return _stopped(counted, execution_id, snapshot, "cancelled", clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.CANCELLED, clock, sleep, listener)
         if timed_out:
-            return _stopped(counted, execution_id, snapshot, "timed_out", clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.TIMED_OUT, clock, sleep, listener)
         try:
             execution = counted.ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
@@ -370,13 +372,13 @@ def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Out
 
 def _outcome(ssm, snapshot: Snapshot) -> Outcome:
     if snapshot.succeeded:
-        return Outcome("success", snapshot)
+        return Outcome(Result.SUCCESS, snapshot)
     if snapshot.triggered_alarms and snapshot.status == "Cancelled":
         # Automation cancelled it for its alarm: the new revision is bad, a failure and not a cancel.
         stopped = [s for s in snapshot.steps if s.status == "Cancelled" and s.action != "aws:loop"]
         step = stopped[0].label if stopped else ""
-        return Outcome("failed", snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
-    result = {"TimedOut": "timed_out", "Cancelled": "cancelled"}.get(snapshot.status, "failed")
+        return Outcome(Result.FAILED, snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
+    result = {"TimedOut": Result.TIMED_OUT, "Cancelled": Result.CANCELLED}.get(snapshot.status, Result.FAILED)
     return Outcome(result, snapshot, _failure(ssm, snapshot))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TypeAlias
 
 import re2
 
@@ -34,7 +35,7 @@ _MAX_REPEAT = 1000
 _REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}")
 
 # google-re2 exports no public name for a compiled pattern.
-Regexp = re2._Regexp
+Regexp: TypeAlias = re2._Regexp
 
 
 def _go_refuses(pattern: str) -> bool:

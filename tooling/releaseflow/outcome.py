@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from releaseflow.ssm import UNSUCCESSFUL
+
 MARKER = "releaseflow-outcome:"
 SWITCHED = "switched"
 NOT_SWITCHED = "not-switched"
@@ -100,11 +102,7 @@ def classify(runs: Iterable[Run]) -> HostOutcome:
             elif marker.outcome == ROLLBACK_FAILED:
                 outcome = ROLLBACK_FAILED
         # A rollback killed (timeout, cancel) before it could say so still left the host switched.
-        if (
-            run.phase == ROLLBACK
-            and outcome == SWITCHED
-            and run.status in ("Failed", "TimedOut", "Cancelled")
-        ):
+        if run.phase == ROLLBACK and outcome == SWITCHED and run.status in UNSUCCESSFUL:
             outcome = ROLLBACK_FAILED
     if outcome == NOT_SWITCHED and after is None:
         # Not switched and no document said where it is: it is where it was, whatever that was.

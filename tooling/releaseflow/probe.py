@@ -283,8 +283,8 @@ class Probe:
                 "AutomationExecution"
             ]
             if execution["AutomationExecutionStatus"] in TERMINAL:
-                steps = self._ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)
-                return {**execution, "StepExecutions": steps["StepExecutions"]}
+                ran = self._ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)
+                return {**execution, "StepExecutions": ran["StepExecutions"]}
             if self._clock() > deadline:
                 raise ProbeError(
                     f"probe execution {execution_id} ({name}) did not end in {self._timeout:g} s"

@@ -152,6 +152,7 @@ def _publish_one(
 ) -> PublishedDocument:
     current = _default_version(ssm, name, fmt)
     kind = source.document_type
+    assert kind is not None, "publish validates first: every document it publishes has a known schemaVersion"
     if current is not None and current.content == text:
         return PublishedDocument(name, "unchanged", current.version, kind)
     action = "create" if current is None else "update"

@@ -17,6 +17,7 @@ from releaseflow.execution import (
     Step,
     host_summaries,
 )
+from releaseflow.result import Result
 from releaseflow.ssm import UNSUCCESSFUL
 
 if TYPE_CHECKING:  # publish and history talk to AWS; rendering only needs their results' shape
@@ -261,7 +262,7 @@ def deploy_markdown(outcome: Outcome, environment: str, url: str, rollback: str 
     """The job summary: outcome, a table per host, the failure, and a gantt chart of host phases."""
     snapshot = outcome.snapshot
     revision = (snapshot.parameters.get("Revision") or ["?"])[0]
-    icon = "✅" if outcome.result == "success" else "❌"
+    icon = "✅" if outcome.result == Result.SUCCESS else "❌"
     parts = [
         f"### {icon} Deploy of `{revision}` to {environment}: {outcome.result}",
         "",

@@ -39,7 +39,7 @@ def validate_paths(paths: Iterable[str | Path]) -> list[Finding]:
 def validate_documents(documents: list[Document], rules: list[Rule] | None = None) -> list[Finding]:
     """Run the rules over already-parsed documents."""
     context = Context(documents={document.name: document for document in documents})
-    findings = []
+    findings: list[Finding] = []
     for document in documents:
         for rule in rules if rules is not None else all_rules():
             findings.extend(rule.check(document, context))

@@ -15,6 +15,7 @@ from releaseflow.config import load_environment
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.execution import host_summaries
 from releaseflow.follow import fetch
+from releaseflow.result import briefly, deploy_only
 from releaseflow.sources import resolve_root, source_folders
 from releaseflow.validation import validate_paths
 
@@ -31,9 +32,9 @@ Show what releaseflow does, on this machine, in well under three minutes:
   4. print each host's role, revision before -> after and load balancer health;
   5. take the fleet down (also on failure or Ctrl-C), unless --keep.
 Needs root and the Debian packages of `make system-packages`; `make demo` runs it."""
-EPILOG = """\
+EPILOG = f"""\
 exit codes: 0 the deploy succeeded; 1 findings, the fleet did not come up, or the deploy failed;
-3 timed out, 4 cancelled, 5 another deploy holds the fleet (as `releaseflow deploy`); 130 Ctrl-C."""
+{briefly(deploy_only())} (as `releaseflow deploy`); 130 Ctrl-C."""
 
 PHASES = 5
 
@@ -132,7 +133,7 @@ def _result_rows(state_dir: Path, deployment: Deployment, before, after) -> list
     snapshot = fetch(ssm, deployment.execution_id)
     roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
     revisions = {host.instance_id: host.revision for host in before.hosts}
-    rows = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
+    rows: list[tuple[str, ...]] = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
     for host in after.hosts:
         rows.append(
             (

@@ -19,6 +19,7 @@ from releaseflow.config import load_environment, parameter_values
 from releaseflow.deploy import Deployment, prepare_request, run_deploy
 from releaseflow.errors import UsageError
 from releaseflow.execution import Step
+from releaseflow.result import Result, deploy_epilog
 from releaseflow.sources import resolve_root
 
 NAME = "deploy"
@@ -37,14 +38,7 @@ With an alarm (--alarm or `alarm:`), Automation watches it and stops the executi
 ALARM: the runbook's cancel path puts the fleet back, and the deploy fails naming the alarm.
 In GitHub Actions it groups output by phase, annotates the failure, writes execution-id and status
 to $GITHUB_OUTPUT and a summary (hosts table, gantt chart) to $GITHUB_STEP_SUMMARY."""
-EPILOG = """\
-exit codes:
-  0  the deploy succeeded (or was started/scheduled with --no-wait/--at)
-  1  the deploy failed (a host failed, or its CloudWatch alarm stopped it: --alarm)
-  2  refused before starting: bad revision or parameter, bad configuration or usage
-  3  timed out (the runbook's own timeout, or --timeout: the execution is then stopped)
-  4  cancelled (by a signal to this command, or from elsewhere)
-  5  refused before starting: another deploy to the same fleet is running (see --wait-lock)"""
+EPILOG = deploy_epilog()
 
 _NAMED = {"fleet": "FleetTagValue", "batch_size": "BatchSize", "target_group": "TargetGroupArn"}
 
@@ -141,6 +135,7 @@ def report_result(out: Printer, deployment: Deployment, environment: str, github
     """The hosts table, the failure and the verdict line (in Actions also the annotation, the outputs
     and the job summary); the exit code by the outcome."""
     outcome, execution_id, url = deployment.outcome, deployment.execution_id, deployment.url
+    assert outcome is not None, "only a deploy that was followed has a result to report"
     out.phase("Result")
     out.line(report.hosts_text(outcome.snapshot).rstrip("\n"))
     if outcome.failure:
@@ -151,7 +146,7 @@ def report_result(out: Printer, deployment: Deployment, environment: str, github
     stopped_by = "".join(f": {alarm.reason}" for alarm in outcome.snapshot.triggered_alarms)
     out.line(f"deploy {outcome.result}: execution {execution_id} ended {outcome.snapshot.status}{stopped_by}")
     out.close()
-    if github and outcome.result != "success":
+    if github and outcome.result != Result.SUCCESS:
         print(report.error_annotation(outcome))
     _outputs(github, execution_id, outcome.snapshot.status, url)
     if github and os.environ.get("GITHUB_STEP_SUMMARY"):

@@ -46,7 +46,7 @@ def _run(args) -> int:
     if args.environment or os.path.exists(args.config):
         environment = load_environment(args.config, args.environment)
         runbook = args.runbook or environment.runbook
-        fleet = fleet or (environment.parameters.get("FleetTagValue") or [None])[0]
+        fleet = fleet or next(iter(environment.parameters.get("FleetTagValue", [])), None)
         region = region or environment.region
     if not fleet:
         raise UsageError("history needs the fleet: --fleet, or FleetTagValue in the environment's parameters")

@@ -22,7 +22,7 @@ def is_automation(document: Document) -> bool:
 def step_label(step: dict, path: JsonPath) -> str:
     """How a message names a step: its name, or its position when it has none."""
     name = step.get("name")
-    return repr(name) if isinstance(name, str) else f"#{path[-1] + 1}"
+    return repr(name) if isinstance(name, str) else f"#{int(path[-1]) + 1}"
 
 
 def steps_of(document: Document, *actions: str) -> Iterator[tuple[JsonPath, dict, dict]]:

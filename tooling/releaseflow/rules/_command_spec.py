@@ -38,4 +38,4 @@ def shell_steps(document: Document) -> Iterator[tuple[JsonPath, dict, dict]]:
 def step_label(step: dict, path: JsonPath) -> str:
     """How a message names a step: its name, or its position when it has no usable name."""
     name = step.get("name")
-    return repr(name) if isinstance(name, str) else f"#{path[-1] + 1}"
+    return repr(name) if isinstance(name, str) else f"#{int(path[-1]) + 1}"

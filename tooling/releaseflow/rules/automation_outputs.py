@@ -26,7 +26,7 @@ OUTPUT_FIELDS = ("Name", "Selector", "Type")
 def check(document: Document, context) -> Iterator[Finding]:
     if not is_automation(document):
         return
-    steps = {}
+    steps: dict[str, dict] = {}
     for path, step in document.steps():
         if isinstance(step.get("name"), str):
             steps.setdefault(step["name"], step)

@@ -361,7 +361,7 @@ class AutomationService:
 
     def _selected(self, execution_id: str, run: AutomationRun, filters: dict[str, list[str]]) -> bool:
         metadata = run.metadata()
-        start = _seconds(metadata["ExecutionStartTime"])
+        start = metadata["ExecutionStartTime"].timestamp()  # set when the run is made
         tests = {
             "DocumentNamePrefix": lambda v: metadata["DocumentName"].startswith(v),
             "ExecutionStatus": lambda v: metadata["AutomationExecutionStatus"] == v,

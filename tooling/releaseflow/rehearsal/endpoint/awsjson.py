@@ -47,7 +47,7 @@ def filter_values(filters: Sequence[dict] | None, known: Sequence[str], error: s
     A known key ending in ":" is a prefix (`tag:` accepts `tag:Name`)."""
     result: dict[str, list[str]] = {}
     for item in filters or []:
-        key = item.get("Key", item.get("key"))
+        key = item.get("Key", item.get("key")) or ""
         if key not in known and not any(k.endswith(":") and key.startswith(k) for k in known):
             raise ApiError(error, f"The filter key {key} is not supported here.")
         result.setdefault(key, []).extend(item.get("Values", item.get("valueSet", [])))

@@ -325,6 +325,8 @@ class CommandsService:
                 if now - invocation.released >= command.delivery_timeout:
                     invocation.finish("TimedOut", "DeliveryTimedOut", now)
             elif invocation.status in ("InProgress", "Cancelling"):
+                # Only a delivered invocation runs or is being cancelled (CancelCommand ends the others).
+                assert invocation.released is not None and invocation.delivered is not None
                 if self._instances.online(invocation.instance_id):
                     # The agent enforces the execution timeout and reports it; this is its grace.
                     limit = invocation.delivered + command.execution_timeout + EXECUTION_TIMEOUT_GRACE
@@ -535,7 +537,7 @@ def _execution_timeout(content: dict, resolved: dict) -> int:
     """The document's `executionTimeout` parameter when it declares one, else SSM's 3600 s."""
     if "executionTimeout" not in (content.get("parameters") or {}):
         return DEFAULT_EXECUTION_TIMEOUT
-    value = resolved.get("executionTimeout")
+    value = resolved.get("executionTimeout", "")
     value = value[0] if isinstance(value, list) else value
     try:
         return int(value)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from moto.elbv2.models import FakeTargetGroup
 
 ACTIONS = ("RegisterTargets", "DeregisterTargets", "DescribeTargetHealth")
 _NAMESPACE = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
@@ -27,7 +30,7 @@ class Elbv2Service:
     def __init__(
         self,
         load_balancer: Callable[[], LoadBalancer],
-        target_group: Callable[[str], object],
+        target_group: Callable[[str], FakeTargetGroup],
         instance_states: Callable[[], dict[str, str]] = dict,
     ):
         self._load_balancer = load_balancer

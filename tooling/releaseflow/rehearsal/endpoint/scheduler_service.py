@@ -115,7 +115,7 @@ class SchedulerService:
         self,
         schedules: Callable[[], list[Schedule]],
         invoke: Invoke,
-        delete: Callable[[str, str], None],
+        delete: Callable[[str, str], object],
         fired_file: Path | None = None,
         clock: Callable[[], float] = time.time,
     ):

@@ -33,7 +33,7 @@ class Selection:
         return self.values
 
 
-def select(document: Any, path: str) -> Selection:
+def select(document: Any, path: object) -> Selection:
     """Evaluate `path` against `document`."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise JsonPathError(f"selector {path!r} must start with $")
@@ -65,7 +65,7 @@ def select(document: Any, path: str) -> Selection:
 
 
 def _children(nodes: list[Any], key: Any) -> list[Any]:
-    found = []
+    found: list[Any] = []
     for node in nodes:
         if key is _ALL:
             if isinstance(node, dict):

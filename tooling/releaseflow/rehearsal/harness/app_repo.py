@@ -82,7 +82,7 @@ def build_remote(state_dir: Path, app_repo: Path | None = None, revision: str | 
     if remote.exists():
         shutil.rmtree(remote)
     if app_repo is None:
-        revisions = _bundled(remote)
+        revisions: tuple[str, ...] = _bundled(remote)
     else:
         if not (app_repo / ".git").exists() and not (app_repo / "HEAD").exists():
             raise AppRepoError(f"{app_repo} is not a git repository")

@@ -64,9 +64,11 @@ def parse_unit(name: str, text: str) -> Unit:
     def last(key: str, default: str = "") -> str:
         return fields.get(key, [default])[-1]
 
-    environment = tuple(
-        tuple(item.split("=", 1)) for value in fields.get("Environment", []) for item in shlex.split(value)
+    assignments = (
+        item.partition("=") for value in fields.get("Environment", []) for item in shlex.split(value)
     )
+    # systemd ignores an assignment without "=".
+    environment = tuple((name, text) for name, equals, text in assignments if equals)
     return Unit(
         name=name,
         exec_start=tuple(shlex.split(last("ExecStart"))),

@@ -124,6 +124,7 @@ def run_script(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     timed_out = cancelled = False
     deadline = time.monotonic() + timeout_seconds
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err, selectors.DefaultSelector() as pipes:
@@ -152,7 +153,7 @@ def run_script(
     process.stdout.close()
     process.stderr.close()
     if code < 0:
-        error = f"signal: {signal.strsignal(-code).lower()}"
+        error = f"signal: {(signal.strsignal(-code) or f'signal {-code}').lower()}"
         code = -1  # Go's WaitStatus.ExitStatus() for a process some signal killed
     else:
         error = f"exit status {code}" if code else ""

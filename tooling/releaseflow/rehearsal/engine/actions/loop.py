@@ -70,7 +70,7 @@ def _iterators(inputs: dict) -> list:
 
 
 def _iterate(ctx: ActionContext, steps: list, iteration: int, value: object) -> None:
-    outputs = {"CurrentIteration": iteration}
+    outputs: dict[str, object] = {"CurrentIteration": iteration}
     if value is not None:
         outputs["CurrentIteratorValue"] = value
     ctx.set_outputs(outputs)

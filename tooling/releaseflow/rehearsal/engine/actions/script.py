@@ -95,6 +95,7 @@ class ScriptWorker:
                 for attempt in (1, 2):
                     self._ensure()
                     try:
+                        assert self._control is not None  # _ensure started the worker
                         socket.send_fds(self._control, [b"j"], [theirs.fileno()])
                         break
                     except OSError:
@@ -116,8 +117,8 @@ class ScriptWorker:
     def pid(self) -> int | None:
         """The worker's process id while it runs."""
         with self._lock:
-            running = self._process is not None and self._process.poll() is None
-            return self._process.pid if running else None
+            process = self._process
+            return process.pid if process is not None and process.poll() is None else None
 
     def stop(self) -> None:
         """Stop the worker: closing its control socket makes it kill its children and exit."""

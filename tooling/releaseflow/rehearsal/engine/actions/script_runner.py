@@ -20,7 +20,9 @@ def run(request: dict, result_path: str) -> None:
                 "error": f"{type(error).__name__}: {error}",
                 # Leave out this runner's own frame: the user's script starts at the next one.
                 "traceback": "".join(
-                    traceback.format_exception(type(error), error, error.__traceback__.tb_next)
+                    traceback.format_exception(
+                        type(error), error, error.__traceback__ and error.__traceback__.tb_next
+                    )
                 ),
             }
         )

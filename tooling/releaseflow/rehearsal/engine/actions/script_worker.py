@@ -188,6 +188,7 @@ class Worker:
         self.control.close()
 
     def _reap(self, job: Job) -> None:
+        assert job.pid is not None and job.pidfd is not None  # a job reaped is one that was forked
         _, status = os.waitpid(job.pid, 0)
         job.reaped = True
         self.selector.unregister(job.pidfd)
@@ -251,7 +252,7 @@ def main() -> None:
     code = 0
     try:
         run_child(scratch)
-        threading._shutdown()  # what the interpreter's own exit does first
+        threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter's exit does first; private, so not in typeshed
         atexit._run_exitfuncs()
     except BaseException:  # the worker's own failure (the script's are in result.json): on its stderr
         traceback.print_exc()
