@@ -1,5 +1,6 @@
 """What several runbook scripts share (written out into each that uses it): clients, agents, target health."""
 
+import json
 import time
 
 import boto3
@@ -21,6 +22,12 @@ IDS_PER_CALL = 50
 def client(service):
     """A boto3 client whose calls retry throttling and transient errors (standard mode) before they fail."""
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def id_list(ids):
+    """Instance ids as compact JSON text: scripts pass lists of hosts as text (aws:executeScript returns at
+    most 100 items of a list) and without spaces (it returns at most 100 KB)."""
+    return json.dumps(list(ids), separators=(",", ":"))
 
 
 def agents(ssm, ids):
