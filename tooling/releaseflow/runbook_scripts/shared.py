@@ -20,7 +20,8 @@ IDS_PER_CALL = 50
 
 
 def client(service):
-    """A boto3 client whose calls retry throttling and transient errors (standard mode) before they fail."""
+    """A boto3 client whose calls retry throttling and transient errors, up to 5 times with exponential
+    backoff (standard mode), before they fail: aws:executeScript does not retry a script's calls."""
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
