@@ -25,12 +25,6 @@ def client(service):
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
-def id_list(ids):
-    """Instance ids as compact JSON text: scripts pass lists of hosts as text (aws:executeScript returns at
-    most 100 items of a list) and without spaces (it returns at most 100 KB)."""
-    return json.dumps(list(ids), separators=(",", ":"))
-
-
 def agents(ssm, ids):
     """DescribeInstanceInformation of these instance ids, 50 at a time, every page: InstanceId, PingStatus."""
     found = []
@@ -79,3 +73,9 @@ def wait_until(elb, arn, hosts, state, meaning, seconds=WAIT_SECONDS, clock=time
         if clock.monotonic() > deadline:
             raise TimeoutError(f"not {meaning} after {seconds} s in {arn}: {', '.join(waiting)}")
         clock.sleep(SOON_POLL_SECONDS if clock.monotonic() < soon else POLL_SECONDS)
+
+
+def id_list(ids):
+    """Instance ids as compact JSON text: scripts pass lists of hosts as text (aws:executeScript returns at
+    most 100 items of a list) and without spaces (it returns at most 100 KB)."""
+    return json.dumps(list(ids), separators=(",", ":"))
