@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import engine, fleets, peer, publish, rehearsal, report, validate
+from bench import engine, fleets, peer, publish, rehearsal, report, scale, validate
 from releaseflow.rehearsal.harness.fleet import repo_root
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     step("validate: the corpus")
     figures.update(validate.measure(args.corpus, args.runs))
+    step("scale: the deploy's planning part over 1,000 hosts")
+    figures.update(scale.measure(args.runs))
     for size in LIGHT_SIZES:
         step(f"engine: {size} light hosts")
         with fleets.light(size) as light:

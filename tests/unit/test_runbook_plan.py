@@ -5,53 +5,64 @@ import re
 
 import pytest
 
-from aws_fakes import online
+from releaseflow.runbook_scripts import pick_chunk
 from releaseflow.runbook_scripts.plan_rollout import MAX_HEALTH_SECONDS, handler
 
 
 def test_the_migration_host_is_the_first_batch():
     """PlanRollout puts the migration host alone in batch 0, then the others in batches of BatchSize."""
-    instances = [{"InstanceId": i} for i in ["i-0c", "i-0a", "i-0b", "i-0d"]]
-    instances[0]["Tags"] = [{"Key": "releaseflow:migrate", "Value": "true"}]
     payload = {
-        "Instances": json.dumps(instances),
-        "InstanceInformation": json.dumps(online("i-0a", "i-0b", "i-0c", "i-0d")),
+        "Hosts": json.dumps(["i-0c", "i-0a", "i-0b", "i-0d"]),
+        "Offline": "[]",
+        "Tagged": json.dumps(["i-0c"]),
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "2",
     }
     result = handler(payload, None)
     assert json.loads(result["Batches"]) == [["i-0c"], ["i-0a", "i-0b"], ["i-0d"]]
     assert result["BatchIndexes"] == ["0", "1", "2"]
-    assert json.loads(result["Chunks"]) == [["i-0c", "i-0a", "i-0b", "i-0d"]]
+    assert result["ChunkIndexes"] == ["0"]
 
 
 def test_batches_and_chunks_hold_at_most_50_hosts():
     """A batch and a prepare chunk each go to one aws:runCommand: at most 50 instance ids, even at 100%."""
     hosts = [f"i-{n:03d}" for n in range(120)]
     payload = {
-        "Instances": json.dumps([{"InstanceId": h} for h in hosts]),
-        "InstanceInformation": json.dumps(online(*hosts)),
+        "Hosts": json.dumps(hosts),
+        "Offline": "[]",
+        "Tagged": "[]",
         "MigrationTagKey": "m",
         "BatchSize": "100%",
     }
     result = handler(payload, None)
     assert [len(batch) for batch in json.loads(result["Batches"])] == [1, 50, 50, 19]
-    assert [len(chunk) for chunk in json.loads(result["Chunks"])] == [50, 50, 20]
+    chunks = [pick_chunk.handler({**result, "Index": n}, None)["InstanceIds"] for n in result["ChunkIndexes"]]
+    assert [len(chunk) for chunk in chunks] == [50, 50, 20]
+    assert [h for chunk in chunks for h in chunk] == [h for b in json.loads(result["Batches"]) for h in b]
 
 
 @pytest.mark.parametrize(
-    ("instances", "agents", "message"),
+    ("hosts", "offline", "message"),
     [
         ([], [], "no running instance carries the fleet tag"),
-        ([{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}], [], "not online in Systems Manager: i-0a, i-0b"),
+        (["i-0a", "i-0b"], ["i-0b", "i-0a"], "not online in Systems Manager: i-0a, i-0b"),
+        (
+            [f"i-{n:04d}" for n in range(1001)],
+            [],
+            "1001 hosts are more than the 1000 releaseflow's runbooks support "
+            "(what aws:executeScript's 100 KB output carries)",
+        ),
     ],
-    ids=["empty-fleet", "no-agents"],
+    ids=["empty-fleet", "no-agents", "over-the-maximum"],
 )
-def test_plan_refuses_an_empty_fleet_or_one_without_agents_with_its_message(instances, agents, message):
-    """An empty fleet, or one with no agents, fails PlanRollout with the message it means to give."""
+def test_plan_refuses_an_empty_fleet_one_without_agents_or_one_too_large_with_its_message(
+    hosts, offline, message
+):
+    """An empty fleet, one with no agents, or one over 1,000 hosts fails PlanRollout with its message."""
     payload = {
-        "Instances": json.dumps(instances),
-        "InstanceInformation": json.dumps(agents),
+        "Hosts": json.dumps(hosts),
+        "Offline": json.dumps(offline),
+        "Tagged": "[]",
         "MigrationTagKey": "m",
         "BatchSize": "1",
     }
@@ -62,13 +73,9 @@ def test_plan_refuses_an_empty_fleet_or_one_without_agents_with_its_message(inst
 def test_plan_refuses_offline_hosts():
     """The planning script fails the deploy before any change when a fleet host is not online."""
     payload = {
-        "Instances": json.dumps([{"InstanceId": "i-0a"}, {"InstanceId": "i-0b"}]),
-        "InstanceInformation": json.dumps(
-            [
-                {"InstanceId": "i-0a", "PingStatus": "Online"},
-                {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
-            ]
-        ),
+        "Hosts": json.dumps(["i-0a", "i-0b"]),
+        "Offline": json.dumps(["i-0b"]),
+        "Tagged": "[]",
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "1",
     }
@@ -80,8 +87,9 @@ def test_plan_refuses_offline_hosts():
 def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_cannot_wait_for(only):
     """PlanRollout's health bound covers every try, with the 3 s delays, and refuses pairs needing over 900 s."""
     payload = {
-        "Instances": json.dumps([{"InstanceId": "i-0a"}]),
-        "InstanceInformation": json.dumps(online("i-0a")),
+        "Hosts": json.dumps(["i-0a"]),
+        "Offline": "[]",
+        "Tagged": "[]",
         "MigrationTagKey": "m",
         "BatchSize": "1",
         "Only": only,
@@ -103,13 +111,9 @@ def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_can
 def test_plan_for_a_rollback_keeps_the_switched_hosts_in_order_and_names_the_unreachable():
     """With Only, the plan keeps the deploy's order for the hosts it switched and skips, naming, the lost ones."""
     payload = {
-        "Instances": json.dumps([{"InstanceId": i} for i in ["i-0a", "i-0b", "i-0c", "i-0d"]]),
-        "InstanceInformation": json.dumps(
-            [
-                *online("i-0a", "i-0c", "i-0d"),
-                {"InstanceId": "i-0b", "PingStatus": "ConnectionLost"},
-            ]
-        ),
+        "Hosts": json.dumps(["i-0a", "i-0b", "i-0c", "i-0d"]),
+        "Offline": json.dumps(["i-0b"]),
+        "Tagged": "[]",
         "MigrationTagKey": "releaseflow:migrate",
         "BatchSize": "2",
         "Only": json.dumps(["i-0a", "i-0b", "i-0c", "i-0z"]),

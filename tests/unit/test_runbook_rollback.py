@@ -133,12 +133,15 @@ def test_rollback_fleet_finish_registers_every_fleet_host_and_names_the_unreacha
     elb = FakeElb([])
     events = {
         "ExecutionId": "d-1",
-        "Hosts": ["i-0a"],
+        "Batches": json.dumps([["i-0a"], ["i-0c", "i-0d"]]),
         "Skipped": "none",
         "TargetGroupArn": ARN,
-        "Instances": json.dumps([{"InstanceId": "i-0b"}, {"InstanceId": "i-0a"}]),
+        "FleetHosts": json.dumps(["i-0b", "i-0a"]),
     }
-    assert rollback_finish.handler(events, None, elb=elb) == {"ExecutionId": "d-1", "Hosts": ["i-0a"]}
+    assert rollback_finish.handler(events, None, elb=elb) == {
+        "ExecutionId": "d-1",
+        "Hosts": ["i-0a", "i-0c, i-0d"],
+    }
     assert [call["Targets"] for _, call in elb.calls] == [[{"Id": "i-0a"}], [{"Id": "i-0b"}]]
     with pytest.raises(
         RuntimeError, match=r"^unreachable, so not rolled back: i-0c \(once they are back, run"
@@ -159,7 +162,7 @@ def test_rollback_fleet_report_registers_every_host_on_its_own_then_fails():
         "ExecutionId": "r-1",
         "Deploy": "d-1",
         "TargetGroupArn": ARN,
-        "Instances": json.dumps([{"InstanceId": "i-0b"}, {"InstanceId": "i-0a"}]),
+        "FleetHosts": json.dumps(["i-0b", "i-0a"]),
     }
     with pytest.raises(RuntimeError) as raised:
         rollback_report.handler(events, None, ssm=Steps(), elb=elb)

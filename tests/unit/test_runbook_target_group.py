@@ -6,38 +6,62 @@ import pytest
 
 from aws_fakes import ARN, FakeAgents, FakeClient, FakeClock, FakeElb
 from releaseflow.runbook_scripts import drain_batch, list_fleet, register_batch, shared
+from releaseflow.ssm import MAX_FLEET_HOSTS, SCRIPT_PAYLOAD_BYTES
 
 
 class FakeEc2(FakeClient):
     """DescribeInstances in pages of one reservation, the first page empty (as EC2 may answer)."""
 
-    def __init__(self, hosts):
+    def __init__(self, hosts, tags=()):
         super().__init__()
         self.hosts = hosts
+        self.tags = list(tags)
 
     def describe_instances(self, Filters, NextToken=None):
         self.note("describe_instances", {"Filters": Filters})
         index = int(NextToken or 0)
         if index == 0:
             return {"Reservations": [], "NextToken": "1"}
-        page = [{"Instances": [{"InstanceId": self.hosts[index - 1], "Tags": []}]}]
+        page = [{"Instances": [{"InstanceId": self.hosts[index - 1], "Tags": self.tags}]}]
         more = {"NextToken": str(index + 1)} if index < len(self.hosts) else {}
         return {"Reservations": page, **more}
+
+
+FLEET = {"FleetTagKey": "app", "FleetTagValue": "shop", "MigrationTagKey": "releaseflow:migrate"}
 
 
 def test_list_fleet_reads_every_page_and_asks_agents_by_id_50_at_a_time():
     """ListFleet follows NextToken on both listings and filters agents by the fleet's ids, never by tag."""
     hosts = [f"i-{n:03d}" for n in range(120)]
     agents, ec2 = FakeAgents(hosts[:-1]), FakeEc2(hosts)
-    result = list_fleet.handler({"FleetTagKey": "app", "FleetTagValue": "shop"}, None, ec2=ec2, ssm=agents)
-    assert [i["InstanceId"] for i in json.loads(result["Instances"])] == hosts
-    assert sorted(a["InstanceId"] for a in json.loads(result["InstanceInformation"])) == hosts[:-1]
+    result = list_fleet.handler(FLEET, None, ec2=ec2, ssm=agents)
+    assert (json.loads(result["Hosts"]), json.loads(result["Offline"])) == (hosts, hosts[-1:])
     firsts = [c[1]["Filters"][0]["Values"] for c in agents.calls if c[1]["NextToken"] is None]
     assert [len(values) for values in firsts] == [50, 50, 20]
     assert ec2.calls[0][1]["Filters"] == [
         {"Name": "tag:app", "Values": ["shop"]},
         {"Name": "instance-state-name", "Values": ["running"]},
     ]
+
+
+def test_list_fleet_passes_ids_only_and_stays_within_100_kb_at_1000_hosts_with_10_tags_each():
+    """ListFleet's output holds no tags: 1,000 hosts with 10 tags each, all offline and tagged, fit 100 KB."""
+    hosts = [f"i-{n:017x}" for n in range(1000)]
+    tags = [{"Key": "releaseflow:migrate", "Value": "true"}]
+    tags += [{"Key": f"aws:cloudformation:tag-{n}", "Value": "x" * 60} for n in range(9)]
+    result = list_fleet.handler(FLEET, None, ec2=FakeEc2(hosts, tags), ssm=FakeAgents([]))
+    assert (
+        json.loads(result["Hosts"]) == json.loads(result["Offline"]) == json.loads(result["Tagged"]) == hosts
+    )
+    assert len(json.dumps(result)) <= SCRIPT_PAYLOAD_BYTES
+    assert "cloudformation" not in json.dumps(result)
+
+
+def test_list_fleet_refuses_more_hosts_than_the_runbooks_support_naming_the_limit():
+    """A fleet of 1,001 running instances fails ListFleet, naming the tag and the 1,000-host maximum."""
+    hosts = [f"i-{n:017x}" for n in range(MAX_FLEET_HOSTS + 1)]
+    with pytest.raises(ValueError, match=r"^1001 running instances carry app=shop, more than the 1000 hosts"):
+        list_fleet.handler(FLEET, None, ec2=FakeEc2(hosts), ssm=FakeAgents(hosts))
 
 
 def drain(batches, index, ssm, elb=None, arn=ARN, clock=None):

@@ -258,8 +258,9 @@ def test_every_host_prepares_while_serving_before_the_migration():
         "releaseflow-PrepareRevision",
         "{{ PickChunk.InstanceIds }}",
     )
-    assert pick_chunk.handler({"Chunks": json.dumps([["i-1"], ["i-2", "i-3"]]), "Index": "1"}, None) == {
-        "InstanceIds": ["i-2", "i-3"]
+    batches = json.dumps([["i-000"], [f"i-{n:03d}" for n in range(1, 60)], ["i-060", "i-061"]])
+    assert pick_chunk.handler({"Batches": batches, "Index": "1"}, None) == {
+        "InstanceIds": [f"i-{n:03d}" for n in range(50, 62)]
     }
 
 

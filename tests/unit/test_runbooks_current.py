@@ -122,9 +122,17 @@ def test_a_marker_becomes_the_script_as_a_literal_block_at_its_indent():
     text = runbook_text("steps:\n    - name: X\n      Script: <<deploy_finish>>\n      outputs: []\n")
     assert text == (
         "steps:\n    - name: X\n      Script: |-\n"
+        "        import json\n\n\n"
         "        def handler(events, context):\n"
-        '            """The deploy\'s outputs."""\n'
-        "            return events\n"
+        '            """The deploy\'s outputs; UpdatedHosts holds one item a batch (its hosts, comma-separated).\n\n'
+        "            One item a batch, not one a host: a list output of aws:executeScript holds at most 100 items, and\n"
+        '            a deploy has at most 100 batches.\n            """\n'
+        '            batches = json.loads(events["Batches"])\n'
+        "            return {\n"
+        '                "Revision": events["Revision"],\n'
+        '                "MigrationHost": events["MigrationHost"],\n'
+        '                "UpdatedHosts": [", ".join(batch) for batch in batches],\n'
+        "            }\n"
         "      outputs: []\n"
     )
 

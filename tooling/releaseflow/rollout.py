@@ -53,14 +53,11 @@ def plan_rollout(
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
     parameters = _planning_parameters(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
-    instances = [
-        {"InstanceId": host, "Tags": [{"Key": tag_key, "Value": "true"}] if host in migration_hosts else []}
-        for host in hosts
-    ]
-    # As ListFleet hands them over: JSON text.
+    # As ListFleet hands them over: instance ids as JSON text.
     payload = {
-        "Instances": json.dumps(instances),
-        "InstanceInformation": json.dumps([{"InstanceId": host, "PingStatus": "Online"} for host in hosts]),
+        "Hosts": json.dumps(list(hosts)),
+        "Offline": "[]",
+        "Tagged": json.dumps([host for host in hosts if host in migration_hosts]),
         "MigrationTagKey": tag_key,
         "BatchSize": batch_size,
         **{

@@ -260,6 +260,13 @@ SCRIPT_SECONDS = 600
 # (releaseflow.readings, script_output_over_limit).
 SCRIPT_PAYLOAD_BYTES = 100_000
 SCRIPT_LIST_ITEMS = 100
+# The most hosts the runbooks support: ListFleet refuses a larger fleet before any host changes. Not an
+# AWS figure but what aws:executeScript's 100 KB and 100 items leave: the scripts pass instance ids as JSON
+# text, never a list, at most 24 bytes an id in the Payload (17 hex digits after "i-", its quotes
+# escaped, a comma), and ListFleet's output holds three such lists (the fleet, the offline hosts, the
+# migration-tagged ones): 72 KB when all three hold every host. With the migration host alone first and
+# at most 100 batches of at most 50, 1,000 hosts need a BatchSize of 11 or more.
+MAX_FLEET_HOSTS = 1000
 # automation-action-waitForAwsResourceProperty: without a timeoutSeconds the step waits 3600 s.
 WAIT_DEFAULT_SECONDS = 3600
 # automation-actions (onCancel): the cancellation workflow runs for at most two minutes.

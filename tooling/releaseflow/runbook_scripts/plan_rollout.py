@@ -4,7 +4,7 @@ import json
 import math
 import re
 
-from releaseflow.ssm import MAX_LOOP_ITERATIONS, MAX_RUN_COMMAND_INSTANCES
+from releaseflow.ssm import MAX_FLEET_HOSTS, MAX_LOOP_ITERATIONS, MAX_RUN_COMMAND_INSTANCES
 
 # The health check's execution timeout: every try at its longest, releaseflow-HealthCheck's default
 # 3 s between tries (the runbooks leave it), and a margin for curl and git to start. At most 900 s,
@@ -17,26 +17,27 @@ MAX_HEALTH_SECONDS = 900
 def handler(events, context):
     """The deploy's order: the migration host as a batch of its own, then the others in batches.
 
-    ValueError when the fleet is not ready. With Only (RollbackFleet: the hosts a deploy switched),
-    plans just those, in the same order, and leaves out, under Skipped, those not running or online.
+    Takes ListFleet's JSON text of instance ids (Hosts, Offline, Tagged) and returns ids only, as JSON
+    text or lists of at most 100 items, so that its output stays within aws:executeScript's 100 KB up
+    to MAX_FLEET_HOSTS hosts. ValueError when the fleet is not ready. With Only (RollbackFleet: the
+    hosts a deploy switched), plans just those, in the same order, and leaves out, under Skipped,
+    those not running or online.
     """
-    instances = json.loads(events["Instances"])
-    hosts = sorted({i["InstanceId"] for i in instances})
-    online = {
-        i["InstanceId"] for i in json.loads(events["InstanceInformation"]) if i.get("PingStatus") == "Online"
-    }
+    hosts = sorted(set(json.loads(events["Hosts"])))
+    offline_hosts = set(json.loads(events["Offline"]))
     only = events.get("Only", "all")
     if not hosts and only == "all":
         raise ValueError("no running instance carries the fleet tag")
-    offline = [h for h in hosts if h not in online]
+    if len(hosts) > MAX_FLEET_HOSTS:
+        raise ValueError(
+            f"{len(hosts)} hosts are more than the {MAX_FLEET_HOSTS} releaseflow's runbooks support "
+            "(what aws:executeScript's 100 KB output carries)"
+        )
+    offline = [h for h in hosts if h in offline_hosts]
     if offline and only == "all":
         raise ValueError(f"not online in Systems Manager: {', '.join(offline)}")
     key = events["MigrationTagKey"]
-    tagged = sorted(
-        i["InstanceId"]
-        for i in instances
-        if any(t.get("Key") == key and t.get("Value") == "true" for t in i.get("Tags") or [])
-    )
+    tagged = sorted(set(json.loads(events["Tagged"])))
     if len(tagged) > 1:
         raise ValueError(
             f"{len(tagged)} instances are tagged {key}=true ({', '.join(tagged)}); tag exactly one"
@@ -63,18 +64,14 @@ def handler(events, context):
     health_seconds = health_check_seconds(
         events.get("HealthCheckRetries", "10"), events.get("HealthCheckTimeoutSeconds", "5")
     )
-    ordered = [h for batch in batches for h in batch]
-    chunks = [
-        ordered[n : n + MAX_RUN_COMMAND_INSTANCES] for n in range(0, len(ordered), MAX_RUN_COMMAND_INSTANCES)
-    ]
+    # PrepareHosts sends to groups of at most 50 of the hosts in batch order (PickChunk cuts them).
+    count = sum(len(batch) for batch in batches)
     return {
         "MigrationHost": migration_host,
-        "AllHosts": ordered,
-        "Batches": json.dumps(batches),
+        "Batches": json.dumps(batches, separators=(",", ":")),
         "BatchIndexes": [str(n) for n in range(len(batches))],
         "BatchCount": len(batches),
-        "Chunks": json.dumps(chunks),
-        "ChunkIndexes": [str(n) for n in range(len(chunks))],
+        "ChunkIndexes": [str(n) for n in range(math.ceil(count / MAX_RUN_COMMAND_INSTANCES))],
         "Skipped": ", ".join(skipped) or "none",
         "HealthCheckSeconds": str(health_seconds),
     }

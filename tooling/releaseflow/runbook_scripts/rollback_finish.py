@@ -16,9 +16,11 @@ def handler(events, context, *, elb=None):
     arn = events["TargetGroupArn"]
     if arn:
         # Every running fleet host, not only those rolled back: one drained but never switched comes back too.
-        hosts = sorted({i["InstanceId"] for i in json.loads(events["Instances"])})
+        hosts = sorted(set(json.loads(events["FleetHosts"])))
         refused = register_each(elb or client("elbv2"), arn, hosts)
         problems += [f"the load balancer refused {h}: {why}" for h, why in refused.items()]
     if problems:
         raise RuntimeError("; ".join(problems))
-    return {"ExecutionId": events["ExecutionId"], "Hosts": events["Hosts"]}
+    # One item a batch (its hosts, comma-separated): a list output holds at most 100 items.
+    hosts = [", ".join(batch) for batch in json.loads(events["Batches"])]
+    return {"ExecutionId": events["ExecutionId"], "Hosts": hosts}

@@ -11,7 +11,7 @@ def handler(events, context, *, ssm=None, elb=None):
     problems = []
     arn = events["TargetGroupArn"]
     if arn:
-        hosts = sorted({i["InstanceId"] for i in json.loads(events["Instances"])})
+        hosts = sorted(set(json.loads(events["FleetHosts"])))
         refused = register_each(elb or client("elbv2"), arn, hosts)
         problems += [f"the load balancer refused {h}: {why}" for h, why in refused.items()]
     try:

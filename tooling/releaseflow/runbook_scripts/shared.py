@@ -1,5 +1,6 @@
 """What several runbook scripts share (written out into each that uses it): clients, agents, target health."""
 
+import json
 import time
 
 import boto3
@@ -19,7 +20,8 @@ IDS_PER_CALL = 50
 
 
 def client(service):
-    """A boto3 client whose calls retry throttling and transient errors (standard mode) before they fail."""
+    """A boto3 client whose calls retry throttling and transient errors, up to 5 times with exponential
+    backoff (standard mode), before they fail: aws:executeScript does not retry a script's calls."""
     return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
@@ -71,3 +73,9 @@ def wait_until(elb, arn, hosts, state, meaning, seconds=WAIT_SECONDS, clock=time
         if clock.monotonic() > deadline:
             raise TimeoutError(f"not {meaning} after {seconds} s in {arn}: {', '.join(waiting)}")
         clock.sleep(SOON_POLL_SECONDS if clock.monotonic() < soon else POLL_SECONDS)
+
+
+def id_list(ids):
+    """Instance ids as compact JSON text: scripts pass lists of hosts as text (aws:executeScript returns at
+    most 100 items of a list) and without spaces (it returns at most 100 KB)."""
+    return json.dumps(list(ids), separators=(",", ":"))
