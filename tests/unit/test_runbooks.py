@@ -289,8 +289,8 @@ def test_no_jump_between_nested_steps_and_no_nested_continue(document):
                 assert target.removeprefix("step:") not in names, (step["name"], key)
             assert step["action"] != "aws:branch", step["name"]
         # The loop itself goes where its nested steps go: the documented inheritance.
-        failures = {step.get("onFailure") for step in loop["inputs"]["Steps"]}
-        assert failures == {loop["onFailure"]}, loop["name"]
+        failures = {step.get("onFailure", "Abort") for step in loop["inputs"]["Steps"]}
+        assert failures == {loop.get("onFailure", "Abort")}, loop["name"]
 
 
 @pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
@@ -382,6 +382,44 @@ def test_every_batch_step_fails_and_cancels_into_starting_the_fleet_rollback():
         steps["AwaitRollback"]["inputs"]["AutomationExecutionId"] == "{{ StartRollback.RollbackExecutionId }}"
     )
     assert steps["ReportFailure"]["isEnd"] is True
+
+
+# What the automation-actions page says onCancel cannot move to.
+ON_CANCEL_UNSUPPORTED_TARGETS = {
+    "aws:approve",
+    "aws:copyImage",
+    "aws:createImage",
+    "aws:createStack",
+    "aws:createTags",
+    "aws:pause",
+    "aws:runInstances",
+    "aws:sleep",
+}
+
+
+def test_every_step_after_the_first_host_change_cancels_into_the_rollback_and_a_refused_start_is_reported():
+    """From DrainBatch on, every step but the loop (AWS allows no onCancel there) has an onCancel that
+    starts RollbackFleet or names the one already started; a refused start goes to ReportFailure."""
+    steps = steps_of(DEPLOY)
+    after_first_change = [
+        *(step["name"] for step in nested(DEPLOY, "UpdateBatches")),
+        "BakeOrNot",
+        "BakeFleet",
+        "Finish",
+        "StartRollback",
+        "AwaitRollback",
+        "ReportFailure",
+    ]
+    for name in after_first_change:
+        target = steps[name]["onCancel"]
+        assert target in ("step:RollBackOnCancel", "step:ReportFailure"), name
+        assert steps[target[5:]]["action"] not in ON_CANCEL_UNSUPPORTED_TARGETS, name
+    assert "onCancel" not in steps["UpdateBatches"]
+    # AwaitRollback waits for a rollback StartRollback started: its cancel reports it, never starts another.
+    assert steps["StartRollback"]["onCancel"] == "step:RollBackOnCancel"
+    assert steps["AwaitRollback"]["onCancel"] == "step:ReportFailure"
+    assert steps["RollBackOnCancel"]["onFailure"] == "step:ReportFailure"
+    assert "onCancel" not in steps["RollBackOnCancel"]
 
 
 def test_steps_before_the_batches_switch_nothing_so_they_roll_nothing_back():
