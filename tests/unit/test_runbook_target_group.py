@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from aws_fakes import ARN, FakeAgents, FakeClient, FakeClock, FakeElb
 from releaseflow.runbook_scripts import drain_batch, list_fleet, register_batch, shared
@@ -38,6 +39,52 @@ def test_list_fleet_reads_every_page_and_asks_agents_by_id_50_at_a_time():
         {"Name": "tag:app", "Values": ["shop"]},
         {"Name": "instance-state-name", "Values": ["running"]},
     ]
+
+
+class AgentsWithTerminated(FakeAgents):
+    """DescribeInstanceInformation that fails the whole call, as AWS does, when an id is terminated."""
+
+    def __init__(self, online_hosts, terminated):
+        super().__init__(online_hosts)
+        self.terminated = set(terminated)
+
+    def describe_instance_information(self, Filters, NextToken=None):
+        if self.terminated & set(Filters[0]["Values"]):
+            self.note("describe_instance_information", {"Filters": Filters, "NextToken": NextToken})
+            error = {"Code": "InvalidInstanceId", "Message": "Instances not in a valid state for account."}
+            raise ClientError({"Error": error}, "DescribeInstanceInformation")
+        return super().describe_instance_information(Filters, NextToken)
+
+
+def test_list_fleet_leaves_out_a_terminated_host_instead_of_failing_on_invalid_instance_id():
+    """A fleet id AWS answers InvalidInstanceId for is asked alone and left out of the agents, the others read."""
+    hosts = ["i-0a", "i-0b", "i-0c"]
+    agents = AgentsWithTerminated(["i-0a", "i-0c"], terminated=["i-0b"])
+    result = list_fleet.handler(
+        {"FleetTagKey": "app", "FleetTagValue": "shop"}, None, ec2=FakeEc2(hosts), ssm=agents
+    )
+    assert sorted(a["InstanceId"] for a in json.loads(result["InstanceInformation"])) == ["i-0a", "i-0c"]
+
+
+def test_drain_batch_names_a_terminated_host_as_not_online_rather_than_crashing():
+    """DrainBatch with a terminated batch host fails naming it, as for any host no longer online."""
+    agents = AgentsWithTerminated(["i-0c"], terminated=["i-0d"])
+    with pytest.raises(
+        ValueError, match=r"not online in Systems Manager, so this batch does not start: i-0d$"
+    ):
+        drain([["i-0b"], ["i-0c", "i-0d"]], 1, agents, FakeElb(["i-0c", "i-0d"]))
+
+
+def test_agents_pass_on_errors_other_than_invalid_instance_id():
+    """Only InvalidInstanceId is taken as "absent": any other error still fails the script."""
+
+    class Denied(FakeAgents):
+        def describe_instance_information(self, Filters, NextToken=None):
+            error = {"Code": "AccessDeniedException", "Message": "not authorized"}
+            raise ClientError({"Error": error}, "DescribeInstanceInformation")
+
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        shared.agents(Denied([]), ["i-0a"])
 
 
 def drain(batches, index, ssm, elb=None, arn=ARN, clock=None):

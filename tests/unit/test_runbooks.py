@@ -460,3 +460,23 @@ def test_rollback_fleet_needs_only_the_execution_id():
     assert set(overrides) == set(parameters) - required
     for name in overrides:
         assert parameters[name]["default"] in ("", []), name
+
+
+def test_rollback_fleet_waits_for_left_commands_as_long_as_the_deploys_bounds_allow_in_scripts_of_600_s():
+    """ReadDeploy and AwaitCommands' iterations, each within aws:executeScript's 600 s, together outlast the
+    longest command a deploy sends a batch (60 s delivery + 900 s), and AwaitCommands runs only when one runs."""
+    steps = steps_of(ROLLBACK_FLEET)
+    loop = steps["AwaitCommands"]
+    assert "Iterators" not in loop["inputs"]
+    assert loop["inputs"]["LoopCondition"] == {
+        "Variable": "{{ AwaitHostCommands.Running }}",
+        "StringEquals": "true",
+    }
+    assert shared.WAIT_SECONDS < SCRIPT_SECONDS
+    longest = read_deploy.DELIVERY_SECONDS + 900
+    assert shared.WAIT_SECONDS * int(loop["inputs"]["MaxIterations"]) >= longest
+    assert (
+        steps["CommandsLeftOrNot"]["inputs"]["Choices"][0]["Variable"] == "{{ ReadDeploy.CommandsRunning }}"
+    )
+    names = [step["name"] for step in ROLLBACK_FLEET.content["mainSteps"]]
+    assert names[:4] == ["ReadDeploy", "CommandsLeftOrNot", "AwaitCommands", "Lock"]
