@@ -109,8 +109,8 @@ def test_instance_ids_choose_the_nodes_before_the_page_is_cut():
 
 
 def test_instance_ids_naming_a_terminated_or_unknown_instance_fail_the_call_with_invalid_instance_id():
-    """As AWS: a terminated, unknown or never-registered id fails the whole call (InvalidInstanceId); a
-    stopped managed node is a valid state, only left out."""
+    """As AWS: a terminated or unknown id fails the whole call (InvalidInstanceId); a stopped node is a
+    valid state, only left out."""
     instances = [
         Ec2Instance("i-run", "running", {}),
         Ec2Instance("i-stop", "stopped", {}),
