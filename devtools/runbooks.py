@@ -5,7 +5,8 @@
 # block, tooling/releaseflow/runbook_scripts/module.py made standalone, since aws:executeScript has
 # only the standard library and boto3: its module docstring left out; each `from releaseflow.ssm
 # import X` written as `X = <value>` under the comment ssm.py gives X; each definition imported from
-# runbook_scripts.shared written out with its comments and whatever of shared.py (and ssm.py) it uses.
+# runbook_scripts.shared written out, its code without comments or docstrings (a runbook's content
+# counts against SSM's 64 KB, and they stay in shared.py), with whatever of shared.py and ssm.py it uses.
 # Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py fails while
 # automation/ differs from what this writes.
 
@@ -30,7 +31,10 @@ SHARED = f"{PACKAGE}.shared"
 CONSTANTS = "releaseflow.ssm"
 MARKER = re.compile(r"^(?P<indent> *)Script: <<(?P<name>[a-z_]+)>>$", re.MULTILINE)
 # Said once above what a script takes from the package, so an operator knows where it comes from.
-INLINED = "# Written out from {}: aws:executeScript runs a script on its own, with boto3."
+INLINED = (
+    "# Written out from {} (their comments and docstrings are there): aws:executeScript runs a\n"
+    "# script on its own, with boto3."
+)
 
 
 class RunbooksError(ReleaseflowError):
@@ -54,6 +58,23 @@ class _Module:
         while start > 0 and self.lines[start - 1].startswith("#"):
             start -= 1
         return self.lines[start : node.end_lineno]
+
+    def bare(self, node: ast.stmt) -> list[str]:
+        """The node's code alone: no comment lines, no docstrings. Written out into every script that uses
+        it, its documentation stays in the module (a runbook's content counts against SSM's 64 KB)."""
+        skipped = {
+            line
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and inner.body
+            and _is_docstring(inner.body[0])
+            for line in range(inner.body[0].lineno - 1, inner.body[0].end_lineno or inner.body[0].lineno)
+        }
+        return [
+            line
+            for number, line in enumerate(self.lines[node.lineno - 1 : node.end_lineno], node.lineno - 1)
+            if number not in skipped and not line.lstrip().startswith("#")
+        ]
 
 
 def _bound(node: ast.stmt) -> set[str]:
@@ -159,7 +180,7 @@ def script_source(name: str) -> str:
     imports += [node for node in shared_imports if _bound(node) & used]
     constants |= {local: ssm_name for local, ssm_name in shared_constants.items() if local in used}
     parts = [_import_lines(imports)]
-    inlined = _constants(constants) + [shared.segment(node) for node in chosen]
+    inlined = _constants(constants) + [shared.bare(node) for node in chosen]
     if inlined:
         origins = [
             origin

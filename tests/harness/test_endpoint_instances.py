@@ -106,3 +106,24 @@ def test_instance_ids_choose_the_nodes_before_the_page_is_cut():
     answer = service.describe({"Filters": [{"Key": "InstanceIds", "Values": ["i-ours"]}], "MaxResults": 5})
     assert [row["InstanceId"] for row in answer["InstanceInformationList"]] == ["i-ours"]
     assert "NextToken" not in answer
+
+
+def test_instance_ids_naming_a_terminated_or_unknown_instance_fail_the_call_with_invalid_instance_id():
+    """As AWS: a terminated or unknown id fails the whole call (InvalidInstanceId); a stopped node is a
+    valid state, only left out."""
+    instances = [
+        Ec2Instance("i-run", "running", {}),
+        Ec2Instance("i-stop", "stopped", {}),
+        Ec2Instance("i-gone", "terminated", {}),
+    ]
+    service = _service(instances, Clock())
+
+    def by_ids(*ids):
+        return service.describe({"Filters": [{"Key": "InstanceIds", "Values": list(ids)}]})
+
+    assert [row["InstanceId"] for row in by_ids("i-run", "i-stop")["InstanceInformationList"]] == ["i-run"]
+    for invalid in ("i-gone", "i-never"):
+        with pytest.raises(ApiError) as raised:
+            by_ids("i-run", invalid)
+        assert raised.value.code == "InvalidInstanceId"
+        assert invalid in raised.value.message

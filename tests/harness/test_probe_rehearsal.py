@@ -14,8 +14,13 @@ pytestmark = pytest.mark.rehearsal
 
 @pytest.mark.parametrize(
     ("readings", "code"),
-    [(DEFAULT, 0), (STRICT, 0), ({**STRICT, "wait_multiple_values": "first"}, 1)],
-    ids=["default", "strict", "unproven"],
+    [
+        (DEFAULT, 0),
+        (STRICT, 0),
+        ({**STRICT, "wait_multiple_values": "first"}, 1),
+        ({**DEFAULT, "loop_nested_cancel_jump": "ignored"}, 1),
+    ],
+    ids=["default", "strict", "unproven", "nested-cancel-ignored"],
 )
 def test_probe_reports_the_readings_in_force(endpoint_launch, tmp_path, monkeypatch, capsys, readings, code):
     """Under default and under strict, probe --json prints the endpoint's readings exactly, exits 0 only

@@ -17,6 +17,8 @@ class FakeClock:
         return self.now
 
     __call__ = monotonic
+    # Wall-clock time (a runbook script's `time.time()`), the same fake seconds.
+    time = monotonic
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)

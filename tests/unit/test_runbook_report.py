@@ -115,3 +115,42 @@ def test_report_failure_still_fails_when_the_lookup_fails(monkeypatch):
         RuntimeError, match=r"^deploy failed: a step failed \(the details could not be looked up: no route"
     ):
         deploy_report.handler({"ExecutionId": "exec-1"}, None)
+
+
+def test_report_failure_names_why_the_cancel_path_could_not_start_the_rollback():
+    """A refused RollBackOnCancel start is named in the report, with the refusal, as a rollback that could not start."""
+
+    class Refused(FakeSsm):
+        def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+            return {
+                "StepExecutions": [
+                    {"StepName": "SwitchBatch", "Action": "aws:runCommand", "StepStatus": "Cancelled"},
+                    {
+                        "StepName": "RollBackOnCancel",
+                        "Action": "aws:executeAwsApi",
+                        "StepStatus": "Failed",
+                        "FailureMessage": "AccessDeniedException: not authorized to perform iam:PassRole",
+                    },
+                ]
+            }
+
+    message = report(Refused())
+    assert message.startswith("deploy failed: step SwitchBatch Cancelled. The rollback could not start: ")
+    assert message.endswith(
+        "step RollBackOnCancel could not start releaseflow-RollbackFleet (AccessDeniedException: not "
+        "authorized to perform iam:PassRole): run it with ExecutionId exec-1"
+    )
+
+
+def test_report_failure_after_a_cancel_while_awaiting_the_rollback_says_it_still_runs():
+    """Cancelled while AwaitRollback waits, the report names the rollback StartRollback started as still running."""
+
+    class Awaiting(FakeSsm):
+        def describe_automation_step_executions(self, AutomationExecutionId, NextToken=None):
+            steps = super().describe_automation_step_executions(AutomationExecutionId)["StepExecutions"]
+            cancelled = {"StepName": "AwaitRollback", "Action": "aws:waitForAwsResourceProperty"}
+            return {"StepExecutions": [*steps, {**cancelled, "StepStatus": "Cancelled"}]}
+
+    assert report(Awaiting("InProgress")).endswith(
+        "releaseflow-RollbackFleet r-1 is still rolling back the hosts this execution switched."
+    )

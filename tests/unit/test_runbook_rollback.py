@@ -9,7 +9,7 @@ import pytest
 from aws_fakes import ARN, FakeClient, FakeClock, FakeElb
 from published import published_handler, published_runbooks
 from releaseflow.documents import load_document
-from releaseflow.runbook_scripts import read_deploy, rollback_finish, rollback_report
+from releaseflow.runbook_scripts import await_commands, read_deploy, rollback_finish, rollback_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = load_document(ROOT / "automation" / "releaseflow-Deploy.yaml")
@@ -44,7 +44,7 @@ class FakeDeployHistory(FakeClient):
             ]
         }
 
-    def list_commands(self, InstanceId, NextToken=None):
+    def list_commands(self, InstanceId=None, NextToken=None):
         self.note("list_commands", {"InstanceId": InstanceId})
         status = "InProgress" if self.running_polls > 0 else "Cancelled"
         self.running_polls -= 1
@@ -78,6 +78,10 @@ def test_read_deploy_takes_the_deploys_parameters_unless_overridden():
         "Switched": json.dumps(["i-0b", "i-0a", "i-0c"]),
         # The deploy's switch and restart bounds (its runbook's defaults here): the rollback's.
         "RollbackSeconds": "1200",
+        "Watch": json.dumps(["i-0b", "i-0a", "i-0c"]),
+        # The delivery timeout plus the longest command bound (the default 900 s switch), from the start.
+        "CommandsUntil": "961",
+        "CommandsRunning": "false",
     }
     # It looked again, every 2 s, until the command on the first host had ended, then at each other host once.
     assert [call["InstanceId"] for name, call in history.calls] == ["i-0b", "i-0b", "i-0b", "i-0a", "i-0c"]
@@ -126,6 +130,97 @@ def test_read_deploy_goes_on_once_the_deploy_waits_for_its_rollback():
         {"ExecutionId": "d-1", "Overrides": {}}, None, ssm=Awaiting("InProgress", {}, [["i-0a"]]), clock=clock
     )
     assert (result["Switched"], clock.slept) == ('["i-0a"]', [])
+
+
+class StepsByFilter(FakeDeployHistory):
+    """A deploy whose StepName-filtered listing answers `filtered` and whose whole listing answers `steps`."""
+
+    def __init__(self, filtered, steps, error=None):
+        super().__init__("Cancelled", {}, [])
+        self.filtered, self.steps, self.error = filtered, steps, error
+
+    def describe_automation_step_executions(self, AutomationExecutionId, Filters=None, NextToken=None):
+        if self.error:
+            raise self.error
+        if Filters == [{"Key": "StepName", "Values": ["PlanRollout"]}]:
+            return {
+                "StepExecutions": [{"StepName": "PlanRollout", "Outputs": {"AllHosts": ["i-0a", "i-0b"]}}]
+            }
+        return {"StepExecutions": self.filtered if Filters else self.steps}
+
+
+def switched_by(history) -> str:
+    return read_deploy.handler({"ExecutionId": "d-1", "Overrides": {}}, None, ssm=history, clock=FakeClock())[
+        "Switched"
+    ]
+
+
+def switch(*hosts):
+    return {"StepName": "SwitchBatch", "Inputs": {"InstanceIds": json.dumps(list(hosts))}}
+
+
+def test_read_deploy_rolls_back_every_host_when_the_filter_finds_no_switch_of_a_deploy_whose_batches_ran():
+    """An empty StepName-filtered answer for a deploy whose batch loop ran means every fleet host, never none."""
+    ran = [{"StepName": "UpdateBatches"}, {"StepName": "DrainBatch"}]
+    history = StepsByFilter([], ran)
+    assert switched_by(history) == "all"
+
+
+def test_read_deploy_takes_the_switches_the_unfiltered_listing_shows_when_the_filter_shows_none():
+    """SwitchBatch iterations missing from the filtered answer are read from the whole step listing."""
+    history = StepsByFilter([], [{"StepName": "UpdateBatches"}, switch("i-0b"), switch("i-0a", "i-0b")])
+    assert switched_by(history) == json.dumps(["i-0b", "i-0a"])
+
+
+def test_read_deploy_finds_nothing_to_roll_back_only_when_the_batches_never_ran():
+    """A deploy that failed while preparing lists no batch step: nothing to roll back."""
+    history = StepsByFilter([], [{"StepName": "PrepareHosts"}, {"StepName": "PrepareChunk"}])
+    assert switched_by(history) == "[]"
+
+
+def test_read_deploy_rolls_back_every_host_when_the_deploys_steps_cannot_be_read():
+    """An unreadable step listing (an error, or inputs that are not a JSON list) means every fleet host,
+    and the commands are watched on every host the deploy planned."""
+    history = StepsByFilter([], [], error=RuntimeError("AccessDenied"))
+    assert switched_by(history) == "all"
+    garbled = StepsByFilter([{"StepName": "SwitchBatch", "Inputs": {"InstanceIds": "i-0a,i-0b"}}], [])
+    result = read_deploy.handler(
+        {"ExecutionId": "d-1", "Overrides": {}}, None, ssm=garbled, clock=FakeClock()
+    )
+    assert (result["Switched"], result["Watch"]) == ("all", json.dumps(["i-0a", "i-0b"]))
+
+
+def test_read_deploy_bounds_its_command_wait_by_the_deploys_own_bounds_and_hands_the_rest_on():
+    """CommandsUntil is the delivery timeout plus the deploy's longest batch bound (here its restart's), from
+    ReadDeploy's start; a command still running when ReadDeploy's own 540 s end is handed on as running."""
+    parameters = {
+        "SwitchTimeoutSeconds": ["15"],
+        "RestartTimeoutSeconds": ["600"],
+        "HealthCheckRetries": ["2"],
+        "HealthCheckTimeoutSeconds": ["5"],
+    }
+    history = FakeDeployHistory("Cancelled", parameters, [["i-0a"]], running_polls=10_000)
+    clock = FakeClock(start=1000.0)
+    result = read_deploy.handler({"ExecutionId": "d-1", "Overrides": {}}, None, ssm=history, clock=clock)
+    assert result["CommandsUntil"] == str(1000 + 60 + 600 + 1)
+    assert result["CommandsRunning"] == "true"
+    assert 1540 < clock.now <= 1540 + read_deploy.POLL_SECONDS
+
+
+def test_await_commands_hands_on_while_the_bound_holds_and_fails_past_it_so_no_rollback_runs_beside_one():
+    """AwaitHostCommands waits at most 540 s a run: Running true while the deploy's bound is ahead, a failure
+    naming the command once it has passed, Running false once the command has ended."""
+    events = {"Watch": json.dumps(["i-0a"]), "CommandsUntil": "2000"}
+    still = FakeDeployHistory("Cancelled", {}, [], running_polls=10_000)
+    assert await_commands.handler(events, None, ssm=still, clock=FakeClock(start=1000.0)) == {
+        "Running": "true"
+    }
+    with pytest.raises(TimeoutError, match=r"^commands c-1 still run past the deploy's own bounds"):
+        await_commands.handler(events, None, ssm=still, clock=FakeClock(start=1700.0))
+    ended = FakeDeployHistory("Cancelled", {}, [], running_polls=3)
+    assert await_commands.handler(events, None, ssm=ended, clock=FakeClock(start=1700.0)) == {
+        "Running": "false"
+    }
 
 
 def test_rollback_fleet_finish_registers_every_fleet_host_and_names_the_unreachable():

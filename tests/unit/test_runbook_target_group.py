@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from aws_fakes import ARN, FakeAgents, FakeClient, FakeClock, FakeElb
 from releaseflow.runbook_scripts import drain_batch, list_fleet, register_batch, shared
@@ -62,6 +63,51 @@ def test_list_fleet_refuses_more_hosts_than_the_runbooks_support_naming_the_limi
     hosts = [f"i-{n:017x}" for n in range(MAX_FLEET_HOSTS + 1)]
     with pytest.raises(ValueError, match=r"^1001 running instances carry app=shop, more than the 1000 hosts"):
         list_fleet.handler(FLEET, None, ec2=FakeEc2(hosts), ssm=FakeAgents(hosts))
+
+
+class AgentsWithTerminated(FakeAgents):
+    """DescribeInstanceInformation that fails the whole call, as AWS does, when an id is terminated."""
+
+    def __init__(self, online_hosts, terminated):
+        super().__init__(online_hosts)
+        self.terminated = set(terminated)
+
+    def describe_instance_information(self, Filters, NextToken=None):
+        if self.terminated & set(Filters[0]["Values"]):
+            self.note("describe_instance_information", {"Filters": Filters, "NextToken": NextToken})
+            error = {"Code": "InvalidInstanceId", "Message": "Instances not in a valid state for account."}
+            raise ClientError({"Error": error}, "DescribeInstanceInformation")
+        return super().describe_instance_information(Filters, NextToken)
+
+
+def test_list_fleet_leaves_out_a_terminated_host_instead_of_failing_on_invalid_instance_id():
+    """A fleet id AWS answers InvalidInstanceId for is asked alone and counted offline, the others read."""
+    hosts = ["i-0a", "i-0b", "i-0c"]
+    agents = AgentsWithTerminated(["i-0a", "i-0c"], terminated=["i-0b"])
+    result = list_fleet.handler(FLEET, None, ec2=FakeEc2(hosts), ssm=agents)
+    assert json.loads(result["Hosts"]) == hosts
+    assert json.loads(result["Offline"]) == ["i-0b"]
+
+
+def test_drain_batch_names_a_terminated_host_as_not_online_rather_than_crashing():
+    """DrainBatch with a terminated batch host fails naming it, as for any host no longer online."""
+    agents = AgentsWithTerminated(["i-0c"], terminated=["i-0d"])
+    with pytest.raises(
+        ValueError, match=r"not online in Systems Manager, so this batch does not start: i-0d$"
+    ):
+        drain([["i-0b"], ["i-0c", "i-0d"]], 1, agents, FakeElb(["i-0c", "i-0d"]))
+
+
+def test_agents_pass_on_errors_other_than_invalid_instance_id():
+    """Only InvalidInstanceId is taken as "absent": any other error still fails the script."""
+
+    class Denied(FakeAgents):
+        def describe_instance_information(self, Filters, NextToken=None):
+            error = {"Code": "AccessDeniedException", "Message": "not authorized"}
+            raise ClientError({"Error": error}, "DescribeInstanceInformation")
+
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        shared.agents(Denied([]), ["i-0a"])
 
 
 def drain(batches, index, ssm, elb=None, arn=ARN, clock=None):

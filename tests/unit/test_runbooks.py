@@ -290,8 +290,8 @@ def test_no_jump_between_nested_steps_and_no_nested_continue(document):
                 assert target.removeprefix("step:") not in names, (step["name"], key)
             assert step["action"] != "aws:branch", step["name"]
         # The loop itself goes where its nested steps go: the documented inheritance.
-        failures = {step.get("onFailure") for step in loop["inputs"]["Steps"]}
-        assert failures == {loop["onFailure"]}, loop["name"]
+        failures = {step.get("onFailure", "Abort") for step in loop["inputs"]["Steps"]}
+        assert failures == {loop.get("onFailure", "Abort")}, loop["name"]
 
 
 @pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
@@ -385,6 +385,44 @@ def test_every_batch_step_fails_and_cancels_into_starting_the_fleet_rollback():
     assert steps["ReportFailure"]["isEnd"] is True
 
 
+# What the automation-actions page says onCancel cannot move to.
+ON_CANCEL_UNSUPPORTED_TARGETS = {
+    "aws:approve",
+    "aws:copyImage",
+    "aws:createImage",
+    "aws:createStack",
+    "aws:createTags",
+    "aws:pause",
+    "aws:runInstances",
+    "aws:sleep",
+}
+
+
+def test_every_step_after_the_first_host_change_cancels_into_the_rollback_and_a_refused_start_is_reported():
+    """From DrainBatch on, every step but the loop (AWS allows no onCancel there) has an onCancel that
+    starts RollbackFleet or names the one already started; a refused start goes to ReportFailure."""
+    steps = steps_of(DEPLOY)
+    after_first_change = [
+        *(step["name"] for step in nested(DEPLOY, "UpdateBatches")),
+        "BakeOrNot",
+        "BakeFleet",
+        "Finish",
+        "StartRollback",
+        "AwaitRollback",
+        "ReportFailure",
+    ]
+    for name in after_first_change:
+        target = steps[name]["onCancel"]
+        assert target in ("step:RollBackOnCancel", "step:ReportFailure"), name
+        assert steps[target[5:]]["action"] not in ON_CANCEL_UNSUPPORTED_TARGETS, name
+    assert "onCancel" not in steps["UpdateBatches"]
+    # AwaitRollback waits for a rollback StartRollback started: its cancel reports it, never starts another.
+    assert steps["StartRollback"]["onCancel"] == "step:RollBackOnCancel"
+    assert steps["AwaitRollback"]["onCancel"] == "step:ReportFailure"
+    assert steps["RollBackOnCancel"]["onFailure"] == "step:ReportFailure"
+    assert "onCancel" not in steps["RollBackOnCancel"]
+
+
 def test_steps_before_the_batches_switch_nothing_so_they_roll_nothing_back():
     """Preparing and migrating change no served code: their failure reports at once, their cancel just stops."""
     steps = steps_of(DEPLOY)
@@ -423,3 +461,23 @@ def test_rollback_fleet_needs_only_the_execution_id():
     assert set(overrides) == set(parameters) - required
     for name in overrides:
         assert parameters[name]["default"] in ("", []), name
+
+
+def test_rollback_fleet_waits_for_left_commands_as_long_as_the_deploys_bounds_allow_in_scripts_of_600_s():
+    """ReadDeploy and AwaitCommands' iterations, each within aws:executeScript's 600 s, together outlast the
+    longest command a deploy sends a batch (60 s delivery + 900 s), and AwaitCommands runs only when one runs."""
+    steps = steps_of(ROLLBACK_FLEET)
+    loop = steps["AwaitCommands"]
+    assert "Iterators" not in loop["inputs"]
+    assert loop["inputs"]["LoopCondition"] == {
+        "Variable": "{{ AwaitHostCommands.Running }}",
+        "StringEquals": "true",
+    }
+    assert shared.WAIT_SECONDS < SCRIPT_SECONDS
+    longest = read_deploy.DELIVERY_SECONDS + 900
+    assert shared.WAIT_SECONDS * int(loop["inputs"]["MaxIterations"]) >= longest
+    assert (
+        steps["CommandsLeftOrNot"]["inputs"]["Choices"][0]["Variable"] == "{{ ReadDeploy.CommandsRunning }}"
+    )
+    names = [step["name"] for step in ROLLBACK_FLEET.content["mainSteps"]]
+    assert names[:4] == ["ReadDeploy", "CommandsLeftOrNot", "AwaitCommands", "Lock"]

@@ -23,7 +23,7 @@ from devtools.runbooks import (
     stale_files,
 )
 from releaseflow.documents import load_document
-from releaseflow.runbook_scripts import plan_rollout
+from releaseflow.runbook_scripts import plan_rollout, shared
 from releaseflow.ssm import MAX_RUN_COMMAND_INSTANCES, UNSUCCESSFUL
 
 RUFF = Path(sys.executable).parent / "ruff"
@@ -86,7 +86,7 @@ def test_constants_are_written_out_with_their_value_and_their_comment():
     assert f"MAX_RUN_COMMAND_INSTANCES = {MAX_RUN_COMMAND_INSTANCES}" in text
     assert "# automation-action-runCommand: InstanceIds holds at most 50 ids" in text
     assert not re.search(r"^(from|import) releaseflow", text, re.MULTILINE)
-    assert "# Written out from releaseflow/ssm.py:" in text
+    assert "# Written out from releaseflow/ssm.py (their comments and docstrings are there):" in text
     # What plan_rollout defines itself stays as written.
     assert f"MAX_HEALTH_SECONDS = {plan_rollout.MAX_HEALTH_SECONDS}" in text
 
@@ -156,3 +156,11 @@ def test_make_runbooks_is_a_target_and_docs_depends_on_it():
     makefile = (runbooks.ROOT / "Makefile").read_text()
     assert "runbooks: venv\n\t$(PY) -m devtools.runbooks\n" in makefile
     assert "docs: runbooks\n" in makefile
+
+
+def test_shared_definitions_are_written_out_without_their_comments_and_docstrings():
+    """A shared helper is written into each script that uses it as code alone (its documentation stays in
+    shared.py): a runbook's content counts against SSM's 64 KB, and RollbackFleet carries many."""
+    text = script_source("drain_batch")
+    assert "def wait_until(" in text
+    assert shared.wait_until.__doc__.strip().splitlines()[0] not in text

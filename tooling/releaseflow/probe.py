@@ -94,6 +94,7 @@ class Probe:
         probes = {
             "loop_nested_continue": self._loop_nested_continue,
             "loop_nested_jump": self._loop_nested_jump,
+            "loop_nested_cancel_jump": self._loop_nested_cancel_jump,
             "wait_multiple_values": self._wait_multiple_values,
             "failed_run_command_outputs": self._failed_run_command_outputs,
             "output_selector_no_match": self._output_selector_no_match,
@@ -143,6 +144,23 @@ class Probe:
         if "third" not in ran:
             return "refused", ""
         return "", f"unexpected steps {sorted(ran)}"
+
+    def _loop_nested_cancel_jump(self) -> tuple[str, str]:
+        wait = {
+            "name": "wait",
+            "action": "aws:sleep",
+            "inputs": {"Duration": "PT10M"},
+            "onCancel": "step:after",
+        }
+        steps = [_loop("each", [wait]), _noop("done", isEnd=True), _noop("after", isEnd=True)]
+        # CurrentStepName may name the loop or its nested step while the sleep runs.
+        execution = self._execute("cancel", steps, cancel_at=("each", "wait"))
+        ran = self._step_names(execution)
+        if "after" in ran:
+            return "jump", ""
+        if execution["AutomationExecutionStatus"] == "Cancelled":
+            return "ignored", ""
+        return "", f"unexpected steps {sorted(ran)} ({execution['AutomationExecutionStatus']})"
 
     def _wait_multiple_values(self) -> tuple[str, str]:
         # DescribeDocument of a probe Command document with parameters Alpha then Beta: the selector
@@ -268,7 +286,8 @@ class Probe:
         self.created.append(name)
         return name
 
-    def _execute(self, suffix: str, steps: list[dict]) -> dict:
+    def _execute(self, suffix: str, steps: list[dict], cancel_at: tuple[str, ...] = ()) -> dict:
+        """Run a probe runbook to its end; cancel it once the current step is one of `cancel_at`."""
         name = self._create(suffix, _runbook(steps), "Automation")
         try:
             execution_id = self._ssm.start_automation_execution(DocumentName=name)["AutomationExecutionId"]
@@ -285,6 +304,9 @@ class Probe:
             if execution["AutomationExecutionStatus"] in TERMINAL:
                 ran = self._ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)
                 return {**execution, "StepExecutions": ran["StepExecutions"]}
+            if execution.get("CurrentStepName") in cancel_at:
+                self._ssm.stop_automation_execution(AutomationExecutionId=execution_id, Type="Cancel")
+                cancel_at = ()
             if self._clock() > deadline:
                 raise ProbeError(
                     f"probe execution {execution_id} ({name}) did not end in {self._timeout:g} s"

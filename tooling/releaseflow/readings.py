@@ -45,6 +45,15 @@ OPEN_READINGS: dict[str, OpenReading] = {
             "refused",
         ),
         OpenReading(
+            "loop_nested_cancel_jump",
+            "a nested step's onCancel: step:X names a step outside the aws:loop",
+            ("jump", "ignored"),
+            # `ignored` is the least favourable reading, but the runbooks' batch loops rely on the jump
+            # (AWS allows no onCancel on aws:loop itself): strict plays `jump` until they do not, and
+            # `releaseflow probe` flags an account that plays `ignored` (not proven).
+            "jump",
+        ),
+        OpenReading(
             "wait_multiple_values",
             "the PropertySelector of aws:waitForAwsResourceProperty / aws:assertAwsResourceProperty "
             "selects several values",

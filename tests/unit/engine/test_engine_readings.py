@@ -2,10 +2,10 @@
 
 import pytest
 
-from engine_helpers import FakeAws, FakeFleet, runbook, statuses
+from engine_helpers import FakeAws, FakeClock, FakeFleet, runbook, statuses
 from releaseflow.errors import UsageError
 from releaseflow.readings import DEFAULT, OPEN_READINGS, STRICT, check, choose
-from releaseflow.rehearsal.engine.automation import AwsCallError
+from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
 
 
 def note(name, **step):
@@ -27,6 +27,32 @@ def fake_aws(extra=None):
     return FakeAws({("svc", "Note"): lambda params: {}, ("svc", "Fail"): fail, **(extra or {})})
 
 
+def cancelling_run(content, after_seconds, readings):
+    """A run under these readings whose fake sleep cancels it once `after_seconds` have passed."""
+    clock = FakeClock()
+    start = clock.now
+    holder = {}
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if clock.now - start >= after_seconds:
+            holder["run"].cancel()
+
+    holder["run"] = AutomationRun(
+        "exec-1",
+        "Runbook",
+        "1",
+        content,
+        {},
+        aws=FakeAws(),
+        script_env={},
+        clock=clock,
+        sleep=sleep,
+        readings=readings,
+    )
+    return holder["run"]
+
+
 def loop(*steps):
     """An aws:loop over two values with these nested steps."""
     return {"name": "each", "action": "aws:loop", "inputs": {"Iterators": ["a", "b"], "Steps": list(steps)}}
@@ -37,6 +63,7 @@ def test_table_defaults_and_strict():
     assert set(OPEN_READINGS) == {
         "loop_nested_continue",
         "loop_nested_jump",
+        "loop_nested_cancel_jump",
         "wait_multiple_values",
         "failed_run_command_outputs",
         "output_selector_no_match",
@@ -88,6 +115,28 @@ def test_loop_nested_jump(execute, reading, loop_status):
         assert ("y", "Success") not in statuses(run)
     else:
         assert "Step x leads to step z, which does not exist" in run.step_executions()[0]["FailureMessage"]
+
+
+@pytest.mark.parametrize(
+    ("reading", "ran"),
+    [
+        ("jump", [("each", "Cancelled"), ("wait", "Cancelled"), ("after", "Success")]),
+        ("ignored", [("each", "Cancelled"), ("wait", "Cancelled")]),
+    ],
+)
+def test_loop_nested_cancel_jump(reading, ran):
+    """A cancel in a nested step whose onCancel names a step after the loop runs that step (jump), or
+    ends the execution Cancelled with nothing after the loop (ignored)."""
+    wait = {"name": "wait", "action": "aws:sleep", "inputs": {"Duration": "PT1M"}, "onCancel": "step:after"}
+    after = {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True}
+    done = {"name": "done", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True}
+    content = runbook(
+        {"name": "each", "action": "aws:loop", "inputs": {"Iterators": ["a"], "Steps": [wait]}}, done, after
+    )
+    run = cancelling_run(content, after_seconds=2, readings={"loop_nested_cancel_jump": reading})
+    run.run()
+    assert statuses(run) == ran
+    assert run.execution()["AutomationExecutionStatus"] == "Cancelled"
 
 
 @pytest.mark.parametrize(("reading", "passes"), [("all", False), ("any", True), ("first", True)])

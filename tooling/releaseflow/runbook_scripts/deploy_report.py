@@ -3,7 +3,10 @@
 import json
 
 from releaseflow.runbook_scripts.shared import client
-from releaseflow.ssm import UNSUCCESSFUL
+from releaseflow.ssm import EXECUTION_RUNNING, UNSUCCESSFUL
+
+# The steps that start releaseflow-RollbackFleet: the failure path's and the cancel path's.
+ROLLBACK_STARTS = ("StartRollback", "RollBackOnCancel")
 
 
 def handler(events, context, *, ssm=None):
@@ -31,13 +34,14 @@ def failures(ssm, execution_id):
     found = []
     rollback = "No host was switched, so nothing was rolled back."
     for step in steps:
-        if step["StepName"] == "StartRollback":
+        if step["StepName"] in ROLLBACK_STARTS and rollback_tried(step):
+            # The last start tried tells: a cancel may try again after a refused StartRollback.
             rollback = rollback_outcome(ssm, step, execution_id)
         # A loop fails because a nested step failed; that nested step is listed itself.
         if (
             step.get("StepStatus") not in UNSUCCESSFUL
             or step.get("Action") == "aws:loop"
-            or step["StepName"] == "StartRollback"
+            or step["StepName"] in ROLLBACK_STARTS
         ):
             continue
         where = ""
@@ -57,18 +61,27 @@ def failures(ssm, execution_id):
     return found, rollback
 
 
+def rollback_tried(step):
+    """Whether this start step got to its call: started, or refused (a step cancelled before it is not)."""
+    return bool(step.get("Outputs", {}).get("RollbackExecutionId")) or step.get("StepStatus") == "Failed"
+
+
 def rollback_outcome(ssm, step, execution_id):
-    """What the releaseflow-RollbackFleet execution this deploy started did."""
+    """What the releaseflow-RollbackFleet execution this deploy started did, or why it could not start."""
     started = step.get("Outputs", {}).get("RollbackExecutionId", [])
     if step.get("StepStatus") != "Success" or not started:
-        message = " ".join(step.get("FailureMessage", "").split())
+        message = " ".join((step.get("FailureMessage") or "no reason given").split())
         return (
-            f"releaseflow-RollbackFleet could not be started ({message}): "
-            f"run it with ExecutionId {execution_id}"
+            f"The rollback could not start: step {step['StepName']} could not start "
+            f"releaseflow-RollbackFleet ({message}): run it with ExecutionId {execution_id}"
         )
     rollback = ssm.get_automation_execution(AutomationExecutionId=started[0])["AutomationExecution"]
     status = rollback["AutomationExecutionStatus"]
     if status == "Success":
         return f"releaseflow-RollbackFleet {started[0]} rolled back the hosts this execution switched."
+    if status in EXECUTION_RUNNING:
+        return (
+            f"releaseflow-RollbackFleet {started[0]} is still rolling back the hosts this execution switched."
+        )
     message = " ".join(rollback.get("FailureMessage", "").split())
     return f"releaseflow-RollbackFleet {started[0]} ended {status}: {message}"

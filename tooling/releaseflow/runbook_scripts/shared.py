@@ -6,7 +6,7 @@ import time
 import boto3
 from botocore.config import Config
 
-from releaseflow.ssm import SCRIPT_SECONDS
+from releaseflow.ssm import COMMAND_TERMINAL, SCRIPT_SECONDS
 
 # A wait gives up a minute before aws:executeScript's limit, in time to fail the step with its own message.
 WAIT_SECONDS = SCRIPT_SECONDS - 60
@@ -15,6 +15,7 @@ WAIT_SECONDS = SCRIPT_SECONDS - 60
 SOON_POLL_SECONDS = 0.25
 SOON_SECONDS = 2
 POLL_SECONDS = 1
+COMMAND_POLL_SECONDS = 2
 # DescribeInstanceInformation's InstanceIds filter, like SendCommand, takes at most 50 ids.
 IDS_PER_CALL = 50
 
@@ -26,17 +27,39 @@ def client(service):
 
 
 def agents(ssm, ids):
-    """DescribeInstanceInformation of these instance ids, 50 at a time, every page: InstanceId, PingStatus."""
+    """DescribeInstanceInformation of these ids, 50 a call, every page: InstanceId, PingStatus. A
+    terminated id fails a whole call (InvalidInstanceId): its group is asked one id a call, and the
+    refused id is left out, for the caller to name as absent."""
     found = []
-    # Filtered by the ids themselves, never by tag: a tag filter is applied page by page.
     for n in range(0, len(ids), IDS_PER_CALL):
-        request = {"Filters": [{"Key": "InstanceIds", "Values": ids[n : n + IDS_PER_CALL]}]}
-        for page in ssm.get_paginator("describe_instance_information").paginate(**request):
-            found += [
-                {"InstanceId": a["InstanceId"], "PingStatus": a.get("PingStatus", "")}
-                for a in page["InstanceInformationList"]
-            ]
+        group = ids[n : n + IDS_PER_CALL]
+        try:
+            found += described(ssm, group)
+        except Exception as error:
+            if error_code(error) != "InvalidInstanceId":
+                raise
+            for instance_id in group:
+                try:
+                    found += described(ssm, [instance_id])
+                except Exception as one:
+                    if error_code(one) != "InvalidInstanceId":
+                        raise
     return found
+
+
+def described(ssm, ids):
+    """Every page of DescribeInstanceInformation by these ids (never by tag: it filters page by page)."""
+    request = {"Filters": [{"Key": "InstanceIds", "Values": ids}]}
+    return [
+        {"InstanceId": a["InstanceId"], "PingStatus": a.get("PingStatus", "")}
+        for page in ssm.get_paginator("describe_instance_information").paginate(**request)
+        for a in page["InstanceInformationList"]
+    ]
+
+
+def error_code(error):
+    """A botocore ClientError's AWS error code."""
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
 
 def online(ssm, hosts):
@@ -79,3 +102,27 @@ def id_list(ids):
     """Instance ids as compact JSON text: scripts pass lists of hosts as text (aws:executeScript returns at
     most 100 items of a list) and without spaces (it returns at most 100 KB)."""
     return json.dumps(list(ids), separators=(",", ":"))
+
+
+def running_commands(ssm, host):
+    """The releaseflow commands not yet ended on this host (on any host for None)."""
+    pages = ssm.get_paginator("list_commands").paginate(**({"InstanceId": host} if host else {}))
+    return [
+        c
+        for page in pages
+        for c in page["Commands"]
+        if c["Status"] not in COMMAND_TERMINAL and "releaseflow-" in c["DocumentName"]
+    ]
+
+
+def wait_for_commands(ssm, hosts, deadline, clock):
+    """Wait until no releaseflow command runs on these hosts, or the deadline; the ids still running then."""
+    for host in hosts:
+        while True:
+            running = [c["CommandId"] for c in running_commands(ssm, host)]
+            if not running:
+                break
+            if clock.monotonic() > deadline:
+                return running
+            clock.sleep(COMMAND_POLL_SECONDS)
+    return []

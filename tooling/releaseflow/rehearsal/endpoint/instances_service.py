@@ -147,11 +147,25 @@ class InstancesService:
         # information for those managed nodes", so they choose the nodes before the page is cut.
         nodes = self.managed()
         if "InstanceIds" in filters:
+            self._refuse_invalid_ids(filters["InstanceIds"])
             nodes = [node for node in nodes if node.instance_id in filters["InstanceIds"]]
         shown, token = page(nodes, request)
         rows = [self._information(instance) for instance in shown]
         rows = [row for row in rows if _selected(row, filters)]
         return compact({"InstanceInformationList": [row["info"] for row in rows], "NextToken": token})
+
+    def _refuse_invalid_ids(self, instance_ids: list[str]) -> None:
+        """InvalidInstanceId for the whole call when an id is not an instance in a valid state.
+
+        AWS's InvalidInstanceId: valid states are Running, Pending, Stopped and Stopping (a stopped
+        node is only left out of the answer); a terminated or shutting-down instance, or an id EC2
+        does not know, fails the call. (A running instance whose agent has not registered yet is
+        only left out: the error's other causes are not documented per operation.)
+        """
+        states = {instance.instance_id: instance.state for instance in self._ec2_instances()}
+        invalid = [i for i in instance_ids if states.get(i, "terminated") in ("terminated", "shutting-down")]
+        if invalid:
+            raise ApiError("InvalidInstanceId", f"Instances {invalid} not in a valid state for account.")
 
     def _information(self, instance: Ec2Instance) -> dict:
         with self._lock:

@@ -272,8 +272,11 @@ class AutomationRun:
                 if target is None or self._cancel_workflow_over():
                     return outcome
                 if target not in positions and parent is not None:
-                    # The loop step takes over the nested step's onCancel, as it does its onFailure.
-                    outcome.on_cancel = end.on_cancel
+                    # A nested onCancel that leads out of the loop: AWS does not say whether the loop
+                    # follows it (reading loop_nested_cancel_jump=jump) or, having no onCancel of its
+                    # own, aborts (ignored).
+                    if self.readings["loop_nested_cancel_jump"] == "jump":
+                        outcome.on_cancel = end.on_cancel
                     return outcome
                 # The cancel is spent: the cancellation path runs to its end.
                 self._cancel.clear()
