@@ -1113,3 +1113,12 @@ def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():
     assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
     assert deployment.rollback.result == "success"
     assert ssm.stops == []
+
+
+def test_a_short_output_without_cloudwatch_logs_is_said_to_be_whole():
+    """Under GetCommandInvocation's limits its text is the whole output: the note says so, not that it is cut."""
+    clock = FakeClock()
+    ssm = FakeSSM(scenario("Failed"), clock)
+    outcome, _ = _follow(ssm, clock, logs=FakeLogs({}))
+    assert "without CloudWatchOutputConfig" in outcome.failure.output_note
+    assert outcome.failure.output_note.endswith("this output is within them, whole")

@@ -183,7 +183,7 @@ def test_a_failure_read_from_cloudwatch_logs_names_the_group_and_streams_in_the_
     assert "whole output: CloudWatch Logs group /releaseflow/commands" in text
     assert "  stream c2/i-2/Prepare/stdout\n  stream c2/i-2/Prepare/stderr\n" in text
     assert "--- stdout (last lines, CloudWatch Logs) ---\nAn error occurred while installing pg\n" in text
-    assert "output cut" not in text
+    assert "GetCommandInvocation" not in text
     markdown = report.deploy_markdown(
         Outcome("failed", deploy_of("Failed"), failure), "production", "https://x.test"
     )
@@ -195,5 +195,5 @@ def test_a_failure_without_cloudwatch_logs_says_its_output_is_cut():
     note = "GetCommandInvocation keeps only the first 24000 characters of stdout (...): the output is cut"
     failure = HostFailure("Migrate", "failed", "i-1", "line\n", "", output_note=note)
     text = report.failure_text(failure)
-    assert f"output cut: {note}\n--- stdout (tail) ---\nline" in text
+    assert f"output: {note}\n--- stdout (tail) ---\nline" in text
     assert "CloudWatch Logs group" not in text

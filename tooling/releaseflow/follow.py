@@ -446,7 +446,7 @@ def _failure(ssm, snapshot: Snapshot, logs=None) -> HostFailure | None:
     note = (
         f"GetCommandInvocation keeps only the first {INVOCATION_STDOUT_CHARS} characters of stdout and "
         f"{INVOCATION_STDERR_CHARS} of stderr ({why}): "
-        + ("the output is cut, these are not its last lines" if cut else "these lines may not be its last")
+        + ("the output is cut, these are not its last lines" if cut else "this output is within them, whole")
     )
     return HostFailure(step.label, message, host.instance_id, _tail(stdout), _tail(stderr), output_note=note)
 

@@ -97,7 +97,7 @@ def failure_text(failure: HostFailure) -> str:
         source = "last lines, CloudWatch Logs"
     else:
         if failure.output_note and (failure.stdout or failure.stderr):
-            lines.append(f"output cut: {failure.output_note}")
+            lines.append(f"output: {failure.output_note}")
         source = "tail"
     for title, text in (("stdout", failure.stdout), ("stderr", failure.stderr)):
         if text:
