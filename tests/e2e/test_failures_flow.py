@@ -6,6 +6,7 @@ starts and ends with the fleet consistent at revision 1.
 
 from __future__ import annotations
 
+import re
 import signal
 from datetime import UTC, datetime
 
@@ -155,6 +156,62 @@ def test_missing_revision_fails_while_preparing(rehearsal):
     ran = dict(steps_run(rehearsal, execution_id(result.stdout)))
     assert ran["PrepareChunk"] == "Failed"
     assert not {"MigrateOnMigrationHost", "UpdateBatches", "StartRollback"} & ran.keys()
+    assert snapshot(rehearsal) == before
+    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
+
+
+# An install that fails on one chosen host after 60,000 characters of output, its reason in its last
+# lines (a long failing `bundle install`); the other hosts install as usual.
+NOISY_INSTALL = """\
+#!/bin/sh
+if [ "$AWS_SSM_INSTANCE_ID" != "{failing}" ]; then exec bundle install --local; fi
+n=0
+while [ $n -lt 999 ]; do
+  printf 'Fetching gem-%04d 1.0.0 ...................................\\n' "$n"
+  n=$((n + 1))
+done
+echo "scenario: An error occurred while installing pg (1.5.4), and Bundler cannot continue."
+echo "scenario: the last line of stderr" >&2
+exit 5
+"""
+
+
+def test_a_host_failing_with_60000_characters_of_output_shows_its_true_last_lines_and_streams(rehearsal):
+    """Issue 20: a host whose install fails after 60,000 characters of output: the trigger prints its true
+    last lines, read from its CloudWatch Logs streams, and names them; GetCommandInvocation lacks them."""
+    *_, failing = roles(rehearsal)
+    before = snapshot(rehearsal)
+    noisy = push_commit(
+        rehearsal.state_dir,
+        {"bin/noisy-install": NOISY_INSTALL.format(failing=failing)},
+        "An install that fails",
+    )
+
+    result = deploy(rehearsal, "--revision", noisy, "--param", "InstallCommand=sh bin/noisy-install")
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: PrepareHosts[1].PrepareChunk" in result.stdout
+    assert f"host: {failing}" in result.stdout
+    assert "whole output: CloudWatch Logs group /releaseflow/commands" in result.stdout
+    [command_id] = re.findall(rf"  stream ([0-9a-f-]+)/{failing}/Prepare/stdout\n", result.stdout)
+    assert f"  stream {command_id}/{failing}/Prepare/stderr" in result.stdout
+    last = "scenario: An error occurred while installing pg (1.5.4), and Bundler cannot continue."
+    tail = result.stdout.split("--- stdout (last lines, CloudWatch Logs) ---\n", 1)[1]
+    assert last in tail
+    assert (
+        "scenario: the last line of stderr"
+        in tail.split("--- stderr (last lines, CloudWatch Logs) ---", 1)[1]
+    )
+    # What the trigger printed before: GetCommandInvocation holds only the first 24,000 characters.
+    invocation = client(rehearsal, "ssm").get_command_invocation(CommandId=command_id, InstanceId=failing)
+    assert len(invocation["StandardOutputContent"]) == 24000
+    assert last not in invocation["StandardOutputContent"]
+    events = client(rehearsal, "logs").get_log_events(
+        logGroupName="/releaseflow/commands",
+        logStreamName=f"{command_id}/{failing}/Prepare/stdout",
+        startFromHead=True,
+    )["events"]
+    assert len("".join(event["message"] for event in events)) >= 60000
     assert snapshot(rehearsal) == before
     assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
 

@@ -387,6 +387,109 @@ def test_real_agent_runs_a_command_end_to_end(endpoint_server, tmp_path):
     assert agent.returncode == 0
 
 
+# 60,000 characters of stdout: 1,000 lines of 60, the last one unlike the others. GetCommandInvocation
+# keeps only the first 24,000.
+NOISY_LINES = [f"{n:04d} " + "x" * 54 for n in range(999)] + ["the true last line of stdout".ljust(59, ".")]
+NOISY_DOCUMENT = {
+    "schemaVersion": "2.2",
+    "description": "Print 60,000 characters, then fail.",
+    "mainSteps": [
+        {
+            "action": "aws:runShellScript",
+            "name": "Noisy",
+            "inputs": {
+                "runCommand": [
+                    "n=0",
+                    "while [ $n -lt 999 ]; do printf '%04d %s\\n' $n " + "x" * 54 + "; n=$((n + 1)); done",
+                    f"echo '{NOISY_LINES[-1]}'",
+                    "echo 'the true last line of stderr' >&2",
+                    "exit 3",
+                ]
+            },
+        }
+    ],
+}
+
+
+def test_real_agent_sends_a_commands_whole_output_to_its_cloudwatch_log_streams(endpoint_server, tmp_path):
+    """With CloudWatchOutputConfig, the agent puts the whole 60,000 characters of stdout (and stderr) in the
+    endpoint's CloudWatch Logs, in streams CommandId/InstanceId/StepName/stdout and /stderr; the command's
+    listings return the config, and GetCommandInvocation still holds only the first 24,000 characters."""
+    ssm, logs = endpoint_server.client("ssm"), endpoint_server.client("logs")
+    name = _document(endpoint_server, NOISY_DOCUMENT)
+    [instance_id] = _instances(endpoint_server, 1, poll=False)
+    root = tmp_path / instance_id
+    root.mkdir()
+    config = {"CloudWatchLogGroupName": "/releaseflow/test-commands", "CloudWatchOutputEnabled": True}
+    with endpoint_server.real_agent(instance_id, root, tmp_path / "agent.log"):
+        deadline = time.monotonic() + 15
+        command_id = ssm.send_command(
+            DocumentName=name, InstanceIds=[instance_id], CloudWatchOutputConfig=config
+        )["Command"]["CommandId"]
+        while (result := ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id))[
+            "Status"
+        ] in ("Pending", "InProgress"):
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.1)
+    whole = "".join(line + "\n" for line in NOISY_LINES)
+    assert len(whole) == 60000
+    assert (result["Status"], result["ResponseCode"]) == ("Failed", 3)
+    assert result["CloudWatchOutputConfig"] == config
+    assert [c["CloudWatchOutputConfig"] for c in ssm.list_commands(CommandId=command_id)["Commands"]] == [
+        config
+    ]
+    assert len(result["StandardOutputContent"]) == 24000
+    assert NOISY_LINES[-1] not in result["StandardOutputContent"]
+
+    def stream_text(stream: str) -> str:
+        events = logs.get_log_events(
+            logGroupName=config["CloudWatchLogGroupName"], logStreamName=stream, startFromHead=True
+        )["events"]
+        return "".join(event["message"] for event in events)
+
+    prefix = f"{command_id}/{instance_id}/Noisy"
+    streams = logs.describe_log_streams(
+        logGroupName=config["CloudWatchLogGroupName"], logStreamNamePrefix=prefix
+    )
+    assert sorted(s["logStreamName"] for s in streams["logStreams"]) == [
+        f"{prefix}/stderr",
+        f"{prefix}/stdout",
+    ]
+    assert stream_text(f"{prefix}/stdout") == whole
+    assert stream_text(f"{prefix}/stderr") == "the true last line of stderr\n"
+    last = logs.get_log_events(
+        logGroupName=config["CloudWatchLogGroupName"],
+        logStreamName=f"{prefix}/stdout",
+        startFromHead=False,
+        limit=1,
+    )["events"]
+    assert last[-1]["message"].endswith(NOISY_LINES[-1] + "\n")
+
+
+def test_a_command_without_cloudwatch_output_config_makes_no_log_stream(endpoint_server, tmp_path):
+    """Sent without CloudWatchOutputConfig, a command's invocation says it is disabled and the agent
+    writes to no log group."""
+    ssm, logs = endpoint_server.client("ssm"), endpoint_server.client("logs")
+    name = _document(endpoint_server)
+    [instance_id] = _instances(endpoint_server, 1, poll=False)
+    root = tmp_path / instance_id
+    root.mkdir()
+    with endpoint_server.real_agent(instance_id, root, tmp_path / "agent.log"):
+        deadline = time.monotonic() + 15
+        command_id = ssm.send_command(DocumentName=name, InstanceIds=[instance_id])["Command"]["CommandId"]
+        while (result := ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id))[
+            "Status"
+        ] in ("Pending", "InProgress"):
+            assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+            time.sleep(0.1)
+    assert result["CloudWatchOutputConfig"] == {
+        "CloudWatchLogGroupName": "",
+        "CloudWatchOutputEnabled": False,
+    }
+    groups = logs.describe_log_groups()["logGroups"]
+    assert not [g for g in groups if g["logGroupName"] == f"/aws/ssm/{name}"]
+
+
 def test_instance_information_max_results_above_50_is_refused(endpoint_server):
     """boto3 DescribeInstanceInformation with MaxResults 51 is AWS's ValidationException."""
     with pytest.raises(ClientError) as error:

@@ -25,7 +25,7 @@ from releaseflow.deploy import (
     start_request,
 )
 from releaseflow.execution import UNFINISHED, Snapshot, changes, host_summaries, parse_invocation, parse_step
-from releaseflow.follow import UNREACHABLE_SECONDS, fetch, follow
+from releaseflow.follow import UNREACHABLE_SECONDS, CallBudget, fetch, follow
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -375,6 +375,148 @@ def test_a_failed_host_of_a_several_step_document_is_read_by_its_failed_step():
     assert [call for call in ssm.calls if call.startswith("GetCommandInvocation")] == [
         "GetCommandInvocation InstallDependencies"
     ]
+
+
+# A failed host's output: 60,000 characters of stdout whose last lines GetCommandInvocation never shows.
+LONG_STDOUT = (
+    "".join(f"gem {n:05d} " + "." * 49 + "\n" for n in range(999)) + "An error occurred while installing pg\n"
+)
+LOG_GROUP = "/releaseflow/commands"
+
+
+class FakeSSMLogged(FakeSSM):
+    """GetCommandInvocation as SSM answers it for a command sent with (or without) CloudWatchOutputConfig:
+    stdout cut to its first 24,000 characters."""
+
+    def __init__(self, *args, enabled=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enabled = enabled
+
+    def get_command_invocation(self, CommandId, InstanceId, PluginName=None):
+        answer = super().get_command_invocation(CommandId, InstanceId, PluginName)
+        answer["StandardOutputContent"] = LONG_STDOUT[:24000]
+        answer["CloudWatchOutputConfig"] = {
+            "CloudWatchLogGroupName": LOG_GROUP if self.enabled else "",
+            "CloudWatchOutputEnabled": self.enabled,
+        }
+        return answer
+
+
+class FakeLogs:
+    """GetLogEvents over streams of one group; a missing group or stream is ResourceNotFoundException."""
+
+    def __init__(self, streams: dict[str, str], group: str = LOG_GROUP):
+        self.streams, self.group = streams, group
+        self.calls: list[dict] = []
+
+    def get_log_events(self, **request):
+        self.calls.append(request)
+        if request["logGroupName"] != self.group:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ResourceNotFoundException",
+                        "Message": "The specified log group does not exist.",
+                    }
+                },
+                "GetLogEvents",
+            )
+        if request["logStreamName"] not in self.streams:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ResourceNotFoundException",
+                        "Message": "The specified log stream does not exist.",
+                    }
+                },
+                "GetLogEvents",
+            )
+        # The agent's events: whole lines, here 100 to an event; the last `limit` of them, oldest first.
+        lines = self.streams[request["logStreamName"]].splitlines(keepends=True)
+        events = [{"message": "".join(lines[n : n + 100])} for n in range(0, len(lines), 100)]
+        return {"events": events[-request["limit"] :]}
+
+
+def _failed_restart(clock, **kwargs):
+    timeline = scenario("Failed")
+    timeline[-1][1]["hosts"]["c2"][0]["CommandPlugins"] = [
+        {"Name": "Restart", "Status": "Failed", "Output": ""}
+    ]
+    return FakeSSMLogged(timeline, clock, **kwargs)
+
+
+def test_a_failed_hosts_true_last_lines_are_read_from_the_end_of_its_log_streams():
+    """With CloudWatchOutputConfig, the failure's tails are the last 20 lines of the host's streams
+    <CommandId>/<InstanceId>/<step>/stdout and /stderr, read from the end (startFromHead false), and
+    it names the group and the streams."""
+    clock = FakeClock()
+    logs = FakeLogs({"c2/i-2/Restart/stdout": LONG_STDOUT, "c2/i-2/Restart/stderr": "Gem::Ext::BuildError\n"})
+    outcome, _ = _follow(_failed_restart(clock), clock, logs=logs)
+    failure = outcome.failure
+    assert failure.stdout.splitlines() == LONG_STDOUT.splitlines()[-20:]
+    assert failure.stdout.endswith("An error occurred while installing pg")
+    assert failure.stderr == "Gem::Ext::BuildError"
+    assert failure.log_group == LOG_GROUP
+    assert failure.log_streams == ("c2/i-2/Restart/stdout", "c2/i-2/Restart/stderr")
+    assert not failure.output_note
+    assert [(c["logStreamName"], c["startFromHead"]) for c in logs.calls] == [
+        ("c2/i-2/Restart/stdout", False),
+        ("c2/i-2/Restart/stderr", False),
+    ]
+
+
+def test_a_missing_stderr_stream_is_no_stderr_but_no_stream_at_all_falls_back_to_the_cut_text():
+    """The agent makes a stream only for output there is: no stderr stream is empty stderr; neither
+    stream (the host could not write) falls back to GetCommandInvocation, saying the output is cut."""
+    clock = FakeClock()
+    only_stdout = FakeLogs({"c2/i-2/Restart/stdout": LONG_STDOUT})
+    outcome, _ = _follow(_failed_restart(clock), clock, logs=only_stdout)
+    assert (outcome.failure.stderr, outcome.failure.log_group) == ("", LOG_GROUP)
+    clock = FakeClock()
+    outcome, _ = _follow(_failed_restart(clock), clock, logs=FakeLogs({}))
+    assert outcome.failure.log_group == ""
+    assert "no log stream of it in /releaseflow/commands" in outcome.failure.output_note
+    assert "the output is cut" in outcome.failure.output_note
+    assert outcome.failure.stdout.splitlines() == LONG_STDOUT[:24000].splitlines()[-20:]
+
+
+@pytest.mark.parametrize(
+    ("enabled", "logs", "why"),
+    [
+        (False, FakeLogs({}), "its command was sent without CloudWatchOutputConfig"),
+        (
+            True,
+            FakeLogs({}, group="/other"),
+            "GetLogEvents on /releaseflow/commands: ResourceNotFoundException",
+        ),
+    ],
+    ids=["config-disabled", "old-stack-without-the-group"],
+)
+def test_without_the_log_group_the_failure_falls_back_to_get_command_invocation_and_says_it_is_cut(
+    enabled, logs, why
+):
+    """With CloudWatch output disabled, or its group missing (an old stack), the tails are GetCommandInvocation's
+    and the failure says why and that the output is cut there."""
+    clock = FakeClock()
+    outcome, _ = _follow(_failed_restart(clock, enabled=enabled), clock, logs=logs)
+    failure = outcome.failure
+    assert failure.log_group == ""
+    assert why in failure.output_note
+    assert "keeps only the first 24000 characters of stdout and 8000 of stderr" in failure.output_note
+    assert "the output is cut" in failure.output_note
+    assert "An error occurred while installing pg" not in failure.stdout
+    assert len(logs.calls) == (1 if enabled else 0)
+
+
+def test_the_log_reads_are_taken_from_the_triggers_call_budget():
+    """The two GetLogEvents calls count against the same 60-calls-a-minute budget as the SSM calls."""
+    counts = []
+    for logs in (None, FakeLogs({"c2/i-2/Restart/stdout": "x\n", "c2/i-2/Restart/stderr": "y\n"})):
+        clock = FakeClock()
+        budget = CallBudget(clock, clock.sleep)
+        _follow(_failed_restart(clock), clock, logs=logs, budget=budget)
+        counts.append(len(budget.others))
+    assert counts[1] == counts[0] + 2
 
 
 class FakeSSMByHost(FakeSSM):
@@ -971,3 +1113,12 @@ def test_a_deploy_its_alarm_stopped_follows_its_rollback_and_still_fails():
     assert (deployment.outcome.result, deployment.exit_code) == ("failed", 1)
     assert deployment.rollback.result == "success"
     assert ssm.stops == []
+
+
+def test_a_short_output_without_cloudwatch_logs_is_said_to_be_whole():
+    """Under GetCommandInvocation's limits its text is the whole output: the note says so, not that it is cut."""
+    clock = FakeClock()
+    ssm = FakeSSM(scenario("Failed"), clock)
+    outcome, _ = _follow(ssm, clock, logs=FakeLogs({}))
+    assert "without CloudWatchOutputConfig" in outcome.failure.output_note
+    assert outcome.failure.output_note.endswith("this output is within them, whole")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from document_outputs import outputs
 from releaseflow import report
-from releaseflow.execution import Invocation, Outcome, Snapshot, Step
+from releaseflow.execution import HostFailure, Invocation, Outcome, Snapshot, Step
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 # What the real documents print on a host (tests/support/document_outputs.py runs them).
@@ -165,3 +165,35 @@ def test_job_summary_and_json_tell_the_same_story():
         False,
         OUT.new,
     )
+
+
+def test_a_failure_read_from_cloudwatch_logs_names_the_group_and_streams_in_the_terminal_and_summary():
+    """The failure text, in the terminal and the job summary alike, names the log group and the host's
+    streams and titles the tails as CloudWatch Logs' last lines."""
+    failure = HostFailure(
+        "PrepareHosts[1].PrepareChunk",
+        "Step fails when it is Executing.",
+        "i-2",
+        "An error occurred while installing pg",
+        "Gem::Ext::BuildError",
+        log_group="/releaseflow/commands",
+        log_streams=("c2/i-2/Prepare/stdout", "c2/i-2/Prepare/stderr"),
+    )
+    text = report.failure_text(failure)
+    assert "whole output: CloudWatch Logs group /releaseflow/commands" in text
+    assert "  stream c2/i-2/Prepare/stdout\n  stream c2/i-2/Prepare/stderr\n" in text
+    assert "--- stdout (last lines, CloudWatch Logs) ---\nAn error occurred while installing pg\n" in text
+    assert "GetCommandInvocation" not in text
+    markdown = report.deploy_markdown(
+        Outcome("failed", deploy_of("Failed"), failure), "production", "https://x.test"
+    )
+    assert text.rstrip("\n") in markdown
+
+
+def test_a_failure_without_cloudwatch_logs_says_its_output_is_cut():
+    """Without the log group, the text says the tails are GetCommandInvocation's, and why."""
+    note = "GetCommandInvocation keeps only the first 24000 characters of stdout (...): the output is cut"
+    failure = HostFailure("Migrate", "failed", "i-1", "line\n", "", output_note=note)
+    text = report.failure_text(failure)
+    assert f"output: {note}\n--- stdout (tail) ---\nline" in text
+    assert "CloudWatch Logs group" not in text

@@ -45,6 +45,7 @@ REALISTIC = {
     "HealthCheckTimeoutSeconds": ["5"],
     "SwitchTimeoutSeconds": ["900", "30"],
     "RestartTimeoutSeconds": ["300", "600", "5"],
+    "CommandLogGroupName": ["/releaseflow/commands", "/releaseflow/staging-commands"],
 }
 CONTRACT_PARAMETERS = {
     "Revision",
@@ -72,6 +73,7 @@ CONTRACT_PARAMETERS = {
     "BakeSeconds",
     "SwitchTimeoutSeconds",
     "RestartTimeoutSeconds",
+    "CommandLogGroupName",
 }
 
 
@@ -322,6 +324,23 @@ def test_every_run_command_is_bounded(document):
         ), step["name"]
 
 
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_every_run_command_sends_its_hosts_output_to_the_templates_log_group(document):
+    """Every runCommand step sets CloudWatchOutputConfig to the CommandLogGroupName parameter, whose default
+    is the log group template.yaml creates without a prefix (its !Sub with DocumentPrefix empty)."""
+    steps = run_commands(document)
+    assert steps
+    for step in steps:
+        assert step["inputs"]["CloudWatchOutputConfig"] == {
+            "CloudWatchLogGroupName": "{{ CommandLogGroupName }}",
+            "CloudWatchOutputEnabled": True,
+        }, step["name"]
+    template = (ROOT / "template.yaml").read_text()
+    default = document.content["parameters"]["CommandLogGroupName"]["default"]
+    assert "LogGroupName: !Sub /releaseflow/${DocumentPrefix}commands" in template
+    assert default == "/releaseflow/commands"
+
+
 # The batch steps that change or check a host, each bounded by the document's executionTimeout: the bound
 # the runbook passes (a parameter or PlanRollout's output) and the step timeout that must outlast it.
 HOST_COMMAND_BOUNDS = {
@@ -453,12 +472,17 @@ def test_rollback_fleet_reverts_the_given_execution_batch_by_batch():
 
 
 def test_rollback_fleet_needs_only_the_execution_id():
-    """Every RollbackFleet parameter but ExecutionId and the role defaults to empty: the deploy's value."""
+    """Every RollbackFleet parameter but ExecutionId, the role and the log group defaults to empty: the
+    deploy's value. The log group has the environment's own default (publish sets it in both runbooks)."""
     parameters = ROLLBACK_FLEET.content["parameters"]
     required = {name for name, d in parameters.items() if "default" not in d}
     assert required == {"ExecutionId", "AutomationAssumeRole"}
+    assert (
+        parameters["CommandLogGroupName"]["default"]
+        == DEPLOY.content["parameters"]["CommandLogGroupName"]["default"]
+    )
     overrides = steps_of(ROLLBACK_FLEET)["ReadDeploy"]["inputs"]["InputPayload"]["Overrides"]
-    assert set(overrides) == set(parameters) - required
+    assert set(overrides) == set(parameters) - required - {"CommandLogGroupName"}
     for name in overrides:
         assert parameters[name]["default"] in ("", []), name
 

@@ -280,3 +280,33 @@ def test_notifications_are_off_by_default_and_e_mail_is_subscribed_only_when_giv
     assert statement["Condition"] == {
         "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeployStatusRule", "Arn"]}}
     }
+
+
+def test_hosts_may_write_command_output_only_to_the_log_group_and_find_it(template):
+    """HostLogsPolicy lets the agent create streams and put events in the command log group only, and
+    DescribeLogGroups (its check when CreateLogGroup is refused) on "*", as the user guide's policy has it."""
+    statements = {s["Sid"]: s for s in _statements(template["Resources"]["HostLogsPolicy"])}
+    assert set(statements) == {"WriteCommandOutput", "FindTheLogGroup"}
+    write = statements["WriteCommandOutput"]
+    assert set(write["Action"]) == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"}
+    assert write["Resource"] == {"Fn::Sub": "${CommandOutputLogGroup.Arn}"}
+    assert statements["FindTheLogGroup"]["Action"] == "logs:DescribeLogGroups"
+    assert statements["FindTheLogGroup"]["Resource"] == "*"
+    assert template["Outputs"]["HostLogsPolicyArn"]["Value"] == {"Ref": "HostLogsPolicy"}
+
+
+def test_deploy_role_reads_log_events_only_from_the_command_log_groups_streams(template):
+    """The trigger's one CloudWatch Logs permission: GetLogEvents on the streams of the command log group."""
+    statements = _statements(template["Resources"]["DeployRole"])
+    logs = [s for s in statements if any(str(a).startswith("logs:") for a in _actions(s))]
+    assert len(logs) == 1
+    assert _actions(logs[0]) == ["logs:GetLogEvents"]
+    assert logs[0]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        "${CommandOutputLogGroup}:log-stream:*"
+    }
+
+
+def _actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]

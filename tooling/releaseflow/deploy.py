@@ -376,8 +376,11 @@ def run_deploy(
     progress: Progress | None = None,
     stopping: Callable[[], contextlib.AbstractContextManager[Stopper]] = _never_stopped,
     clock: Callable[[], float] = time.monotonic,
+    logs=None,
 ) -> Deployment:
     """Take the fleet lock, start the runbook, claim the fleet, and follow the execution to its end.
+
+    `logs`, a CloudWatch Logs client, reads a failed host's true last lines (follow.follow).
 
     LockHeld when another deploy or fleet rollback holds the fleet, seen here or by the runbook's Lock
     step (with wait_lock: wait for it, and start again when an execution started at the same instant
@@ -423,11 +426,12 @@ def run_deploy(
                     timeout=timeout,
                     stop_requested=stop.is_set,
                     budget=ssm.budget,
+                    logs=logs,
                 )
                 rollback = None
                 if _cancelled(outcome):
                     left = None if timeout is None else max(0.0, timeout - (clock() - followed))
-                    outcome, rollback = _follow_rollback(ssm, outcome, out, stop, clock, left)
+                    outcome, rollback = _follow_rollback(ssm, outcome, out, stop, clock, left, logs)
             except (BotoCoreError, ClientError) as error:
                 # Started: no longer "refused before anything started"; the execution runs on.
                 raise LostTrack(
@@ -452,7 +456,7 @@ def _cancelled(outcome: Outcome) -> bool:
     return outcome.result in (Result.CANCELLED, Result.TIMED_OUT) or outcome.snapshot.status == "Cancelled"
 
 
-def _follow_rollback(ssm, outcome, out, stop, clock, timeout) -> tuple[Outcome, Outcome | None]:
+def _follow_rollback(ssm, outcome, out, stop, clock, timeout, logs=None) -> tuple[Outcome, Outcome | None]:
     seen = stop.requests()
     out.phase("Rollback")
     if timeout != 0:
@@ -469,4 +473,5 @@ def _follow_rollback(ssm, outcome, out, stop, clock, timeout) -> tuple[Outcome, 
         timeout=timeout,
         stop_requested=lambda: stop.requests() > seen,
         budget=ssm.budget,
+        logs=logs,
     )

@@ -116,13 +116,19 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class HostFailure:
-    """Where a failed deploy broke: the step, its message, and the failing host's output tails."""
+    """Where a failed deploy broke: the step, its message, and the failing host's output tails.
+
+    The tails are the true last lines when read from CloudWatch Logs (`log_group`, `log_streams`: stdout
+    then stderr); otherwise `output_note` says why they come from GetCommandInvocation's cut text."""
 
     step: str
     message: str
     instance_id: str = ""
     stdout: str = ""
     stderr: str = ""
+    log_group: str = ""
+    log_streams: tuple[str, ...] = ()
+    output_note: str = ""
 
 
 # An execution watched only until a timeout or a stop request, left running (a rollback): not an end.

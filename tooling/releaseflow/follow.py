@@ -41,8 +41,9 @@ POLL_SPACING = MAX_DELAY
 POLLS_PER_MINUTE = 32
 OTHER_CALLS_PER_MINUTE = CALLS_PER_MINUTE - POLLS_PER_MINUTE
 # While following, steps and hosts leave this many of those calls for the end: the final fetch, the
-# failure's host and the rollback's commands then fit at once, so the end is reported within 2 s.
-END_RESERVE = 8
+# failure's host (its command, its output and the two GetLogEvents of its log streams) and the
+# rollback's commands then fit at once, so the end is reported within 2 s.
+END_RESERVE = 10
 # While hosts run a command and nothing else changes, their status is refreshed after this long at
 # first, then half as often each time up to HOST_REFRESH_MAX: a long migration costs little to watch.
 HOST_REFRESH = 5.0
@@ -52,6 +53,13 @@ SETTLE_SECONDS = 15.0
 # the execution runs on in AWS whether or not this command can see it.
 UNREACHABLE_SECONDS = 120.0
 TAIL_LINES = 20
+# GetCommandInvocation's StandardOutputContent and StandardErrorContent keep only this much of a
+# plugin's output (API reference: "The first 24,000 characters", "The first 8,000 characters").
+INVOCATION_STDOUT_CHARS = 24000
+INVOCATION_STDERR_CHARS = 8000
+# Events read from the end of a log stream: the agent packs whole lines into events of up to 200 KB,
+# so the last few hold the last TAIL_LINES lines.
+TAIL_EVENTS = 25
 
 
 Listener = Callable[[Snapshot, list[Step | Invocation]], None]
@@ -266,8 +274,12 @@ def follow(
     stop_requested: Callable[[], bool] = lambda: False,
     leave_running: bool = False,
     budget: CallBudget | None = None,
+    logs=None,
 ) -> Outcome:
     """Poll until the execution ends, telling `listener` what changed; stop it on timeout or request.
+
+    `logs` (a CloudWatch Logs client) reads a failing host's true last lines from the log streams its
+    command's CloudWatchOutputConfig sent them to, within the same budget.
 
     With leave_running, a timeout or request only stops watching: the execution (a rollback, say) runs
     on, and the outcome is UNFINISHED with what was last seen.
@@ -280,6 +292,7 @@ def follow(
     """
     counted = _Counted(metered(ssm, budget, clock, sleep))
     budget = counted.ssm.budget
+    logs = None if logs is None else Metered(logs, budget)
     started = clock()
     snapshot: Snapshot | None = None
     marker = None
@@ -292,9 +305,9 @@ def follow(
         if leave_running and (timed_out or stop_requested()):
             return Outcome(UNFINISHED, snapshot or fetch(counted, execution_id))
         if stop_requested():
-            return _stopped(counted, execution_id, snapshot, Result.CANCELLED, clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.CANCELLED, clock, sleep, listener, logs)
         if timed_out:
-            return _stopped(counted, execution_id, snapshot, Result.TIMED_OUT, clock, sleep, listener)
+            return _stopped(counted, execution_id, snapshot, Result.TIMED_OUT, clock, sleep, listener, logs)
         try:
             execution = counted.ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
                 "AutomationExecution"
@@ -327,7 +340,7 @@ def follow(
             listener(fresh, changes(snapshot, fresh))
             snapshot, marker = fresh, new_marker
         if snapshot.finished:
-            return _outcome(counted, snapshot)
+            return _outcome(counted, snapshot, logs)
         sleep(max(0.0, MAX_DELAY - (clock() - polled)))
 
 
@@ -362,15 +375,15 @@ def stop(
         sleep(MAX_DELAY)
 
 
-def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener) -> Outcome:
+def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener, logs=None) -> Outcome:
     final = stop(ssm, execution_id, clock=clock, sleep=sleep, previous=snapshot)
     listener(final, changes(snapshot, final))
     if final.finished and final.status != "Cancelled":
-        return _outcome(ssm, final)  # it ended on its own before the stop took effect
-    return Outcome(result, final, _failure(ssm, final))
+        return _outcome(ssm, final, logs)  # it ended on its own before the stop took effect
+    return Outcome(result, final, _failure(ssm, final, logs))
 
 
-def _outcome(ssm, snapshot: Snapshot) -> Outcome:
+def _outcome(ssm, snapshot: Snapshot, logs=None) -> Outcome:
     if snapshot.succeeded:
         return Outcome(Result.SUCCESS, snapshot)
     if snapshot.triggered_alarms and snapshot.status == "Cancelled":
@@ -379,14 +392,16 @@ def _outcome(ssm, snapshot: Snapshot) -> Outcome:
         step = stopped[0].label if stopped else ""
         return Outcome(Result.FAILED, snapshot, HostFailure(step, snapshot.triggered_alarms[0].reason))
     result = {"TimedOut": Result.TIMED_OUT, "Cancelled": Result.CANCELLED}.get(snapshot.status, Result.FAILED)
-    return Outcome(result, snapshot, _failure(ssm, snapshot))
+    return Outcome(result, snapshot, _failure(ssm, snapshot, logs))
 
 
-def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
-    """The step that broke the deploy, and a failed host of its command.
+def _failure(ssm, snapshot: Snapshot, logs=None) -> HostFailure | None:
+    """The step that broke the deploy, and a failed host of its command with its output's last lines.
 
     That is the first step to fail: later failures belong to the runbook's failure path (its final
     ReportFailure always fails). A loop step only carries its failing iteration's step, so it is skipped.
+    The last lines come from the end of the host's CloudWatch Logs streams when its command sent them
+    there (and `logs` can read them), else from GetCommandInvocation, whose text is only the output's head.
     """
     failed_steps = [s for s in snapshot.steps if s.status in _FAILED and s.action != "aws:loop"]
     if not failed_steps:
@@ -400,30 +415,81 @@ def _failure(ssm, snapshot: Snapshot) -> HostFailure | None:
     if not hosts:
         return HostFailure(step.label, message)
     host = hosts[0]
+    plugin, several = _failed_plugin(ssm, host)
     answer = ssm.get_command_invocation(
-        CommandId=host.command_id, InstanceId=host.instance_id, **_failed_plugin(ssm, host)
+        CommandId=host.command_id,
+        InstanceId=host.instance_id,
+        **({"PluginName": plugin} if several else {}),
     )
-    return HostFailure(
-        step.label,
-        message,
-        host.instance_id,
-        _tail(answer.get("StandardOutputContent", "")),
-        _tail(answer.get("StandardErrorContent", "")),
+    stdout = answer.get("StandardOutputContent", "")
+    stderr = answer.get("StandardErrorContent", "")
+    config = answer.get("CloudWatchOutputConfig") or {}
+    group = config.get("CloudWatchLogGroupName", "") if config.get("CloudWatchOutputEnabled") else ""
+    if not group:
+        why = "its command was sent without CloudWatchOutputConfig"
+    elif logs is None:
+        why = f"CloudWatch Logs ({group}) not read"
+    elif not (name := plugin or answer.get("PluginName", "")):
+        why = f"its step, which names its log streams in {group}, is not listed"
+    else:
+        streams = tuple(_stream(host, name, output) for output in ("stdout", "stderr"))
+        try:
+            logged = [_logged_tail(logs, group, stream) for stream in streams]
+        except ClientError as error:
+            why = f"GetLogEvents on {group}: {error.response['Error'].get('Code', 'refused')}"
+        else:
+            if any(text is not None for text in logged):
+                out, err = (text or "" for text in logged)
+                return HostFailure(
+                    step.label, message, host.instance_id, out, err, log_group=group, log_streams=streams
+                )
+            why = f"no log stream of it in {group}: can the host's role write there (HostLogsPolicy)?"
+    cut = len(stdout) >= INVOCATION_STDOUT_CHARS or len(stderr) >= INVOCATION_STDERR_CHARS
+    note = (
+        f"GetCommandInvocation keeps only the first {INVOCATION_STDOUT_CHARS} characters of stdout and "
+        f"{INVOCATION_STDERR_CHARS} of stderr ({why}): "
+        + ("the output is cut, these are not its last lines" if cut else "this output is within them, whole")
     )
+    return HostFailure(step.label, message, host.instance_id, _tail(stdout), _tail(stderr), output_note=note)
 
 
-def _failed_plugin(ssm, host: Invocation) -> dict:
-    """PluginName for GetCommandInvocation: the failed step of a document with several, which the API
-    requires ("If the document contains more than one step, you must specify the name of the step");
-    none for a one-step document. ListCommandInvocations with Details names the plugins in order."""
+def _stream(host: Invocation, plugin: str, output: str) -> str:
+    """The agent's log stream of a plugin's output: `<CommandId>/<InstanceId>/<PluginID>/stdout|stderr`,
+    ':' and '*' made '-' (agent: messageutil.go, runpluginutil.go, iohandler.go)."""
+    prefix = f"{host.command_id}/{host.instance_id}/{plugin}".replace(":", "-").replace("*", "-")
+    return f"{prefix}/{output}"
+
+
+def _logged_tail(logs, group: str, stream: str) -> str | None:
+    """The last TAIL_LINES lines of a log stream, read from its end (one GetLogEvents call); None when
+    the stream does not exist (the agent makes one only for output there is)."""
+    try:
+        answer = logs.get_log_events(
+            logGroupName=group, logStreamName=stream, startFromHead=False, limit=TAIL_EVENTS
+        )
+    except ClientError as error:
+        if error.response["Error"].get("Code") != "ResourceNotFoundException":
+            raise
+        # A missing group is the old stack's case: say so. A missing stream is output there never was.
+        if "group" in str(error.response["Error"].get("Message", "")).lower():
+            raise
+        return None
+    # The agent cuts a file into events at line ends: joined, they are the stream's text.
+    return _tail("".join(event.get("message", "") for event in answer.get("events", [])))
+
+
+def _failed_plugin(ssm, host: Invocation) -> tuple[str, bool]:
+    """The failed step (plugin) of the host's command, and whether the document has several: then
+    GetCommandInvocation requires its PluginName ("If the document contains more than one step, you
+    must specify the name of the step"). ListCommandInvocations with Details names the plugins in order."""
     listed = ssm.list_command_invocations(
         CommandId=host.command_id, InstanceId=host.instance_id, Details=True
     )
     plugins = [p for i in listed.get("CommandInvocations", []) for p in i.get("CommandPlugins") or []]
-    if len(plugins) < 2:
-        return {}
+    if not plugins:
+        return "", False
     failed = [plugin for plugin in plugins if plugin.get("Status") in _FAILED]
-    return {"PluginName": (failed or plugins)[-1 if not failed else 0]["Name"]}
+    return (failed[0] if failed else plugins[-1])["Name"], len(plugins) > 1
 
 
 def _sent_hosts_invocations(ssm, step) -> list[Invocation]:
@@ -496,6 +562,7 @@ def follow_rollback(
     timeout: float | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
     budget: CallBudget | None = None,
+    logs=None,
 ) -> tuple[Outcome, Outcome | None]:
     """After a cancel, follow the releaseflow-RollbackFleet execution its onCancel step started.
 
@@ -522,6 +589,7 @@ def follow_rollback(
             stop_requested=stop_requested,
             leave_running=True,
             budget=ssm.budget,
+            logs=logs,
         )
 
     deploy_id = cancelled.snapshot.execution_id

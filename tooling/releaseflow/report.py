@@ -87,12 +87,22 @@ def error_annotation(outcome: Outcome) -> str:
 
 
 def failure_text(failure: HostFailure) -> str:
+    """The failed step, its message, the host, and the last lines of its output with where they come
+    from: the log group and streams (the true end), or why only GetCommandInvocation's cut text."""
     lines = [f"failed step: {failure.step or '-'}", f"message: {failure.message or '-'}"]
     if failure.instance_id:
         lines.append(f"host: {failure.instance_id}")
+    if failure.log_group:
+        lines.append(f"whole output: CloudWatch Logs group {failure.log_group}")
+        lines += [f"  stream {stream}" for stream in failure.log_streams]
+        source = "last lines, CloudWatch Logs"
+    else:
+        if failure.output_note and (failure.stdout or failure.stderr):
+            lines.append(f"output: {failure.output_note}")
+        source = "tail"
     for title, text in (("stdout", failure.stdout), ("stderr", failure.stderr)):
         if text:
-            lines += [f"--- {title} (tail) ---", text]
+            lines += [f"--- {title} ({source}) ---", text]
     return "\n".join(lines) + "\n"
 
 

@@ -120,6 +120,7 @@ def _deploy(state_dir: Path, revision: str, root: Path) -> Deployment:
         request,
         progress=out,
         stopping=deploy.stop_on_signals,
+        logs=fleet.client("logs", values["AWS_ENDPOINT_URL"]),
     )
     deploy.report_result(out, deployment, environment.name, github)
     return deployment

@@ -123,6 +123,7 @@ def _run(args) -> int:
         timeout=args.timeout,
         progress=out,
         stopping=stop_on_signals,
+        logs=client("logs", region),
     )
     if deployment.outcome is None:
         _outputs(github, deployment.execution_id, "InProgress", deployment.url)

@@ -26,6 +26,8 @@ DEFAULT_EXECUTION_TIMEOUT = 3600
 EXECUTION_TIMEOUT_GRACE = 5
 STDOUT_LIMIT = 24000
 STDERR_LIMIT = 8000
+# CloudWatchOutputConfig.CloudWatchLogGroupName (API reference: "Pattern: [\.\-_/#A-Za-z0-9]+", 1-512).
+_LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
 # The union of SendCommand's MaxConcurrency and MaxErrors patterns (botocore does not check them).
 _RATE = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
 
@@ -135,6 +137,13 @@ class CommandsService:
             raise ApiError("InvalidParameters", str(exc)) from exc
         except command_document.InvalidDocument as exc:
             raise ApiError("InvalidDocument", str(exc)) from exc
+        group = (request.get("CloudWatchOutputConfig") or {}).get("CloudWatchLogGroupName")
+        if group is not None and not _LOG_GROUP_NAME.match(group):
+            raise ApiError(
+                "ValidationException",
+                f"CloudWatchOutputConfig.CloudWatchLogGroupName {group!r} must match [.\\-_/#A-Za-z0-9]+ "
+                "(1-512 characters).",
+            )
         instance_ids = self._instances.resolve_targets(request.get("InstanceIds"), request.get("Targets"))
         count = len(instance_ids)
         command = Command(
@@ -372,6 +381,7 @@ class CommandsService:
                 "DeliveryTimedOutCount": sum(1 for i in invocations if i.details == "DeliveryTimedOut"),
                 "TimeoutSeconds": command.delivery_timeout,
                 "ServiceRole": request.get("ServiceRoleArn"),
+                "CloudWatchOutputConfig": _cloudwatch_output(command),
             }
         )
 
@@ -390,6 +400,7 @@ class CommandsService:
             "StandardOutputUrl": "",
             "StandardErrorUrl": "",
             "CommandPlugins": [],
+            "CloudWatchOutputConfig": _cloudwatch_output(command),
         }
         if details:
             shape["CommandPlugins"] = [
@@ -478,7 +489,7 @@ def _invocation_result(command: Command, invocation: InvocationRecord, plugin_na
             "StandardOutputUrl": "",
             "StandardErrorContent": stderr,
             "StandardErrorUrl": "",
-            "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
+            "CloudWatchOutputConfig": _cloudwatch_output(command),
         }
     )
 
@@ -491,6 +502,16 @@ def _agent_command(command: Command) -> dict:
         "content": command.document.content,
         "parameters": command.request.get("Parameters") or {},
         "timeout_seconds": command.execution_timeout,
+        "cloudwatch_output": _cloudwatch_output(command),
+    }
+
+
+def _cloudwatch_output(command: Command) -> dict:
+    """SendCommand's CloudWatchOutputConfig as the API returns it (disabled and empty when not given)."""
+    config = command.request.get("CloudWatchOutputConfig") or {}
+    return {
+        "CloudWatchLogGroupName": config.get("CloudWatchLogGroupName", ""),
+        "CloudWatchOutputEnabled": bool(config.get("CloudWatchOutputEnabled", False)),
     }
 
 

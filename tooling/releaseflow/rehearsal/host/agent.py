@@ -19,7 +19,7 @@ from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
 from releaseflow.rehearsal.command_document import Plugin, plan_plugins, resolve_parameters
-from releaseflow.rehearsal.host import shell_runner
+from releaseflow.rehearsal.host import cloudwatch_output, shell_runner
 from releaseflow.ssm import SHELL_PLUGIN
 
 log = logging.getLogger("releaseflow.rehearsal.host.agent")
@@ -131,11 +131,22 @@ def now() -> str:
 
 
 def run_command(
-    command: dict, host: Host, cancel: threading.Event, progress: Callable[[dict], None] = lambda _: None
+    command: dict,
+    host: Host,
+    cancel: threading.Event,
+    progress: Callable[[dict], None] = lambda _: None,
+    logs=None,
 ) -> dict:
     """Run one command from the endpoint to the end and return its final report; `progress` gets an
-    InProgress report after each plugin that is not the last, as the agent replies per plugin."""
+    InProgress report after each plugin that is not the last, as the agent replies per plugin.
+
+    With CloudWatchOutputConfig enabled, each plugin's whole stdout and stderr go to that group through
+    `logs` (a CloudWatch Logs client) before its result is reported, as the agent waits for its upload.
+    """
     command_id = command["command_id"]
+    output_config = cloudwatch_output.OutputConfig.from_request(
+        command.get("cloudwatch_output"), command.get("document_name", "")
+    )
     start = now()
     try:
         resolved = resolve_parameters(command["content"], command.get("parameters") or {})
@@ -146,6 +157,9 @@ def run_command(
     results: list[StepResult] = []
     for index, plugin in enumerate(plugins):
         results.append(_run_plugin(plugin, index, plugins, results, host, command_id, cancel))
+        if logs is not None:
+            folder = host.orchestration_dir(command_id, plugin.name)
+            cloudwatch_output.publish(logs, output_config, command_id, host.instance_id, plugin.name, folder)
         if index < len(plugins) - 1:
             progress(_report(host, command_id, "InProgress", 0, start, results))
     status = document_status([result.status for result in results])
@@ -316,6 +330,8 @@ class Agent:
     host: Host
     poll_wait: float = 20
     post: Callable[[str, dict, float], dict] = post_json
+    # A CloudWatch Logs client of the endpoint, for commands sent with CloudWatchOutputConfig.
+    logs: object = None
     stopping: threading.Event = field(default_factory=threading.Event)
     _queue: queue.Queue = field(default_factory=queue.Queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -374,7 +390,7 @@ class Agent:
             final = _report(self.host, command_id, "Cancelled", 0, start, [])
         else:
             self._send(_report(self.host, command_id, "InProgress", 0, start, []))
-            final = run_command(command, self.host, cancel, progress=self._send)
+            final = run_command(command, self.host, cancel, progress=self._send, logs=self.logs)
         with self._lock:
             del self._running[command_id]
             self._cancelled.discard(command_id)
@@ -414,6 +430,20 @@ def _os_release() -> tuple[str, str]:
     return fields.get("NAME", "Linux"), fields.get("VERSION_ID", "")
 
 
+def _logs_client(args):
+    """The endpoint's CloudWatch Logs (moto's), where the agent sends command output; moto takes any
+    credentials, as the instance profile's would be on a real host."""
+    import boto3
+
+    return boto3.client(
+        "logs",
+        endpoint_url=args.endpoint.rstrip("/"),
+        region_name=args.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m releaseflow.rehearsal.host.agent", description=__doc__)
     parser.add_argument("--endpoint", required=True, help="the rehearsal endpoint URL")
@@ -439,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         platform_name=platform_name,
         platform_version=platform_version,
     )
-    agent = Agent(endpoint=args.endpoint.rstrip("/"), host=host, poll_wait=args.poll_wait)
+    agent = Agent(
+        endpoint=args.endpoint.rstrip("/"), host=host, poll_wait=args.poll_wait, logs=_logs_client(args)
+    )
     log.info("agent for %s polling %s", host.instance_id, agent.endpoint)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
