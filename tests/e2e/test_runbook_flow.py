@@ -115,6 +115,26 @@ def start(endpoint, fleet, **parameters):
     )["AutomationExecutionId"]
 
 
+def wait_online(endpoint, hosts, timeout=60):
+    """Return once SSM lists every one of `hosts` Online (their agents have polled)."""
+    ssm = endpoint.client("ssm")
+    deadline = time.monotonic() + timeout
+    while True:
+        online = {
+            info["InstanceId"]
+            for n in range(0, len(hosts), 50)
+            for page in ssm.get_paginator("describe_instance_information").paginate(
+                Filters=[{"Key": "InstanceIds", "Values": hosts[n : n + 50]}]
+            )
+            for info in page["InstanceInformationList"]
+            if info["PingStatus"] == "Online"
+        }
+        if online >= set(hosts):
+            return
+        assert time.monotonic() < deadline, f"not online after {timeout} s: {sorted(set(hosts) - online)}"
+        time.sleep(0.2)
+
+
 def wait_end(endpoint, execution_id, timeout=240):
     ssm = endpoint.client("ssm")
     deadline = time.monotonic() + timeout
@@ -361,6 +381,8 @@ def test_sixty_hosts_among_150_other_managed_nodes_deploy_with_at_most_50_ids_a_
     others = launch(published, 150, f"other-{fleet}")
     agents = Agents(published, hosts + others, threads=8)
     try:
+        # The runbook refuses a fleet with a host not yet online: start once every agent has polled.
+        wait_online(published, hosts)
         execution = wait_end(published, start(published, fleet, BatchSize="50%"), timeout=600)
     finally:
         agents.stop()
