@@ -10,6 +10,7 @@ import time
 import pytest
 
 from scenarios import (
+    UNHEALTHY_WHERE_FLAGGED,
     assert_fleet_consistent,
     client,
     fleet_fixture,
@@ -23,18 +24,6 @@ from scenarios import (
 pytestmark = pytest.mark.rehearsal
 
 rehearsal = fleet_fixture(hosts=3, aws_readings="strict")
-
-# This revision's /up answers 503 on a host whose .env sets SCENARIO_UNHEALTHY=1 (as in test_failures_flow.py).
-UNHEALTHY_WHERE_FLAGGED = """\
-class UpController < ActionController::Base
-  def show
-    revision = Rails.configuration.x.revision
-    response.set_header("X-Revision", revision)
-    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
-    render plain: "#{status} #{revision}\\n", status: status
-  end
-end
-"""
 
 
 def _running_deploy(ssm) -> dict | None:

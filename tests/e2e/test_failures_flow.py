@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from scenarios import (
+    UNHEALTHY_WHERE_FLAGGED,
     LoadGenerator,
     assert_cancel_rolled_back,
     assert_fleet_consistent,
@@ -42,18 +43,6 @@ BROKEN_MIGRATION = """\
 class BreakThings < ActiveRecord::Migration[6.1]
   def change
     raise "scenario: this migration is broken"
-  end
-end
-"""
-# The trick behind "fails on one chosen host": this revision's /up answers 503 on a host whose .env
-# sets SCENARIO_UNHEALTHY=1. Revision 1 ignores the key, so only a restart on this revision notices it.
-UNHEALTHY_WHERE_FLAGGED = """\
-class UpController < ActionController::Base
-  def show
-    revision = Rails.configuration.x.revision
-    response.set_header("X-Revision", revision)
-    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
-    render plain: "#{status} #{revision}\\n", status: status
   end
 end
 """

@@ -478,3 +478,17 @@ def snapshot(rehearsal: Fleet) -> dict:
     return {
         i: (puma_pid(rehearsal, i), deploy_record(rehearsal.state_dir, i)) for i in rehearsal.instance_ids
     }
+
+
+# The trick behind "fails on one chosen host": this revision's /up answers 503 on a host whose .env
+# sets SCENARIO_UNHEALTHY=1. Revision 1 ignores the key, so only a restart on this revision notices it.
+UNHEALTHY_WHERE_FLAGGED = """\
+class UpController < ActionController::Base
+  def show
+    revision = Rails.configuration.x.revision
+    response.set_header("X-Revision", revision)
+    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
+    render plain: "#{status} #{revision}\\n", status: status
+  end
+end
+"""

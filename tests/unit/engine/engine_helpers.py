@@ -141,3 +141,31 @@ class FakeFleet(FakeAws):
     def cancel_command(self, params: dict) -> dict:
         self.commands[params["CommandId"]]["cancelled"] = True
         return {}
+
+
+def cancelling_run(
+    content: dict, after_seconds: float, readings: dict[str, str] | None = None
+) -> AutomationRun:
+    """A run (under `readings`) whose fake sleep cancels it once `after_seconds` have passed."""
+    clock = FakeClock()
+    start = clock.now
+    holder: dict[str, AutomationRun] = {}
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now - start >= after_seconds:
+            holder["run"].cancel()
+
+    holder["run"] = AutomationRun(
+        "exec-1",
+        "Runbook",
+        "1",
+        content,
+        {},
+        aws=FakeAws(),
+        script_env={},
+        clock=clock,
+        sleep=sleep,
+        readings=readings,
+    )
+    return holder["run"]

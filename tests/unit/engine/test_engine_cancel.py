@@ -3,7 +3,7 @@
 import threading
 import time
 
-from engine_helpers import FakeAws, FakeClock, runbook, statuses
+from engine_helpers import FakeAws, FakeClock, cancelling_run, runbook, statuses
 from releaseflow.rehearsal.engine.automation import AutomationRun
 from releaseflow.rehearsal.engine.limits import Limits
 
@@ -11,24 +11,6 @@ from releaseflow.rehearsal.engine.limits import Limits
 def nap(name, **step):
     """A step that sleeps for a minute."""
     return {"name": name, "action": "aws:sleep", "inputs": {"Duration": "PT1M"}, **step}
-
-
-def cancelling_run(content, after_seconds):
-    """A run whose fake sleep cancels it once `after_seconds` have passed."""
-    clock = FakeClock()
-    start = clock.now
-    holder = {}
-
-    def sleep(seconds):
-        clock.sleep(seconds)
-        if clock.now - start >= after_seconds:
-            holder["run"].cancel()
-
-    run = AutomationRun(
-        "exec-1", "Runbook", "1", content, {}, aws=FakeAws(), script_env={}, clock=clock, sleep=sleep
-    )
-    holder["run"] = run
-    return run
 
 
 def test_cancel_stops_the_running_step_and_the_execution():

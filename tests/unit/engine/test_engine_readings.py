@@ -2,10 +2,10 @@
 
 import pytest
 
-from engine_helpers import FakeAws, FakeClock, FakeFleet, runbook, statuses
+from engine_helpers import FakeAws, FakeFleet, cancelling_run, runbook, statuses
 from releaseflow.errors import UsageError
 from releaseflow.readings import DEFAULT, OPEN_READINGS, STRICT, check, choose
-from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
+from releaseflow.rehearsal.engine.automation import AwsCallError
 
 
 def note(name, **step):
@@ -25,32 +25,6 @@ def fake_aws(extra=None):
         raise AwsCallError("Boom", "broke")
 
     return FakeAws({("svc", "Note"): lambda params: {}, ("svc", "Fail"): fail, **(extra or {})})
-
-
-def cancelling_run(content, after_seconds, readings):
-    """A run under these readings whose fake sleep cancels it once `after_seconds` have passed."""
-    clock = FakeClock()
-    start = clock.now
-    holder = {}
-
-    def sleep(seconds):
-        clock.sleep(seconds)
-        if clock.now - start >= after_seconds:
-            holder["run"].cancel()
-
-    holder["run"] = AutomationRun(
-        "exec-1",
-        "Runbook",
-        "1",
-        content,
-        {},
-        aws=FakeAws(),
-        script_env={},
-        clock=clock,
-        sleep=sleep,
-        readings=readings,
-    )
-    return holder["run"]
 
 
 def loop(*steps):
