@@ -37,7 +37,7 @@ from scenarios import (
 
 pytestmark = pytest.mark.rehearsal
 
-rehearsal = fleet_fixture(hosts=3, every_reading=True)
+rehearsal = fleet_fixture(hosts=3)
 
 BROKEN_MIGRATION = """\
 class BreakThings < ActiveRecord::Migration[6.1]

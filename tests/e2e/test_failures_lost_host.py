@@ -31,7 +31,7 @@ from scenarios import (
 
 pytestmark = pytest.mark.rehearsal
 
-rehearsal = fleet_fixture(hosts=3, every_reading=True)
+rehearsal = fleet_fixture(hosts=3)
 
 
 def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls_back(rehearsal):

@@ -42,7 +42,7 @@ RUNBOOKS = sorted(path.stem for path in (REPO / "automation").glob("*.yaml"))
 # What the trigger polls while it follows a deploy.
 FOLLOW_OPERATIONS = ["GetAutomationExecution", "DescribeAutomationStepExecutions", "ListCommandInvocations"]
 
-rehearsal = fleet_fixture(hosts=3, every_reading=True)
+rehearsal = fleet_fixture(hosts=3)
 
 
 def _faults(url: str, body: dict | None = None) -> dict:

@@ -58,7 +58,7 @@ class Fleet:
         return self.record.host(instance_id).root
 
 
-# Which open readings the scenario fleets play: `default`, `strict` or a JSON file (`make test-strict`).
+# Which open readings the scenario fleets play: `default`, `strict` or a JSON file (`make test-default`).
 READINGS_VARIABLE = "RELEASEFLOW_AWS_READINGS"
 
 
@@ -77,25 +77,51 @@ def fleet_fixture(
     """A module-scoped fixture `name` yielding a `Fleet` of `hosts` hosts at revision 1, taken down after.
 
     `aws_readings` (default|strict|FILE) chooses the open readings the fleet plays; without it, the
-    environment variable RELEASEFLOW_AWS_READINGS does, else `default`. With `every_reading` and neither
-    of them, the module's tests run once on a `default` fleet and once on a `strict` one (the failure
-    scenarios: `make test` checks them under both). `up_options` go to `fleet.up` (e.g. `offline_after`).
+    environment variable RELEASEFLOW_AWS_READINGS does, else `strict` (the readings that hurt). With
+    `every_reading` and neither of them, the module's tests run once on a fleet of each proven setting.
+    A module run under one setting only must not depend on a reading: after its tests, the endpoint's
+    ledger of readings met must hold no row the proven settings play differently (else the fixture
+    fails, naming the row and the step that met it). `up_options` go to `fleet.up`.
     """
     named = aws_readings or os.environ.get(READINGS_VARIABLE)
-    params = EVERY_READING if every_reading and not named else (named or "default",)
+    params = EVERY_READING if every_reading and not named else (named or "strict",)
 
     @pytest.fixture(scope="module", name=name, params=params, ids=[f"readings={p}" for p in params])
     def _fixture(request):
         chosen = readings.choose(request.param)
         with fleet_state_dir("rf-scenario-") as state_dir:
             fleet.up(state_dir, hosts=hosts, aws_readings=chosen, **up_options)
-            yield Fleet(
+            running = Fleet(
                 state_dir=state_dir,
                 environment={**os.environ, **fleet.env(state_dir)},
                 record=FleetRecord.load(state_dir),
             )
+            yield running
+            if len(params) == 1:
+                assert_depends_on_no_reading(running)
 
     return _fixture
+
+
+def readings_met(rehearsal: Fleet) -> dict[str, dict]:
+    """The endpoint's ledger: each open reading its runs met, with the reading played and where."""
+    with urllib.request.urlopen(f"{rehearsal.record.endpoint_url}/_rehearsal/readings", timeout=10) as answer:
+        return json.loads(answer.read())["met"]
+
+
+def assert_depends_on_no_reading(rehearsal: Fleet) -> None:
+    """Fail when the fleet's runs met an open reading that the proven settings play differently: what
+    they proved under one setting might not hold under another, so the module must run under each."""
+    divergent = {name: met for name, met in readings_met(rehearsal).items() if len(readings.PROVEN[name]) > 1}
+    if divergent:
+        found = "; ".join(
+            f"{name} (played {met['reading']} at {', '.join(met['where'])})"
+            for name, met in divergent.items()
+        )
+        pytest.fail(
+            f"these tests met open readings the proven settings play differently: {found}. "
+            "Run the module under every setting: fleet_fixture(every_reading=True)"
+        )
 
 
 def require_system_packages() -> None:

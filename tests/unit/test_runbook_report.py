@@ -1,11 +1,15 @@
 """The deploy's ReportFailure: the failed steps, the hosts where they failed, and what the rollback did."""
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from aws_fakes import FakeClient
 from releaseflow.runbook_scripts import deploy_report
+
+# When the failed step began, as boto3 gives it (here in UTC+1): the report asks from that moment in UTC.
+STARTED = datetime(2026, 12, 7, 13, 0, 5, tzinfo=timezone(timedelta(hours=1)))
 
 
 class FakeSsm(FakeClient):
@@ -26,7 +30,11 @@ class FakeSsm(FakeClient):
                     "StepName": "HealthCheckBatch",
                     "Action": "aws:runCommand",
                     "StepStatus": "Failed",
-                    "Outputs": {"CommandId": ["c-1"]},
+                    "ExecutionStartTime": STARTED,
+                    "Inputs": {
+                        "DocumentName": json.dumps("staging-releaseflow-HealthCheck"),
+                        "InstanceIds": json.dumps(["i-0b", "i-0c"]),
+                    },
                     "FailureMessage": "Step fails when it is Poll action.",
                 },
                 {
@@ -39,14 +47,15 @@ class FakeSsm(FakeClient):
             ]
         }
 
-    def list_command_invocations(self, CommandId):
-        assert CommandId == "c-1"
-        return {
-            "CommandInvocations": [
-                {"InstanceId": "i-0b", "Status": "Success"},
-                {"InstanceId": "i-0c", "Status": "Failed"},
+    def list_command_invocations(self, InstanceId, Filters):
+        """Each host's invocations of the health check since the step began: i-0c's failed."""
+        if InstanceId in ("i-0b", "i-0c"):
+            assert Filters == [
+                {"key": "DocumentName", "value": "staging-releaseflow-HealthCheck"},
+                {"key": "InvokedAfter", "value": "2026-12-07T12:00:05Z"},
             ]
-        }
+        status = {"i-0b": "Success", "i-0c": "Failed"}.get(InstanceId)
+        return {"CommandInvocations": [{"InstanceId": InstanceId, "Status": status}] if status else []}
 
     def get_automation_execution(self, AutomationExecutionId):
         assert AutomationExecutionId == "r-1"
@@ -80,12 +89,14 @@ def test_report_failure_passes_on_what_the_rollback_could_not_do():
     )
 
 
-def test_report_failure_without_command_outputs_names_the_hosts_the_command_went_to():
-    """A failed runCommand may report no outputs: the hosts it was sent to are named instead."""
+def test_report_failure_without_a_failed_invocation_names_the_hosts_the_command_went_to():
+    """A command whose hosts show no failed invocation (lost before it arrived) names the hosts it was
+    sent to; the step's outputs are never read, so this holds whether a failed step reports any."""
     lost = {
         "StepName": "SwitchBatch",
         "Action": "aws:runCommand",
         "StepStatus": "TimedOut",
+        "Outputs": {"CommandId": ["c-9"]},
         "Inputs": {"InstanceIds": json.dumps(["i-0e", "i-0f"])},
     }
     assert "step SwitchBatch TimedOut on one of i-0e, i-0f" in report(FakeSsm(extra=[lost]))

@@ -227,3 +227,97 @@ def test_script_output_of_more_than_100_kb(execute, reading, status):
         assert "Hosts" not in record.get("Outputs", {})
     run = execute(runbook(_big_script_step(99, 90_000)), aws=fake_aws(), readings=readings)
     assert len(run.step_executions()[0]["Outputs"]["Hosts"]) == 99
+
+
+def _referencing(step: dict) -> dict:
+    """A runbook whose second step reads the first step's CommandId."""
+    reader = note("after", inputs={"Service": "svc", "Api": "Note", "Command": "{{ run.CommandId }}"})
+    return runbook({**step, "onFailure": "Continue"}, reader)
+
+
+def _fleet_and_svc() -> FakeFleet:
+    """A fake fleet on which Doc fails on i-1, answering svc.Note, svc.Fail and svc.One ({"S": "ok"}) too."""
+    fleet = FakeFleet({"i-1": {}}, fail={("Doc", "i-1"): "Failed"})
+    two = {"States": [{"S": "healthy"}, {"S": "draining"}]}
+    answers = {("svc", "One"): lambda params: {"S": "ok"}, ("svc", "Two"): lambda params: two}
+    fleet.handlers.update(fake_aws(answers).handlers)
+    return fleet
+
+
+FAILING_COMMAND = {
+    "name": "run",
+    "action": "aws:runCommand",
+    "inputs": {"DocumentName": "Doc", "InstanceIds": ["i-1"]},
+}
+
+PINNED_COMMAND = {**FAILING_COMMAND, "inputs": {**FAILING_COMMAND["inputs"], "DocumentVersion": "2"}}
+TWO_VALUES = {
+    "name": "check",
+    "action": "aws:assertAwsResourceProperty",
+    "inputs": {
+        "Service": "svc",
+        "Api": "Two",
+        "PropertySelector": "$.States[*].S",
+        "DesiredValues": ["healthy"],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("loop_nested_continue", runbook(loop(failing("try", onFailure="Continue"), note("x"))), "step try"),
+        ("loop_nested_jump", runbook(loop(note("x", nextStep="z"), note("y"), note("z"))), "step x"),
+        (
+            "output_selector_no_match",
+            runbook(note("x", outputs=[{"Name": "M", "Selector": "$.No"}])),
+            "step x",
+        ),
+        ("script_output_over_limit", runbook(_big_script_step(101, 0)), "output Hosts"),
+        ("failed_run_command_outputs", _referencing(FAILING_COMMAND), "step run"),
+        ("run_command_document_version", runbook(PINNED_COMMAND), "step run"),
+        ("wait_multiple_values", runbook(TWO_VALUES), "step check"),
+    ],
+)
+def test_a_run_that_reaches_an_open_behaviour_records_the_reading_met(execute, name, content, where):
+    """Where the readings would differ, the engine records the row as met, with the reading it played
+    and the step: the ledger the scenario tests read to know whether their run depended on a reading."""
+    run = execute(content, aws=_fleet_and_svc())
+    met = run.readings.met.report()
+    assert list(met) == [name]
+    assert met[name]["reading"] == DEFAULT[name]
+    assert met[name]["where"] == [f"Runbook {where}"]
+
+
+def test_a_run_that_only_uses_settled_behaviour_meets_no_reading(execute):
+    """A loop whose nested steps neither continue nor jump, a failed command nobody reads, a wait on one
+    value and a small script meet no open reading: such a run is the same under every setting."""
+    wait = {
+        "name": "check",
+        "action": "aws:assertAwsResourceProperty",
+        "inputs": {"Service": "svc", "Api": "One", "PropertySelector": "$.S", "DesiredValues": ["ok"]},
+    }
+    content = runbook(
+        loop(note("x"), note("y")),
+        wait,
+        _big_script_step(3, 10),
+        {**FAILING_COMMAND, "onFailure": "Continue"},
+        note("end"),
+    )
+    run = execute(content, aws=_fleet_and_svc())
+    assert [status for _, status in statuses(run)][-2:] == ["Failed", "Success"]
+    assert run.readings.met.report() == {}
+
+
+def test_a_cancel_leading_out_of_a_loop_records_the_reading_met():
+    """A cancel reaching a nested step whose onCancel leads out of the loop meets loop_nested_cancel_jump."""
+    wait = {"name": "wait", "action": "aws:sleep", "inputs": {"Duration": "PT1M"}, "onCancel": "step:after"}
+    after = {"name": "after", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True}
+    content = runbook(
+        {"name": "each", "action": "aws:loop", "inputs": {"Iterators": ["a"], "Steps": [wait]}}, after
+    )
+    run = cancelling_run(content, after_seconds=2)
+    run.run()
+    assert run.readings.met.report() == {
+        "loop_nested_cancel_jump": {"reading": "jump", "count": 1, "where": ["Runbook step wait"]}
+    }

@@ -1,6 +1,7 @@
 """The deploy's ReportFailure: fails the execution, naming the failed steps, their hosts and the rollback."""
 
 import json
+from datetime import UTC
 
 from releaseflow.runbook_scripts.shared import client
 from releaseflow.ssm import EXECUTION_RUNNING, UNSUCCESSFUL
@@ -44,21 +45,33 @@ def failures(ssm, execution_id):
             or step["StepName"] in ROLLBACK_STARTS
         ):
             continue
-        where = ""
-        command_ids = step.get("Outputs", {}).get("CommandId", [])
-        if step.get("Action") == "aws:runCommand" and command_ids:
-            invocations = ssm.list_command_invocations(CommandId=command_ids[0])["CommandInvocations"]
-            hosts = [f"{i['InstanceId']} ({i['Status']})" for i in invocations if i["Status"] != "Success"]
-            where = f" on {', '.join(hosts)}" if hosts else ""
-        elif step.get("Action") == "aws:runCommand":
-            # A failed runCommand may report no outputs: name the hosts it was sent to instead.
-            sent = json.loads(step.get("Inputs", {}).get("InstanceIds") or "[]")
-            where = f" on one of {', '.join(sent)}" if sent else ""
+        where = command_hosts(ssm, step) if step.get("Action") == "aws:runCommand" else ""
         message = " ".join(step.get("FailureMessage", "").split())
         found.append(
             f"step {step['StepName']} {step['StepStatus']}{where}" + (f": {message}" if message else "")
         )
     return found, rollback
+
+
+def command_hosts(ssm, step):
+    """Where a failed command step failed: each host it was sent to whose invocation of the document,
+    since the step began, did not succeed; else the hosts it was sent to. Read from the step's inputs,
+    never its outputs: a failed aws:runCommand may report none (open reading failed_run_command_outputs)."""
+    inputs = step.get("Inputs", {})
+    sent = json.loads(inputs.get("InstanceIds") or "[]")
+    filters = []
+    if inputs.get("DocumentName"):
+        filters.append({"key": "DocumentName", "value": json.loads(inputs["DocumentName"])})
+    if step.get("ExecutionStartTime"):
+        started = step["ExecutionStartTime"].astimezone(UTC)
+        filters.append({"key": "InvokedAfter", "value": started.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    failed = []
+    for host in sent:
+        listed = ssm.list_command_invocations(InstanceId=host, Filters=filters)["CommandInvocations"]
+        failed += [f"{host} ({row['Status']})" for row in listed[:1] if row["Status"] != "Success"]
+    if failed:
+        return f" on {', '.join(failed)}"
+    return f" on one of {', '.join(sent)}" if sent else ""
 
 
 def rollback_tried(step):

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -131,7 +131,7 @@ class AutomationService:
         executions_dir: Path,
         aws: LoopbackAws,
         account: str,
-        readings: dict[str, str] | None = None,
+        readings: Mapping[str, str] | None = None,
         emit: Callable[[dict], None] = lambda entry: None,
     ):
         """`emit` takes a PutEvents entry: the status-change event of an execution (automation_events)."""
@@ -376,25 +376,20 @@ class AutomationService:
         return all(any(tests[key](value) for value in values) for key, values in filters.items())
 
 
-def refuse_run_command_document_version(request: dict) -> None:
-    """CreateDocument/UpdateDocument of a runbook under run_command_document_version=refused.
-
-    The reading where AWS refuses a runbook whose aws:runCommand step has a DocumentVersion input
-    (the action's reference does not list it): the document is not created.
-    """
+def pinned_run_command_step(request: dict) -> str | None:
+    """The first aws:runCommand step with a DocumentVersion input in a CreateDocument/UpdateDocument
+    runbook, if any: where the open reading run_command_document_version decides whether AWS takes it
+    (the action's reference does not list that input)."""
     try:
         content = YAML(typ="safe", pure=True).load(request.get("Content") or "")
     except YAMLError:
-        return  # moto answers malformed content itself
+        return None  # moto answers malformed content itself
     if not isinstance(content, dict) or str(content.get("schemaVersion")) != "0.3":
-        return
+        return None
     for step in _every_step(content.get("mainSteps")):
         if step.get("action") == "aws:runCommand" and "DocumentVersion" in (step.get("inputs") or {}):
-            raise ApiError(
-                "InvalidDocumentContent",
-                f"Step {step.get('name')}: aws:runCommand does not take the input DocumentVersion "
-                "(rehearsal reading run_command_document_version=refused)",
-            )
+            return str(step.get("name"))
+    return None
 
 
 def _every_step(steps) -> list[dict]:

@@ -30,7 +30,7 @@ from releaseflow.rehearsal.endpoint.automation_service import (
     ENGINE_AGENT,
     AutomationService,
     LoopbackAws,
-    refuse_run_command_document_version,
+    pinned_run_command_step,
 )
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.commands_service import CommandsService
@@ -43,6 +43,7 @@ from releaseflow.rehearsal.endpoint.moto_state import MotoState
 from releaseflow.rehearsal.endpoint.scheduler_service import SchedulerService, TargetError, assumed_role
 from releaseflow.rehearsal.engine.actions.script import WORKER as SCRIPT_WORKER
 from releaseflow.rehearsal.engine.automation import AwsCallError
+from releaseflow.rehearsal.engine.readings_in_force import ReadingsInForce, ReadingsMet, play
 
 log = logging.getLogger("releaseflow.endpoint")
 
@@ -84,7 +85,11 @@ class Endpoint:
         self.commands = CommandsService(self.moto.document, self.instances)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
-        self.readings = check_readings(readings or {})
+        # One ledger for the endpoint: what its executions and its document checks meet (GET
+        # /_rehearsal/readings), so a test can tell whether its run depended on a reading.
+        self.readings = ReadingsInForce(
+            check_readings(readings or {}), ReadingsMet(state_dir / "readings-met.json")
+        )
         self.automation = AutomationService(
             self.moto.document,
             state_dir / "executions",
@@ -139,6 +144,9 @@ class Endpoint:
             return self._agent(path, environ, start_response)
         if path == "/_rehearsal/faults":
             return self._faults(environ, start_response)
+        if path == "/_rehearsal/readings":
+            report = {"in_force": dict(self.readings), "met": self.readings.met.report()}
+            return _json(start_response, "200 OK", report, "application/json")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.removeprefix("AmazonSSM.")
         if (
@@ -153,16 +161,20 @@ class Endpoint:
             except ApiError as error:
                 log.info("%s -> injected %s", operation, error.code)
                 return _aws_error(start_response, error)
-        if operation in ("CreateDocument", "UpdateDocument") and (
-            self.readings["run_command_document_version"] == "refused"
-        ):
+        if target.startswith("AmazonSSM.") and operation in ("CreateDocument", "UpdateDocument"):
             body = _read_body(environ)
             environ["wsgi.input"] = io.BytesIO(body)
-            try:
-                refuse_run_command_document_version(json.loads(body or b"{}"))
-            except ApiError as error:
-                log.info("%s -> %s: %s", operation, error.code, error.message)
-                return _aws_error(start_response, error)
+            request = json.loads(body or b"{}")
+            pinned = pinned_run_command_step(request)
+            where = f"{operation} {request.get('Name')} step {pinned}"
+            if pinned and play(self.readings, "run_command_document_version", where) == "refused":
+                refusal = ApiError(
+                    "InvalidDocumentContent",
+                    f"Step {pinned}: aws:runCommand does not take the input DocumentVersion "
+                    "(rehearsal reading run_command_document_version=refused)",
+                )
+                log.info("%s -> %s: %s", operation, refusal.code, refusal.message)
+                return _aws_error(start_response, refusal)
         if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
             return self._ssm(operation, environ, start_response)
         if target == "AmazonSSM.ListTagsForResource":

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,7 @@ from releaseflow.rehearsal.engine.errors import (
 from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
 from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 from releaseflow.rehearsal.engine.parameters import validate_parameters
+from releaseflow.rehearsal.engine.readings_in_force import ReadingsInForce, play
 from releaseflow.rehearsal.engine.values import as_json, as_strings, to_output_type
 from releaseflow.ssm import EXECUTION_TERMINAL as TERMINAL
 from releaseflow.ssm import SCRIPT_LIST_ITEMS
@@ -87,7 +89,7 @@ class AutomationRun:
         globals: dict[str, str] | None = None,  # the name SSM gives these variables
         executed_by: str | None = None,
         limits: Limits = AWS_LIMITS,
-        readings: dict[str, str] | None = None,
+        readings: Mapping[str, str] | None = None,
     ):
         self.execution_id = execution_id
         self.document_name = document_name
@@ -105,7 +107,12 @@ class AutomationRun:
             f"arn:{self._globals['AWS_PARTITION']}:iam::{self._globals['ACCOUNT_ID']}:root"
         )
         self._limits = limits
-        self.readings = check_readings(readings or DEFAULT_READINGS)
+        # The endpoint passes its ReadingsInForce, so what every execution meets lands in one ledger.
+        self.readings = (
+            readings
+            if isinstance(readings, ReadingsInForce)
+            else ReadingsInForce(check_readings(readings or DEFAULT_READINGS))
+        )
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         # When StopAutomationExecution came: AWS stops the cancellation workflow limits.cancel_seconds later.
@@ -275,7 +282,7 @@ class AutomationRun:
                     # A nested onCancel that leads out of the loop: AWS does not say whether the loop
                     # follows it (reading loop_nested_cancel_jump=jump) or, having no onCancel of its
                     # own, aborts (ignored).
-                    if self.readings["loop_nested_cancel_jump"] == "jump":
+                    if play(self.readings, "loop_nested_cancel_jump", self._where(step)) == "jump":
                         outcome.on_cancel = end.on_cancel
                     return outcome
                 # The cancel is spent: the cancellation path runs to its end.
@@ -287,7 +294,11 @@ class AutomationRun:
             else:
                 if end.critical and self._critical_failure is None:
                     self._critical_failure = end.record
-                nested_continue = parent is not None and self.readings["loop_nested_continue"] == "fail-loop"
+                nested_continue = (
+                    end.on_failure == "Continue"
+                    and parent is not None
+                    and play(self.readings, "loop_nested_continue", self._where(step)) == "fail-loop"
+                )
                 if end.on_failure == "Continue" and not nested_continue:
                     if step.get("isEnd"):
                         return outcome
@@ -302,7 +313,7 @@ class AutomationRun:
                     return outcome
             if target is None:
                 index += 1
-            elif target in positions and parent is not None and self._refuses_nested_jumps():
+            elif target in positions and parent is not None and self._refuses_nested_jumps(step):
                 raise _RunbookError(
                     f"Step {step.get('name')} leads to step {target}, which does not exist "
                     "(reading loop_nested_jump=refused: a nested step cannot jump to another nested step)"
@@ -436,6 +447,7 @@ class AutomationRun:
             limits=self._limits,
             readings=self.readings,
             stop_at=self._cancel_deadline(),
+            document_name=self.document_name,
         )
         try:
             inputs = self._resolve_inputs(step)
@@ -451,7 +463,7 @@ class AutomationRun:
         except StepTimedOut as error:
             return "TimedOut", None, StepFailed(str(error) or f"Step timed out after {timeout:g} seconds")
         except StepFailed as failure:
-            if failure.outputs:
+            if failure.outputs and self._keeps_failed_outputs(step, failure):
                 self._set_values(step.get("name", ""), failure.outputs, record)
             return "Failed", None, failure
         except AwsCallError as error:
@@ -474,7 +486,7 @@ class AutomationRun:
                 raise StepFailed(f"Output {name}: {error}") from error
             value = selection.result()
             if value is None or value == []:
-                if self.readings["output_selector_no_match"] == "step-fails":
+                if play(self.readings, "output_selector_no_match", self._where(step)) == "step-fails":
                     raise StepFailed(
                         f"Output {name}: selector {output.get('Selector')} matched nothing "
                         "(reading output_selector_no_match=step-fails)"
@@ -488,11 +500,23 @@ class AutomationRun:
             with self._lock:
                 record["ResponseCode"] = result.response_code
 
+    def _keeps_failed_outputs(self, step: dict, failure: StepFailed) -> bool:
+        """Whether a failed step keeps the outputs it reported. When an open reading decides, it is met
+        only if the runbook reads them (`{{ Step.X }}`); a script reading them through the API is not
+        seen here (the runbooks' scripts read a command step's Inputs only: read_deploy.py)."""
+        name = failure.outputs_reading
+        if name is None:
+            return True
+        if re.search(r"\{\{\s*" + re.escape(step.get("name", "")) + r"\.", json.dumps(self.content)):
+            return play(self.readings, name, self._where(step)) == "all"
+        return self.readings[name] == "all"
+
     def _listed(self, items: list, name: str) -> list:
         """A list output of aws:executeScript: "If you output a list, a maximum of 100 items is returned"."""
         if len(items) <= SCRIPT_LIST_ITEMS:
             return items
-        if self.readings["script_output_over_limit"] == "step-fails":
+        where = f"{self.document_name} output {name}"
+        if play(self.readings, "script_output_over_limit", where) == "step-fails":
             raise StepFailed(
                 f"Output {name}: a list of {len(items)} items, over the {SCRIPT_LIST_ITEMS} "
                 "aws:executeScript returns (reading script_output_over_limit=step-fails)"
@@ -523,8 +547,12 @@ class AutomationRun:
             failed=outcome.aborted, on_failure=outcome.on_failure, is_critical=outcome.critical
         )
 
-    def _refuses_nested_jumps(self) -> bool:
-        return self.readings["loop_nested_jump"] == "refused"
+    def _refuses_nested_jumps(self, step: dict) -> bool:
+        return play(self.readings, "loop_nested_jump", self._where(step)) == "refused"
+
+    def _where(self, step: dict) -> str:
+        """Where a reading was met, as the ledger names it."""
+        return f"{self.document_name} step {step.get('name')}"
 
     def _cancel_deadline(self) -> float | None:
         """When the cancellation workflow must end, once a cancel has been spent on an onCancel path."""

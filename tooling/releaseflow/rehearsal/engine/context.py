@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +54,20 @@ class ActionContext:
     run_nested: Callable[[list, int, Any], NestedOutcome]
     limits: Limits = AWS_LIMITS
     # The open readings in force (releaseflow.readings), by name.
-    readings: dict[str, str] = field(default_factory=dict)
+    readings: Mapping[str, str] = field(default_factory=dict)
     # When a cancellation workflow runs: the moment AWS stops it (the step then ends Cancelled).
     stop_at: float | None = None
+    # The runbook's name, for messages and the ledger of open readings met.
+    document_name: str = ""
 
     @property
     def name(self) -> str:
         return self.step.get("name", "")
+
+    @property
+    def where(self) -> str:
+        """This step, as the ledger of open readings met names a place."""
+        return f"{self.document_name} step {self.name}"
 
     def check(self) -> None:
         """Raise StepCancelled or StepTimedOut when the step must stop now."""

@@ -23,16 +23,22 @@ class AwsCallError(Exception):
 class StepFailed(Exception):
     """The step's action failed; the message becomes the step's FailureMessage.
 
-    `outputs` are built-in outputs the step still reports (a failed aws:runCommand keeps its CommandId).
+    `outputs` are built-in outputs the step may still report (a failed aws:runCommand keeps its
+    CommandId); when `outputs_reading` names an open reading, that reading decides whether it does.
     """
 
     def __init__(
-        self, message: str, details: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+        outputs_reading: str | None = None,
     ):
         super().__init__(message)
         self.message = message
         self.details = details or {}
         self.outputs = outputs or {}
+        self.outputs_reading = outputs_reading
 
 
 class StepTimedOut(Exception):

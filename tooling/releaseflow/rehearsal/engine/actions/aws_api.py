@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from releaseflow.readings import OPEN_READINGS
 from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import AwsCallError, StepFailed
 from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
+from releaseflow.rehearsal.engine.readings_in_force import play
 from releaseflow.rehearsal.engine.values import as_strings
 
 
@@ -84,11 +86,22 @@ def _satisfied(actual: list[str], desired: list[str], reading: str) -> bool:
     return all(value in desired for value in actual)
 
 
+MULTIPLE = "wait_multiple_values"
+
+
+def _met(actual: list[str], desired: list[str], ctx: ActionContext) -> bool:
+    """Whether the selection meets DesiredValues, the reading recorded as met when the readings differ."""
+    answers = {_satisfied(actual, desired, reading) for reading in OPEN_READINGS[MULTIPLE].readings}
+    if len(answers) > 1:
+        return _satisfied(actual, desired, play(ctx.readings, MULTIPLE, ctx.where))
+    return answers.pop()
+
+
 def wait_for_property(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Poll the API until the selected property takes one of DesiredValues."""
     while True:
         actual, desired = _property(inputs, ctx)
-        if _satisfied(actual, desired, ctx.readings.get("wait_multiple_values", "all")):
+        if _met(actual, desired, ctx):
             return ActionResult(response={"Property": actual})
         ctx.wait(POLL_INTERVAL)
 
@@ -96,7 +109,7 @@ def wait_for_property(inputs: dict, ctx: ActionContext) -> ActionResult:
 def assert_property(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Call the API once; fail unless the selected property is one of DesiredValues."""
     actual, desired = _property(inputs, ctx)
-    if not _satisfied(actual, desired, ctx.readings.get("wait_multiple_values", "all")):
+    if not _met(actual, desired, ctx):
         raise StepFailed(
             f"Step fails when it is verifying the property. {inputs.get('PropertySelector')} is {actual}, "
             f"expected one of {desired}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
+from releaseflow.rehearsal.engine.readings_in_force import play
 from releaseflow.ssm import ACTIONS, MAX_RUN_COMMAND_INSTANCES
 from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
 
@@ -54,7 +55,8 @@ def send_command_request(inputs: dict) -> dict:
 def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Send the command and follow it to a terminal status."""
     request = send_command_request(inputs)
-    if "DocumentVersion" in request and ctx.readings.get("run_command_document_version") == "refused":
+    pinned = "DocumentVersion" in request
+    if pinned and play(ctx.readings, "run_command_document_version", ctx.where) == "refused":
         raise StepFailed(
             f"aws:runCommand input DocumentVersion is not documented for the action (step '{ctx.name}'; "
             "reading run_command_document_version=refused)"
@@ -86,8 +88,10 @@ def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
             f"Step fails when it is Poll action status for completion. Command {command_id} "
             f"({request['DocumentName']}) ended with status {status}: {hosts}",
             details={"CommandId": [command_id], "FailedInstances": [i.get("InstanceId", "") for i in failed]},
-            # Open reading failed_run_command_outputs: `all` keeps them, `none` leaves the step without.
-            outputs=response if ctx.readings.get("failed_run_command_outputs", "all") == "all" else None,
+            # Open reading failed_run_command_outputs: `all` keeps them, `none` leaves the step without
+            # (the engine decides, since only it knows whether the runbook reads them).
+            outputs=response,
+            outputs_reading="failed_run_command_outputs",
         )
     return ActionResult(response=response, outputs=response, response_code=str(response_code))
 

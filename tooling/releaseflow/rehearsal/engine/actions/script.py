@@ -16,6 +16,7 @@ from typing import Any
 from releaseflow.readings import DEFAULT as DEFAULT_READINGS
 from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import StepCancelled, StepFailed, StepTimedOut
+from releaseflow.rehearsal.engine.readings_in_force import play
 from releaseflow.rehearsal.engine.values import as_json_value
 from releaseflow.ssm import SCRIPT_LIST_ITEMS as MAX_LIST_ITEMS
 from releaseflow.ssm import SCRIPT_PAYLOAD_BYTES as MAX_PAYLOAD_BYTES
@@ -194,9 +195,19 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
             f"Step fails when it is Executing the script. {result['error']}\n{result['traceback']}",
             details={"ExecutionLog": [stdout]},
         )
-    reading = ctx.readings.get(OVER_LIMIT, DEFAULT_READINGS[OVER_LIMIT])
-    payload = returned_payload(result["payload"], reading)
+    payload = result["payload"]
+    reading = DEFAULT_READINGS[OVER_LIMIT]
+    if over_limit(payload):
+        reading = play(ctx.readings, OVER_LIMIT, ctx.where)
+    payload = returned_payload(payload, reading)
     return ActionResult(response={"Payload": payload}, outputs={"OutputPayload": {"Payload": payload}})
+
+
+def over_limit(payload: Any) -> bool:
+    """Whether a handler's result is past what Automation returns: the readings differ only then."""
+    if isinstance(payload, list) and len(payload) > MAX_LIST_ITEMS:
+        return True
+    return len(json.dumps(payload, default=as_json_value).encode("utf-8")) > MAX_PAYLOAD_BYTES
 
 
 def returned_payload(payload: Any, reading: str) -> Any:
