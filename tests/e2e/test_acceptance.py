@@ -1,11 +1,11 @@
-"""Issue 4 acceptance and the load test, on one fleet under the strict readings.
+"""The acceptance checks and the load test, on one fleet under the strict readings.
 
 Once, not once per setting: the fleet fixture fails the module if its deploys meet an open reading
 that the proven settings play differently (tests/support/scenarios.py, the endpoint's ledger).
 
 One rolling deploy of revision 2 to 3 hosts through `releaseflow deploy` as GitHub Actions runs it,
 under a steady 25 requests/s through the load balancer, watched by a CloudWatch alarm that stays OK
-and baking 3 s (issue 14): the acceptance checks and the load test's read that one deploy. Then a
+and baking 3 s: the acceptance checks and the load test's read that one deploy. Then a
 deploy of revision 3 whose health check fails rolls back under the same load.
 """
 

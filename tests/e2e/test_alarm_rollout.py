@@ -1,4 +1,4 @@
-"""Issue 14 on the rehearsal: a CloudWatch alarm that fires mid-deploy stops it and the fleet goes back.
+"""On the rehearsal: a CloudWatch alarm that fires mid-deploy stops it and the fleet goes back.
 
 The same deploy with the alarm left OK, under load, is test_acceptance.py's deploy (one fleet less).
 """

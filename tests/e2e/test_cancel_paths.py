@@ -1,4 +1,4 @@
-"""Issue 18 on the rehearsal: a cancel on the failure path (an alarm's stop is one) still ends with the fleet rolled back.
+"""On the rehearsal: a cancel on the failure path (an alarm's stop is one) still ends with the fleet rolled back.
 
 One fleet of 3 hosts under the strict readings; the test starts and ends with the fleet at revision 1.
 """

@@ -1,4 +1,4 @@
-"""Issue 5 on the rehearsal: each failure ends with a clear message and a fleet on one good revision.
+"""On the rehearsal: each failure ends with a clear message and a fleet on one good revision.
 
 One fleet of 3 hosts (a migration host, then batches of 1) serves the whole module; every test
 starts and ends with the fleet consistent at revision 1.
@@ -166,7 +166,7 @@ exit 5
 
 
 def test_a_host_failing_with_60000_characters_of_output_shows_its_true_last_lines_and_streams(rehearsal):
-    """Issue 20: a host whose install fails after 60,000 characters of output: the trigger prints its true
+    """A host whose install fails after 60,000 characters of output: the trigger prints its true
     last lines, read from its CloudWatch Logs streams, and names them; GetCommandInvocation lacks them."""
     *_, failing = roles(rehearsal)
     before = snapshot(rehearsal)

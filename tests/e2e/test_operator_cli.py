@@ -1,4 +1,4 @@
-"""Issue 10's operator proofs: an operator's own AWS CLI commands mid-deploy leave one good revision.
+"""Operator proofs: an operator's own AWS CLI commands mid-deploy leave one good revision.
 
 A host stopped with `aws ec2 stop-instances` (before its batch, and while its own switch runs), and a
 cancel with `aws ssm stop-automation-execution`.

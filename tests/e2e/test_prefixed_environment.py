@@ -1,4 +1,4 @@
-"""Issue 17 on the rehearsal: a prefixed environment rolls back through its own runbook.
+"""On the rehearsal: a prefixed environment rolls back through its own runbook.
 
 One fleet of 2 hosts and one endpoint hold both sets, as one account holds production's and staging's:
 `local up` publishes the unprefixed set, the module publishes `--prefix staging-` beside it, and only

@@ -11,7 +11,7 @@ from injection import assert_pattern_guards
 from releaseflow.documents import load_document
 from releaseflow.goregexp import AUTOMATION, full_match, match_string
 from releaseflow.runbook_scripts import pick_chunk, plan_rollout, read_deploy, register_batch, shared
-from releaseflow.ssm import SCRIPT_SECONDS, duration_seconds
+from releaseflow.ssm import MAX_LOOP_ITERATIONS, SCRIPT_SECONDS, duration_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = load_document(ROOT / "automation/releaseflow-Deploy.yaml")
@@ -294,6 +294,19 @@ def test_no_jump_between_nested_steps_and_no_nested_continue(document):
         # The loop itself goes where its nested steps go: the documented inheritance.
         failures = {step.get("onFailure", "Abort") for step in loop["inputs"]["Steps"]}
         assert failures == {loop.get("onFailure", "Abort")}, loop["name"]
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_every_loop_says_how_many_iterations_it_may_run(document):
+    """The aws:loop page gives MaxIterations a range (at most 100) but no default: a loop left to it might
+    stop after fewer iterations than it has Iterators, and end Success with hosts never deployed."""
+    loops = [step for _, step in document.steps() if step["action"] == "aws:loop"]
+    assert loops
+    for loop in loops:
+        inputs = loop["inputs"]
+        assert "MaxIterations" in inputs, loop["name"]
+        if "Iterators" in inputs:
+            assert inputs["MaxIterations"] == MAX_LOOP_ITERATIONS, loop["name"]
 
 
 @pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)

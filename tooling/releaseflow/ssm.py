@@ -214,7 +214,7 @@ OPERATORS = frozenset(
 COMBINATORS = frozenset({"And", "Or", "Not"})
 
 # aws:executeScript runtimes (automation-action-executeScript). Python 3.6-3.8 can no longer be
-# created or run (the user guide: since 2025-02-18), and 3.9 followed in 2025 (issue 11); the others
+# created or run (the user guide: since 2025-02-18), and 3.9 followed in 2025; the others
 # still run but are older than what AWS recommends (python3.11) or sit on a .NET that is out of support.
 PYTHON_RUNTIMES = ("python3.10", "python3.11")
 BLOCKED_RUNTIMES = ("python3.6", "python3.7", "python3.8", "python3.9")
