@@ -55,7 +55,7 @@ def fake(tmp_path, monkeypatch):
         "RELEASEFLOW_ENVIRONMENT",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("MAX_DELAY",):
+    for name in ("MAX_DELAY", "POLL_SPACING"):
         monkeypatch.setattr(follow, name, 0.001)
     ticks = []
     box = {}
