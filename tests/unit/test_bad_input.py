@@ -6,7 +6,9 @@ import socket
 
 import pytest
 
+from injection import PAYLOADS, REPO, RUNBOOKS, SAMPLES, base_value, payload
 from releaseflow.cli import main
+from releaseflow.commands import deploy as deploy_command
 from releaseflow.documents import load_document
 from releaseflow.sources import packaged_root, runbook_file
 
@@ -267,3 +269,26 @@ def test_readings_file_that_is_not_utf8(folder, capsys):
         capsys, "local", "up", "--aws-readings", "readings.json", "--state-dir", str(folder / "s")
     ) == ("Error: --aws-readings readings.json: not UTF-8 text: byte 0xff on line 1 (offset 22) is not UTF-8")
     assert not (folder / "s").exists()
+
+
+def _injected_cases():
+    """A payload of every kind in --revision, and a few in --param (a path, a remote, a service list)."""
+    spec = RUNBOOKS["releaseflow-Deploy"]["parameters"]
+    cases = [(["--revision", payload(kind, SAMPLES["Revision"])], "Revision") for kind in PAYLOADS]
+    for name, kind in [("AppDir", "semicolon"), ("GitRemote", "leading option"), ("Services", "backticks")]:
+        value = f"{name}={payload(kind, base_value(spec[name], name))}"
+        cases.append((["--revision", SAMPLES["Revision"], "--param", value], name))
+    return cases
+
+
+@pytest.mark.parametrize(("args", "name"), _injected_cases(), ids=lambda case: str(case)[:40])
+def test_trigger_refuses_injected_values_before_any_aws_call(folder, capsys, monkeypatch, args, name):
+    """`releaseflow deploy` with a payload in --revision or a --param exits 2 naming the parameter, and
+    makes no AWS client: nothing can start."""
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("an AWS client was made for a deploy that must be refused first")
+
+    monkeypatch.setattr(deploy_command, "client", no_client)
+    line = refused(capsys, "deploy", *args, "--root", str(REPO))
+    assert line.startswith(f"Error: parameter {name}: "), line
