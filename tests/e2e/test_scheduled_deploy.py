@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from notifications import messages, notifications_queue
 from scenarios import (
     RELEASEFLOW,
     assert_fleet_consistent,
@@ -70,17 +71,26 @@ def _schedules(rehearsal) -> list[str]:
 
 def test_deploy_at_starts_at_its_time_and_ends_with_every_host_on_the_revision(rehearsal):
     """`deploy --at` 20 s ahead: nothing starts before that time, the deploy starts within 2 s of it,
-    runs as the Scheduler role, ends Success with every host on the new revision; the schedule is gone."""
+    runs as the Scheduler role, ends Success with every host on the new revision; the schedule is gone,
+    and template.yaml's notification rule announced its start and its success."""
     new = rehearsal.revisions[1]
     known = set(_deploys(rehearsal))
-    moment = _schedule(rehearsal, new, 20)
-    assert len(_schedules(rehearsal)) == 1
-    assert moment - time.time() > 5, "scheduling took too long for this test to tell anything"
-    row = _new_deploy(rehearsal, known, timeout=moment - time.time() + 15)
-    started = row["ExecutionStartTime"].timestamp()
-    assert moment <= started <= moment + 2, (started - moment, row)
-    assert ":assumed-role/releaseflow-SchedulerRole/" in row["ExecutedBy"]
-    ended = wait_for_execution_end(rehearsal, row["AutomationExecutionId"])
+    sqs, events = client(rehearsal, "sqs"), client(rehearsal, "events")
+    with notifications_queue(sqs, events, "") as queue:
+        moment = _schedule(rehearsal, new, 20)
+        assert len(_schedules(rehearsal)) == 1
+        assert moment - time.time() > 5, "scheduling took too long for this test to tell anything"
+        row = _new_deploy(rehearsal, known, timeout=moment - time.time() + 15)
+        started = row["ExecutionStartTime"].timestamp()
+        assert moment <= started <= moment + 2, (started - moment, row)
+        assert ":assumed-role/releaseflow-SchedulerRole/" in row["ExecutedBy"]
+        ended = wait_for_execution_end(rehearsal, row["AutomationExecutionId"])
+        heard = messages(sqs, queue)
+    execution = row["AutomationExecutionId"]
+    assert [message.split(" https://")[0] for message in heard] == [
+        f"releaseflow-Deploy execution {execution}: InProgress.",
+        f"releaseflow-Deploy execution {execution}: Success.",
+    ]
     assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
     assert_fleet_consistent(rehearsal.state_dir, new)
     assert _schedules(rehearsal) == []
