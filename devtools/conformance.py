@@ -26,6 +26,7 @@ from botocore import xform_name
 from ruamel.yaml import YAML
 
 from releaseflow.documents import load_document
+from releaseflow.rehearsal.endpoint.model_check import compiled
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTER = ROOT / "devtools" / "conformance.yaml"
@@ -71,6 +72,10 @@ NOT_ENFORCED = "not enforced"
 CLIENT_SIDE = "client-side: botocore's parameter validation refuses it before any request (boto3, AWS CLI)"
 MOTO = "passes to moto: moto's own checks, if any"
 NO_TEST = "none yet"
+# The endpoint checks each SSM request it answers itself against botocore's model (model_check.py).
+MODEL_CHECKED = "enforces: the endpoint checks the request against botocore's model (endpoint/model_check.py)"
+MODEL_UNREADABLE = "not enforced: a Java pattern Python's re cannot read (Unicode classes)"
+MODEL_TEST = "tests/harness/test_endpoint_model_check.py::test_the_endpoint_refuses_what_the_model_forbids"
 # How much of a member's documentation the register quotes.
 QUOTE_CHARS = 240
 
@@ -267,6 +272,21 @@ def runbook_uses() -> list[Use]:
     return found
 
 
+@functools.cache
+def answered_operations(path: Path = ENDPOINT_SERVER) -> frozenset[str]:
+    """The SSM operations the endpoint answers itself (its `ssm_operations` table), each request checked
+    against botocore's model first (model_check.py); the others it passes on to moto."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return frozenset(
+        _constant(key)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute) and target.attr == "ssm_operations"
+        for key in node.value.keys
+    )
+
+
 def served_uses(path: Path = ENDPOINT_SERVER) -> list[Use]:
     """The operations the endpoint answers with handlers of its own (before or instead of moto).
 
@@ -430,16 +450,20 @@ def register_rows(uses: dict[str, list[Use]], register: dict[str, dict]) -> list
         default = entry.get("default") or (NOT_ENFORCED if served else MOTO)
         overrides = entry.get("members") or {}
         source = f"botocore's {service} model"
+        checked = service == "ssm" and operation in answered_operations()
         for path, constraint, quote, client_side in model_constraints(service, operation, members):
             override = {} if client_side else _override(overrides, path)
+            verdict, test = (CLIENT_SIDE, NO_TEST) if client_side else (default, NO_TEST)
+            if checked and not client_side:
+                verdict, test = _model_checked(constraint)
             rows.append(
                 Constraint(
                     key,
                     f"`{path}` {constraint}",
                     quote,
                     source,
-                    override.get("rehearsal", CLIENT_SIDE if client_side else default),
-                    _test_cell(override.get("test", NO_TEST)),
+                    override.get("rehearsal", verdict),
+                    _test_cell(override.get("test", test)),
                     generated=True,
                 )
             )
@@ -455,6 +479,14 @@ def register_rows(uses: dict[str, list[Use]], register: dict[str, dict]) -> list
                 )
             )
     return rows
+
+
+def _model_checked(constraint: str) -> tuple[str, str]:
+    """What the endpoint's model check does about a constraint of an SSM operation it answers itself."""
+    patterns = re.findall(r"pattern `(.*?)`(?:;|$)", constraint)
+    if any(compiled(pattern) is None for pattern in patterns):
+        return MODEL_UNREADABLE, NO_TEST
+    return MODEL_CHECKED, MODEL_TEST
 
 
 def _override(overrides: dict[str, dict], path: str) -> dict:
@@ -475,7 +507,7 @@ def _test_cell(test: str | list[str]) -> str:
 
 def named_tests(register: dict[str, dict]) -> set[str]:
     """Every test the register names (a bare name, or PATH::NAME[PARAMS])."""
-    named = set()
+    named = {MODEL_TEST}
     for entry in register.values():
         items = [*entry.get("entries", []), *(entry.get("members") or {}).values()]
         for item in items:

@@ -158,14 +158,26 @@ def test_only_the_members_passed_are_listed_for_an_operation_only_called():
 
 
 def test_rows_say_what_the_rehearsal_does_and_served_defaults_are_not_enforced():
-    """A served operation's unlisted constraint is "not enforced", a called one's "passes to moto", and
-    what botocore's client checks itself is "client-side"."""
+    """An unlisted constraint of an SSM operation the endpoint answers itself is enforced by its model
+    check; of one it only intercepts, "not enforced"; of a called one, "passes to moto"; what botocore's
+    client checks itself is "client-side"."""
     uses = {
         "ssm:StopAutomationExecution": [Use("ssm", "StopAutomationExecution", "x", None, served=True)],
+        "ssm:CreateDocument": [Use("ssm", "CreateDocument", "x", None, served=True)],
         "ssm:DeleteDocument": [Use("ssm", "DeleteDocument", "y", frozenset({"Name"}))],
     }
     rows = {(row.operation, row.constraint): row.rehearsal for row in register_rows(uses, {})}
-    assert rows[("ssm:StopAutomationExecution", "`AutomationExecutionId` length max 36")] == "not enforced"
+    assert rows[("ssm:StopAutomationExecution", "`AutomationExecutionId` length max 36")] == (
+        conformance.MODEL_CHECKED
+    )
+    created = {
+        constraint: verdict
+        for (operation, constraint), verdict in rows.items()
+        if operation == "ssm:CreateDocument"
+    }
+    assert created and {verdict for verdict in created.values() if not verdict.startswith("client-side")} == {
+        "not enforced"
+    }
     assert rows[("ssm:DeleteDocument", "`Name` pattern `^[a-zA-Z0-9_\\-.]{3,128}$`")] == conformance.MOTO
     assert rows[("ssm:DeleteDocument", "`Name` required")].startswith("client-side")
 
@@ -206,4 +218,5 @@ def test_a_nested_override_covers_the_members_inside_unless_they_have_their_own(
     rows = {row.constraint: row.rehearsal for row in register_rows(uses, register)}
     assert rows["`TargetMaps[]` entries min 1; entries max 20"] == "enforces: refused"
     assert rows["`TargetMaps[]{key}` length max 50"] == "not applicable: inner"
-    assert rows["`Targets[].Values` items max 50"] == "not enforced"  # Targets' override is not nested
+    # Targets' override is not nested: the endpoint's model check covers the members inside.
+    assert rows["`Targets[].Values` items max 50"] == conformance.MODEL_CHECKED

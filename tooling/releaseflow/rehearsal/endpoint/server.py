@@ -38,6 +38,7 @@ from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTION
 from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
+from releaseflow.rehearsal.endpoint.model_check import check_request
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
 from releaseflow.rehearsal.endpoint.scheduler_service import SchedulerService, TargetError, assumed_role
@@ -205,6 +206,7 @@ class Endpoint:
         content_type = "application/x-amz-json-1.1"
         try:
             request = json.loads(_read_body(environ) or b"{}")
+            check_request("ssm", operation, request)
             result = (handler or self.ssm_operations[operation])(request)
         except ApiError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
@@ -357,6 +359,7 @@ class Endpoint:
             try:
                 # Scheduler is a client of SSM like any other: injected faults apply to its calls.
                 self.faults.check(operation, request)
+                check_request("ssm", operation, request)
                 if operation == "StartAutomationExecution":
                     return self.automation.start_automation_execution(
                         request, executed_by=assumed_role(role_arn, SCHEDULER_SESSION)
