@@ -660,3 +660,126 @@ def test_the_install_command_runs_with_a_frozen_bundle(host, document):
     code, output = host.run(document, Revision=host.commits[1], InstallCommand="env", **execution)
     assert code == 0, output
     assert "\nBUNDLE_FROZEN=true\n" in output
+
+
+# --- The app user's commands: login PATH, the service's environment ---------------------------------
+
+APP_ENV_BEGIN = "# releaseflow app-user environment: begin"
+APP_ENV_END = "# releaseflow app-user environment: end"
+APP_USER_DOCUMENTS = (
+    "releaseflow-PrepareRevision",
+    "releaseflow-CheckoutRevision",
+    "releaseflow-Migrate",
+    "releaseflow-Rollback",
+)
+
+
+def app_env_block(document: str) -> str:
+    """The shared snippet as it stands in `document`'s script (indentation and all)."""
+    text = (ROOT / "documents" / f"{document}.yaml").read_text()
+    start = text.index(APP_ENV_BEGIN)
+    start = text.rindex("\n", 0, start) + 1
+    end = text.index("\n", text.index(APP_ENV_END))
+    return text[start:end]
+
+
+def test_the_app_user_environment_snippet_is_the_same_bytes_in_every_document():
+    """The one place the environment file is read and the app user's commands are run: every document
+    that runs the app user's commands carries the same snippet, byte for byte, and runs them through it."""
+    blocks = {document: app_env_block(document) for document in APP_USER_DOCUMENTS}
+    assert len(set(blocks.values())) == 1, [
+        name for name, block in blocks.items() if block != blocks[APP_USER_DOCUMENTS[0]]
+    ]
+    for document in APP_USER_DOCUMENTS:
+        text = (ROOT / "documents" / f"{document}.yaml").read_text()
+        assert text.count(APP_ENV_BEGIN) == 1
+        outside = text.replace(blocks[document], "")
+        # No other way to the app user, and no other reading of the environment file.
+        assert "runuser" not in outside, document
+        assert 'SSM_EnvironmentFile"' not in outside.split("- |-", 1)[1], document
+        assert "source " not in text and '. "$SSM_EnvironmentFile' not in text, document
+
+
+SHIM = '#!/bin/sh\n# A version manager\'s shim: the only way to this "bundle".\n{body}\n'
+
+
+@pytest.fixture
+def shim_host(host):
+    """The host's app user finds `bundle` only through ~/.rbenv/shims, put on PATH by its ~/.profile
+    (the app user's home is the checkout here: `nobody` has no home)."""
+    shims = host.app / ".rbenv" / "shims"
+    shims.mkdir(parents=True)
+    (shims / "bundle").write_text(
+        SHIM.format(
+            body='printf "%s|%s|%s|%s\\n" "$*" "$RAILS_ENV" "$SECRET_KEY_BASE" "$(id -un)" > "bundled-$(basename "$PWD")"'
+        )
+    )
+    (shims / "bundle").chmod(0o755)
+    (host.app / ".profile").write_text(
+        'PATH="$HOME/.rbenv/shims:$PATH"\necho "profile read by $(id -un)" > "$HOME/profile-reader"\n'
+    )
+    env_file = host.root / "app.env"
+    env_file.write_text("SECRET_KEY_BASE=hunter2secret\nRAILS_ENV=development\n")
+    env_file.chmod(0o600)
+    subprocess.run(["chown", "-R", APP_USER, str(host.app)], check=True)
+    host.env_file = env_file
+    return host
+
+
+@needs_root
+def test_app_user_commands_get_the_login_path_and_the_service_environment(shim_host):
+    """Prepare, Checkout, Migrate and Rollback run the app user's commands with its login PATH (its
+    profile read as that user, not root) and the environment file with RAILS_ENV over it; no secret is
+    printed."""
+    host = shim_host
+    values = {
+        "EnvironmentFile": str(host.env_file),
+        "RailsEnv": "staging",
+        "InstallCommand": "bundle install",
+    }
+    code, output = host.switch(host.commits[1], **values)
+    assert code == 0, output
+    for tree in (host.app / ".git" / "releaseflow-prepared", host.app):
+        assert (tree / f"bundled-{tree.name}").read_text() == f"install|staging|hunter2secret|{APP_USER}\n"
+    code, migrate_output = host.run(
+        "releaseflow-Migrate",
+        EnvironmentFile=str(host.env_file),
+        RailsEnv="staging",
+        MigrateCommand="bundle exec rails db:migrate",
+    )
+    assert code == 0, migrate_output
+    assert (
+        host.app / "bundled-app"
+    ).read_text() == f"exec rails db:migrate|staging|hunter2secret|{APP_USER}\n"
+    (host.app / "bundled-app").unlink()
+    code, rollback_output = host.run("releaseflow-Rollback", ExecutionId="exec-1", **values)
+    assert code == 0, rollback_output
+    assert host.head() == host.commits[0]
+    assert (host.app / "bundled-app").read_text() == f"install|staging|hunter2secret|{APP_USER}\n"
+    assert (host.app / "profile-reader").read_text() == f"profile read by {APP_USER}\n"
+    for text in (output, migrate_output, rollback_output):
+        assert "hunter2secret" not in text
+
+
+@needs_root
+def test_the_environment_file_never_reaches_a_root_process(host, tmp_path):
+    """A value such as LD_PRELOAD or PATH in the environment file reaches the app user's command only:
+    root's own commands (git's callers, systemctl in Rollback) run without it."""
+    env_file = host.root / "app.env"
+    env_file.write_text(f"PATH={tmp_path}/evil:/usr/bin:/bin\nMARKER=from-file\n")
+    env_file.chmod(0o600)
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "systemctl").write_text(f"#!/bin/sh\ntouch {tmp_path}/pwned\n")
+    (evil / "systemctl").chmod(0o755)
+    tmp_path.chmod(0o755)
+    host.switch(host.commits[1], EnvironmentFile=str(env_file))
+    code, output = host.run(
+        "releaseflow-Rollback",
+        ExecutionId="exec-1",
+        EnvironmentFile=str(env_file),
+        InstallCommand="touch installed",
+    )
+    assert code == 0, output
+    assert host.log.read_text() == "restart puma\n"
+    assert not (tmp_path / "pwned").exists()
