@@ -2,7 +2,9 @@
 
 import copy
 import fcntl
+import hashlib
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -783,3 +785,113 @@ def test_the_environment_file_never_reaches_a_root_process(host, tmp_path):
     assert code == 0, output
     assert host.log.read_text() == "restart puma\n"
     assert not (tmp_path / "pwned").exists()
+
+
+# --- The asset pipeline: built while serving, added at the switch, the old manifest back on rollback ---
+
+FAKE_RAILS = """#!/bin/sh
+# A stand-in for `bin/rails assets:precompile`: app.css under its fingerprint, and a manifest of its own name.
+[ "$1" = assets:precompile ] || exit 64
+mkdir -p public/assets
+sum="$(md5sum app.css | cut -c1-12)"
+cp app.css "public/assets/app-$sum.css"
+printf '{"assets":{"app.css":"app-%s.css"}}\\n' "$sum" > "public/assets/.sprockets-manifest-$sum.json"
+echo "$RAILS_ENV $(id -un)" > public/assets/built-by
+"""
+
+
+def add_asset_commit(host: Host, css: str) -> str:
+    """A commit of an app with sprockets in Gemfile.lock and app.css = `css`, on the remote's main."""
+    work = host.root / "work"
+    (work / "Gemfile.lock").write_text("GEM\n  specs:\n    rails (6.1.7)\n    sprockets (3.7.2)\n")
+    (work / ".gitignore").write_text("/public/assets\n")
+    (work / "bin").mkdir(exist_ok=True)
+    (work / "bin" / "rails").write_text(FAKE_RAILS)
+    (work / "bin" / "rails").chmod(0o755)
+    (work / "app.css").write_text(css)
+    host._git("-C", str(work), "add", "-A")
+    host._git("-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", css)
+    sha = host._git("-C", str(work), "rev-parse", "HEAD").strip()
+    host.git_in(host.remote, "fetch", "--quiet", str(work), "+main:main")
+    subprocess.run(["chown", "-R", APP_USER, str(host.remote)], check=True)
+    return sha
+
+
+def served_assets(host: Host) -> tuple[set[str], list[str]]:
+    """The fingerprinted files in the served public/assets, and the manifests' contents."""
+    assets = host.app / "public" / "assets"
+    files = {path.name for path in assets.glob("app-*.css")}
+    return files, [path.read_text() for path in assets.glob(".sprockets-manifest-*.json")]
+
+
+def fingerprint(css: str) -> str:
+    """The file the fake precompile writes for `css`."""
+    return f"app-{hashlib.md5(css.encode()).hexdigest()[:12]}.css"
+
+
+def manifest(css: str) -> str:
+    """The manifest the fake precompile writes for `css`."""
+    return json.dumps({"assets": {"app.css": fingerprint(css)}}, separators=(",", ":")) + "\n"
+
+
+RED, BLUE = "body { color: red }\n", "body { color: blue }\n"
+
+
+@needs_root
+def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest_comes_back(host):
+    """With sprockets in Gemfile.lock: PrepareRevision builds the assets (RAILS_ENV, as the app user) in the
+    prepared tree, the switch adds them to the served public/assets, keeping the older build's files, with
+    one manifest, the new build's; a rollback brings the old manifest back and its files are there."""
+    first = add_asset_commit(host, RED)
+    code, output = host.switch(first, RailsEnv="staging")
+    assert code == 0, output
+    prepared = host.app / ".git" / "releaseflow-prepared" / "public" / "assets"
+    assert (prepared / "built-by").read_text() == f"staging {APP_USER}\n"
+    assert served_assets(host) == ({fingerprint(RED)}, [manifest(RED)])
+    second = add_asset_commit(host, BLUE)
+    code, output = host.switch(second, execution="exec-2")
+    assert code == 0, output
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(BLUE)])
+    # public/assets is ignored: the served tree is clean, and a changed tracked file is still refused.
+    assert host.git_in(host.app, "status", "--porcelain", "--", "public") == ""
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2")
+    assert code == 0, output
+    assert host.head() == first
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(RED)])
+    (host.app / "app.css").write_text("edited on the host\n")
+    code, output = host.run("releaseflow-PrepareRevision", Revision=second)
+    assert code == 1 and " M app.css" in output
+
+
+@needs_root
+def test_the_switch_keeps_the_files_of_the_last_three_builds(host):
+    """Builds are pruned by count, as capistrano's assets:cleanup: after a fourth build the first build's
+    files go, files of the last three stay, and a file no build wrote is left alone."""
+    styles = [f"body {{ margin: {n}px }}\n" for n in range(4)]
+    unknown = host.app / "public" / "assets" / "from-before.css"
+    for number, css in enumerate(styles):
+        revision = add_asset_commit(host, css)
+        code, output = host.switch(revision, execution=f"exec-{number}")
+        assert code == 0, output
+        if number == 0:
+            unknown.write_text("built before releaseflow\n")
+    files, _ = served_assets(host)
+    assert files == {fingerprint(css) for css in styles[1:]}
+    assert unknown.exists()
+    assert "pruned the assets of 1 older build(s)" in output
+
+
+@needs_root
+def test_the_switch_builds_nothing_and_refuses_assets_not_prepared(host):
+    """A revision with an asset pipeline whose assets PrepareRevision did not build is refused before the
+    checkout (nothing is built on a host out of service); an app without one gets no public/assets."""
+    code, output = host.switch(host.commits[1])
+    assert code == 0, output
+    assert not (host.app / "public").exists()
+    first = add_asset_commit(host, "p { color: green }\n")
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[2])
+    assert code == 0, output
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=first, ExecutionId="exec-9")
+    assert code == 1
+    assert f"the assets of {first} were not built" in output
+    assert host.head() == host.commits[1]
