@@ -849,7 +849,12 @@ def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest
     assert (prepared / "built-by").read_text() == f"staging {APP_USER}\n"
     assert served_assets(host) == ({fingerprint(RED)}, [manifest(RED)])
     second = add_asset_commit(host, BLUE)
-    code, output = host.switch(second, execution="exec-2")
+    code, output = host.run("releaseflow-PrepareRevision", Revision=second)
+    assert code == 0, output
+    # Prepared: the new build's files are already served beside the old ones (another host may switch
+    # first); the manifest is still the running revision's.
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(RED)])
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=second, ExecutionId="exec-2")
     assert code == 0, output
     assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(BLUE)])
     # public/assets is ignored: the served tree is clean, and a changed tracked file is still refused.
