@@ -106,6 +106,8 @@ def environment_file(port: int, database_url: str) -> str:
         f"DATABASE_URL={database_url}\n"
         f"SECRET_KEY_BASE={secrets.token_hex(64)}\n"
         "RAILS_LOG_TO_STDOUT=1\n"
+        # Puma serves public/assets itself: the rehearsal has no web server in front of it.
+        "RAILS_SERVE_STATIC_FILES=1\n"
     )
 
 
@@ -152,15 +154,27 @@ def provision_host(
     (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle))
     services.install(host_root)
     as_app(host_root, INSTALL_COMMAND.split())
+    if asset_pipeline(app):
+        # The first build, as an image's build would do it; a deploy's builds come from PrepareRevision.
+        as_app(host_root, ["env", *_app_environment(host_root), "bin/rails", "assets:precompile"])
+
+
+def asset_pipeline(app: Path) -> bool:
+    """Whether the app's Gemfile.lock has sprockets or propshaft (the documents' own test)."""
+    lock = app / "Gemfile.lock"
+    lines = lock.read_text().splitlines() if lock.is_file() else []
+    return any(line.startswith(("    sprockets ", "    propshaft ")) for line in lines)
+
+
+def _app_environment(host_root: Path) -> list[str]:
+    """The host's .env as env(1) assignments, as the documents give it to the app user's commands."""
+    env = services.parse_environment_file((host_root / "app" / ".env").read_text())
+    return [f"{key}={value}" for key, value in env.items()]
 
 
 def migrate(host_root: Path) -> None:
     """Create and migrate the shared database once, from this host's checkout (db:prepare)."""
-    env = services.parse_environment_file((host_root / "app" / ".env").read_text())
-    as_app(
-        host_root,
-        ["env", *(f"{key}={value}" for key, value in env.items()), "bundle", "exec", "rails", "db:prepare"],
-    )
+    as_app(host_root, ["env", *_app_environment(host_root), "bundle", "exec", "rails", "db:prepare"])
 
 
 def start_service(host_root: Path) -> None:
