@@ -869,6 +869,20 @@ def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest
 
 
 @needs_root
+def test_a_rollback_from_a_revision_without_assets_brings_back_the_manifest_it_replaced(host):
+    """Every switch keeps the served manifest, also to a revision without an asset pipeline: rolling
+    that deploy back serves the manifest of the revision before it, not an older deploy's."""
+    first, second = add_asset_commit(host, RED), add_asset_commit(host, BLUE)
+    for number, revision in enumerate((first, second, host.commits[2])):
+        code, output = host.switch(revision, execution=f"exec-{number}")
+        assert code == 0, output
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2")
+    assert code == 0, output
+    assert host.head() == second
+    assert served_assets(host)[1] == [manifest(BLUE)]
+
+
+@needs_root
 def test_the_switch_keeps_the_files_of_the_last_three_builds(host):
     """Builds are pruned by count, as capistrano's assets:cleanup: after a fourth build the first build's
     files go, files of the last three stay, and a file no build wrote is left alone."""
