@@ -2,7 +2,9 @@
 
 import copy
 import fcntl
+import hashlib
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -660,3 +662,255 @@ def test_the_install_command_runs_with_a_frozen_bundle(host, document):
     code, output = host.run(document, Revision=host.commits[1], InstallCommand="env", **execution)
     assert code == 0, output
     assert "\nBUNDLE_FROZEN=true\n" in output
+
+
+# --- The app user's commands: login PATH, the service's environment ---------------------------------
+
+APP_ENV_BEGIN = "# releaseflow app-user environment: begin"
+APP_ENV_END = "# releaseflow app-user environment: end"
+APP_USER_DOCUMENTS = (
+    "releaseflow-PrepareRevision",
+    "releaseflow-CheckoutRevision",
+    "releaseflow-Migrate",
+    "releaseflow-Rollback",
+)
+
+
+def app_env_block(document: str) -> str:
+    """The shared snippet as it stands in `document`'s script (indentation and all)."""
+    text = (ROOT / "documents" / f"{document}.yaml").read_text()
+    start = text.index(APP_ENV_BEGIN)
+    start = text.rindex("\n", 0, start) + 1
+    end = text.index("\n", text.index(APP_ENV_END))
+    return text[start:end]
+
+
+def test_the_app_user_environment_snippet_is_the_same_bytes_in_every_document():
+    """The one place the environment file is read and the app user's commands are run: every document
+    that runs the app user's commands carries the same snippet, byte for byte, and runs them through it."""
+    blocks = {document: app_env_block(document) for document in APP_USER_DOCUMENTS}
+    assert len(set(blocks.values())) == 1, [
+        name for name, block in blocks.items() if block != blocks[APP_USER_DOCUMENTS[0]]
+    ]
+    for document in APP_USER_DOCUMENTS:
+        text = (ROOT / "documents" / f"{document}.yaml").read_text()
+        assert text.count(APP_ENV_BEGIN) == 1
+        outside = text.replace(blocks[document], "")
+        # No other way to the app user, and no other reading of the environment file.
+        assert "runuser" not in outside, document
+        assert 'SSM_EnvironmentFile"' not in outside.split("- |-", 1)[1], document
+        assert "source " not in text and '. "$SSM_EnvironmentFile' not in text, document
+
+
+SHIM = '#!/bin/sh\n# A version manager\'s shim: the only way to this "bundle".\n{body}\n'
+
+
+@pytest.fixture
+def shim_host(host):
+    """The host's app user finds `bundle` only through ~/.rbenv/shims, put on PATH by its ~/.profile
+    (the app user's home is the checkout here: `nobody` has no home)."""
+    shims = host.app / ".rbenv" / "shims"
+    shims.mkdir(parents=True)
+    (shims / "bundle").write_text(
+        SHIM.format(
+            body='printf "%s|%s|%s|%s\\n" "$*" "$RAILS_ENV" "$SECRET_KEY_BASE" "$(id -un)" > "bundled-$(basename "$PWD")"'
+        )
+    )
+    (shims / "bundle").chmod(0o755)
+    (host.app / ".profile").write_text(
+        'PATH="$HOME/.rbenv/shims:$PATH"\necho "profile read by $(id -un)" > "$HOME/profile-reader"\n'
+    )
+    env_file = host.root / "app.env"
+    env_file.write_text("SECRET_KEY_BASE=hunter2secret\nRAILS_ENV=development\n")
+    env_file.chmod(0o600)
+    subprocess.run(["chown", "-R", APP_USER, str(host.app)], check=True)
+    host.env_file = env_file
+    return host
+
+
+@needs_root
+def test_app_user_commands_get_the_login_path_and_the_service_environment(shim_host):
+    """Prepare, Checkout, Migrate and Rollback run the app user's commands with its login PATH (its
+    profile read as that user, not root) and the environment file with RAILS_ENV over it; no secret is
+    printed."""
+    host = shim_host
+    values = {
+        "EnvironmentFile": str(host.env_file),
+        "RailsEnv": "staging",
+        "InstallCommand": "bundle install",
+    }
+    code, output = host.switch(host.commits[1], **values)
+    assert code == 0, output
+    for tree in (host.app / ".git" / "releaseflow-prepared", host.app):
+        assert (tree / f"bundled-{tree.name}").read_text() == f"install|staging|hunter2secret|{APP_USER}\n"
+    code, migrate_output = host.run(
+        "releaseflow-Migrate",
+        EnvironmentFile=str(host.env_file),
+        RailsEnv="staging",
+        MigrateCommand="bundle exec rails db:migrate",
+    )
+    assert code == 0, migrate_output
+    assert (
+        host.app / "bundled-app"
+    ).read_text() == f"exec rails db:migrate|staging|hunter2secret|{APP_USER}\n"
+    (host.app / "bundled-app").unlink()
+    code, rollback_output = host.run("releaseflow-Rollback", ExecutionId="exec-1", **values)
+    assert code == 0, rollback_output
+    assert host.head() == host.commits[0]
+    assert (host.app / "bundled-app").read_text() == f"install|staging|hunter2secret|{APP_USER}\n"
+    assert (host.app / "profile-reader").read_text() == f"profile read by {APP_USER}\n"
+    for text in (output, migrate_output, rollback_output):
+        assert "hunter2secret" not in text
+
+
+@needs_root
+def test_the_environment_file_never_reaches_a_root_process(host, tmp_path):
+    """A value such as LD_PRELOAD or PATH in the environment file reaches the app user's command only:
+    root's own commands (git's callers, systemctl in Rollback) run without it."""
+    env_file = host.root / "app.env"
+    env_file.write_text(f"PATH={tmp_path}/evil:/usr/bin:/bin\nMARKER=from-file\n")
+    env_file.chmod(0o600)
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "systemctl").write_text(f"#!/bin/sh\ntouch {tmp_path}/pwned\n")
+    (evil / "systemctl").chmod(0o755)
+    tmp_path.chmod(0o755)
+    host.switch(host.commits[1], EnvironmentFile=str(env_file))
+    code, output = host.run(
+        "releaseflow-Rollback",
+        ExecutionId="exec-1",
+        EnvironmentFile=str(env_file),
+        InstallCommand="touch installed",
+    )
+    assert code == 0, output
+    assert host.log.read_text() == "restart puma\n"
+    assert not (tmp_path / "pwned").exists()
+
+
+# --- The asset pipeline: built while serving, added at the switch, the old manifest back on rollback ---
+
+FAKE_RAILS = """#!/bin/sh
+# A stand-in for `bin/rails assets:precompile`: app.css under its fingerprint, and a manifest of its own name.
+[ "$1" = assets:precompile ] || exit 64
+mkdir -p public/assets
+sum="$(md5sum app.css | cut -c1-12)"
+cp app.css "public/assets/app-$sum.css"
+printf '{"assets":{"app.css":"app-%s.css"}}\\n' "$sum" > "public/assets/.sprockets-manifest-$sum.json"
+echo "$RAILS_ENV $(id -un)" > public/assets/built-by
+"""
+
+
+def add_asset_commit(host: Host, css: str) -> str:
+    """A commit of an app with sprockets in Gemfile.lock and app.css = `css`, on the remote's main."""
+    work = host.root / "work"
+    (work / "Gemfile.lock").write_text("GEM\n  specs:\n    rails (6.1.7)\n    sprockets (3.7.2)\n")
+    (work / ".gitignore").write_text("/public/assets\n")
+    (work / "bin").mkdir(exist_ok=True)
+    (work / "bin" / "rails").write_text(FAKE_RAILS)
+    (work / "bin" / "rails").chmod(0o755)
+    (work / "app.css").write_text(css)
+    host._git("-C", str(work), "add", "-A")
+    host._git("-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", css)
+    sha = host._git("-C", str(work), "rev-parse", "HEAD").strip()
+    host.git_in(host.remote, "fetch", "--quiet", str(work), "+main:main")
+    subprocess.run(["chown", "-R", APP_USER, str(host.remote)], check=True)
+    return sha
+
+
+def served_assets(host: Host) -> tuple[set[str], list[str]]:
+    """The fingerprinted files in the served public/assets, and the manifests' contents."""
+    assets = host.app / "public" / "assets"
+    files = {path.name for path in assets.glob("app-*.css")}
+    return files, [path.read_text() for path in assets.glob(".sprockets-manifest-*.json")]
+
+
+def fingerprint(css: str) -> str:
+    """The file the fake precompile writes for `css`."""
+    return f"app-{hashlib.md5(css.encode()).hexdigest()[:12]}.css"
+
+
+def manifest(css: str) -> str:
+    """The manifest the fake precompile writes for `css`."""
+    return json.dumps({"assets": {"app.css": fingerprint(css)}}, separators=(",", ":")) + "\n"
+
+
+RED, BLUE = "body { color: red }\n", "body { color: blue }\n"
+
+
+@needs_root
+def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest_comes_back(host):
+    """With sprockets in Gemfile.lock: PrepareRevision builds the assets (RAILS_ENV, as the app user) in the
+    prepared tree, the switch adds them to the served public/assets, keeping the older build's files, with
+    one manifest, the new build's; a rollback brings the old manifest back and its files are there."""
+    first = add_asset_commit(host, RED)
+    code, output = host.switch(first, RailsEnv="staging")
+    assert code == 0, output
+    prepared = host.app / ".git" / "releaseflow-prepared" / "public" / "assets"
+    assert (prepared / "built-by").read_text() == f"staging {APP_USER}\n"
+    assert served_assets(host) == ({fingerprint(RED)}, [manifest(RED)])
+    second = add_asset_commit(host, BLUE)
+    code, output = host.run("releaseflow-PrepareRevision", Revision=second)
+    assert code == 0, output
+    # Prepared: the new build's files are already served beside the old ones (another host may switch
+    # first); the manifest is still the running revision's.
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(RED)])
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=second, ExecutionId="exec-2")
+    assert code == 0, output
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(BLUE)])
+    # public/assets is ignored: the served tree is clean, and a changed tracked file is still refused.
+    assert host.git_in(host.app, "status", "--porcelain", "--", "public") == ""
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2")
+    assert code == 0, output
+    assert host.head() == first
+    assert served_assets(host) == ({fingerprint(RED), fingerprint(BLUE)}, [manifest(RED)])
+    (host.app / "app.css").write_text("edited on the host\n")
+    code, output = host.run("releaseflow-PrepareRevision", Revision=second)
+    assert code == 1 and " M app.css" in output
+
+
+@needs_root
+def test_a_rollback_from_a_revision_without_assets_brings_back_the_manifest_it_replaced(host):
+    """Every switch keeps the served manifest, also to a revision without an asset pipeline: rolling
+    that deploy back serves the manifest of the revision before it, not an older deploy's."""
+    first, second = add_asset_commit(host, RED), add_asset_commit(host, BLUE)
+    for number, revision in enumerate((first, second, host.commits[2])):
+        code, output = host.switch(revision, execution=f"exec-{number}")
+        assert code == 0, output
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-2")
+    assert code == 0, output
+    assert host.head() == second
+    assert served_assets(host)[1] == [manifest(BLUE)]
+
+
+@needs_root
+def test_the_switch_keeps_the_files_of_the_last_three_builds(host):
+    """Builds are pruned by count, as capistrano's assets:cleanup: after a fourth build the first build's
+    files go, files of the last three stay, and a file no build wrote is left alone."""
+    styles = [f"body {{ margin: {n}px }}\n" for n in range(4)]
+    unknown = host.app / "public" / "assets" / "from-before.css"
+    for number, css in enumerate(styles):
+        revision = add_asset_commit(host, css)
+        code, output = host.switch(revision, execution=f"exec-{number}")
+        assert code == 0, output
+        if number == 0:
+            unknown.write_text("built before releaseflow\n")
+    files, _ = served_assets(host)
+    assert files == {fingerprint(css) for css in styles[1:]}
+    assert unknown.exists()
+    assert "pruned the assets of 1 older build(s)" in output
+
+
+@needs_root
+def test_the_switch_builds_nothing_and_refuses_assets_not_prepared(host):
+    """A revision with an asset pipeline whose assets PrepareRevision did not build is refused before the
+    checkout (nothing is built on a host out of service); an app without one gets no public/assets."""
+    code, output = host.switch(host.commits[1])
+    assert code == 0, output
+    assert not (host.app / "public").exists()
+    first = add_asset_commit(host, "p { color: green }\n")
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[2])
+    assert code == 0, output
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=first, ExecutionId="exec-9")
+    assert code == 1
+    assert f"the assets of {first} were not built" in output
+    assert host.head() == host.commits[1]

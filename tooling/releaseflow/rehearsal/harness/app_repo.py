@@ -23,8 +23,13 @@ AUTHOR = {
 FIRST_DATE = "2026-01-01T00:00:00Z"
 SECOND_DATE = "2026-01-02T00:00:00Z"
 
-# Revision 2: a migration (a `notes` table) and a visible change on the home page.
+# Revision 2: a migration (a `notes` table), a visible change on the home page and a new stylesheet
+# (another fingerprint: /styled links application-<digest>.css of its own revision).
 SECOND_REVISION = {
+    "app/assets/stylesheets/application.css": """\
+/* The sample app's stylesheet: revision 2. */
+body { color: #b91c1c; }
+""",
     "db/migrate/20260102000000_create_notes.rb": """\
 class CreateNotes < ActiveRecord::Migration[6.1]
   def change
@@ -124,7 +129,7 @@ def _bundled(remote: Path) -> tuple[str, str]:
             path = tree / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        second = _commit(tree, "Add notes (migration) and show their count", SECOND_DATE)
+        second = _commit(tree, "Add notes (migration), show their count, restyle the page", SECOND_DATE)
         git(tree, "clone", "--quiet", "--bare", str(tree), str(remote))
     return first, second
 

@@ -122,13 +122,16 @@ def up(
     offline_after: float = OFFLINE_AFTER,
     aws_readings: dict[str, str] | None = None,
     foreign_instances: int = 0,
+    shimmed_ruby_hosts: int = 0,
 ) -> FleetStatus:
     """Bring up endpoint, hosts, database and load balancer; return once every host is healthy.
 
     `offline_after` and `aws_readings` (the open readings the endpoint plays, default: each one's
     default) go to the endpoint (and to the one restart_endpoint starts). `foreign_instances` online
     managed nodes of another fleet are registered before this fleet's, with heartbeats the endpoint
-    fakes. When it fails half-way it stops what it started; the logs stay in STATE/logs.
+    fakes. The last `shimmed_ruby_hosts` hosts have Ruby's tools only through version-manager shims
+    on the app user's profile PATH (provision.SHIMMED_RUBY_MARKER). When it fails half-way it stops what
+    it started; the logs stay in STATE/logs.
     """
     aws_readings = check_readings(aws_readings or {})
     _check_system()
@@ -148,6 +151,7 @@ def up(
             offline_after,
             aws_readings,
             foreign_instances,
+            shimmed_ruby_hosts,
         )
     except BaseException:
         progress("failed: stopping what was started")
@@ -166,6 +170,7 @@ def _bring_up(
     offline_after: float,
     aws_readings: dict[str, str],
     foreign_instances: int,
+    shimmed_ruby_hosts: int = 0,
 ) -> FleetStatus:
     user = provision.ensure_app_user()
 
@@ -185,10 +190,18 @@ def _bring_up(
     instance_ids = run_instances(ec2, hosts)
     ports = {instance_id: free_port() for instance_id in instance_ids}
     roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
+    shimmed = set(instance_ids[len(instance_ids) - shimmed_ruby_hosts :] if shimmed_ruby_hosts else ())
     for instance_id in instance_ids:
-        progress(f"provisioning {instance_id} (port {ports[instance_id]}): clone, bundle install --local")
+        ruby = ", Ruby through shims" if instance_id in shimmed else ""
+        port = ports[instance_id]
+        progress(f"provisioning {instance_id} (port {port}{ruby}): clone, bundle install --local")
         provision.provision_host(
-            roots[instance_id], remote.path, remote.start, ports[instance_id], database_url
+            roots[instance_id],
+            remote.path,
+            remote.start,
+            ports[instance_id],
+            database_url,
+            shimmed=instance_id in shimmed,
         )
     progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
     provision.migrate(roots[instance_ids[0]])

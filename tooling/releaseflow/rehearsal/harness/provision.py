@@ -20,6 +20,22 @@ APP_USER = "releaseflow"
 APP_DIR = "/srv/app"
 INSTALL_COMMAND = "bundle install --local"
 SERVICE = "puma"
+# A host whose Ruby tools come from a version manager, as with rbenv: in the host's mount namespace
+# `bundle` and `bundler` are not on the system PATH (an empty file without x bits is mounted over each),
+# and the app user reaches them only through ~/.rbenv/shims, which its ~/.profile puts first on PATH.
+# The marker file in the host's folder says so, for every process started on the host (agent, puma).
+SHIMMED_RUBY_MARKER = "shimmed-ruby"
+HIDDEN_TOOLS = ("/usr/bin/bundle", "/usr/bin/bundler")
+SHIMS = ".rbenv/shims"
+SHIM = """\
+#!/bin/sh
+# releaseflow rehearsal: a version manager's shim for `{name}` (the system's, under another name).
+exec /usr/bin/ruby3.1 /usr/bin/{name}3.1 "$@"
+"""
+PROFILE = f"""\
+# releaseflow rehearsal: Ruby from a version manager, found through its shims (as `rbenv init` sets up).
+PATH="$HOME/{SHIMS}:$PATH"
+"""
 PUMA_UNIT = """\
 [Unit]
 Description=Puma HTTP server for the Rails app
@@ -30,7 +46,7 @@ Type=simple
 User={user}
 WorkingDirectory={app_dir}
 EnvironmentFile={app_dir}/.env
-ExecStart=/usr/bin/bundle exec puma -C config/puma.rb
+ExecStart={bundle} exec puma -C config/puma.rb
 TimeoutStopSec=10
 
 [Install]
@@ -43,13 +59,22 @@ class ProvisionError(ReleaseflowError):
 
 
 def host_of(host_root: Path) -> Host:
-    """A rehearsal host as its agent runs it: STATE/hosts/<id>/app on APP_DIR, its own bin/ first on PATH."""
+    """A rehearsal host as its agent runs it: STATE/hosts/<id>/app on APP_DIR, its own bin/ first on PATH
+    (on a host with shimmed Ruby, the system's `bundle` and `bundler` hidden)."""
+    binds = [(str(host_root / "app"), APP_DIR)]
+    if shimmed_ruby(host_root):
+        binds += [(str(host_root / SHIMMED_RUBY_MARKER), tool) for tool in HIDDEN_TOOLS]
     return Host(
         instance_id=host_root.name,
         root=host_root,
-        binds=((str(host_root / "app"), APP_DIR),),
+        binds=tuple(binds),
         path_prefix=str(host_root / "bin"),
     )
+
+
+def shimmed_ruby(host_root: Path) -> bool:
+    """Whether the host's app user has Ruby's tools only through version-manager shims."""
+    return (host_root / SHIMMED_RUBY_MARKER).is_file()
 
 
 def ensure_app_user(name: str = APP_USER) -> pwd.struct_passwd:
@@ -81,17 +106,30 @@ def environment_file(port: int, database_url: str) -> str:
         f"DATABASE_URL={database_url}\n"
         f"SECRET_KEY_BASE={secrets.token_hex(64)}\n"
         "RAILS_LOG_TO_STDOUT=1\n"
+        # Puma serves public/assets itself: the rehearsal has no web server in front of it.
+        "RAILS_SERVE_STATIC_FILES=1\n"
     )
 
 
-def provision_host(host_root: Path, remote: Path, revision: str, port: int, database_url: str) -> None:
-    """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems."""
+def provision_host(
+    host_root: Path, remote: Path, revision: str, port: int, database_url: str, *, shimmed: bool = False
+) -> None:
+    """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems.
+
+    `shimmed`: the app user's Ruby tools only through ~/.rbenv/shims on its profile's PATH (HIDDEN_TOOLS)."""
     user = ensure_app_user()
     app = host_root / "app"
     if app.exists():
         shutil.rmtree(app)
     app.mkdir(parents=True)
     os.chown(app, user.pw_uid, user.pw_gid)
+    marker = host_root / SHIMMED_RUBY_MARKER
+    if shimmed:
+        # Empty and not executable: what is mounted over each hidden tool.
+        marker.write_bytes(b"")
+        marker.chmod(0o644)
+    elif marker.exists():
+        marker.unlink()
     # As the app user: git refuses a remote owned by someone else, and the app user owns the remote
     # because the deploy's own fetches run as the app user.
     as_app(host_root, ["git", "clone", "--quiet", str(remote), APP_DIR])
@@ -102,18 +140,41 @@ def provision_host(host_root: Path, remote: Path, revision: str, port: int, data
     os.chown(env, user.pw_uid, user.pw_gid)
     units = host_root / "etc" / "systemd" / "system"
     units.mkdir(parents=True, exist_ok=True)
-    (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR))
+    if shimmed:
+        # The app user's home is APP_DIR: the shims and the profile sit in the checkout, untracked.
+        shims = app / SHIMS
+        shims.mkdir(parents=True)
+        for name in ("bundle", "bundler"):
+            (shims / name).write_text(SHIM.format(name=name))
+            (shims / name).chmod(0o755)
+        (app / ".profile").write_text(PROFILE)
+        for path in (app / ".rbenv", shims, *shims.iterdir(), app / ".profile"):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    bundle = f"{APP_DIR}/{SHIMS}/bundle" if shimmed else "/usr/bin/bundle"
+    (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle))
     services.install(host_root)
     as_app(host_root, INSTALL_COMMAND.split())
+    if asset_pipeline(app):
+        # The first build, as an image's build would do it; a deploy's builds come from PrepareRevision.
+        as_app(host_root, ["env", *_app_environment(host_root), "bin/rails", "assets:precompile"])
+
+
+def asset_pipeline(app: Path) -> bool:
+    """Whether the app's Gemfile.lock has sprockets or propshaft (the documents' own test)."""
+    lock = app / "Gemfile.lock"
+    lines = lock.read_text().splitlines() if lock.is_file() else []
+    return any(line.startswith(("    sprockets ", "    propshaft ")) for line in lines)
+
+
+def _app_environment(host_root: Path) -> list[str]:
+    """The host's .env as env(1) assignments, as the documents give it to the app user's commands."""
+    env = services.parse_environment_file((host_root / "app" / ".env").read_text())
+    return [f"{key}={value}" for key, value in env.items()]
 
 
 def migrate(host_root: Path) -> None:
     """Create and migrate the shared database once, from this host's checkout (db:prepare)."""
-    env = services.parse_environment_file((host_root / "app" / ".env").read_text())
-    as_app(
-        host_root,
-        ["env", *(f"{key}={value}" for key, value in env.items()), "bundle", "exec", "rails", "db:prepare"],
-    )
+    as_app(host_root, ["env", *_app_environment(host_root), "bundle", "exec", "rails", "db:prepare"])
 
 
 def start_service(host_root: Path) -> None:
@@ -152,7 +213,8 @@ def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:
 
 def as_app(host_root: Path, argv: list[str]) -> None:
     """Run argv as the app user in /srv/app, with HOME there, as the documents run bundler and rails."""
-    in_host(host_root, ["runuser", "-u", APP_USER, "--", "env", f"HOME={APP_DIR}", *argv])
+    path = [f"PATH={APP_DIR}/{SHIMS}:{AGENT_PATH}"] if shimmed_ruby(host_root) else []
+    in_host(host_root, ["runuser", "-u", APP_USER, "--", "env", f"HOME={APP_DIR}", *path, *argv])
 
 
 def in_host(host_root: Path, argv: list[str]) -> None:

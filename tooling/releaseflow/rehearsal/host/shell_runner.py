@@ -56,9 +56,10 @@ def host_command(
     if not binds:
         return HostCommand(tuple(argv), working_directory, dict(environment))
     # Mount first, then enter the working directory, which may be one of the mounts.
+    # A DST that exists (a folder, or a file a file is mounted over) is used as it is.
     steps = [
-        f"mkdir -p {shlex.quote(dst)} && mount --bind {shlex.quote(src)} {shlex.quote(dst)}"
-        for src, dst in binds
+        f"{{ [ -e {target} ] || mkdir -p {target}; }} && mount --bind {shlex.quote(src)} {target}"
+        for src, target in ((src, shlex.quote(dst)) for src, dst in binds)
     ]
     # `cd` exports OLDPWD, which a script the real agent starts does not have.
     steps += [f"cd {shlex.quote(working_directory)}", "unset OLDPWD", f"exec {shlex.join(argv)}"]

@@ -11,6 +11,7 @@ require "action_controller/railtie"
 # require "action_mailbox/engine"
 # require "action_text/engine"
 require "action_view/railtie"
+require "sprockets/railtie"
 # require "action_cable/engine"
 
 # Require the gems listed in Gemfile, including any gems

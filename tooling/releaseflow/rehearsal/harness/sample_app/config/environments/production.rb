@@ -24,6 +24,9 @@ Rails.application.configure do
   # Apache or NGINX already handles this.
   config.public_file_server.enabled = ENV['RAILS_SERVE_STATIC_FILES'].present?
 
+  # Serve only what assets:precompile built (public/assets and its manifest); never compile on a request.
+  config.assets.compile = false
+
   # Compress CSS using a preprocessor.
 
   # Do not fallback to assets pipeline if a precompiled asset is missed.
