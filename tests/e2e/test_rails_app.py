@@ -25,7 +25,7 @@ from scenarios import (
 pytestmark = pytest.mark.rehearsal
 
 # Two hosts, the second (in id order, so not the migration host) with Ruby's tools only through shims.
-rehearsal = fleet_fixture(hosts=2, aws_readings="default", shimmed_ruby_hosts=1)
+rehearsal = fleet_fixture(hosts=2, shimmed_ruby_hosts=1)
 STYLESHEET = re.compile(r'href="(/assets/application-[0-9a-f]+\.css)"')
 # What the deploy test leaves for the rollback test.
 deployed: dict[str, str] = {}
