@@ -140,7 +140,7 @@ def test_aws_cli_set_alarm_state_stops_the_execution(endpoint_server, alarmed):
 
 
 def test_alarm_configuration_needs_exactly_one_alarm(endpoint_server, alarmed):
-    """Two alarms are refused, as the API's fixed list of 1 item is; nothing starts."""
+    """Two alarms are refused, as the API's list of at most 1 item is, in AWS's words; nothing starts."""
     ssm = endpoint_server.client("ssm")
     runbook, alarm = alarmed
     with pytest.raises(ClientError) as error:
@@ -148,7 +148,10 @@ def test_alarm_configuration_needs_exactly_one_alarm(endpoint_server, alarmed):
             DocumentName=runbook, AlarmConfiguration={"Alarms": [{"Name": alarm}, {"Name": alarm}]}
         )
     assert error.value.response["Error"]["Code"] == "ValidationException"
-    assert "exactly 1 alarm" in error.value.response["Error"]["Message"]
+    assert error.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '[...]' at 'alarmConfiguration.alarms' failed to satisfy "
+        "constraint: Member must have length less than or equal to 1"
+    )
 
 
 def test_alarm_state_survives_an_endpoint_restart(endpoint_launch, tmp_path):

@@ -31,28 +31,22 @@ class AlarmConfiguration:
 
     @classmethod
     def from_request(cls, value: object) -> AlarmConfiguration | None:
-        """Parse the request's AlarmConfiguration; refuse what the API model refuses (exactly one alarm)."""
+        """Parse the request's AlarmConfiguration. The endpoint's model check (model_check.py) has refused
+        what the API model does (other than exactly one alarm, a name of 1 to 255 characters); the types
+        it does not check are refused here."""
         if value is None:
             return None
-        if not isinstance(value, dict):
-            raise ApiError("ValidationException", "AlarmConfiguration must be a structure.")
-        alarms = value.get("Alarms")
-        if not isinstance(alarms, list) or len(alarms) != 1:
+        alarms = value.get("Alarms") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or not isinstance(alarms, list) or not isinstance(alarms[0], dict):
             raise ApiError(
-                "ValidationException",
-                "AlarmConfiguration.Alarms must hold exactly 1 alarm (the API's fixed number of 1 item).",
-            )
-        name = alarms[0].get("Name") if isinstance(alarms[0], dict) else None
-        if not isinstance(name, str) or not name.strip() or len(name) > 255:
-            raise ApiError(
-                "ValidationException", "AlarmConfiguration.Alarms[0].Name must be 1 to 255 characters."
+                "ValidationException", "AlarmConfiguration must be a structure with a list of Alarms."
             )
         ignore = value.get("IgnorePollAlarmFailure", False)
         if not isinstance(ignore, bool):
             raise ApiError(
                 "ValidationException", "AlarmConfiguration.IgnorePollAlarmFailure must be a boolean."
             )
-        return cls(name, ignore)
+        return cls(str(alarms[0]["Name"]), ignore)
 
     def api(self) -> dict:
         """As GetAutomationExecution and DescribeAutomationExecutions return it."""
