@@ -12,6 +12,7 @@ from releaseflow.rehearsal.endpoint.alarm_monitor import (
     verdict,
 )
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.model_check import problems
 from releaseflow.rehearsal.engine.errors import AwsCallError
 
 WATCHED = AlarmConfiguration("shop-5xx")
@@ -36,17 +37,18 @@ def test_only_alarm_or_an_unreadable_alarm_not_ignored_stops(configuration, stat
 
 @pytest.mark.parametrize(
     "value",
-    [
-        {"Alarms": []},
-        {"Alarms": [{"Name": "a"}, {"Name": "b"}]},
-        {"Alarms": [{"Name": "  "}]},
-        {"Alarms": [{"Name": "a"}], "IgnorePollAlarmFailure": "yes"},
-    ],
+    [{"Alarms": []}, {"Alarms": [{"Name": "a"}, {"Name": "b"}]}, {"Alarms": [{"Name": "  "}]}],
 )
-def test_configuration_other_than_one_named_alarm_is_refused(value):
-    """The API takes exactly one alarm with a non-blank name and a boolean IgnorePollAlarmFailure."""
+def test_configuration_other_than_one_named_alarm_is_refused_by_the_model(value):
+    """The API model takes exactly one alarm with a non-blank name: the endpoint's model check refuses the
+    rest before the configuration is parsed."""
+    assert problems("ssm", "StartAutomationExecution", {"DocumentName": "run", "AlarmConfiguration": value})
+
+
+def test_a_configuration_whose_flag_is_not_a_boolean_is_refused():
+    """A type the model check does not read (IgnorePollAlarmFailure as a string) is refused when parsed."""
     with pytest.raises(ApiError) as error:
-        AlarmConfiguration.from_request(value)
+        AlarmConfiguration.from_request({"Alarms": [{"Name": "a"}], "IgnorePollAlarmFailure": "yes"})
     assert error.value.code == "ValidationException"
 
 
