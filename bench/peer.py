@@ -62,6 +62,8 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
     )
     # The one planning output a runCommand step passes on: the health check's bound.
     values["PlanRollout.HealthCheckSeconds"] = plan.health_check_seconds
+    # The playbook waits for `unused` (the classic drain): no drain is left for the switch to end on the host.
+    values["DrainBatch.DrainSeconds"] = "0"
     step_parameters = _run_command_parameters(deploy, values, execution_id)
     batches = [[plan.migration_host], *(list(batch) for batch in plan.batches)]
     migrate = values.get(MIGRATE_PARAMETER) != "false"

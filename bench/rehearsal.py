@@ -23,11 +23,12 @@ from releaseflow.rehearsal.harness import fleet, haproxy
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 from releaseflow.result import Result
 
-# Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
-# out the target group's deregistration delay, and a registered target is healthy after the load
+# Deliberate waits of the release runbook, for each batch (the migration host is the first): a drain hands
+# over as soon as the load balancer shows the batch draining (no wait: the rest of the drain, the host's own
+# quiet period, is inside the switch command's duration), and a registered target is healthy after the load
 # balancer's `rise` checks: the first may come at once, the others follow at HAProxy's fastinter, so at
 # least (rise - 1) transition intervals.
-DRAINED = fleet.DEREGISTRATION_DELAY
+DRAINED = 0.0
 HEALTHY = (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000
 WAITS = {
     "DrainBatch": DRAINED,
