@@ -47,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         alternate = [second if n % 2 == 0 else first for n in range(args.runs)]
         step("rehearsal: rolling deploys through `releaseflow deploy`")
         figures.update(rehearsal.measure(state_dir, alternate))
+        step("rehearsal: the same deploys with a 30 s deregistration delay, without and with traffic")
+        # Each pair deploys the other revision, then back: the fleet ends where the peer expects it.
+        current = alternate[-1]
+        pairs = [(first if current == second else second, current)] * args.runs
+        figures.update(rehearsal.measure_long_delay(state_dir, pairs))
         step("peer: the same rollout with ansible-playbook")
         figures.update(peer.measure(state_dir, [first if r == second else second for r in alternate]))
     figures["peer.ansible_ratio"] = round(

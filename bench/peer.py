@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,8 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
     )
     # The one planning output a runCommand step passes on: the health check's bound.
     values["PlanRollout.HealthCheckSeconds"] = plan.health_check_seconds
+    # The playbook waits for `unused` (the classic drain): no drain is left for the switch to end on the host.
+    values["DrainBatch.DrainSeconds"] = "0"
     step_parameters = _run_command_parameters(deploy, values, execution_id)
     batches = [[plan.migration_host], *(list(batch) for batch in plan.batches)]
     migrate = values.get(MIGRATE_PARAMETER) != "false"
@@ -202,8 +205,13 @@ def _write_wrapper(
         shell_runner.write_script(script, commands if isinstance(commands, list) else commands.splitlines())
         # The agent kills a plugin past its timeoutSeconds (the executionTimeout): so does the peer.
         seconds = shell_runner.execution_timeout(plugin.inputs.get("timeoutSeconds"))
-        command = host.script_command(plugin, script, execution_id).shell()
-        lines.append(f"timeout --signal=KILL {seconds} {command} || exit $?")
+        command = host.script_command(plugin, script, execution_id)
+        # timeout runs the command itself (a `( ... )` subshell cannot be its argument: sh refuses it).
+        assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in command.environment.items())
+        lines.append(
+            f"cd {shlex.quote(command.cwd)} && timeout --signal=KILL {seconds} env -i {assignments} "
+            f"{shlex.join(command.argv)} || exit $?"
+        )
     wrapper = folder / f"{name}.sh"
     wrapper.write_text("\n".join(lines) + "\n")
     wrapper.chmod(0o700)

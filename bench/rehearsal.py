@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +25,12 @@ from releaseflow.rehearsal.harness import fleet, haproxy
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 from releaseflow.result import Result
 
-# Deliberate waits of the release runbook, for each batch (the migration host is the first): each drain waits
-# out the target group's deregistration delay, and a registered target is healthy after the load
+# Deliberate waits of the release runbook, for each batch (the migration host is the first): a drain hands
+# over as soon as the load balancer shows the batch draining (no wait: the rest of the drain, the host's own
+# quiet period, is inside the switch command's duration), and a registered target is healthy after the load
 # balancer's `rise` checks: the first may come at once, the others follow at HAProxy's fastinter, so at
 # least (rise - 1) transition intervals.
-DRAINED = fleet.DEREGISTRATION_DELAY
+DRAINED = 0.0
 HEALTHY = (haproxy.RISE - 1) * haproxy.TRANSITION_INTERVAL_MS / 1000
 WAITS = {
     "DrainBatch": DRAINED,
@@ -188,4 +191,80 @@ def figures(runs: list[DeployRun]) -> dict[str, Summary]:
         "trigger.detect_latency_s": summarize([r.detect_latency_s for r in runs], 2),
         "trigger.calls_per_min": summarize([r.calls_per_min for r in runs], 1),
         "trigger.busiest_minute_calls": summarize([r.busiest_minute_calls for r in runs], 0),
+    }
+
+
+# A deregistration delay as production target groups have it (ELB's default is 300 s), for
+# rehearsal.out_of_service_30s_*: the rehearsal's own 2 s would hide a drain that waits it out.
+LONG_DELAY = 30
+LOAD_RATE = 25
+
+
+class SteadyLoad:
+    """GET /up through the load balancer at `rate` a second, in a thread, counting failed requests."""
+
+    def __init__(self, lb_url: str, rate: int = LOAD_RATE):
+        self.url = f"{lb_url}/up"
+        self.rate = rate
+        self.sent = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SteadyLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            for number in itertools.count():
+                if self._stop.wait(max(start + number / self.rate - time.monotonic(), 0)):
+                    return
+                pool.submit(self._one)
+
+    def _one(self) -> None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=10) as response:
+                response.read()
+            failed = 0
+        except OSError:
+            failed = 1
+        with self._lock:
+            self.sent += 1
+            self.failed += failed
+
+
+def measure_long_delay(state_dir: Path, revisions: list[str]) -> dict[str, Summary]:
+    """With a 30 s deregistration delay: each revision deployed once without traffic and once under a
+    steady 25 requests a second; per host out of service, and the failed requests of each loaded deploy."""
+    values = fleet.env(state_dir)
+    elbv2 = fleet.client("elbv2", values["AWS_ENDPOINT_URL"])
+    arn = FleetRecord.load(state_dir).lb.target_group_arn
+
+    def delay(seconds: int) -> None:
+        attribute = {"Key": "deregistration_delay.timeout_seconds", "Value": str(seconds)}
+        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[attribute])
+
+    quiet: list[float] = []
+    loaded: list[float] = []
+    failed: list[float] = []
+    delay(LONG_DELAY)
+    try:
+        for revision, back in revisions:
+            quiet += deploy(state_dir, revision).out_of_service
+            with SteadyLoad(FleetRecord.load(state_dir).lb.url) as load:
+                loaded += deploy(state_dir, back).out_of_service
+            failed.append(load.failed)
+    finally:
+        delay(fleet.DEREGISTRATION_DELAY)
+    return {
+        "rehearsal.out_of_service_30s_s": summarize(quiet, 2),
+        "rehearsal.out_of_service_30s_load_s": summarize(loaded, 2),
+        "rehearsal.failed_requests_30s_load": summarize(failed, 0),
     }

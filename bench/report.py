@@ -17,6 +17,10 @@ TARGETS = {
     "trigger.detect_latency_s": ("<=", 2.0),
     "trigger.busiest_minute_calls": ("<=", 60),
     "peer.ansible_ratio": ("<", 1.0),
+    # A drain no longer waits out the deregistration delay (30 s here), and drops no request.
+    "rehearsal.out_of_service_30s_s": ("<", 30),
+    "rehearsal.out_of_service_30s_load_s": ("<", 30),
+    "rehearsal.failed_requests_30s_load": ("==", 0),
 }
 _COMPARE = {"<=": operator.le, "<": operator.lt, "==": operator.eq}
 

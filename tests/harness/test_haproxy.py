@@ -20,6 +20,8 @@ pytestmark = pytest.mark.rehearsal
 def _backend(name: str) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
+            if self.path == "/slow":
+                time.sleep(2)
             body = f"{name}\n".encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -113,6 +115,32 @@ def test_deregister_drains_for_the_delay_then_unused_without_failing_a_request(f
     worker.join()
     assert failures == []
     assert len(answers) > 10
+
+
+def test_registering_a_draining_target_is_dropped_while_it_still_serves_and_taken_once_it_is_idle(fleet):
+    """RegisterTargets of a draining target with a request in flight is dropped: it drains on, then is unused,
+    and a registration then takes. Drained with nothing in flight (its deregistration complete, as ELB
+    completes it early), the same call registers it at once, though it showed draining."""
+    lb, _ = fleet
+    lb.register("i-aaa")
+    _wait_state(lb, "i-aaa", "healthy")
+    slow: list[str] = []
+    request = threading.Thread(target=lambda: slow.append(_get(f"{lb.url}/slow")))
+    request.start()
+    time.sleep(0.5)
+    lb.deregister("i-aaa", delay_seconds=1.5)
+    lb.register("i-aaa")
+    assert lb.target_state("i-aaa")[0] == "draining"
+    _wait_state(lb, "i-aaa", "unused", timeout=3)
+    request.join()
+    assert slow == ["i-aaa"]
+    lb.register("i-aaa")
+    _wait_state(lb, "i-aaa", "healthy")
+    lb.deregister("i-aaa", delay_seconds=30)
+    assert lb.target_state("i-aaa")[0] == "draining"
+    lb.register("i-aaa")
+    assert lb.target_state("i-aaa")[0] == "initial"
+    _wait_state(lb, "i-aaa", "healthy")
 
 
 def test_drain_deadline_is_honoured_by_a_load_balancer_made_afresh(fleet, tmp_path):

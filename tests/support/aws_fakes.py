@@ -77,12 +77,23 @@ class FakeAgents(FakeClient):
 
 
 class FakeElb(FakeClient):
-    """A target group: deregistered targets drain after one look; RegisterTargets refuses stopped ones."""
+    """A target group: deregistered targets drain after one look; RegisterTargets refuses stopped ones.
 
-    def __init__(self, registered, stopped=()):
+    With `drops_draining`, RegisterTargets of a target still draining is accepted and does nothing (the
+    reading of docs/aws-semantics.md least favourable to RegisterBatch): the target drains on, then is unused.
+    """
+
+    def __init__(self, registered, stopped=(), delay=300, drops_draining=False):
         super().__init__()
         self.state = {h: "healthy" for h in registered}
         self.stopped = set(stopped)
+        self.delay = delay
+        self.drops_draining = drops_draining
+
+    def describe_target_group_attributes(self, TargetGroupArn):
+        self.note("describe_target_group_attributes", {"TargetGroupArn": TargetGroupArn})
+        keys = {"deregistration_delay.timeout_seconds": str(self.delay), "stickiness.enabled": "false"}
+        return {"Attributes": [{"Key": key, "Value": value} for key, value in keys.items()]}
 
     def deregister_targets(self, TargetGroupArn, Targets):
         self.note("deregister_targets", {"Targets": Targets})
@@ -94,15 +105,20 @@ class FakeElb(FakeClient):
         if any(t["Id"] in self.stopped for t in Targets):
             raise RuntimeError("InvalidTarget: The following targets are not in a running state")
         for target in Targets:
-            self.state[target["Id"]] = "initial"
+            if not (self.drops_draining and self.state.get(target["Id"]) == "draining"):
+                self.state[target["Id"]] = "initial"
 
     def describe_target_health(self, TargetGroupArn, Targets):
         self.note("describe_target_health", {"Targets": Targets})
-        found = [{"Target": t, "TargetHealth": {"State": self.state.get(t["Id"], "unused")}} for t in Targets]
+        found = [{"Target": t, "TargetHealth": self._health(t["Id"])} for t in Targets]
         # The next look finds drains done and registrations healthy.
         for host, state in self.state.items():
             self.state[host] = {"draining": "unused", "initial": "healthy"}.get(state, state)
         return {"TargetHealthDescriptions": found}
+
+    def _health(self, host):
+        state = self.state.get(host, "unused")
+        return {"State": state, "Reason": "Target.NotRegistered"} if state == "unused" else {"State": state}
 
 
 class FakeExecutions(FakeClient):

@@ -7,10 +7,12 @@ import http.server
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -138,6 +140,8 @@ REALISTIC = {
     "Services": ["puma", "sidekiq", "puma@1.service"],
     "HealthCheckPath": ["/up", "/health/check", "/status?full=1"],
     "HealthCheckPort": ["auto", "3000", "8080"],
+    "DrainPort": ["auto", "3000", "8080"],
+    "DrainSeconds": ["0", "28", "300", "3600"],
     "HealthCheckRetries": ["1", "10", "60"],
     "HealthCheckTimeoutSeconds": ["1", "5", "60"],
     "executionTimeout": ["30", "300", "600"],
@@ -914,3 +918,70 @@ def test_the_switch_builds_nothing_and_refuses_assets_not_prepared(host):
     assert code == 1
     assert f"the assets of {first} were not built" in output
     assert host.head() == host.commits[1]
+
+
+def _drain_block(name: str) -> str:
+    """The runCommand item of `name` that ends the drain on the host (the first after the fallbacks)."""
+    lines = load_document(ROOT / "documents" / f"{name}.yaml").content["mainSteps"][0]["inputs"]["runCommand"]
+    return next(line for line in lines if "SSM_DrainSeconds" in line and not line.startswith("if [ -z"))
+
+
+def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkout():
+    """The switch's and the rollback's drain are one text, run before the checkout's lock is taken."""
+    assert _drain_block("releaseflow-CheckoutRevision") == _drain_block("releaseflow-Rollback")
+    for name in ("releaseflow-CheckoutRevision", "releaseflow-Rollback"):
+        lines = load_document(ROOT / "documents" / f"{name}.yaml").content["mainSteps"][0]["inputs"][
+            "runCommand"
+        ]
+        drain = lines.index(_drain_block(name))
+        assert all(
+            "SSM_AppDir" not in line
+            for line in lines[drain - 3 : drain + 1]
+            if not line.startswith("if [ -z")
+        )
+        assert drain < next(i for i, line in enumerate(lines) if "releaseflow.lock" in line)
+
+
+def _timed_checkout(host, **values) -> tuple[int, str, float]:
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[1])
+    assert code == 0, output
+    started = time.monotonic()
+    code, output = host.run(
+        "releaseflow-CheckoutRevision", Revision=host.commits[1], ExecutionId="exec-1", **values
+    )
+    return code, output, time.monotonic() - started
+
+
+@needs_root
+def test_a_switch_after_a_drain_starts_once_the_app_port_has_been_quiet_for_2_seconds(host, http_app):
+    """With DrainSeconds, the switch first waits until no connection to the app's port has moved data for
+    2 s; an idle app (an idle connection open too) holds it only that long, far less than the bound."""
+    port, _ = http_app
+    with socket.create_connection(("127.0.0.1", port)):
+        code, output, seconds = _timed_checkout(host, DrainSeconds="30", DrainPort=str(port))
+    assert code == 0, output
+    assert f"drain: no request on port {port} for 2 s" in output
+    assert 1.5 < seconds < 10, output
+
+
+@needs_root
+def test_a_switch_after_a_drain_waits_for_a_request_in_flight_but_never_past_drain_seconds(host, http_app):
+    """A connection whose request has no answer yet keeps the host draining: the switch waits, and starts
+    when DrainSeconds (what was left of the deregistration delay) has passed, saying so."""
+    port, _ = http_app
+    env_file = host.root / "app.env"
+    env_file.write_text(f"PORT={port}\n")
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"GET /slow HTTP/1.1\r\nHost: app\r\n")  # the request's end never comes
+        code, output, seconds = _timed_checkout(host, DrainSeconds="4", EnvironmentFile=str(env_file))
+    assert code == 0, output
+    assert f"drain: 1 connection(s) to port {port} still busy when the deregistration delay ended" in output
+    assert 3 < seconds < 10, output
+
+
+@needs_root
+def test_a_switch_without_a_target_group_does_not_drain(host):
+    """DrainSeconds 0 (the default; DrainBatch's answer without a target group): no wait, nothing said."""
+    code, output, _ = _timed_checkout(host)
+    assert code == 0, output
+    assert "drain:" not in output

@@ -278,7 +278,7 @@ def rollback_script(tmp_path: Path, record: dict[str, str], **parameters: str) -
     folder.mkdir(parents=True)
     for name, text in record.items():
         (folder / name).write_text(text + "\n")
-    defaults = {"AppDir": str(tmp_path / "app"), "AppUser": "rails"}
+    defaults = {"AppDir": str(tmp_path / "app"), "AppUser": "rails", "DrainSeconds": "0"}
     environment = {f"SSM_{k}": v for k, v in (defaults | {"Services": "puma"} | parameters).items()}
     return subprocess.run(
         ["bash", str(script)], env=environment, capture_output=True, text=True, check=False, timeout=30

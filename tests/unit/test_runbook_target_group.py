@@ -125,23 +125,84 @@ def test_drain_batch_refuses_a_host_lost_since_the_preflight_before_draining():
     assert elb.calls == []
 
 
-def test_drain_batch_deregisters_and_waits_until_every_host_is_unused():
-    """DrainBatch deregisters the batch and returns only once each of its targets is unused."""
-    elb, clock = FakeElb(["i-0b", "i-0c"]), FakeClock()
+def test_drain_batch_hands_over_once_the_batch_gets_no_new_request_without_waiting_out_the_delay():
+    """DrainBatch deregisters the batch and returns at the first look finding every target draining: the
+    host command that follows gets the whole deregistration delay as its bound (DrainSeconds)."""
+    elb, clock = FakeElb(["i-0b", "i-0c"], delay=300), FakeClock()
     result = drain([["i-0b", "i-0c"]], 0, FakeAgents(["i-0b", "i-0c"]), elb, clock=clock)
-    assert result == {"InstanceIds": ["i-0b", "i-0c"]}
-    assert elb.state == {"i-0b": "unused", "i-0c": "unused"}
+    assert result == {"InstanceIds": ["i-0b", "i-0c"], "DrainSeconds": "300"}
     assert [name for name, _ in elb.calls] == [
+        "describe_target_group_attributes",
         "deregister_targets",
         "describe_target_health",
-        "describe_target_health",
     ]
-    assert clock.slept == [shared.SOON_POLL_SECONDS]
+    assert clock.slept == []
+
+
+class SlowToDrain(FakeElb):
+    """A target group whose deregistered targets still show healthy for the first `looks` looks."""
+
+    def __init__(self, registered, looks, **options):
+        super().__init__(registered, **options)
+        self.looks = looks
+
+    def describe_target_health(self, TargetGroupArn, Targets):
+        if self.looks:
+            self.looks -= 1
+            self.note("describe_target_health", {"Targets": Targets})
+            return {
+                "TargetHealthDescriptions": [
+                    {"Target": t, "TargetHealth": {"State": "healthy"}} for t in Targets
+                ]
+            }
+        return super().describe_target_health(TargetGroupArn, Targets)
+
+
+@pytest.mark.parametrize(
+    ("delay", "looks", "left"),
+    [
+        (30, 3, "29"),  # 0.75 s of polls: what is left, rounded down
+        (30, 12, "24"),  # 8 sleeps of 0.25 s, then 4 of 1 s: 6 s gone
+        (
+            4,
+            12,
+            "0",
+        ),  # the delay ran out while the load balancer still routed to the batch: no wait on the host
+        (0, 0, "0"),
+    ],
+)
+def test_drain_batch_passes_on_what_is_left_of_the_deregistration_delay_never_more(delay, looks, left):
+    """DrainSeconds is the delay less the time since the deregistration, in whole seconds rounded down, never
+    below 0: the host's wait can never end after the load balancer's own drain would have."""
+    elb, clock = SlowToDrain(["i-0b"], looks, delay=delay), FakeClock()
+    result = drain([["i-0b"]], 0, FakeAgents(["i-0b"]), elb, clock=clock)
+    assert result["DrainSeconds"] == left
+    assert int(result["DrainSeconds"]) <= delay - sum(clock.slept) or result["DrainSeconds"] == "0"
 
 
 def test_drain_batch_without_a_target_group_only_checks_the_agents():
-    """Without TargetGroupArn the batch is just checked online and returned; no load balancer is touched."""
-    assert drain([["i-0b"]], 0, FakeAgents(["i-0b"]), elb=None, arn="") == {"InstanceIds": ["i-0b"]}
+    """Without TargetGroupArn the batch is just checked online and returned, with no drain for the host to
+    wait for; no load balancer is touched."""
+    assert drain([["i-0b"]], 0, FakeAgents(["i-0b"]), elb=None, arn="") == {
+        "InstanceIds": ["i-0b"],
+        "DrainSeconds": "0",
+    }
+
+
+def test_register_batch_registers_again_a_host_whose_registration_was_dropped_while_it_drained():
+    """RegisterTargets on a target still draining may be accepted and dropped (docs/aws-semantics.md): the
+    target drains on, then shows unused (Target.NotRegistered). RegisterBatch registers it again then, and
+    the batch comes back healthy; a target that took its registration is registered once."""
+    elb = FakeElb(["i-0c"], drops_draining=True)
+    elb.state["i-0b"] = "draining"
+    events = {"Batches": json.dumps([["i-0b", "i-0c"]]), "Index": "0", "TargetGroupArn": ARN}
+    assert register_batch.handler(events, None, elb=elb, clock=FakeClock()) == {
+        "InstanceIds": ["i-0b", "i-0c"],
+        "BakedSeconds": 0,
+    }
+    assert elb.state == {"i-0b": "healthy", "i-0c": "healthy"}
+    registers = [call["Targets"] for name, call in elb.calls if name == "register_targets"]
+    assert registers == [[{"Id": "i-0b"}], [{"Id": "i-0c"}], [{"Id": "i-0b"}]]
 
 
 def test_register_batch_registers_each_host_so_a_stopped_one_keeps_no_other_out():
@@ -161,9 +222,9 @@ def register_and_bake(monkeypatch, batches, index, elb=None, **payload):
     clock, limits = FakeClock(), []
     wait_until = register_batch.wait_until
 
-    def recorded(elb, arn, hosts, state, meaning, seconds, clock):
+    def recorded(elb, arn, hosts, state, meaning, seconds, clock, again=None):
         limits.append(seconds)
-        return wait_until(elb, arn, hosts, state, meaning, seconds, clock)
+        return wait_until(elb, arn, hosts, state, meaning, seconds, clock, again)
 
     monkeypatch.setattr(register_batch, "wait_until", recorded)
     arn = ARN if elb is not None else ""

@@ -15,7 +15,8 @@ def handler(events, context, *, elb=None, clock=time):
     migration host's batch when more batches follow, bakes.
 
     Each host is registered on its own (register_each). A refused or unhealthy host fails the step,
-    named, after the others are back.
+    named, after the others are back. One found unused, its registration dropped (it was still draining),
+    is registered again.
     """
     batches = json.loads(events["Batches"])
     index = int(events["Index"])
@@ -28,7 +29,8 @@ def handler(events, context, *, elb=None, clock=time):
         problems = [f"the load balancer refused {h}: {why}" for h, why in refused.items()]
         try:
             back = [h for h in batch if h not in refused]
-            wait_until(elb, arn, back, "healthy", "healthy", WAIT_SECONDS - bake, clock)
+            again = lambda hosts: register_each(elb, arn, hosts)  # noqa: E731
+            wait_until(elb, arn, back, ("healthy",), "healthy", WAIT_SECONDS - bake, clock, again)
         except TimeoutError as error:
             problems.append(str(error))
         if problems:

@@ -83,16 +83,20 @@ def register_each(elb, arn, hosts):
     return refused
 
 
-def wait_until(elb, arn, hosts, state, meaning, seconds=WAIT_SECONDS, clock=time):
-    """Poll DescribeTargetHealth until every host's target is in `state`; TimeoutError naming the others."""
+def wait_until(elb, arn, hosts, states, meaning, seconds=WAIT_SECONDS, clock=time, again=None):
+    """Poll DescribeTargetHealth until every host's target is in one of `states`; TimeoutError naming the
+    others. `again`, if given, is called with the hosts found unused and not registered."""
     deadline = clock.monotonic() + seconds
     soon = clock.monotonic() + SOON_SECONDS
     while hosts:
         found = elb.describe_target_health(TargetGroupArn=arn, Targets=[{"Id": h} for h in hosts])
-        states = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in found["TargetHealthDescriptions"]}
-        waiting = [f"{h} ({states.get(h, 'unknown')})" for h in hosts if states.get(h) != state]
+        health = {d["Target"]["Id"]: d["TargetHealth"] for d in found["TargetHealthDescriptions"]}
+        state = {h: health.get(h, {}).get("State", "unknown") for h in hosts}
+        waiting = [f"{h} ({state[h]})" for h in hosts if state[h] not in states]
         if not waiting:
             return
+        if again:
+            again([h for h in hosts if health.get(h, {}).get("Reason") == "Target.NotRegistered"])
         if clock.monotonic() > deadline:
             raise TimeoutError(f"not {meaning} after {seconds} s in {arn}: {', '.join(waiting)}")
         clock.sleep(SOON_POLL_SECONDS if clock.monotonic() < soon else POLL_SECONDS)

@@ -147,9 +147,18 @@ class LoadBalancer:
 
         As in ELB, registering a target that is registered and not draining changes nothing: the
         failure path of a deploy registers the whole fleet again, and must not take healthy hosts out.
+
+        A target still draining is registered at once only when its deregistration has completed: ELB
+        completes it as soon as the target has no in-flight request and no connection, though the state
+        shows draining until the delay ends. While the drained server still has a session, the call is
+        dropped (the reading least favourable to RegisterBatch: AWS documents only that an IP target must
+        wait for the delay): it drains on, then is unused, and must be registered again.
         """
         self._require(instance_id)
-        if "registered_at" in self._read_target(instance_id):
+        record = self._read_target(instance_id)
+        if "registered_at" in record:
+            return
+        if time.time() < record.get("draining_until", 0) and int(self._stat(instance_id)["scur"] or 0) > 0:
             return
         self._write_target(instance_id, {"registered_at": time.time()})
         self._command(f"set server {BACKEND}/{instance_id} state ready")
