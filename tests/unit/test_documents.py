@@ -927,19 +927,23 @@ def _drain_block(name: str) -> str:
 
 
 def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkout():
-    """The switch's and the rollback's drain are one text, run before the checkout's lock is taken."""
+    """The switch's and the rollback's drain are one text, run right after the app-user snippet (whose
+    reading of the environment file gives it PORT) and before the item that changes the checkout; the
+    switch drains before it takes the checkout's lock, the rollback once it knows the host was switched."""
     assert _drain_block("releaseflow-CheckoutRevision") == _drain_block("releaseflow-Rollback")
     for name in ("releaseflow-CheckoutRevision", "releaseflow-Rollback"):
         lines = load_document(ROOT / "documents" / f"{name}.yaml").content["mainSteps"][0]["inputs"][
             "runCommand"
         ]
         drain = lines.index(_drain_block(name))
-        assert all(
-            "SSM_AppDir" not in line
-            for line in lines[drain - 3 : drain + 1]
-            if not line.startswith("if [ -z")
+        assert lines[drain - 1].endswith(APP_ENV_END)
+        assert lines[drain + 1].startswith('cd -- "$SSM_AppDir"')
+        locked = next(i for i, line in enumerate(lines) if "releaseflow.lock" in line)
+        assert (
+            drain < locked
+            if name == "releaseflow-CheckoutRevision"
+            else "no rollback needed" in lines[locked]
         )
-        assert drain < next(i for i, line in enumerate(lines) if "releaseflow.lock" in line)
 
 
 def _timed_checkout(host, **values) -> tuple[int, str, float]:
