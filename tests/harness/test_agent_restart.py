@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from releaseflow.rehearsal.host import power
 from releaseflow.rehearsal.host.agent import COMMAND_RETRY_LIMIT
 
 DEADLINE = 30
@@ -57,6 +58,7 @@ def _start_agent(endpoint, instance_id: str, root: Path) -> subprocess.Popen:
                 *("--instance-id", instance_id, "--host-root", str(root), "--poll-wait", "2"),
             ],
             stderr=log,
+            start_new_session=True,  # as `local up` starts it (provision.start_agent)
         )
     _wait(lambda: "polling" in log_path.read_text(), root)
     _wait(
@@ -242,3 +244,40 @@ def test_a_command_taken_up_more_than_the_retry_limit_is_moved_to_corrupt_and_fa
     assert "CommandRetryLimit 15" in result["StandardErrorContent"]
     assert [p.name for p in _state(root, instance_id, "corrupt").iterdir()] == [command_id]
     assert _lines(counter) == ["run"]
+
+
+def test_stop_instances_kills_the_agent_its_workers_and_their_scripts_and_the_booted_agent_fails_it(
+    endpoint_server, tmp_path
+):
+    """power_off (EC2 StopInstances) kills the agent, the plugin's worker and the script unreported; the
+    agent of the booted host finds the step's worker gone and reports it Failed, as outofproc does."""
+    instance_id, root, child = _instance(endpoint_server), tmp_path / "host", tmp_path / "child.pid"
+    name = _document(endpoint_server, [("Slow", [f"sleep 300 & echo $! > {child}", "wait"])])
+    agent = _start_agent(endpoint_server, instance_id, root)
+    (root / "agent.pid").write_text(f"{agent.pid}\n")
+    command_id = _send(endpoint_server, name, instance_id)
+    _wait(lambda: child.exists() and child.read_text().strip(), root)
+    state = json.loads((_state(root, instance_id, "current") / command_id).read_text())
+    worker = state["plugins"][0]["worker"]["pid"]
+
+    power.power_off(root)
+    agent.wait(timeout=10)
+    _wait(lambda: not _alive(int(child.read_text())) and not _alive(worker), root)
+    assert _invocation(endpoint_server, command_id, instance_id)["Status"] == "InProgress"
+
+    agent = _start_agent(endpoint_server, instance_id, root)
+    try:
+        _ended(endpoint_server, command_id, instance_id, root)
+        result = _invocation(endpoint_server, command_id, instance_id)
+    finally:
+        _stop(agent)
+    assert result["Status"] == "Failed", result
+    assert "document process failed unexpectedly" in result["StandardErrorContent"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
