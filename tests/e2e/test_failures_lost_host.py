@@ -7,15 +7,13 @@ one fleet of 3 hosts serves the module, and every test starts and ends with it c
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
-from releaseflow.rehearsal.harness import fleet
 from scenarios import (
     assert_fleet_consistent,
     client,
+    deploy,
     deploy_record,
     execution_id,
     fleet_fixture,
@@ -25,7 +23,6 @@ from scenarios import (
     roles,
     snapshot,
     start_deploy,
-    wait_for_execution_end,
     wait_for_invocation,
 )
 
@@ -34,12 +31,15 @@ pytestmark = pytest.mark.rehearsal
 rehearsal = fleet_fixture(hosts=3)
 
 
-def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls_back(rehearsal):
+def test_host_lost_mid_deploy_waits_for_its_agent_which_reports_its_checkout_and_the_deploy_goes_on(
+    rehearsal,
+):
     """Scenario 4b, as AWS behaves: a host whose agent dies mid-command keeps its command InProgress (SSM
-    waits for the agent, or the total timeout); once the agent is back the command fails and every host
-    the deploy switched, the lost one included, rolls back."""
+    waits for the agent, or the total timeout); the agent started again takes up the checkout the old one
+    left running (the SSM agent's processInProgressDocuments; its script was not killed: issue 18) and
+    reports it, and the deploy goes on to the end."""
     old, new = rehearsal.revisions
-    migration, first, lost = roles(rehearsal)
+    *_, lost = roles(rehearsal)
     since = datetime.now(UTC)
     # A slow install keeps the lost host's checkout command running while its agent is killed.
     process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
@@ -53,25 +53,18 @@ def test_host_lost_mid_deploy_waits_for_its_agent_then_fails_and_the_fleet_rolls
     finally:
         process.kill()
 
-    assert process.returncode == 1, out[-3000:] + err
-    assert f"host {lost} CheckoutRevision: Failed" in out
-    hosts = {h.instance_id: h for h in fleet.status(rehearsal.state_dir).hosts}
-    for rolled_back in (migration, first):
-        assert deploy_record(rehearsal.state_dir, rolled_back)["rolled-back"] == execution_id(out)
-        assert (hosts[rolled_back].revision, hosts[rolled_back].serving) == (old, old), rolled_back
+    assert process.returncode == 0, out[-3000:] + err
+    [checkout] = [
+        i
+        for i in client(rehearsal, "ssm").list_command_invocations(InstanceId=lost)["CommandInvocations"]
+        if i["DocumentName"] == "releaseflow-CheckoutRevision" and i["RequestedDateTime"] >= since
+    ]
+    assert checkout["Status"] == "Success"
+    assert_fleet_consistent(rehearsal.state_dir, new)
 
-    # What the lost host is left with (its orphaned checkout finished unreported) is for the runbook
-    # redesign to settle; the operator's way back is RollbackFleet with the execution's id.
-    parameters = YAML(typ="safe").load(Path(rehearsal.environment["RELEASEFLOW_CONFIG"]))["environments"][
-        "local"
-    ]["parameters"]
-    parameters.pop("ExpectRevision")
-    rollback = client(rehearsal, "ssm").start_automation_execution(
-        DocumentName="releaseflow-RollbackFleet",
-        Parameters={"ExecutionId": [execution_id(out)], **{k: [v] for k, v in parameters.items()}},
-    )["AutomationExecutionId"]
-    ended = wait_for_execution_end(rehearsal, rollback)
-    assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
+    # Back to revision 1 for the module's next test.
+    restored = deploy(rehearsal, "--revision", old)
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
     assert_fleet_consistent(rehearsal.state_dir, old)
 
 

@@ -136,17 +136,42 @@ def test_invocation_of_a_silent_agent_stays_in_progress_until_the_total_timeout(
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
 
 
-def test_an_agent_back_after_a_restart_fails_what_it_was_running(endpoint_commands, endpoint_clock):
-    """A silent agent's invocation stays InProgress; when the agent polls again as a new process, it is Failed."""
+def test_an_agent_back_after_a_restart_reports_what_the_old_process_ran(endpoint_commands, endpoint_clock):
+    """A restarted agent (a new session) takes up what the old process ran, as the SSM agent's
+    processInProgressDocuments does: the invocation stays InProgress and the new process's report ends it."""
     sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
     endpoint_commands.poll(INSTANCES[0], 0, session="first")
     endpoint_clock.now += 30
     endpoint_commands.tick()
-    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
-    endpoint_commands.poll(INSTANCES[0], 0, session="first")
-    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
     endpoint_commands.poll(INSTANCES[0], 0, session="second")
-    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("Failed", "Failed")
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_commands.report(
+        {
+            "instance_id": INSTANCES[0],
+            "command_id": sent["CommandId"],
+            "status": "Success",
+            "response_code": 0,
+        }
+    )
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("Success", "Success")
+
+
+def test_what_a_restarted_agent_never_takes_up_times_out_as_a_silent_agents(
+    endpoint_commands, endpoint_clock
+):
+    """A new agent process that does not report the old one's command leaves it InProgress until the
+    execution timeout (the document's 100 s) and the agent's grace have passed: ExecutionTimedOut."""
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    endpoint_commands.poll(INSTANCES[0], 0, session="first")
+    endpoint_clock.now += 50
+    endpoint_commands.poll(INSTANCES[0], 0, session="second")
+    endpoint_clock.now += 50 + 5
+    endpoint_commands.poll(INSTANCES[0], 0, session="second")  # online: only the agent's grace is waited
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
+    endpoint_clock.now += 1
+    endpoint_commands.poll(INSTANCES[0], 0, session="second")
+    endpoint_commands.tick()
+    assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
 
 
 def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, endpoint_clock):

@@ -393,6 +393,35 @@ def test_checkout_rerun_keeps_the_record_of_where_the_host_came_from(host):
 
 
 @needs_root
+def test_checkout_run_twice_at_once_waits_for_the_first_and_keeps_its_record(host):
+    """The same CheckoutRevision twice at once, as when an agent runs a plugin again beside its original
+    (issue 18's reading that hurts; a restarted SSM agent waits for its orphan worker instead): the
+    second waits on the checkout's flock, then finds the host already there and keeps the record of
+    where it came from."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[2])
+    assert code == 0, output
+    outcomes: list[tuple[int, str]] = []
+
+    def checkout():
+        values = {"Revision": host.commits[2], "ExecutionId": "exec-1", "InstallCommand": "sleep 2"}
+        outcomes.append(host.run("releaseflow-CheckoutRevision", **values))
+
+    runs = [threading.Thread(target=checkout) for _ in range(2)]
+    for run in runs:
+        run.start()
+        time.sleep(0.5)
+    for run in runs:
+        run.join(timeout=60)
+
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    first, second = (output for _, output in outcomes)
+    assert "checked out" in first
+    assert "waiting for another releaseflow command" in second and "already at" in second
+    assert host.head() == host.commits[2]
+    assert host.record("previous-revision") == host.commits[0]
+
+
+@needs_root
 @pytest.mark.parametrize("revision", ["no-such-tag", "0123456789abcdef0123456789abcdef01234567"])
 def test_checkout_of_an_unknown_revision_fails_before_touching_the_host(host, revision):
     """An unknown revision fails the preparation and the checkout, skips the install and writes no record."""

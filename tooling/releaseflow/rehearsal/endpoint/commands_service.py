@@ -56,7 +56,7 @@ class InvocationRecord:
     details: str = "Pending"
     released: float | None = None
     delivered: float | None = None
-    # The agent process it was handed to: a restarted agent does not know it (see poll).
+    # The agent process it was handed to (a restarted agent takes it up again: see poll).
     session: str | None = None
     start: float | None = None
     end: float | None = None
@@ -223,13 +223,14 @@ class CommandsService:
     def poll(self, instance_id: str, wait: float, session: str | None = None) -> dict:
         """Hand the agent its released commands and cancellations, waiting up to `wait` seconds.
 
-        An agent polling with a new `session` was restarted: what the old one was running will never
-        be reported, so those invocations end Failed (the rehearsal's reading of an agent that is back).
+        An agent polling with a new `session` was restarted. As in SSM, what the old process was running
+        stays InProgress: the new one takes it up from its state folder and reports it (the agent's
+        processInProgressDocuments), and the report of any agent process for the instance is accepted.
+        One it never takes up ends as a silent agent's does, at the command's timeouts (_advance).
         """
         deadline = self._clock() + wait
         with self._instances.connected(instance_id), self._changed:
-            if self._instances.session(instance_id, session) is not None:
-                self._fail_lost(instance_id, session)
+            self._instances.session(instance_id, session)
             while True:
                 ready = [
                     (command, invocation)
@@ -310,23 +311,12 @@ class CommandsService:
             return [self._command(command_id)]
         return sorted(self._commands.values(), key=lambda command: command.requested, reverse=True)
 
-    def _fail_lost(self, instance_id: str, session: str | None) -> None:
-        now = self._clock()
-        for command in self._commands.values():
-            for invocation in command.invocations:
-                if (
-                    invocation.instance_id == instance_id
-                    and invocation.status in ("InProgress", "Cancelling")
-                    and invocation.session != session
-                ):
-                    invocation.finish("Failed", "Failed", now)
-            self._advance(command)
-
     def _advance(self, command: Command) -> None:
         """Time out what waited too long, then release invocations up to MaxConcurrency/MaxErrors.
 
         A delivered invocation whose agent went silent stays InProgress, as in AWS, until the agent is
-        back (see poll) or the command's total timeout (delivery timeout + execution timeout) passes.
+        back and reports it (see poll) or the command's total timeout (delivery timeout + execution
+        timeout) passes.
         """
         now = self._clock()
         for invocation in command.invocations:

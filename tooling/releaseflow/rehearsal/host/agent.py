@@ -34,6 +34,16 @@ EXIT_WITH_SUCCESS, EXIT_WITH_FAILURE, REBOOT = 168, 169, 194
 FURTHER_SKIPPED = "Further document steps will be skipped."
 # Document status from plugin statuses, highest first (contracts.DocumentResultAggregator).
 STATUS_PRIORITY = ("SuccessAndReboot", "Failed", "TimedOut", "Cancelled", "Success")
+# appconfig DefaultCommandRetryLimit: processor.go processInProgressDocuments takes a document that was in
+# progress when the agent stopped up again while its RunCount is below this, else moves it to `corrupt`.
+COMMAND_RETRY_LIMIT = 15
+# Plugin statuses RunPlugins executes again on a resumed document; any other is kept as it is.
+UNFINISHED = ("NotStarted", "InProgress")
+# outofproc/master.go's message when the document worker went away without a result.
+WORKER_LOST = (
+    "document process failed unexpectedly: the worker of step {step} exited without a result, "
+    "check [ssm-document-worker] log for crash reason"
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,71 @@ class Host:
         base = self.root / "var/lib/amazon/ssm" / self.instance_id / "document/orchestration"
         return base / command_id / step
 
+    def state_dir(self, folder: str) -> Path:
+        """The agent's document state folder `current`, `completed` or `corrupt` (appconfig)."""
+        return self.root / "var/lib/amazon/ssm" / self.instance_id / "document/state" / folder
+
+
+@dataclass
+class CommandState:
+    """The agent's state file of one command (document/state/current/<command id>), written as its plugins
+    start and end, so that an agent started again takes the command up where it was.
+
+    `plugins[i]` is `{"status", "result", "worker"}`: NotStarted/InProgress (with the worker that runs it)
+    or the plugin's final result."""
+
+    path: Path
+    command: dict
+    start: str
+    run_count: int = 0
+    plugins: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, host: Host, command: dict, start: str) -> CommandState:
+        state = cls(host.state_dir("current") / command["command_id"], command, start)
+        state.save()
+        return state
+
+    @classmethod
+    def load(cls, path: Path) -> CommandState:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return cls(path, saved["command"], saved["start"], int(saved.get("run_count", 0)), saved["plugins"])
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "command": self.command,
+            "start": self.start,
+            "run_count": self.run_count,
+            "plugins": self.plugins,
+        }
+        partial = self.path.with_name(self.path.name + ".part")
+        partial.write_text(json.dumps(body), encoding="utf-8")
+        partial.replace(self.path)
+
+    def saved(self, index: int) -> dict:
+        return self.plugins[index] if index < len(self.plugins) else {"status": "NotStarted"}
+
+    def record(
+        self, index: int, name: str, status: str, result: StepResult | None = None, worker: dict | None = None
+    ) -> None:
+        while len(self.plugins) <= index:
+            self.plugins.append({"status": "NotStarted"})
+        self.plugins[index] = {
+            "name": name,
+            "status": status,
+            "result": result.as_report() if result else None,
+            "worker": worker,
+        }
+        self.save()
+
+    def move(self, folder: str) -> None:
+        """Move the file to `completed` (the command ended) or `corrupt` (past the retry limit)."""
+        target = self.path.parent.parent / folder / self.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.path.replace(target)
+        self.path = target
+
 
 @dataclass(frozen=True)
 class StepResult:
@@ -136,18 +211,27 @@ def run_command(
     cancel: threading.Event,
     progress: Callable[[dict], None] = lambda _: None,
     logs=None,
-) -> dict:
+    state: CommandState | None = None,
+    stopping: threading.Event | None = None,
+) -> dict | None:
     """Run one command from the endpoint to the end and return its final report; `progress` gets an
     InProgress report after each plugin that is not the last, as the agent replies per plugin.
 
     With CloudWatchOutputConfig enabled, each plugin's whole stdout and stderr go to that group through
     `logs` (a CloudWatch Logs client) before its result is reported, as the agent waits for its upload.
+
+    With a `state` the command's progress is saved as plugins start and end, and a state saved by an
+    agent before this one is resumed as RunPlugins does: a plugin that ended keeps its result; one that
+    had not started runs; one in progress is waited for if its worker still runs (outofproc's orphan
+    worker), else it fails as outofproc reports a lost worker. None when `stopping` is set while a worker
+    runs: the agent goes away and leaves the command to the next one.
     """
     command_id = command["command_id"]
     output_config = cloudwatch_output.OutputConfig.from_request(
         command.get("cloudwatch_output"), command.get("document_name", "")
     )
-    start = now()
+    start = state.start if state else now()
+    stopping = stopping or threading.Event()
     try:
         resolved = resolve_parameters(command["content"], command.get("parameters") or {})
         plugins = plan_plugins(command["content"], resolved, host.platform_type)
@@ -156,7 +240,18 @@ def run_command(
         return _report(host, command_id, "Failed", 1, start, [failed])
     results: list[StepResult] = []
     for index, plugin in enumerate(plugins):
-        results.append(_run_plugin(plugin, index, plugins, results, host, command_id, cancel))
+        saved: dict = state.saved(index) if state else {"status": "NotStarted"}
+        if saved["status"] not in UNFINISHED:
+            # runpluginutil.RunPlugins: "already executed, skipping": the result stands, sent already.
+            results.append(StepResult(**saved["result"]))
+            continue
+        run = _Run(host, command_id, cancel, stopping, state, index, saved.get("worker"))
+        result = _run_plugin(plugin, index, plugins, results, run)
+        if result is None:
+            return None
+        if state:
+            state.record(index, plugin.name, result.status, result)
+        results.append(result)
         if logs is not None:
             folder = host.orchestration_dir(command_id, plugin.name)
             cloudwatch_output.publish(logs, output_config, command_id, host.instance_id, plugin.name, folder)
@@ -178,6 +273,21 @@ def _report(
         "end": now(),
         "plugins": [result.as_report() for result in results],
     }
+
+
+def _corrupt_report(host: Host, state: CommandState) -> dict:
+    """A command past the retry limit: its kept results, every other plugin Failed."""
+    message = (
+        f"in progress when the agent stopped, already taken up {state.run_count} times "
+        f"(CommandRetryLimit {COMMAND_RETRY_LIMIT}): moved to corrupt"
+    )
+    results = [
+        StepResult(**p["result"])
+        if p["status"] not in UNFINISHED
+        else StepResult(p.get("name", ""), "Failed", 1, state.start, now(), output=message, stderr=message)
+        for p in state.plugins
+    ] or [StepResult("", "Failed", 1, state.start, now(), output=message, stderr=message)]
+    return _report(host, state.command["command_id"], "Failed", 1, state.start, results)
 
 
 def document_status(statuses: list[str]) -> str:
@@ -211,16 +321,25 @@ def _skipped_by_control_flow(index: int, plugins: list[Plugin], results: list[St
     return False
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What running one plugin needs besides the plugin: the host, the command, its cancel, the agent's
+    stopping, and the state it is saved in (with the worker an earlier agent left running it)."""
+
+    host: Host
+    command_id: str
+    cancel: threading.Event
+    stopping: threading.Event
+    state: CommandState | None = None
+    index: int = 0
+    worker: dict | None = None
+
+
 def _run_plugin(
-    plugin: Plugin,
-    index: int,
-    plugins: list[Plugin],
-    results: list[StepResult],
-    host: Host,
-    command_id: str,
-    cancel: threading.Event,
-) -> StepResult:
+    plugin: Plugin, index: int, plugins: list[Plugin], results: list[StepResult], run: _Run
+) -> StepResult | None:
     start = now()
+    cancel = run.cancel
     if _skipped_by_control_flow(index, plugins, results):
         reason = (
             f"Plugin with name {plugin.action} and id {plugin.name} "
@@ -242,21 +361,34 @@ def _run_plugin(
             f"Invalid format in plugin properties {plugin.inputs};\nerror runCommand is not a list of strings"
         )
         return StepResult(plugin.name, "Failed", 1, start, now(), output=message, stderr=message)
-    return _run_shell(plugin, lines, host, command_id, cancel, start)
+    return _run_shell(plugin, lines, run, start)
 
 
-def _run_shell(
-    plugin: Plugin, lines: list[str], host: Host, command_id: str, cancel: threading.Event, start: str
-) -> StepResult:
-    directory = host.orchestration_dir(command_id, plugin.name)
-    script = directory / "_script.sh"
-    shell_runner.write_script(script, lines)
-    result = shell_runner.run_script(
-        host.script_command(plugin, script, command_id),
-        timeout_seconds=shell_runner.execution_timeout(plugin.inputs.get("timeoutSeconds")),
-        cancel=cancel,
-        output_dir=directory,
-    )
+def _run_shell(plugin: Plugin, lines: list[str], run: _Run, start: str) -> StepResult | None:
+    """Run the plugin's script in a worker of its own (or wait for the one an earlier agent started)."""
+    directory = run.host.orchestration_dir(run.command_id, plugin.name)
+    child = None
+    if run.worker is not None:
+        worker = shell_runner.Worker(int(run.worker["pid"]), int(run.worker["start_time"]))
+        log.info(
+            "%s: step %s: waiting for the worker %d left running", run.command_id, plugin.name, worker.pid
+        )
+    else:
+        script = directory / "_script.sh"
+        shell_runner.write_script(script, lines)
+        worker, child = shell_runner.start_worker(
+            run.host.script_command(plugin, script, run.command_id),
+            timeout_seconds=shell_runner.execution_timeout(plugin.inputs.get("timeoutSeconds")),
+            output_dir=directory,
+        )
+        if run.state:
+            run.state.record(run.index, plugin.name, "InProgress", worker=worker.as_json())
+    result = shell_runner.wait_worker(worker, directory, run.cancel, run.stopping, child)
+    if result is None:
+        if run.stopping.is_set() and not run.cancel.is_set():
+            return None
+        message = WORKER_LOST.format(step=plugin.name)
+        return StepResult(plugin.name, "Failed", 1, start, now(), output=message, stderr=message)
     return _shell_result(plugin, result, start)
 
 
@@ -373,27 +505,61 @@ class Agent:
         """Run queued commands one at a time until stopped (the agent runs `workers` of these)."""
         while not self.stopping.is_set():
             try:
-                command = self._queue.get(timeout=0.2)
+                item = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            self.run_one(command)
+            command, state = item if isinstance(item, tuple) else (item, None)
+            self.run_one(command, state)
 
-    def run_one(self, command: dict) -> None:
+    def resume_in_progress(self) -> None:
+        """processor.go processInProgressDocuments: every command in `current` (in progress when the
+        agent before this one stopped) is run again with its RunCount incremented, where it was; one
+        already taken up COMMAND_RETRY_LIMIT times goes to `corrupt` (reported Failed here)."""
+        folder = self.host.state_dir("current")
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            if path.name.endswith(".part"):
+                continue
+            try:
+                state = CommandState.load(path)
+            except (OSError, ValueError, KeyError) as error:
+                log.error("unreadable state %s: %s", path, error)
+                continue
+            if state.run_count >= COMMAND_RETRY_LIMIT:
+                log.warning("%s: taken up %d times already: moved to corrupt", path.name, state.run_count)
+                state.move("corrupt")
+                self._send(_corrupt_report(self.host, state))
+                continue
+            state.run_count += 1
+            state.save()
+            log.info("resuming %s (run %d)", path.name, state.run_count)
+            self._queue.put((state.command, state))
+
+    def run_one(self, command: dict, state: CommandState | None = None) -> None:
         """Report InProgress, run, report the end; a command cancelled before it starts is just Cancelled."""
         command_id = command["command_id"]
         cancel = threading.Event()
         with self._lock:
             cancelled_before = command_id in self._cancelled
             self._running[command_id] = cancel
-        start = now()
+        start = state.start if state else now()
         if cancelled_before:
-            final = _report(self.host, command_id, "Cancelled", 0, start, [])
+            final: dict | None = _report(self.host, command_id, "Cancelled", 0, start, [])
         else:
-            self._send(_report(self.host, command_id, "InProgress", 0, start, []))
-            final = run_command(command, self.host, cancel, progress=self._send, logs=self.logs)
+            if state is None:
+                state = CommandState.create(self.host, command, start)
+            kept = [StepResult(**p["result"]) for p in state.plugins if p["status"] not in UNFINISHED]
+            self._send(_report(self.host, command_id, "InProgress", 0, start, kept))
+            final = run_command(
+                command, self.host, cancel, self._send, self.logs, state=state, stopping=self.stopping
+            )
         with self._lock:
             del self._running[command_id]
             self._cancelled.discard(command_id)
+        if final is None:
+            log.info("%s left to the next agent", command_id)
+            return
+        if state is not None:
+            state.move("completed")
         log.info("%s ended %s (%s)", command_id, final["status"], final["response_code"])
         self._send(final)
 
@@ -472,9 +638,10 @@ def main(argv: list[str] | None = None) -> int:
     agent = Agent(
         endpoint=args.endpoint.rstrip("/"), host=host, poll_wait=args.poll_wait, logs=_logs_client(args)
     )
-    log.info("agent for %s polling %s", host.instance_id, agent.endpoint)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
+    agent.resume_in_progress()
+    log.info("agent for %s polling %s", host.instance_id, agent.endpoint)
     # The poller may sit in a long poll; as a daemon it does not hold up the exit.
     threading.Thread(target=agent.poll_forever, daemon=True).start()
     workers = [threading.Thread(target=agent.work_forever) for _ in range(agent.workers)]

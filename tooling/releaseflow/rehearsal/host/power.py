@@ -42,9 +42,11 @@ def _kill_agent_and_commands(pid_file: Path) -> None:
         return
     pid = int(pid_file.read_text())
     if services.alive(pid) and AGENT_MARKER in _cmdline(pid):
-        # The commands' shells are the agent's children, each leading a process group of its own.
-        shells = [child for child in _children(pid) if child != pid]
-        for group in (pid, *shells):
+        # The agent's children are its document workers, each leading a process group of its own, and
+        # theirs are the commands' shells, each leading another.
+        workers = [child for child in _children(pid) if child != pid]
+        shells = [shell for worker in workers for shell in _children(worker)]
+        for group in (pid, *workers, *shells):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
         services.wait_gone(pid, 5)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -200,3 +203,130 @@ def plugin_output(stdout: str, stderr: str, capacity: int = MAX_PLUGIN_OUTPUT) -
     if len(stdout) < available // 2:
         return stdout + title + stderr[: available - len(ERROR_CUT) - len(stdout)] + ERROR_CUT
     return stdout[: available - len(OUTPUT_CUT) - len(stderr)] + OUTPUT_CUT + title + stderr
+
+
+# --- the document worker --------------------------------------------------------------------------
+#
+# The SSM agent runs a document in a process of its own, ssm-document-worker, started in a process group
+# of its own "so that the process can survive when upstart/systemd kill the original process group"
+# (outofproc/proc/process_unix.go); a restarted agent finds that worker again (outofproc/master.go
+# `initialize`: "found orphan process") and takes its results. The rehearsal's worker runs one plugin's
+# script: it owns the script's pipes and timeout, so the script outlives an agent that died, and it
+# leaves its result in `result.json` beside the script's output.
+
+SPEC_FILE, RESULT_FILE = "worker.json", "result.json"
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A started worker: its pid and its start time (/proc stat field 22), which tell it from a reused pid."""
+
+    pid: int
+    start_time: int
+
+    def as_json(self) -> dict:
+        return {"pid": self.pid, "start_time": self.start_time}
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot; None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields[0] is the state (field 3); the start time is field 22.
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def start_worker(
+    command: HostCommand, *, timeout_seconds: float, output_dir: Path
+) -> tuple[Worker, subprocess.Popen]:
+    """Start a worker that runs `command` as `run_script` does, in a session of its own."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / RESULT_FILE).unlink(missing_ok=True)
+    spec = {
+        "argv": list(command.argv),
+        "cwd": command.cwd,
+        "environment": command.environment,
+        "timeout_seconds": timeout_seconds,
+    }
+    (output_dir / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
+    with (output_dir / "worker.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "releaseflow.rehearsal.host.shell_runner", str(output_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    return Worker(process.pid, process_start_time(process.pid) or 0), process
+
+
+def wait_worker(
+    worker: Worker,
+    output_dir: Path,
+    cancel: threading.Event,
+    stopping: threading.Event,
+    child: subprocess.Popen | None = None,
+    poll_seconds: float = 0.05,
+) -> ScriptResult | None:
+    """The worker's result once it has written it. A cancel is passed on to the worker (SIGTERM: it kills
+    the script's group and reports it Cancelled). None if `stopping` is set first (the agent goes away and
+    leaves the worker running) or if the worker died without a result."""
+    result_path = output_dir / RESULT_FILE
+    signalled = False
+    while True:
+        if result_path.exists():
+            if child is not None:
+                child.wait()
+            return _load_result(result_path)
+        if child is not None:
+            alive = child.poll() is None
+        else:
+            alive = process_start_time(worker.pid) == worker.start_time
+        if not alive:
+            if result_path.exists():
+                return _load_result(result_path)
+            # A SIGTERM before the worker set its handler killed it before it started the script.
+            return _cancelled(output_dir) if signalled else None
+        if cancel.is_set() and not signalled:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+            signalled = True
+        if stopping.is_set() and not cancel.is_set():
+            return None
+        time.sleep(poll_seconds)
+
+
+def _cancelled(output_dir: Path) -> ScriptResult:
+    stdout, stderr = output_dir / "stdout", output_dir / "stderr"
+    return ScriptResult(
+        exit_code=KILLED_EXIT_CODE,
+        stdout=_read(stdout, MAX_STDOUT) if stdout.exists() else "",
+        stderr=_read(stderr, MAX_STDERR) if stderr.exists() else "",
+        error=f"exit status {KILLED_EXIT_CODE}",
+        cancelled=True,
+    )
+
+
+def _load_result(path: Path) -> ScriptResult:
+    return ScriptResult(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def worker_main(output_dir: Path) -> int:
+    """The worker process: run the spec'd command to its end, then write `result.json` atomically."""
+    spec = json.loads((output_dir / SPEC_FILE).read_text(encoding="utf-8"))
+    cancel = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    command = HostCommand(tuple(spec["argv"]), spec["cwd"], dict(spec["environment"]))
+    result = run_script(
+        command, timeout_seconds=spec["timeout_seconds"], cancel=cancel, output_dir=output_dir
+    )
+    partial = output_dir / (RESULT_FILE + ".part")
+    partial.write_text(json.dumps(dataclasses.asdict(result)), encoding="utf-8")
+    partial.replace(output_dir / RESULT_FILE)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(Path(sys.argv[1])))
