@@ -55,7 +55,20 @@ class FakeSsm(FakeClient):
                 {"key": "InvokedAfter", "value": "2026-12-07T12:00:05Z"},
             ]
         status = {"i-0b": "Success", "i-0c": "Failed"}.get(InstanceId)
-        return {"CommandInvocations": [{"InstanceId": InstanceId, "Status": status}] if status else []}
+        if not status:
+            return {"CommandInvocations": []}
+        # Newest first, as the API lists them: the rollback's later health check passed on i-0c.
+        later = {
+            "InstanceId": InstanceId,
+            "Status": "Success",
+            "RequestedDateTime": STARTED + timedelta(minutes=2),
+        }
+        own = {
+            "InstanceId": InstanceId,
+            "Status": status,
+            "RequestedDateTime": STARTED + timedelta(seconds=1),
+        }
+        return {"CommandInvocations": [later, own]}
 
     def get_automation_execution(self, AutomationExecutionId):
         assert AutomationExecutionId == "r-1"
@@ -75,7 +88,8 @@ def report(ssm) -> str:
 
 
 def test_report_failure_names_the_failed_step_the_host_and_the_rollback():
-    """ReportFailure names the failed step, only the hosts where its command failed, and the rollback's outcome."""
+    """ReportFailure names the failed step, only the hosts where its command failed (the step's own
+    command, not the rollback's later one on the same host), and the rollback's outcome."""
     assert report(FakeSsm()) == (
         "deploy failed: step HealthCheckBatch Failed on i-0c (Failed): Step fails when it is Poll action.. "
         "releaseflow-RollbackFleet r-1 rolled back the hosts this execution switched."

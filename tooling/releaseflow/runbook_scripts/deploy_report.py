@@ -68,7 +68,10 @@ def command_hosts(ssm, step):
     failed = []
     for host in sent:
         listed = ssm.list_command_invocations(InstanceId=host, Filters=filters)["CommandInvocations"]
-        failed += [f"{host} ({row['Status']})" for row in listed[:1] if row["Status"] != "Success"]
+        # The step's own command is the host's first since the step began: a rollback that ran the
+        # same document on the host later is listed too, newest first.
+        listed = sorted(listed, key=lambda row: row["RequestedDateTime"])[:1]
+        failed += [f"{host} ({row['Status']})" for row in listed if row["Status"] != "Success"]
     if failed:
         return f" on {', '.join(failed)}"
     return f" on one of {', '.join(sent)}" if sent else ""
