@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from document_outputs import outputs
 from releaseflow.cli import main
 from releaseflow.commands import status as status_command
+from releaseflow.commands.status import latest_execution
 from test_deploy import ALARM, REVISION, FakeSSM, alarm_scenario, scenario
 
 
@@ -92,6 +93,9 @@ def test_status_without_id_shows_the_latest_execution_of_the_runbook(ssm, monkey
     )
     assert main(["status"]) == 0
     assert capsys.readouterr().out.startswith("execution new of releaseflow-Deploy")
+    # One just started is Pending, without a start time yet: it is the latest.
+    listing.append({"AutomationExecutionId": "pending", "DocumentName": "releaseflow-Deploy"})
+    assert latest_execution(ssm, "releaseflow-Deploy") == "pending"
 
 
 def test_status_without_executions_is_an_error(ssm, capsys):

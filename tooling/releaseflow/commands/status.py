@@ -11,6 +11,7 @@ from releaseflow.commands._options import add_config, add_environment
 from releaseflow.config import DEFAULT_RUNBOOK, load_environment
 from releaseflow.errors import ReleaseflowError
 from releaseflow.follow import fetch
+from releaseflow.runbook_scripts.lock import order
 
 NAME = "status"
 ORDER = 40
@@ -67,4 +68,5 @@ def latest_execution(ssm, runbook: str) -> str:
     ]
     if not found:
         raise NoExecution(f"no execution of {runbook} found")
-    return max(found, key=lambda execution: execution["ExecutionStartTime"])["AutomationExecutionId"]
+    # A Pending execution has no ExecutionStartTime yet: it counts as the youngest (the lock's order).
+    return max(found, key=order)["AutomationExecutionId"]
