@@ -4,10 +4,11 @@
 # aws:executeScript step reads `Script: <<module>>`. The generator writes there, as a YAML literal
 # block, tooling/releaseflow/runbook_scripts/module.py made standalone, since aws:executeScript has
 # only the standard library and boto3: its module docstring left out; each `from releaseflow.ssm
-# import X` written as `X = <value>` under the comment ssm.py gives X; each definition imported from
+# import X` written as `X = <value>`; each definition imported from
 # runbook_scripts.shared written out, its code without comments or docstrings (a runbook's content
 # counts against SSM's 64 KB, and they stay in shared.py), with whatever of shared.py and ssm.py it uses.
-# Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py fails while
+# The module's own comment lines are left out too (its docstrings stay). Everything else in the
+# source is copied as it is. tests/unit/test_runbooks_current.py fails while
 # automation/ differs from what this writes.
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ PACKAGE = "releaseflow.runbook_scripts"
 SHARED = f"{PACKAGE}.shared"
 CONSTANTS = "releaseflow.ssm"
 MARKER = re.compile(r"^(?P<indent> *)Script: <<(?P<name>[a-z_]+)>>$", re.MULTILINE)
-# Said once above what a script takes from the package, so an operator knows where it comes from.
-INLINED = (
-    "# Written out from {} (their comments and docstrings are there): aws:executeScript runs a\n"
-    "# script on its own, with boto3."
+# The first line of every script: where it comes from, and where its comments are.
+HEADER = (
+    "# tooling/releaseflow/runbook_scripts/{}.py with what it uses of ssm.py and shared.py written out"
+    " (aws:executeScript runs a script alone, with boto3); the comments are there."
 )
 
 
@@ -179,18 +180,8 @@ def script_source(name: str) -> str:
     used = set().union(*(_used(node) for node in chosen)) if chosen else set()
     imports += [node for node in shared_imports if _bound(node) & used]
     constants |= {local: ssm_name for local, ssm_name in shared_constants.items() if local in used}
-    parts = [_import_lines(imports)]
+    parts = [[HEADER.format(name), *_import_lines(imports)]]
     inlined = _constants(constants) + [shared.bare(node) for node in chosen]
-    if inlined:
-        origins = [
-            origin
-            for origin, used in (
-                ("releaseflow/ssm.py", constants),
-                ("releaseflow/runbook_scripts/shared.py", chosen),
-            )
-            if used
-        ]
-        inlined[0] = [INLINED.format(" and ".join(origins)), *inlined[0]]
     # The module's own text but its docstring and its imports (written above, merged with shared's).
     skipped = {
         line
@@ -198,7 +189,11 @@ def script_source(name: str) -> str:
         if (index == 0 and _is_docstring(node)) or isinstance(node, ast.Import | ast.ImportFrom)
         for line in range(node.lineno - 1, node.end_lineno or node.lineno)
     }
-    body = "\n".join(line for n, line in enumerate(module.lines) if n not in skipped).strip("\n")
+    # Comment lines stay in the module: a runbook's content, with its runtime parameters, counts
+    # against SSM's 64 KB (docstrings, which say what each function does, are kept).
+    body = "\n".join(
+        line for n, line in enumerate(module.lines) if n not in skipped and not line.lstrip().startswith("#")
+    ).strip("\n")
     parts += [*inlined, body.splitlines()]
     text = _join([part for part in parts if part])
     return re.sub(r"\n{4,}", "\n\n\n", text)
@@ -214,8 +209,7 @@ def _constants(constants: dict[str, str]) -> list[list[str]]:
     for node in ssm.tree.body:
         for local, name in constants.items():
             if name in _bound(node) and isinstance(node, ast.Assign | ast.AnnAssign):
-                comments = [line for line in ssm.segment(node) if line.startswith("#")]
-                written.append([*comments, f"{local} = {literal(getattr(values, name))}"])
+                written.append([f"{local} = {literal(getattr(values, name))}"])
     missing = set(constants.values()) - {line[-1].split(" = ")[0] for line in written}
     if missing:
         raise RunbooksError(f"{CONSTANTS} has no top-level assignment of {', '.join(sorted(missing))}")

@@ -88,6 +88,28 @@ def test_read_deploy_takes_the_deploys_parameters_unless_overridden():
     assert clock.slept == [read_deploy.POLL_SECONDS] * 2
 
 
+@pytest.mark.parametrize(
+    ("given", "services"),
+    [
+        (["web"], ["web"]),
+        ('["web", "worker"]', ["web", "worker"]),
+        ("web, worker", ["web", "worker"]),
+        ("[]", ["puma", "sidekiq"]),
+        ("", ["puma", "sidekiq"]),
+        ([], ["puma", "sidekiq"]),
+    ],
+)
+def test_read_deploy_takes_services_however_a_nested_map_passes_a_string_list(given, services):
+    """How a StringList parameter reaches a map inside InputPayload is not documented: as a list, or as
+    its JSON or comma-separated text. Each gives the same services; an empty one, the deploy's."""
+    parameters = {"FleetTagValue": ["shop"], "Services": ["puma", "sidekiq"]}
+    history = FakeDeployHistory("Failed", parameters, [["i-0a"]])
+    result = read_deploy.handler(
+        {"ExecutionId": "d-1", "Overrides": {"Services": given}}, None, ssm=history, clock=FakeClock()
+    )
+    assert result["Services"] == services
+
+
 def test_read_deploy_bounds_the_rollback_by_the_deploys_switch_and_restart_bounds():
     """RollbackSeconds is the deploy's SwitchTimeoutSeconds + RestartTimeoutSeconds, as that deploy ran."""
     parameters = {"SwitchTimeoutSeconds": ["15"], "RestartTimeoutSeconds": ["60"]}

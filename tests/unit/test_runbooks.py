@@ -300,6 +300,21 @@ def test_no_jump_between_nested_steps_and_no_nested_continue(document):
         assert failures == {loop.get("onFailure", "Abort")}, loop["name"]
 
 
+# What a runtime value of each parameter may take, at most, in the guard below: an ARN, a path, a
+# revision, a list of a few service names all fit.
+RUNTIME_VALUE_CHARS = 128
+
+
+@pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
+def test_each_runbook_leaves_room_for_its_runtime_parameters_within_64_kb(document):
+    """CreateDocument: "The content of the document must not exceed 64KB. This quota also includes the
+    content specified for input parameters at runtime." Read as 64,000 bytes (the reading that hurts),
+    each runbook leaves room for every parameter given a value of RUNTIME_VALUE_CHARS characters."""
+    content = len(Path(document.path).read_bytes())
+    runtime = sum(len(name) + RUNTIME_VALUE_CHARS for name in document.content["parameters"])
+    assert content + runtime <= 64_000, (content, runtime)
+
+
 @pytest.mark.parametrize("document", RUNBOOKS, ids=lambda d: d.name)
 def test_every_loop_says_how_many_iterations_it_may_run(document):
     """The aws:loop page gives MaxIterations a range (at most 100) but no default: a loop left to it might

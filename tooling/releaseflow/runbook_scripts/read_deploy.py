@@ -63,7 +63,7 @@ def handler(events, context, *, ssm=None, clock=time):
         # A value given to this execution wins; an empty one means "as the deploy had it".
         value = override or deploy_value(name)
         if name == "Services":
-            resolved[name] = value if isinstance(value, list) else [value]
+            resolved[name] = as_list(override) or as_list(deploy_value(name))
         else:
             resolved[name] = value[0] if isinstance(value, list) else value
     rollback_seconds = sum(number(deploy_value(n), most) for n, most in ROLLBACK_BOUNDS.items())
@@ -79,6 +79,17 @@ def handler(events, context, *, ssm=None, clock=time):
         "CommandsUntil": str(until),
         "CommandsRunning": "true" if running else "false",
     }
+
+
+def as_list(value):
+    """A StringList in a nested map (not documented): a list, or its JSON or comma-separated text."""
+    if not isinstance(value, list):
+        text = str(value).strip()
+        try:
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        except ValueError:
+            value = text.strip("[]").split(",")
+    return [str(item).strip(" \"'") for item in value if str(item).strip(" \"'")]
 
 
 def number(value, most):
