@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scenarios import (
     AWS_CLI,
     RELEASEFLOW,
     LoadGenerator,
+    Sampling,
     assert_fleet_consistent,
     client,
     create_alarm,
@@ -78,35 +78,26 @@ class Deployed:
     load: LoadGenerator
 
 
-class TargetHealthSampler:
+class TargetHealthSampler(Sampling):
     """Records, in a thread, the targets DescribeTargetHealth reports as anything but healthy ("id state")."""
+
+    # Four samples a second: a drain and a restart each last seconds, and the endpoint serves the deploy too.
+    interval = 0.25
 
     def __init__(self, elbv2, target_group_arn: str):
         self.elbv2 = elbv2
         self.arn = target_group_arn
         self.samples: list[tuple[str, ...]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> TargetHealthSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        # Four samples a second: a drain and a restart each last seconds, and the endpoint serves the deploy too.
-        while not self._stop.wait(0.25):
-            health = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
-            self.samples.append(
-                tuple(
-                    f"{entry['Target']['Id']} {entry['TargetHealth']['State']}"
-                    for entry in health
-                    if entry["TargetHealth"]["State"] != "healthy"
-                )
+    def sample(self) -> None:
+        health = self.elbv2.describe_target_health(TargetGroupArn=self.arn)["TargetHealthDescriptions"]
+        self.samples.append(
+            tuple(
+                f"{entry['Target']['Id']} {entry['TargetHealth']['State']}"
+                for entry in health
+                if entry["TargetHealth"]["State"] != "healthy"
             )
+        )
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ manager's shims on its profile PATH (rbenv-style)."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 import urllib.request
 
@@ -13,6 +12,7 @@ import pytest
 
 from releaseflow.rehearsal.harness import provision
 from scenarios import (
+    Sampling,
     assert_fleet_consistent,
     client,
     deploy,
@@ -42,35 +42,26 @@ def page_and_stylesheet(lb_url: str) -> tuple[str, str]:
         return revision, response.read().decode()
 
 
-class PageWatcher:
+class PageWatcher(Sampling):
     """Loads the page and its stylesheet through the load balancer, in a thread, until stopped; keeps what
     each load saw (the page's revision, the stylesheet's revision comment) and every failure."""
+
+    interval = 0.1
 
     def __init__(self, lb_url: str, revisions: tuple[str, ...]):
         self.lb_url = lb_url
         self.number = {revision: str(index + 1) for index, revision in enumerate(revisions)}
         self.seen: list[tuple[str, str]] = []
         self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> PageWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                revision, css = page_and_stylesheet(self.lb_url)
-            except Exception as error:  # every failure is the finding
-                self.failures.append(repr(error))
-                continue
-            found = re.search(r"revision (\d+)", css)
-            self.seen.append((self.number.get(revision, revision), found.group(1) if found else css))
+    def sample(self) -> None:
+        try:
+            revision, css = page_and_stylesheet(self.lb_url)
+        except Exception as error:  # every failure is the finding
+            self.failures.append(repr(error))
+            return
+        found = re.search(r"revision (\d+)", css)
+        self.seen.append((self.number.get(revision, revision), found.group(1) if found else css))
 
 
 def test_the_page_and_its_stylesheet_load_through_the_rollout_and_a_shimmed_host_deploys(rehearsal):

@@ -304,6 +304,30 @@ LOAD_RATE = 25
 LOAD_MAX_SECONDS = 300
 
 
+class Sampling:
+    """A context manager that calls `sample()` every `interval` seconds, in a thread, until its block
+    ends: a test's watcher beside a deploy (the load balancer's target health, a page and its assets)."""
+
+    interval = 0.25
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
 class LoadGenerator:
     """GET /up through the load balancer at a steady rate (loopback only) until stopped or `max_seconds`
     have passed; counts answers by served revision, and failures. One helper for every scenario under load.
