@@ -297,13 +297,9 @@ def served_uses(path: Path = ENDPOINT_SERVER) -> list[Use]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     # The SSM operations are read as such (the JSON protocol's target names its service); the others
     # are looked up among SERVICES.
-    ssm: set[str] = set()
+    ssm: set[str] = set(answered_operations(path))
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign | ast.Assign) and isinstance(node.value, ast.Dict):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Attribute) and t.attr == "ssm_operations" for t in targets):
-                ssm |= {_constant(key) for key in node.value.keys}
         if isinstance(node, ast.Compare):
             for value in [node.left, *node.comparators]:
                 items = value.elts if isinstance(value, ast.Tuple) else [value]

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from releaseflow.readings import DEFAULT as DEFAULT_READINGS
 from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import StepCancelled, StepFailed, StepTimedOut
 from releaseflow.rehearsal.engine.readings_in_force import play
@@ -196,10 +195,9 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
             details={"ExecutionLog": [stdout]},
         )
     payload = result["payload"]
-    reading = DEFAULT_READINGS[OVER_LIMIT]
     if over_limit(payload):
-        reading = play(ctx.readings, OVER_LIMIT, ctx.where)
-    payload = returned_payload(payload, reading)
+        # Only past a limit do the readings differ (and the payload needs cutting or refusing).
+        payload = returned_payload(payload, play(ctx.readings, OVER_LIMIT, ctx.where))
     return ActionResult(response={"Payload": payload}, outputs={"OutputPayload": {"Payload": payload}})
 
 
