@@ -136,9 +136,13 @@ def _stop(endpoint: EndpointProcess) -> int:
 
 
 @pytest.fixture(scope="module")
-def endpoint_server(tmp_path_factory) -> EndpointProcess:
-    """One endpoint per test module, in a fresh state directory, with a short offline threshold."""
-    endpoint = _start(tmp_path_factory.mktemp("endpoint-state"))
+def endpoint_server(request, tmp_path_factory) -> EndpointProcess:
+    """One endpoint per test module, in a fresh state directory, with a short offline threshold.
+
+    A module sets its own threshold with a module-level ENDPOINT_OFFLINE_AFTER.
+    """
+    offline_after = getattr(request.module, "ENDPOINT_OFFLINE_AFTER", ENDPOINT_OFFLINE_AFTER)
+    endpoint = _start(tmp_path_factory.mktemp("endpoint-state"), offline_after=offline_after)
     yield endpoint
     _stop(endpoint)
 

@@ -21,6 +21,10 @@ pytestmark = pytest.mark.rehearsal
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/releaseflow-AutomationRole"
 ENDED = ("Success", "Failed", "TimedOut", "Cancelled")
+# The scripted agents poll without waiting, a few threads for up to 210 instances: one round over
+# them can outlast the suite's 1.5 s threshold on a busy machine, and a host lost between
+# wait_online and PlanRollout fails the deploy. No test here stops an agent to see it lost.
+ENDPOINT_OFFLINE_AFTER = 30.0
 
 
 class Agents:
