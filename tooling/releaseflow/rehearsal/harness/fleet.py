@@ -191,10 +191,13 @@ def _bring_up(
     ports = {instance_id: free_port() for instance_id in instance_ids}
     roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
     shimmed = set(instance_ids[len(instance_ids) - shimmed_ruby_hosts :] if shimmed_ruby_hosts else ())
+    # The first host of each kind is provisioned; the others of its kind launch from it, as from an image.
+    images: dict[bool, Path] = {}
     for instance_id in instance_ids:
         ruby = ", Ruby through shims" if instance_id in shimmed else ""
-        port = ports[instance_id]
-        progress(f"provisioning {instance_id} (port {port}{ruby}): clone, bundle install --local")
+        image = images.get(instance_id in shimmed)
+        how = f"a copy of {image.name}" if image else "clone, bundle install --local, build"
+        progress(f"provisioning {instance_id} (port {ports[instance_id]}{ruby}): {how}")
         provision.provision_host(
             roots[instance_id],
             remote.path,
@@ -202,7 +205,9 @@ def _bring_up(
             ports[instance_id],
             database_url,
             shimmed=instance_id in shimmed,
+            image=image,
         )
+        images.setdefault(instance_id in shimmed, roots[instance_id])
     progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
     provision.migrate(roots[instance_ids[0]])
     progress("starting puma on every host, and its agent")
