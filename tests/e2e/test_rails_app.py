@@ -150,7 +150,8 @@ def served_assets(rehearsal) -> dict[str, list[str]]:
 
 
 def command_outputs(rehearsal, since: datetime) -> dict[tuple[str, str], str]:
-    """(document, instance id) -> the standard output of each command sent since `since`."""
+    """(document, instance id) -> the output of each command sent since `since`: its stdout, then its
+    stderr (where a hook's lines go)."""
     ssm = client(rehearsal, "ssm")
     found = {}
     for page in ssm.get_paginator("list_commands").paginate():
@@ -159,7 +160,9 @@ def command_outputs(rehearsal, since: datetime) -> dict[tuple[str, str], str]:
                 continue
             for instance in command["InstanceIds"]:
                 answer = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance)
-                found[(command["DocumentName"], instance)] = answer["StandardOutputContent"]
+                found[(command["DocumentName"], instance)] = (
+                    answer["StandardOutputContent"] + answer["StandardErrorContent"]
+                )
     return found
 
 

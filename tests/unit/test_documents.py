@@ -1144,6 +1144,8 @@ def test_each_hook_runs_at_its_point_as_the_app_user_in_the_app_environment(shim
         assert f"hook {name}: done" in output
         assert "hunter2secret" not in output
     assert checkout_output.index("hook before-switch: done") < checkout_output.index("checked out")
+    # The hook's lines go to stderr (the runner joins stdout, then stderr): the outcome marker stays first.
+    assert checkout_output.index("releaseflow-outcome: switched") < checkout_output.index("[before-switch]")
     assert host.head() == new
 
 
