@@ -20,6 +20,10 @@ APP_USER = "releaseflow"
 APP_DIR = "/srv/app"
 INSTALL_COMMAND = "bundle install --local"
 SERVICE = "puma"
+# A worker host (`local up --worker-hosts N`) runs the app's job worker (bin/worker) as this unit instead
+# of puma, and is tagged ROLE_TAG: it is never in the load balancer.
+WORKER_SERVICE = "worker"
+ROLE_TAG = ("releaseflow:role", "worker")
 # A host whose Ruby tools come from a version manager, as with rbenv: in the host's mount namespace
 # `bundle` and `bundler` are not on the system PATH (an empty file without x bits is mounted over each),
 # and the app user reaches them only through ~/.rbenv/shims, which its ~/.profile puts first on PATH.
@@ -47,6 +51,22 @@ User={user}
 WorkingDirectory={app_dir}
 EnvironmentFile={app_dir}/.env
 ExecStart={bundle} exec puma -C config/puma.rb
+TimeoutStopSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+WORKER_UNIT = """\
+[Unit]
+Description=The Rails app's job worker (quiet on TSTP, stops on TERM, as Sidekiq)
+After=network.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={app_dir}
+EnvironmentFile={app_dir}/.env
+ExecStart=/usr/bin/ruby bin/worker
 TimeoutStopSec=10
 
 [Install]
@@ -112,11 +132,19 @@ def environment_file(port: int, database_url: str) -> str:
 
 
 def provision_host(
-    host_root: Path, remote: Path, revision: str, port: int, database_url: str, *, shimmed: bool = False
+    host_root: Path,
+    remote: Path,
+    revision: str,
+    port: int,
+    database_url: str,
+    *,
+    shimmed: bool = False,
+    worker: bool = False,
 ) -> None:
     """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems.
 
-    `shimmed`: the app user's Ruby tools only through ~/.rbenv/shims on its profile's PATH (HIDDEN_TOOLS)."""
+    `shimmed`: the app user's Ruby tools only through ~/.rbenv/shims on its profile's PATH (HIDDEN_TOOLS).
+    `worker`: a worker host, whose unit is WORKER_SERVICE (bin/worker) instead of puma."""
     user = ensure_app_user()
     app = host_root / "app"
     if app.exists():
@@ -151,7 +179,11 @@ def provision_host(
         for path in (app / ".rbenv", shims, *shims.iterdir(), app / ".profile"):
             os.chown(path, user.pw_uid, user.pw_gid)
     bundle = f"{APP_DIR}/{SHIMS}/bundle" if shimmed else "/usr/bin/bundle"
-    (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle))
+    if worker:
+        (units / f"{WORKER_SERVICE}.service").write_text(WORKER_UNIT.format(user=APP_USER, app_dir=APP_DIR))
+    else:
+        unit = PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle)
+        (units / f"{SERVICE}.service").write_text(unit)
     services.install(host_root)
     as_app(host_root, INSTALL_COMMAND.split())
     if asset_pipeline(app):
@@ -177,9 +209,14 @@ def migrate(host_root: Path) -> None:
     as_app(host_root, ["env", *_app_environment(host_root), "bundle", "exec", "rails", "db:prepare"])
 
 
-def start_service(host_root: Path) -> None:
-    """Start puma through the host's own systemctl, inside the host's view of /srv/app."""
-    in_host(host_root, [str(host_root / "bin" / "systemctl"), "start", SERVICE])
+def start_service(host_root: Path, service: str = SERVICE) -> None:
+    """Start puma (or `service`) through the host's own systemctl, inside the host's view of /srv/app."""
+    in_host(host_root, [str(host_root / "bin" / "systemctl"), "start", service])
+
+
+def is_worker(host_root: Path) -> bool:
+    """Whether the host runs the job worker rather than puma (its unit says so)."""
+    return (host_root / "etc" / "systemd" / "system" / f"{WORKER_SERVICE}.service").is_file()
 
 
 def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:
