@@ -46,7 +46,7 @@ DOCUMENTS = sorted(
 REPORT = Path(__file__).resolve().parents[2] / "build" / "load-report.json"
 ALARM = "shop-5xx"
 BAKE_SECONDS = 3  # BakeSeconds of the successful deploy: short, yet plain in the step timestamps
-HEALTH_CHECK_RETRIES = 5  # of the deploy that rolls back
+HEALTH_CHECK_RETRIES = 15  # of the deploy that rolls back (1 s apart; its rollback inherits them)
 # Revision 3's /up fails on a host that has tmp/unhealthy: only the host that gets the marker fails.
 UNHEALTHY_WHEN_MARKED = """\
 class UpController < ActionController::Base
@@ -320,7 +320,7 @@ def test_deploy_that_rolls_back_under_load_fails_no_request(rehearsal, deployed)
     marker.write_text("")
     try:
         with LoadGenerator(rehearsal.lb_url) as load:
-            # Five health check tries (not ten): the failing host gives up sooner, the others pass in two or three.
+            # Fewer tries than the default 30: the failing host gives up sooner, the others pass in a few.
             result = deploy(
                 rehearsal, "--revision", third, "--param", f"HealthCheckRetries={HEALTH_CHECK_RETRIES}"
             )

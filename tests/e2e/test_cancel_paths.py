@@ -52,7 +52,7 @@ def test_a_cancel_while_the_deploy_awaits_its_rollback_reports_it_and_the_fleet_
     env_file = rehearsal.host_root(failing) / "app" / ".env"
     original = env_file.read_text()
     env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
-    process = start_deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=5")
+    process = start_deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
     try:
         found = {}
 

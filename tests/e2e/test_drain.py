@@ -92,7 +92,7 @@ def test_a_rollback_fleet_drains_each_switched_host_without_waiting_out_the_dela
     try:
         with LoadGenerator(rehearsal.lb_url) as load:
             result = deploy(
-                rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=5", "--batch-size", "1"
+                rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15", "--batch-size", "1"
             )
     finally:
         env_file.write_text(original)

@@ -97,7 +97,7 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
     try:
         with LoadGenerator(rehearsal.lb_url) as load:
-            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=5")
+            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
     finally:
         env_file.write_text(original)
 

@@ -87,9 +87,9 @@ def test_a_failed_prefixed_deploy_rolls_back_through_the_prefixed_rollback_fleet
         staging.state_dir, {"app/controllers/up_controller.rb": ALWAYS_UNHEALTHY}, "/up always fails"
     )
 
-    # Fewer tries than the default 10 fail the host sooner; the rollback inherits them and its restarted
-    # puma needs more than one (with 1, the rollback's own health check failed).
-    result = deploy(staging, "--revision", broken, "--runbook", RUNBOOK, "--param", "HealthCheckRetries=5")
+    # Fewer tries than the default 30 fail the host sooner; the rollback inherits them and its restarted
+    # puma needs several seconds on a busy machine (with 1 try, the rollback's own health check failed).
+    result = deploy(staging, "--revision", broken, "--runbook", RUNBOOK, "--param", "HealthCheckRetries=15")
 
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     assert "failed step: UpdateBatches[1].HealthCheckBatch" in result.stdout

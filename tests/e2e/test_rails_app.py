@@ -1,12 +1,13 @@
 """A typical Rails app deploys as shipped, on one fleet for the module: the bundled app's page links its
-fingerprinted stylesheet (sprockets), and one host's app user finds Ruby only through a version
-manager's shims on its profile PATH (rbenv-style)."""
+fingerprinted stylesheet (sprockets), one host's app user finds Ruby only through a version manager's
+shims on its profile PATH (rbenv-style), and the app's own hooks (.releaseflow/hooks) run on every host."""
 
 from __future__ import annotations
 
 import re
 import time
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +19,9 @@ from scenarios import (
     deploy,
     execution_id,
     fleet_fixture,
+    push_commit,
     served,
+    snapshot,
     wait_for_execution_end,
 )
 
@@ -108,3 +111,109 @@ def test_after_a_rollback_the_old_pages_find_their_stylesheet(rehearsal):
     assert all(page == css for page, css in watcher.seen), watcher.seen
     revision, css = page_and_stylesheet(rehearsal.lb_url)
     assert revision == first and "revision 1" in css
+
+
+# --- The app's own hooks: a failing build changes no host; all three run where they belong -----------
+
+HOOKS = {
+    "build": (
+        "#!/bin/sh\n"
+        'echo "built $RELEASEFLOW_REVISION on $AWS_SSM_INSTANCE_ID as $(id -un), RAILS_ENV=$RAILS_ENV, '
+        'bundle at $(command -v bundle)"\n'
+    ),
+    "before-switch": (
+        "#!/bin/sh\n"
+        'echo "switching $AWS_SSM_INSTANCE_ID to $RELEASEFLOW_REVISION from '
+        '$(git -C "$RELEASEFLOW_APP_DIR" rev-parse HEAD)"\n'
+    ),
+    "after-restart": (
+        "#!/bin/sh\n"
+        'echo "restarted $AWS_SSM_INSTANCE_ID on $(git -C "$RELEASEFLOW_APP_DIR" rev-parse HEAD)"\n'
+    ),
+}
+FAILING_BUILD = '#!/bin/sh\necho "scenario: the build hook found a problem" >&2\nexit 7\n'
+
+
+def push_hooks(rehearsal, hooks: dict[str, str], message: str) -> str:
+    """A commit on revision 1 with `hooks` (name -> text) as executable files in .releaseflow/hooks."""
+    files = {f".releaseflow/hooks/{name}": text for name, text in hooks.items()}
+    return push_commit(rehearsal.state_dir, files, message, executable=tuple(files))
+
+
+def served_assets(rehearsal) -> dict[str, list[str]]:
+    """Each host's served public/assets, as a sorted listing."""
+    return {
+        i: sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        for i in rehearsal.instance_ids
+        for root in [rehearsal.host_root(i) / "app" / "public" / "assets"]
+    }
+
+
+def command_outputs(rehearsal, since: datetime) -> dict[tuple[str, str], str]:
+    """(document, instance id) -> the output of each command sent since `since`: its stdout, then its
+    stderr (where a hook's lines go)."""
+    ssm = client(rehearsal, "ssm")
+    found = {}
+    for page in ssm.get_paginator("list_commands").paginate():
+        for command in page["Commands"]:
+            if command["RequestedDateTime"] < since:
+                continue
+            for instance in command["InstanceIds"]:
+                answer = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance)
+                found[(command["DocumentName"], instance)] = (
+                    answer["StandardOutputContent"] + answer["StandardErrorContent"]
+                )
+    return found
+
+
+def test_a_failing_build_hook_fails_the_deploy_before_any_host_changes(rehearsal):
+    """The revision's build hook exits 7 on every host: PrepareHosts fails naming it with its output,
+    before the migration and before any host leaves the load balancer; no host restarted, switched or
+    got the revision's assets."""
+    before = snapshot(rehearsal)
+    serving = {i: served(rehearsal, i) for i in rehearsal.instance_ids}
+    assets = served_assets(rehearsal)
+    broken = push_hooks(rehearsal, {"build": FAILING_BUILD}, "A build hook that fails")
+
+    result = deploy(rehearsal, "--revision", broken)
+
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "failed step: PrepareHosts[1].PrepareChunk" in result.stdout
+    assert "[build] scenario: the build hook found a problem" in result.stdout
+    assert f"hook build failed: .releaseflow/hooks/build of {broken} exited 7" in result.stdout
+    assert "No host was switched, so nothing was rolled back." in result.stdout
+    steps = client(rehearsal, "ssm").describe_automation_step_executions(
+        AutomationExecutionId=execution_id(result.stdout)
+    )["StepExecutions"]
+    assert not {"MigrateOnMigrationHost", "UpdateBatches", "DrainBatch"} & {s["StepName"] for s in steps}
+    assert snapshot(rehearsal) == before
+    assert {i: served(rehearsal, i) for i in rehearsal.instance_ids} == serving
+    assert served_assets(rehearsal) == assets
+    [revision] = set(serving.values())
+    assert_fleet_consistent(rehearsal.state_dir, revision)
+
+
+def test_a_revision_with_all_three_hooks_deploys_with_their_output_in_its_commands(rehearsal):
+    """build, before-switch and after-restart each run on every host, as the app user in the app's
+    environment (the shimmed host's hook finds bundle through the shims), at their point, and their
+    output is in the output of the command that ran them."""
+    shimmed = [i for i in rehearsal.instance_ids if provision.shimmed_ruby(rehearsal.host_root(i))]
+    revision = push_hooks(rehearsal, HOOKS, "Hooks at build, before the switch and after the restart")
+    since = datetime.now(UTC)
+
+    result = deploy(rehearsal, "--revision", revision)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert_fleet_consistent(rehearsal.state_dir, revision)
+    outputs = command_outputs(rehearsal, since)
+    first = rehearsal.revisions[0]
+    for host in rehearsal.instance_ids:
+        build = outputs[("releaseflow-PrepareRevision", host)]
+        assert f"[build] built {revision} on {host} as {provision.APP_USER}, RAILS_ENV=production" in build
+        assert (provision.SHIMS in build) == (host in shimmed), build
+        switch = outputs[("releaseflow-CheckoutRevision", host)]
+        assert f"[before-switch] switching {host} to {revision} from {first}" in switch
+        assert switch.index("hook before-switch: done") < switch.index("checked out")
+        restart = outputs[("releaseflow-RestartServices", host)]
+        assert f"[after-restart] restarted {host} on {revision}" in restart
+        assert restart.index("restarting ") < restart.index("hook after-restart: done")

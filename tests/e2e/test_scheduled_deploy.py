@@ -153,7 +153,8 @@ def test_history_shows_a_failed_deploy_with_the_rollback_it_started(rehearsal):
     """A deploy whose health check fails rolls back; `history` lists the rollback first, undoing the
     deploy, and the deploy as Failed naming that rollback, each with its console link."""
     broken = push_commit(rehearsal.state_dir, {"app/controllers/up_controller.rb": UNHEALTHY}, "/up fails")
-    result = deploy(rehearsal, "--revision", broken, "--param", "HealthCheckRetries=2")
+    # The rollback inherits the deploy's retries: enough for the old revision's puma to boot on a busy machine.
+    result = deploy(rehearsal, "--revision", broken, "--param", "HealthCheckRetries=15")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     failed = execution_id(result.stdout)
     rollback, deployed, *_ = _history(rehearsal, "--limit", "3")

@@ -305,7 +305,16 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     del step["onFailure"], step["onCancel"]
     parameters = {
         name: deploy["parameters"][name]
-        for name in ("Services", "ReloadNginx", "RestartTimeoutSeconds", "CommandLogGroupName")
+        for name in (
+            "Services",
+            "ReloadNginx",
+            "RestartTimeoutSeconds",
+            "CommandLogGroupName",
+            "AppDir",
+            "AppUser",
+            "EnvironmentFile",
+            "RailsEnv",
+        )
     }
     content = {"schemaVersion": "0.3", "parameters": parameters, "mainSteps": [step]}
     bound = 120

@@ -146,9 +146,14 @@ def fleet_state_dir(prefix: str) -> Iterator[Path]:
 
 
 def push_commit(
-    state_dir: Path, files: dict[str, str | None], message: str, parent: str | None = None
+    state_dir: Path,
+    files: dict[str, str | None],
+    message: str,
+    parent: str | None = None,
+    executable: tuple[str, ...] = (),
 ) -> str:
-    """Commit `files` (path -> text, None deletes) on top of `parent` (default revision 1) to STATE/remote.git.
+    """Commit `files` (path -> text, None deletes; the paths in `executable` with mode 100755) on top of
+    `parent` (default revision 1) to STATE/remote.git.
 
     The commit gets a branch of its own (scenario/<sha>), so the hosts' fetch brings it; returns its SHA.
     """
@@ -166,7 +171,8 @@ def push_commit(
             blob_file = Path(work) / "blob"
             blob_file.write_text(text)
             blob = git(remote, "hash-object", "-w", "--", str(blob_file))
-            git(remote, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            mode = "100755" if path in executable else "100644"
+            git(remote, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
         tree = git(remote, "write-tree", env=env)
         sha = git(remote, "commit-tree", tree, "-p", parent, "-m", message, env=env)
     git(remote, "update-ref", f"refs/heads/scenario/{sha}", sha)

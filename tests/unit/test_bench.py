@@ -272,7 +272,7 @@ def test_ansible_rollout_does_what_the_deploy_runbook_does_in_its_order(tmp_path
     assert "SSM_Revision=abc123" in wrapper and "SSM_AppUser=releaseflow" in wrapper
     assert "SSM_ExecutionId=ansible-bench-1" in wrapper
     # The runbook's bounds reach the peer too: PlanRollout's health bound for the defaults, the restart's.
-    assert "timeout --signal=KILL 107 " in (work / "i-2" / "HealthCheck.sh").read_text()
+    assert "timeout --signal=KILL 209 " in (work / "i-2" / "HealthCheck.sh").read_text()
     assert "timeout --signal=KILL 300 " in (work / "i-2" / "RestartServices.sh").read_text()
     assert "timeout --signal=KILL 900 " in wrapper
     assert f"mount --bind {state}/hosts/i-2/app /srv/app" in wrapper

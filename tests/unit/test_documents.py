@@ -813,6 +813,7 @@ APP_USER_DOCUMENTS = (
     "releaseflow-CheckoutRevision",
     "releaseflow-Migrate",
     "releaseflow-Rollback",
+    "releaseflow-RestartServices",
 )
 
 
@@ -1070,15 +1071,16 @@ def _quiet_block(name: str) -> str:
 
 def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkout():
     """The switch's and the rollback's drain are one text, run right after the app-user snippet (whose
-    reading of the environment file gives it PORT) and before the item that changes the checkout; the
-    switch drains before it takes the checkout's lock, the rollback once it knows the host was switched."""
+    reading of the environment file gives it PORT; the switch's also defines the hooks there) and before the
+    item that changes the checkout; the switch drains before it takes the checkout's lock, the rollback once
+    it knows the host was switched."""
     assert _drain_block("releaseflow-CheckoutRevision") == _drain_block("releaseflow-Rollback")
     for name in ("releaseflow-CheckoutRevision", "releaseflow-Rollback"):
         lines = load_document(ROOT / "documents" / f"{name}.yaml").content["mainSteps"][0]["inputs"][
             "runCommand"
         ]
         drain = lines.index(_drain_block(name))
-        assert lines[drain - 1].endswith(APP_ENV_END)
+        assert lines[drain - 1].endswith((APP_ENV_END, HOOKS_END))
         # Then a worker host's quiet (issue 19), one text in both, then the checkout.
         assert lines[drain + 1] == _quiet_block("releaseflow-CheckoutRevision")
         assert lines[drain + 2].startswith('cd -- "$SSM_AppDir"')
@@ -1133,3 +1135,203 @@ def test_a_switch_without_a_target_group_does_not_drain(host):
     code, output, _ = _timed_checkout(host)
     assert code == 0, output
     assert "drain:" not in output
+
+
+# --- The app's own hooks: .releaseflow/hooks/{build,before-switch,after-restart} of the revision ----
+
+HOOKS_BEGIN = "# releaseflow hooks: begin"
+HOOKS_END = "# releaseflow hooks: end"
+# Each hook's document, in the order a deploy runs them.
+HOOK_DOCUMENTS = {
+    "build": "releaseflow-PrepareRevision",
+    "before-switch": "releaseflow-CheckoutRevision",
+    "after-restart": "releaseflow-RestartServices",
+}
+# A hook that says what it saw: a line on stdout and one on stderr, and its environment in a file beside
+# the checkout (the host's root, the app user's). Its secret goes to the file, never to the output.
+RECORDING_HOOK = """#!/bin/sh
+echo "running in $(basename "$PWD")"
+echo "a line on stderr" >&2
+{
+  echo "user=$(id -un)"
+  echo "pwd=$PWD"
+  echo "hook=$RELEASEFLOW_HOOK"
+  echo "revision=$RELEASEFLOW_REVISION"
+  echo "previous=$RELEASEFLOW_PREVIOUS_REVISION"
+  echo "execution=$RELEASEFLOW_EXECUTION_ID"
+  echo "app_dir=$RELEASEFLOW_APP_DIR"
+  echo "rails_env=$RAILS_ENV"
+  echo "secret=$SECRET_KEY_BASE"
+  echo "bundle=$(command -v bundle)"
+  echo "served=$(git -C "$RELEASEFLOW_APP_DIR" rev-parse HEAD)"
+  echo "installed=$(test -e installed && echo yes)"
+  echo "restarts=$(tr '\\n' ' ' 2>/dev/null < "$RELEASEFLOW_APP_DIR/../systemctl.log")"
+} > "$RELEASEFLOW_APP_DIR/../hook-$RELEASEFLOW_HOOK"
+exit "${HOOK_EXIT:-0}"
+"""
+FAILING_HOOK = (
+    '#!/bin/sh\necho "checking the $RELEASEFLOW_HOOK"\necho "scenario: the hook says no" >&2\nexit 3\n'
+)
+
+
+def hooks_block(document: str) -> str:
+    """The hooks snippet as it stands in `document`'s script (indentation and all)."""
+    text = (ROOT / "documents" / f"{document}.yaml").read_text()
+    start = text.rindex("\n", 0, text.index(HOOKS_BEGIN)) + 1
+    return text[start : text.index("\n", text.index(HOOKS_END))]
+
+
+def add_hook_commit(host: Host, hooks: dict[str, tuple[str, int]]) -> str:
+    """A commit on top of the remote's main with `hooks` (name -> (text, mode)) in .releaseflow/hooks/."""
+    work = host.root / "work"
+    folder = work / ".releaseflow" / "hooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (text, mode) in hooks.items():
+        (folder / name).write_text(text)
+        (folder / name).chmod(mode)
+    host._git("-C", str(work), "add", "-A")
+    host._git(
+        "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "hooks"
+    )
+    sha = host._git("-C", str(work), "rev-parse", "HEAD").strip()
+    host.git_in(host.remote, "fetch", "--quiet", str(work), "+main:main")
+    subprocess.run(["chown", "-R", APP_USER, str(host.remote)], check=True)
+    return sha
+
+
+def seen_by(host: Host, hook: str) -> dict[str, str]:
+    """What the recording hook `hook` wrote, as key -> value."""
+    lines = (host.root / f"hook-{hook}").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_the_hooks_snippet_is_the_same_bytes_in_every_document_that_runs_a_hook():
+    """One way to run a hook: the same snippet, byte for byte, in each hook's document, once, after the
+    app-user snippet whose as_app it runs the hook through; each document runs its own hook only."""
+    blocks = {document: hooks_block(document) for document in HOOK_DOCUMENTS.values()}
+    assert len(set(blocks.values())) == 1, blocks.keys()
+    assert "runuser" not in blocks["releaseflow-PrepareRevision"]
+    for name, document in HOOK_DOCUMENTS.items():
+        text = (ROOT / "documents" / f"{document}.yaml").read_text()
+        assert text.count(HOOKS_BEGIN) == 1
+        assert text.index(APP_ENV_END) < text.index(HOOKS_BEGIN)
+        calls = [line.split()[1] for line in text.splitlines() if line.strip().startswith("run_hook ")]
+        assert calls == [name], document
+
+
+@needs_root
+def test_each_hook_runs_at_its_point_as_the_app_user_in_the_app_environment(shim_host):
+    """build in the prepared tree while the host serves the old revision, before-switch in that tree just
+    before the switch, after-restart in the served tree once the services restarted: each as the app
+    user with its login PATH, the environment file and RAILS_ENV, the RELEASEFLOW_* context, and its
+    output in the command's output headed with its name; no secret printed."""
+    host = shim_host
+    old = host.head()
+    new = add_hook_commit(host, {name: (RECORDING_HOOK, 0o755) for name in HOOK_DOCUMENTS})
+    values = {"EnvironmentFile": str(host.env_file), "RailsEnv": "staging"}
+    prepared = host.app / ".git" / "releaseflow-prepared"
+    code, prepare_output = host.run("releaseflow-PrepareRevision", Revision=new, **values)
+    assert code == 0, prepare_output
+    assert not (host.root / "hook-before-switch").exists()
+    code, checkout_output = host.run(
+        "releaseflow-CheckoutRevision", Revision=new, ExecutionId="exec-7", **values
+    )
+    assert code == 0, checkout_output
+    assert not (host.root / "hook-after-restart").exists()
+    code, restart_output = host.run("releaseflow-RestartServices", Services=["puma"], **values)
+    assert code == 0, restart_output
+
+    shims = str(host.app / ".rbenv" / "shims" / "bundle")
+    common = {"user": APP_USER, "revision": new, "app_dir": str(host.app), "rails_env": "staging"}
+    common |= {"secret": "hunter2secret", "bundle": shims, "installed": "yes"}
+    expected = {
+        "build": {"pwd": str(prepared), "previous": old, "execution": "", "served": old, "restarts": ""},
+        "before-switch": {"pwd": str(prepared), "previous": old, "execution": "exec-7", "served": old},
+        "after-restart": {"pwd": str(host.app), "previous": "", "served": new, "restarts": "restart puma "},
+    }
+    outputs = {"build": prepare_output, "before-switch": checkout_output, "after-restart": restart_output}
+    for name, output in outputs.items():
+        seen = seen_by(host, name)
+        assert seen | {"hook": name} == seen and {**seen, **common, **expected[name]} == seen, (name, seen)
+        assert f"hook {name}: running .releaseflow/hooks/{name} of {new} as {APP_USER}" in output
+        tree = "app" if name == "after-restart" else "releaseflow-prepared"
+        assert f"[{name}] running in {tree}\n" in output and f"[{name}] a line on stderr\n" in output
+        assert f"hook {name}: done" in output
+        assert "hunter2secret" not in output
+    assert checkout_output.index("hook before-switch: done") < checkout_output.index("checked out")
+    # The hook's lines go to stderr (the runner joins stdout, then stderr): the outcome marker stays first.
+    assert checkout_output.index("releaseflow-outcome: switched") < checkout_output.index("[before-switch]")
+    assert host.head() == new
+
+
+@needs_root
+def test_a_revision_without_hooks_runs_none_and_the_restart_reads_no_environment(host):
+    """No .releaseflow/hooks in the revision: nothing is run or said, and RestartServices does not even
+    read the environment file (its note about a missing one would otherwise show)."""
+    code, output = host.switch(host.commits[1])
+    assert code == 0, output
+    code, restart_output = host.run("releaseflow-RestartServices", EnvironmentFile="/nonexistent/env")
+    assert code == 0, restart_output
+    for text in (output, restart_output):
+        assert "hook" not in text
+    assert "/nonexistent/env" not in restart_output
+    assert host.log.read_text() == "restart puma\n"
+
+
+def _run_to(host: Host, name: str, revision: str) -> tuple[int, str]:
+    """Run the deploy's documents for `revision` up to and including the one of hook `name`."""
+    code, output = host.run("releaseflow-PrepareRevision", Revision=revision)
+    if code or name == "build":
+        return code, output
+    code, output = host.run("releaseflow-CheckoutRevision", Revision=revision, ExecutionId="exec-1")
+    if code or name == "before-switch":
+        return code, output
+    return host.run("releaseflow-RestartServices")
+
+
+@needs_root
+@pytest.mark.parametrize("name", list(HOOK_DOCUMENTS))
+def test_a_hook_that_is_not_executable_fails_its_command_naming_it(host, name):
+    """A hook file without its executable bit is a mistake, not an absent hook: the command fails naming it."""
+    new = add_hook_commit(host, {name: (RECORDING_HOOK, 0o644)})
+    code, output = _run_to(host, name, new)
+    assert code == 1, output
+    assert f"hook {name}: .releaseflow/hooks/{name} of {new} is not an executable file" in output
+    assert not (host.root / f"hook-{name}").exists()
+
+
+@needs_root
+@pytest.mark.parametrize("name", list(HOOK_DOCUMENTS))
+def test_a_failing_hook_fails_its_command_with_its_output_where_it_stands(host, name):
+    """A hook exiting 3 fails its command, which shows the hook's output and names it and its exit code.
+    build: the served tree is untouched; before-switch: the host is not switched and nothing is recorded;
+    after-restart: the host is switched, and the rollback of its execution puts it back."""
+    old = host.head()
+    new = add_hook_commit(host, {name: (FAILING_HOOK, 0o755)})
+    code, output = _run_to(host, name, new)
+    assert code == 1, output
+    assert f"[{name}] checking the {name}\n" in output and f"[{name}] scenario: the hook says no\n" in output
+    assert f"hook {name} failed: .releaseflow/hooks/{name} of {new} exited 3" in output
+    assert f"hook {name}: done" not in output
+    if name == "after-restart":
+        assert host.head() == new
+        code, output = host.run("releaseflow-Rollback", ExecutionId="exec-1")
+        assert code == 0, output
+        assert "hook" not in output  # a rollback runs no hook
+    else:
+        assert "checked out" not in output
+        assert not (host.app / ".git" / "releaseflow").exists()
+    assert host.head() == old
+    assert host.git_in(host.app, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+@needs_root
+def test_a_hook_never_runs_as_root(host):
+    """AppUser root: the hook is refused, not run."""
+    new = add_hook_commit(host, {"after-restart": (RECORDING_HOOK, 0o755)})
+    code, output = host.switch(new)
+    assert code == 0, output
+    code, output = host.run("releaseflow-RestartServices", AppUser="root")
+    assert code == 1, output
+    assert "hook after-restart: AppUser root has uid 0, and hooks never run as root" in output
+    assert not (host.root / "hook-after-restart").exists()

@@ -2,11 +2,14 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
+from releaseflow.documents import load_document
 from releaseflow.runbook_scripts import pick_chunk
 from releaseflow.runbook_scripts.plan_rollout import MAX_HEALTH_SECONDS, handler
+from releaseflow.runbook_scripts.shared import HEALTH_DELAY_SECONDS
 
 
 def test_the_migration_host_is_the_first_batch():
@@ -85,7 +88,7 @@ def test_plan_refuses_offline_hosts():
 
 @pytest.mark.parametrize("only", ["all", json.dumps(["i-0a"])], ids=["deploy", "rollback"])
 def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_cannot_wait_for(only):
-    """PlanRollout's health bound covers every try, with the 3 s delays, and refuses pairs needing over 900 s."""
+    """PlanRollout's health bound covers every try, with the 1 s delays, and refuses pairs needing over 900 s."""
     payload = {
         "Hosts": json.dumps(["i-0a"]),
         "Offline": "[]",
@@ -100,12 +103,25 @@ def test_plan_gives_the_health_check_all_its_tries_and_refuses_what_its_step_can
             None,
         )
         seconds = int(result["HealthCheckSeconds"])
-        assert retries * try_seconds + (retries - 1) * 3 < seconds <= MAX_HEALTH_SECONDS == 900
-    assert handler(payload, None)["HealthCheckSeconds"] == "107"  # the defaults: 10 tries of 5 s, 3 s apart
+        assert retries * try_seconds + (retries - 1) * 1 < seconds <= MAX_HEALTH_SECONDS == 900
+    assert handler(payload, None)["HealthCheckSeconds"] == "209"  # the defaults: 30 tries of 5 s, 1 s apart
     with pytest.raises(
         ValueError, match="HealthCheckRetries 60 tries of up to HealthCheckTimeoutSeconds 60 s need"
     ):
         handler({**payload, "HealthCheckRetries": "60", "HealthCheckTimeoutSeconds": "60"}, None)
+
+
+def test_the_health_bound_uses_the_defaults_the_documents_declare():
+    """The bound's delay is releaseflow-HealthCheck's default, and its fallbacks are the Deploy runbook's
+    defaults: a default changed in one place and not the other would cut a host's check short."""
+    root = Path(__file__).resolve().parents[2]
+    check = load_document(root / "documents" / "releaseflow-HealthCheck.yaml").content["parameters"]
+    deploy = load_document(root / "automation" / "releaseflow-Deploy.yaml").content["parameters"]
+    assert int(check["HealthCheckDelaySeconds"]["default"]) == HEALTH_DELAY_SECONDS
+    defaults = {name: deploy[name]["default"] for name in ("HealthCheckRetries", "HealthCheckTimeoutSeconds")}
+    assert defaults == {name: check[name]["default"] for name in defaults}
+    payload = {"Hosts": '["i-0a"]', "Offline": "[]", "Tagged": "[]", "MigrationTagKey": "m", "BatchSize": "1"}
+    assert handler(payload, None) == handler({**payload, **defaults}, None)
 
 
 def test_plan_for_a_rollback_keeps_the_switched_hosts_in_order_and_names_the_unreachable():

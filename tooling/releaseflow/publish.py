@@ -11,14 +11,14 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from releaseflow.deploy import check_parameters
-from releaseflow.documents import Document, find_document_files, load_document
+from releaseflow.documents import Document
 from releaseflow.errors import ReleaseflowError, UsageError
 from releaseflow.findings import Finding
 from releaseflow.pinning import rewrite_runbook
 from releaseflow.rules._aws_owned import has_reserved_prefix
 from releaseflow.rules.document_name import NAME as DOCUMENT_NAME
 from releaseflow.sources import source_folders
-from releaseflow.validation import validate_paths
+from releaseflow.validation import load_and_validate
 
 COMMIT_TAG = "releaseflow:commit"
 REPOSITORY_TAG = "releaseflow:repository"
@@ -78,10 +78,10 @@ def publish_documents(
     """
     root = Path(root)
     folders = source_folders(root)
-    errors = [finding for finding in validate_paths(folders) if finding.is_error]
+    sources, findings = load_and_validate(folders)
+    errors = [finding for finding in findings if finding.is_error]
     if errors:
         raise ValidationFailed(errors)
-    sources = [load_document(path) for path in find_document_files(folders)]
     check_prefix(prefix, [document.name for document in sources])
     for document in sources:
         if document.document_type == "Automation" and defaults:

@@ -25,6 +25,12 @@ class Context:
 
 def validate_paths(paths: Iterable[str | Path]) -> list[Finding]:
     """Load every document under `paths` and return all findings, sorted by file and line."""
+    return load_and_validate(paths)[1]
+
+
+def load_and_validate(paths: Iterable[str | Path]) -> tuple[list[Document], list[Finding]]:
+    """The documents under `paths` that parse, and all findings sorted by file and line: each file is
+    parsed once, for those who go on to use the documents (publish)."""
     documents: list[Document] = []
     findings: list[Finding] = []
     for path in find_document_files(paths):
@@ -33,7 +39,7 @@ def validate_paths(paths: Iterable[str | Path]) -> list[Finding]:
         except DocumentError as error:
             findings.append(_parse_finding(str(path), str(error)))
     findings.extend(validate_documents(documents))
-    return sorted(set(findings))
+    return documents, sorted(set(findings))
 
 
 def validate_documents(documents: list[Document], rules: list[Rule] | None = None) -> list[Finding]:

@@ -4,13 +4,11 @@ import json
 import math
 import re
 
+from releaseflow.runbook_scripts.shared import longest_health_check
 from releaseflow.ssm import MAX_FLEET_HOSTS, MAX_LOOP_ITERATIONS, MAX_RUN_COMMAND_INSTANCES
 
-# The health check's execution timeout: every try at its longest, releaseflow-HealthCheck's default
-# 3 s between tries (the runbooks leave it), and a margin for curl and git to start. At most 900 s,
-# so that with the 60 s delivery timeout it fits HealthCheckBatch's 960 s.
-HEALTH_DELAY_SECONDS = 3
-HEALTH_MARGIN_SECONDS = 30
+# The health check's execution timeout is at most 900 s, so that with the 60 s delivery timeout it fits
+# HealthCheckBatch's 960 s.
 MAX_HEALTH_SECONDS = 900
 
 
@@ -71,7 +69,7 @@ def handler(events, context):
             f"raise BatchSize (now {events['BatchSize']})"
         )
     health_seconds = health_check_seconds(
-        events.get("HealthCheckRetries", "10"), events.get("HealthCheckTimeoutSeconds", "5")
+        events.get("HealthCheckRetries", "30"), events.get("HealthCheckTimeoutSeconds", "5")
     )
     # PrepareHosts sends to groups of at most 50 of the hosts in batch order (PickChunk cuts them).
     count = sum(len(batch) for batch in batches)
@@ -91,7 +89,7 @@ def handler(events, context):
 def health_check_seconds(retries, try_seconds):
     """How long a host's health check may run: all its tries; ValueError past what HealthCheckBatch allows."""
     retries, try_seconds = int(retries), int(try_seconds)
-    seconds = retries * try_seconds + (retries - 1) * HEALTH_DELAY_SECONDS + HEALTH_MARGIN_SECONDS
+    seconds = longest_health_check(retries, try_seconds)
     if seconds > MAX_HEALTH_SECONDS:
         raise ValueError(
             f"HealthCheckRetries {retries} tries of up to HealthCheckTimeoutSeconds {try_seconds} s need "

@@ -6,6 +6,7 @@ import time
 from releaseflow.runbook_scripts.shared import (
     WAIT_SECONDS,
     client,
+    longest_health_check,
     online,
     running_commands,
     wait_for_commands,
@@ -103,7 +104,7 @@ def number(value, most):
 def command_seconds(deploy_value):
     tries = number(deploy_value("HealthCheckRetries"), HEALTH_CHECK_BOUNDS["HealthCheckRetries"])
     each = number(deploy_value("HealthCheckTimeoutSeconds"), HEALTH_CHECK_BOUNDS["HealthCheckTimeoutSeconds"])
-    health = tries * (each + 3) + 30
+    health = longest_health_check(tries, each)
     bounds = [number(deploy_value(n), most) for n, most in ROLLBACK_BOUNDS.items()]
     return DELIVERY_SECONDS + max(*bounds, min(health, 900))
 

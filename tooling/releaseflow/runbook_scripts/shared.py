@@ -18,6 +18,10 @@ POLL_SECONDS = 1
 COMMAND_POLL_SECONDS = 2
 # DescribeInstanceInformation's InstanceIds filter, like SendCommand, takes at most 50 ids.
 IDS_PER_CALL = 50
+# releaseflow-HealthCheck's default HealthCheckDelaySeconds (the runbooks leave it), and a margin for curl
+# and git to start.
+HEALTH_DELAY_SECONDS = 1
+HEALTH_MARGIN_SECONDS = 30
 
 
 def client(service):
@@ -130,3 +134,8 @@ def wait_for_commands(ssm, hosts, deadline, clock):
                 return running
             clock.sleep(COMMAND_POLL_SECONDS)
     return []
+
+
+def longest_health_check(retries, try_seconds):
+    """How long a host's health check may run: every try at its longest and the delays between them."""
+    return retries * try_seconds + (retries - 1) * HEALTH_DELAY_SECONDS + HEALTH_MARGIN_SECONDS

@@ -206,11 +206,14 @@ def _bring_up(
             Resources=workers, Tags=[{"Key": provision.ROLE_TAG[0], "Value": provision.ROLE_TAG[1]}]
         )
     web = [instance_id for instance_id in instance_ids if instance_id not in workers]
+    # The first host of each kind is provisioned; the others of its kind launch from it, as from an image.
+    images: dict[bool, Path] = {}
     for instance_id in instance_ids:
         ruby = ", Ruby through shims" if instance_id in shimmed else ""
         ruby += ", worker" if instance_id in workers else ""
-        port = ports[instance_id]
-        progress(f"provisioning {instance_id} (port {port}{ruby}): clone, bundle install --local")
+        image = images.get(instance_id in shimmed)
+        how = f"a copy of {image.name}" if image else "clone, bundle install --local, build"
+        progress(f"provisioning {instance_id} (port {ports[instance_id]}{ruby}): {how}")
         provision.provision_host(
             roots[instance_id],
             remote.path,
@@ -218,8 +221,10 @@ def _bring_up(
             ports[instance_id],
             database_url,
             shimmed=instance_id in shimmed,
+            image=image,
             worker=instance_id in workers,
         )
+        images.setdefault(instance_id in shimmed, roots[instance_id])
     progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
     provision.migrate(roots[instance_ids[0]])
     progress("starting puma (the worker on worker hosts) on every host, and its agent")

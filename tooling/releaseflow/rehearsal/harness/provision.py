@@ -139,18 +139,21 @@ def provision_host(
     database_url: str,
     *,
     shimmed: bool = False,
+    image: Path | None = None,
     worker: bool = False,
 ) -> None:
     """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems.
 
     `shimmed`: the app user's Ruby tools only through ~/.rbenv/shims on its profile's PATH (HIDDEN_TOOLS).
+    `image`: the root of a host provisioned alike (same remote, revision and `shimmed`) whose checkout is
+    copied, gems and built assets with it, instead of cloning, installing and building again: hosts
+    launched from one image.
     `worker`: a worker host, whose unit is WORKER_SERVICE (bin/worker) instead of puma."""
     user = ensure_app_user()
     app = host_root / "app"
     if app.exists():
         shutil.rmtree(app)
-    app.mkdir(parents=True)
-    os.chown(app, user.pw_uid, user.pw_gid)
+    host_root.mkdir(parents=True, exist_ok=True)
     marker = host_root / SHIMMED_RUBY_MARKER
     if shimmed:
         # Empty and not executable: what is mounted over each hidden tool.
@@ -158,17 +161,42 @@ def provision_host(
         marker.chmod(0o644)
     elif marker.exists():
         marker.unlink()
+    if image is not None:
+        # cp -a: owners, modes and links as they are (shutil.copytree keeps no owners).
+        _run(["cp", "-a", str(image / "app"), str(app)])
+        _configure(host_root, port, database_url, shimmed=shimmed, user=user, worker=worker)
+        return
+    app.mkdir(parents=True)
+    os.chown(app, user.pw_uid, user.pw_gid)
     # As the app user: git refuses a remote owned by someone else, and the app user owns the remote
     # because the deploy's own fetches run as the app user.
     as_app(host_root, ["git", "clone", "--quiet", str(remote), APP_DIR])
     as_app(host_root, ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", revision])
+    _configure(host_root, port, database_url, shimmed=shimmed, user=user, worker=worker)
+    as_app(host_root, INSTALL_COMMAND.split())
+    if asset_pipeline(app):
+        # The first build, as an image's build would do it; a deploy's builds come from PrepareRevision.
+        as_app(host_root, ["env", *_app_environment(host_root), "bin/rails", "assets:precompile"])
+
+
+def _configure(
+    host_root: Path,
+    port: int,
+    database_url: str,
+    *,
+    shimmed: bool,
+    user: pwd.struct_passwd,
+    worker: bool = False,
+) -> None:
+    """What is the host's own: its .env (its port), its puma or worker unit, systemctl, its Ruby's shims."""
+    app = host_root / "app"
     env = app / ".env"
     env.write_text(environment_file(port, database_url))
     env.chmod(0o600)
     os.chown(env, user.pw_uid, user.pw_gid)
     units = host_root / "etc" / "systemd" / "system"
     units.mkdir(parents=True, exist_ok=True)
-    if shimmed:
+    if shimmed and not (app / SHIMS).is_dir():
         # The app user's home is APP_DIR: the shims and the profile sit in the checkout, untracked.
         shims = app / SHIMS
         shims.mkdir(parents=True)
@@ -185,10 +213,6 @@ def provision_host(
         unit = PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle)
         (units / f"{SERVICE}.service").write_text(unit)
     services.install(host_root)
-    as_app(host_root, INSTALL_COMMAND.split())
-    if asset_pipeline(app):
-        # The first build, as an image's build would do it; a deploy's builds come from PrepareRevision.
-        as_app(host_root, ["env", *_app_environment(host_root), "bin/rails", "assets:precompile"])
 
 
 def asset_pipeline(app: Path) -> bool:
