@@ -65,6 +65,9 @@ def write_rollout(state_dir: Path, revision: str, execution_id: str, work: Path)
     values["PlanRollout.HealthCheckSeconds"] = plan.health_check_seconds
     # The playbook waits for `unused` (the classic drain): no drain is left for the switch to end on the host.
     values["DrainBatch.DrainSeconds"] = "0"
+    # The rehearsal's bench fleet is web hosts only: DrainBatch hands each batch the web role and Services.
+    values["DrainBatch.Role"] = "web"
+    values["DrainBatch.Services"] = values["Services"]
     step_parameters = _run_command_parameters(deploy, values, execution_id)
     batches = [[plan.migration_host], *(list(batch) for batch in plan.batches)]
     migrate = values.get(MIGRATE_PARAMETER) != "false"

@@ -248,7 +248,9 @@ def test_fleet_record_saves_the_json_fleet_json_has_and_loads_it_back(tmp_path):
     record = _record("http://127.0.0.1:2", host, revisions=("a1", "b2"), start="a1", aws_readings=STRICT)
     record.save(tmp_path)
     saved = json.loads((tmp_path / "fleet.json").read_text())
-    assert saved["hosts"] == [{"instance_id": "i-1", "port": 3001, "root": str(host.root), "agent_pid": 42}]
+    assert saved["hosts"] == [
+        {"instance_id": "i-1", "port": 3001, "root": str(host.root), "agent_pid": 42, "role": "web"}
+    ]
     assert (saved["lb"]["pid"], saved["endpoint_url"], saved["revisions"]) == (
         0,
         "http://127.0.0.1:2",
@@ -256,6 +258,20 @@ def test_fleet_record_saves_the_json_fleet_json_has_and_loads_it_back(tmp_path):
     )
     assert FleetRecord.load(tmp_path) == record
     assert FleetRecord.load(tmp_path).host("i-1").app == tmp_path / "hosts" / "i-1" / "app"
+
+
+def test_fleet_record_keeps_a_hosts_role_and_reads_an_older_record_as_web_hosts(tmp_path):
+    """Issue 19: a worker host's role is saved and loaded back (`workers` lists it); a fleet.json written
+    before roles, without the key, holds web hosts."""
+    web, worker = (HostRecord(f"i-{n}", 3000 + n, tmp_path / "hosts" / f"i-{n}", 0) for n in (1, 2))
+    worker = HostRecord(worker.instance_id, worker.port, worker.root, 0, "worker")
+    _record("http://127.0.0.1:2", web, worker).save(tmp_path)
+    assert FleetRecord.load(tmp_path).workers == ("i-2",)
+    saved = json.loads((tmp_path / "fleet.json").read_text())
+    for host in saved["hosts"]:
+        del host["role"]
+    (tmp_path / "fleet.json").write_text(json.dumps(saved))
+    assert FleetRecord.load(tmp_path).workers == ()
 
 
 def test_fleet_record_refuses_a_missing_or_foreign_file_naming_it(tmp_path):

@@ -218,3 +218,32 @@ def test_reload_without_exec_reload_is_refused_like_systemd(host):
     result = _systemctl(systemctl, "reload", "web")
     assert result.returncode == 1
     assert "Job type reload is not applicable for unit web.service" in result.stderr
+
+
+@pytest.mark.rehearsal
+def test_kill_signals_the_main_process_and_show_gives_its_pid(host):
+    """Issue 19: `kill --kill-whom=main --signal=TSTP` sends the signal to the unit's main process only (a
+    worker's quiet), the unit stays active; `show --property=MainPID --value` names that process, 0 once
+    stopped; an unknown signal is refused."""
+    root, _, systemctl = host
+    (root / "etc" / "systemd" / "system" / "worker.service").write_text(
+        "[Service]\nExecStart=/bin/sh -c 'trap \"echo quiet\" TSTP; while :; do sleep 0.1; done'\n"
+    )
+    try:
+        _systemctl(systemctl, "start", "worker")
+        pid = _pid(root, "worker")
+        shown = _systemctl(systemctl, "show", "--property=MainPID", "--value", "worker")
+        assert shown.stdout == f"{pid}\n"
+        time.sleep(0.3)  # the shell has set its trap
+        assert _systemctl(systemctl, "kill", "--kill-whom=main", "--signal=TSTP", "worker").returncode == 0
+        log = root.parent.parent / "logs" / "i-0123-worker.log"
+        deadline = time.monotonic() + 5
+        while "quiet" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "quiet" in log.read_text()
+        assert _systemctl(systemctl, "is-active", "worker").stdout == "active\n" and alive(pid)
+        assert _systemctl(systemctl, "kill", "--signal=NOPE", "worker").returncode == 1
+    finally:
+        _systemctl(systemctl, "stop", "worker")
+    shown = _systemctl(systemctl, "show", "-p", "MainPID,ActiveState", "worker")
+    assert shown.stdout == "MainPID=0\nActiveState=inactive\n"

@@ -58,11 +58,20 @@ def valid_values(content: dict) -> dict[str, list[str]]:
     }
 
 
+# Script inputs a step hands on to the host commands as they are: DrainBatch's Services and WorkerServices
+# (the batch's role's, as the commands' Services).
+HANDED_ON = {"DrainBatch": ("Services", "WorkerServices")}
+
+
 def _run_command_inputs(steps: list) -> list[dict]:
     found = []
     for step in steps:
         if step.get("action") == "aws:runCommand":
             found.append(step["inputs"].get("Parameters") or {})
+        payload = step.get("inputs", {}).get("InputPayload") or {}
+        found.append(
+            {name: payload[name] for name in HANDED_ON.get(step.get("name", ""), ()) if name in payload}
+        )
         found += _run_command_inputs(step.get("inputs", {}).get("Steps") or [])
     return found
 

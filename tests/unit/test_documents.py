@@ -146,6 +146,8 @@ REALISTIC = {
     "HealthCheckTimeoutSeconds": ["1", "5", "60"],
     "executionTimeout": ["30", "300", "600"],
     "HealthCheckDelaySeconds": ["0", "3", "60"],
+    "WorkerQuietSignal": ["TSTP", "USR1", "TERM"],
+    "WorkerSettleSeconds": ["1", "10", "30"],
 }
 
 
@@ -496,6 +498,111 @@ def test_restart_services_restarts_each_and_reloads_nginx_on_request(host, env_v
     )
     assert code == 0, output
     assert host.log.read_text() == "restart puma\nrestart sidekiq\nreload nginx\n"
+
+
+# A systemctl that also answers is-active and `show --property=MainPID --value` from files beside it
+# (state-UNIT, pid-UNIT), as a worker host's checks ask them.
+SYSTEMCTL_WITH_STATE = """#!/bin/sh
+here="$(dirname "$0")/.."
+echo "$*" >> "$here/systemctl.log"
+for unit; do :; done
+case "$1" in
+  is-active) state="$(cat "$here/state-$unit" 2>/dev/null || echo inactive)"; echo "$state"; [ "$state" = active ] ;;
+  show) cat "$here/pid-$unit" 2>/dev/null || echo 0 ;;
+esac
+"""
+
+
+def worker_host(host, active: dict[str, str]) -> None:
+    """Give `host` the stateful systemctl, with these units active under these main pids."""
+    (host.root / "bin" / "systemctl").write_text(SYSTEMCTL_WITH_STATE)
+    for unit, pid in active.items():
+        (host.root / f"state-{unit}").write_text("active\n")
+        (host.root / f"pid-{unit}").write_text(f"{pid}\n")
+
+
+@needs_root
+@pytest.mark.parametrize("env_var", [True, False], ids=["env-var", "old-agent"])
+def test_a_worker_switch_quiets_its_active_services_first_and_a_web_switch_does_not(host, env_var):
+    """Issue 19: CheckoutRevision with Role worker sends WorkerQuietSignal to the main process of each
+    active one of Services before it checks out (an inactive one is left alone); with Role web, nothing."""
+    worker_host(host, {"sidekiq": 41})
+    assert host.run("releaseflow-PrepareRevision", Revision=host.commits[1])[0] == 0
+    code, output = host.run(
+        "releaseflow-CheckoutRevision",
+        env_var=env_var,
+        Revision=host.commits[1],
+        ExecutionId="exec-1",
+        Role="worker",
+        Services=["sidekiq", "mailer"],
+        WorkerQuietSignal="USR1",
+    )
+    assert code == 0, output
+    assert host.head() == host.commits[1]
+    assert "quieting sidekiq: SIGUSR1" in output and "quieting mailer: not active" in output
+    kills = [line for line in host.log.read_text().splitlines() if line.startswith("kill")]
+    assert kills == ["kill --kill-whom=main --signal=USR1 sidekiq"]
+    assert output.index("quieting sidekiq") < output.index("checked out")
+    host.log.unlink()
+    code, output = host.switch(host.commits[2], execution="exec-2")
+    assert code == 0, output
+    assert "quieting" not in output and not host.log.exists()
+
+
+@needs_root
+def test_a_worker_rollback_quiets_then_restarts_its_services(host):
+    """Rollback with Role worker quiets Services (TSTP by default) before the checkout, restarts them after."""
+    host.switch(host.commits[2])
+    worker_host(host, {"sidekiq": 41})
+    code, output = host.run("releaseflow-Rollback", ExecutionId="exec-1", Role="worker", Services=["sidekiq"])
+    assert code == 0, output
+    assert host.head() == host.commits[0]
+    calls = [line for line in host.log.read_text().splitlines() if not line.startswith("is-active")]
+    assert calls == ["kill --kill-whom=main --signal=TSTP sidekiq", "restart sidekiq"]
+
+
+@needs_root
+def test_a_worker_restart_reloads_no_nginx(host):
+    """RestartServices with Role worker restarts Services and leaves nginx alone even with ReloadNginx."""
+    code, output = host.run(
+        "releaseflow-RestartServices", Services=["sidekiq"], ReloadNginx="true", Role="worker"
+    )
+    assert code == 0, output
+    assert host.log.read_text() == "restart sidekiq\n"
+
+
+@needs_root
+@pytest.mark.parametrize("failure", ["none", "inactive", "restarted"])
+def test_a_worker_is_healthy_when_its_services_stay_up_for_the_settle_time(host, failure):
+    """HealthCheck with Role worker makes no HTTP request: each of Services must be active throughout
+    WorkerSettleSeconds with the same main process; one that stops or is restarted fails, named."""
+    worker_host(host, {"sidekiq": 41, "mailer": 42})
+    change = {"inactive": ("state-mailer", "failed\n"), "restarted": ("pid-sidekiq", "43\n")}.get(failure)
+
+    def change_once_checked():
+        # Once the check has read the services (its first systemctl call), half a second into its settle time.
+        while not host.log.exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        (host.root / change[0]).write_text(change[1])
+
+    if change:
+        threading.Thread(target=change_once_checked, daemon=True).start()
+    started = time.monotonic()
+    code, output = host.run(
+        "releaseflow-HealthCheck", Role="worker", Services=["sidekiq", "mailer"], WorkerSettleSeconds="2"
+    )
+    if failure == "none":
+        assert code == 0, output
+        assert "healthy: sidekiq mailer active for 2 s" in output
+        assert time.monotonic() - started >= 2
+    else:
+        assert code == 1, output
+        expected = (
+            "mailer is failed, not active" if failure == "inactive" else "restarted during the settle time"
+        )
+        assert expected in output, output
+    assert "curl" not in output
 
 
 @needs_root
@@ -956,6 +1063,12 @@ def _drain_block(name: str) -> str:
     return next(line for line in lines if "SSM_DrainSeconds" in line and not line.startswith("if [ -z"))
 
 
+def _quiet_block(name: str) -> str:
+    """The runCommand item of `name` that quiets a worker host's services."""
+    lines = load_document(ROOT / "documents" / f"{name}.yaml").content["mainSteps"][0]["inputs"]["runCommand"]
+    return next(line for line in lines if "SSM_WorkerQuietSignal" in line and not line.startswith("if [ -z"))
+
+
 def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkout():
     """The switch's and the rollback's drain are one text, run right after the app-user snippet (whose
     reading of the environment file gives it PORT; the switch's also defines the hooks there) and before the
@@ -968,7 +1081,9 @@ def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkou
         ]
         drain = lines.index(_drain_block(name))
         assert lines[drain - 1].endswith((APP_ENV_END, HOOKS_END))
-        assert lines[drain + 1].startswith('cd -- "$SSM_AppDir"')
+        # Then a worker host's quiet (issue 19), one text in both, then the checkout.
+        assert lines[drain + 1] == _quiet_block("releaseflow-CheckoutRevision")
+        assert lines[drain + 2].startswith('cd -- "$SSM_AppDir"')
         locked = next(i for i, line in enumerate(lines) if "releaseflow.lock" in line)
         assert (
             drain < locked

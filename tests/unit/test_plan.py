@@ -124,3 +124,19 @@ def test_cli_reports_refusal_with_exit_1(capsys):
     assert capsys.readouterr().err == (
         "Error: 2 instances are tagged releaseflow:migrate=true (i-0aaaaaaa, i-0bbbbbbb); tag exactly one\n"
     )
+
+
+def test_worker_hosts_follow_in_batches_of_their_own_and_the_plan_says_so(capsys):
+    """Issue 19: `--workers` names the hosts tagged releaseflow:role=worker; they follow the web hosts in
+    batches of their own (50% of the 2 workers: one a batch), and the migration host may be one."""
+    plan = plan_rollout(FLEET, workers=["i-0d", "i-0e"], batch_size="50%")
+    assert plan == Plan("i-0a", (("i-0b", "i-0c"), ("i-0d",), ("i-0e",)), worker_batches=(2, 3))
+    hosts = "i-0aaaaaaa,i-0bbbbbbb,i-0ccccccc"
+    assert main(["plan", "--hosts", hosts, "--workers", "i-0aaaaaaa,i-0ccccccc"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "migration host: i-0aaaaaaa (a worker host) (checks out, migrates, restarts and is checked first)",
+        "batch 1: i-0bbbbbbb",
+        "batch 2 (workers): i-0ccccccc",
+    ]
+    with pytest.raises(PlanError, match="worker i-0f is not one of the hosts"):
+        plan_rollout(FLEET, workers=["i-0f"])

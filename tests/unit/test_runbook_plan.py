@@ -139,3 +139,59 @@ def test_plan_for_a_rollback_keeps_the_switched_hosts_in_order_and_names_the_unr
     assert result["Skipped"] == "i-0b, i-0z"
     nothing = handler({**payload, "Only": "[]"}, None)
     assert (nothing["BatchCount"], nothing["Skipped"]) == (0, "none")
+
+
+@pytest.mark.parametrize(
+    ("workers", "tagged", "batches", "worker_batches"),
+    [
+        # Mixed: the migration host (web) alone, web batches, then worker batches; 50% of each role.
+        (["i-0d", "i-0e", "i-0f"], [], [["i-0a"], ["i-0b", "i-0c"], ["i-0d", "i-0e"], ["i-0f"]], [2, 3]),
+        # The migration host may be a worker: it goes first, on its own, as a worker batch.
+        (
+            ["i-0d", "i-0e", "i-0f"],
+            ["i-0e"],
+            [["i-0e"], ["i-0a", "i-0b"], ["i-0c"], ["i-0d", "i-0f"]],
+            [0, 3],
+        ),
+        # Workers only, and web only (as before roles: 50% of the 6 hosts).
+        (
+            ["i-0a", "i-0b", "i-0c", "i-0d", "i-0e", "i-0f"],
+            [],
+            [["i-0a"], ["i-0b", "i-0c", "i-0d"], ["i-0e", "i-0f"]],
+            [0, 1, 2],
+        ),
+        ([], [], [["i-0a"], ["i-0b", "i-0c", "i-0d"], ["i-0e", "i-0f"]], []),
+    ],
+)
+def test_each_batch_holds_one_role_web_first_then_workers_batch_size_per_role(
+    workers, tagged, batches, worker_batches
+):
+    """Issue 19: hosts tagged releaseflow:role=worker follow the web hosts in batches of their own (a
+    percentage BatchSize is of the role's hosts), and WorkerBatches names those batches by index."""
+    payload = {
+        "Hosts": json.dumps(["i-0a", "i-0b", "i-0c", "i-0d", "i-0e", "i-0f"]),
+        "Offline": "[]",
+        "Tagged": json.dumps(tagged),
+        "Workers": json.dumps(workers),
+        "MigrationTagKey": "m",
+        "BatchSize": "50%",
+    }
+    result = handler(payload, None)
+    assert json.loads(result["Batches"]) == batches
+    assert json.loads(result["WorkerBatches"]) == worker_batches
+
+
+def test_a_rollback_plan_keeps_its_batches_single_role():
+    """RollbackFleet plans only the switched hosts, with the same single-role batches in the same order."""
+    payload = {
+        "Hosts": json.dumps(["i-0a", "i-0b", "i-0c", "i-0d"]),
+        "Offline": "[]",
+        "Tagged": "[]",
+        "Workers": json.dumps(["i-0b", "i-0d"]),
+        "MigrationTagKey": "m",
+        "BatchSize": "2",
+        "Only": json.dumps(["i-0a", "i-0b", "i-0c"]),
+    }
+    result = handler(payload, None)
+    assert json.loads(result["Batches"]) == [["i-0a"], ["i-0c"], ["i-0b"]]
+    assert json.loads(result["WorkerBatches"]) == [2]

@@ -130,7 +130,7 @@ def test_drain_batch_hands_over_once_the_batch_gets_no_new_request_without_waiti
     host command that follows gets the whole deregistration delay as its bound (DrainSeconds)."""
     elb, clock = FakeElb(["i-0b", "i-0c"], delay=300), FakeClock()
     result = drain([["i-0b", "i-0c"]], 0, FakeAgents(["i-0b", "i-0c"]), elb, clock=clock)
-    assert result == {"InstanceIds": ["i-0b", "i-0c"], "DrainSeconds": "300"}
+    assert result == {"InstanceIds": ["i-0b", "i-0c"], "DrainSeconds": "300", "Role": "web", "Services": []}
     assert [name for name, _ in elb.calls] == [
         "describe_target_group_attributes",
         "deregister_targets",
@@ -186,7 +186,40 @@ def test_drain_batch_without_a_target_group_only_checks_the_agents():
     assert drain([["i-0b"]], 0, FakeAgents(["i-0b"]), elb=None, arn="") == {
         "InstanceIds": ["i-0b"],
         "DrainSeconds": "0",
+        "Role": "web",
+        "Services": [],
     }
+
+
+def test_a_batch_of_workers_is_never_drained_nor_registered_and_gets_the_worker_services():
+    """Issue 19: a batch PlanRollout lists in WorkerBatches is checked online and handed over with its role
+    and WorkerServices, with no load balancer call; RegisterBatch leaves it out too. A web batch of the same
+    deploy is drained with the web Services."""
+    elb = FakeElb(["i-0a", "i-0b"])
+    events = {
+        "Batches": json.dumps([["i-0a"], ["i-0b", "i-0c"]]),
+        "TargetGroupArn": ARN,
+        "WorkerBatches": "[1]",
+        "Services": ["puma"],
+        "WorkerServices": ["sidekiq", "mailer"],
+    }
+    worker = drain_batch.handler(
+        {**events, "Index": "1"}, None, ssm=FakeAgents(["i-0b", "i-0c"]), elb=elb, clock=FakeClock()
+    )
+    assert worker == {
+        "InstanceIds": ["i-0b", "i-0c"],
+        "DrainSeconds": "0",
+        "Role": "worker",
+        "Services": ["sidekiq", "mailer"],
+    }
+    registered = register_batch.handler({**events, "Index": "1"}, None, elb=elb, clock=FakeClock())
+    assert registered == {"InstanceIds": ["i-0b", "i-0c"], "BakedSeconds": 0}
+    assert elb.calls == []
+    web = drain_batch.handler(
+        {**events, "Index": "0"}, None, ssm=FakeAgents(["i-0a"]), elb=elb, clock=FakeClock()
+    )
+    assert (web["Role"], web["Services"]) == ("web", ["puma"])
+    assert [name for name, _ in elb.calls][:2] == ["describe_target_group_attributes", "deregister_targets"]
 
 
 def test_register_batch_registers_again_a_host_whose_registration_was_dropped_while_it_drained():

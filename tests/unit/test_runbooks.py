@@ -39,6 +39,7 @@ REALISTIC = {
     "InstallCommand": ["bundle install --jobs=4"],
     "MigrateCommand": ["bundle exec rails db:migrate"],
     "Services": ["puma", "sidekiq"],
+    "WorkerServices": ["sidekiq", "sidekiq@2"],
     "HealthCheckPath": ["/up"],
     "HealthCheckPort": ["auto", "3000"],
     "HealthCheckRetries": ["10"],
@@ -57,6 +58,7 @@ CONTRACT_PARAMETERS = {
     "InstallCommand",
     "MigrateCommand",
     "Services",
+    "WorkerServices",
     "ReloadNginx",
     "HealthCheckPath",
     "HealthCheckPort",
@@ -155,7 +157,8 @@ def test_commands_name_real_documents_unpinned_with_their_parameters(document):
             if name in document.content["parameters"]:
                 # RollbackFleet passes the deploy's value, or the override given to it (ReadDeploy resolves).
                 same = (f"{{{{ {name} }}}}", f"{{{{ ReadDeploy.{name} }}}}", "{{ automation:EXECUTION_ID }}")
-                assert value in same, (step["name"], name)
+                # Services: the batch's role's (Services or WorkerServices), as DrainBatch hands them over.
+                assert value in (*same, "{{ DrainBatch.Services }}"), (step["name"], name)
 
 
 def test_assume_role_is_required_and_typed():
@@ -516,7 +519,7 @@ def test_rollback_fleet_needs_only_the_execution_id():
     overrides = steps_of(ROLLBACK_FLEET)["ReadDeploy"]["inputs"]["InputPayload"]["Overrides"]
     # Read from the deploy without a RollbackFleet parameter of its own (the runbook is near SSM's 64 KB):
     # an empty override, always the deploy's value.
-    deploy_only = {"RailsEnv"}
+    deploy_only = {"RailsEnv", "WorkerServices"}
     assert set(overrides) == set(parameters) - required - {"CommandLogGroupName"} | deploy_only
     for name in overrides:
         if name in deploy_only:

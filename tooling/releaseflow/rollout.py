@@ -29,6 +29,9 @@ class Plan:
     # The health check's execution timeout the runbook passes (PlanRollout's HealthCheckSeconds): derived
     # from the health parameters, not part of which host goes when, so plans compare without it.
     health_check_seconds: str = field(default="", compare=False)
+    # The batches (counted as `batches` counts them, from 1) of worker hosts (releaseflow:role=worker).
+    worker_batches: tuple[int, ...] = ()
+    migration_host_is_a_worker: bool = False
 
 
 def plan_rollout(
@@ -38,6 +41,7 @@ def plan_rollout(
     batch_size: str = "1",
     runbook: Path | None = None,
     health_check: dict[str, str] | None = None,
+    workers: Sequence[str] = (),
 ) -> Plan:
     """Plan a deploy to online `hosts`, with `migration_hosts` tagged as migration host, offline.
 
@@ -51,6 +55,9 @@ def plan_rollout(
     unknown = sorted(set(migration_hosts) - set(hosts))
     if unknown:
         raise PlanError(f"migration host {', '.join(unknown)} is not one of the hosts")
+    unknown = sorted(set(workers) - set(hosts))
+    if unknown:
+        raise PlanError(f"worker {', '.join(unknown)} is not one of the hosts")
     parameters = _planning_parameters(runbook)
     tag_key = parameters["MigrationTagKey"]["default"]
     # As ListFleet hands them over: instance ids as JSON text.
@@ -58,6 +65,7 @@ def plan_rollout(
         "Hosts": json.dumps(list(hosts)),
         "Offline": "[]",
         "Tagged": json.dumps([host for host in hosts if host in migration_hosts]),
+        "Workers": json.dumps([host for host in hosts if host in workers]),
         "MigrationTagKey": tag_key,
         "BatchSize": batch_size,
         **{
@@ -72,8 +80,13 @@ def plan_rollout(
         raise PlanError(str(error)) from error
     # The runbook's first batch is the migration host alone; the plan shows it on its own line.
     batches = json.loads(result["Batches"])[1:]
+    worker_batches = json.loads(result["WorkerBatches"])
     return Plan(
-        result["MigrationHost"], tuple(tuple(batch) for batch in batches), result["HealthCheckSeconds"]
+        result["MigrationHost"],
+        tuple(tuple(batch) for batch in batches),
+        result["HealthCheckSeconds"],
+        tuple(n for n in worker_batches if n),
+        0 in worker_batches,
     )
 
 
@@ -86,8 +99,14 @@ def _planning_parameters(runbook: Path) -> dict:
 
 def render(plan: Plan) -> str:
     """The plan as operators read it: one line for the migration host, one a batch."""
-    lines = [f"migration host: {plan.migration_host} (checks out, migrates, restarts and is checked first)"]
-    lines += [f"batch {number}: {', '.join(batch)}" for number, batch in enumerate(plan.batches, start=1)]
+    worker = " (a worker host)" if plan.migration_host_is_a_worker else ""
+    lines = [
+        f"migration host: {plan.migration_host}{worker} (checks out, migrates, restarts and is checked first)"
+    ]
+    lines += [
+        f"batch {number}{' (workers)' if number in plan.worker_batches else ''}: {', '.join(batch)}"
+        for number, batch in enumerate(plan.batches, start=1)
+    ]
     if not plan.batches:
         lines.append("no other hosts")
     return "\n".join(lines)

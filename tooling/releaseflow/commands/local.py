@@ -60,6 +60,14 @@ def register(parser) -> None:
         metavar="N",
         help="N online managed nodes of another fleet, listed before this fleet's (default 0)",
     )
+    up.add_argument(
+        "--worker-hosts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the last N hosts are worker hosts: tagged releaseflow:role=worker, running the app's worker "
+        "(unit `worker`) instead of puma, outside the load balancer (default 0)",
+    )
     status = actions.add_parser("status", help="show each host's checkout, serving commit and LB state")
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("env", help="print `export` lines that point AWS tools and releaseflow at it")
@@ -97,6 +105,7 @@ def run(args) -> int:
             offline_after=offline_after,
             aws_readings=readings.choose(args.aws_readings),
             foreign_instances=args.foreign_instances,
+            worker_hosts=args.worker_hosts,
             progress=_progress,
         )
         print(_table(result))
@@ -128,11 +137,12 @@ def _progress(line: str) -> None:
 
 def _table(result) -> str:
     """A fleet.FleetStatus as the table `up` and `status` print."""
-    rows = [("INSTANCE", "PORT", "CHECKED OUT", "SERVING", "RUNNING", "LB STATE")]
+    rows = [("INSTANCE", "ROLE", "PORT", "CHECKED OUT", "SERVING", "RUNNING", "LB STATE")]
     for host in result.hosts:
         rows.append(
             (
                 host.instance_id,
+                host.role,
                 str(host.port),
                 host.revision[:12],
                 host.serving[:12] or "-",

@@ -47,6 +47,13 @@ def register(parser) -> None:
         help="the host tagged as migration host (repeat it to see the runbook refuse two)",
     )
     parser.add_argument(
+        "--workers",
+        type=instance_ids,
+        default=[],
+        metavar="ID,ID,...",
+        help="the hosts tagged releaseflow:role=worker: batches of their own, after the web hosts",
+    )
+    parser.add_argument(
         "--batch-size",
         default="1",
         metavar="N|P%",
@@ -77,7 +84,11 @@ def run(args) -> int:
     specs = load_document(runbook).content.get("parameters") or {}
     check_parameters({"BatchSize": [args.batch_size]}, {"BatchSize": specs.get("BatchSize") or {}})
     plan = plan_rollout(
-        hosts, migration_hosts=args.migration_host, batch_size=args.batch_size, runbook=runbook
+        hosts,
+        migration_hosts=args.migration_host,
+        batch_size=args.batch_size,
+        runbook=runbook,
+        workers=args.workers,
     )
     print(render(plan))
     return 0

@@ -16,12 +16,15 @@ from releaseflow.runbook_scripts.shared import client, online, wait_until
 def handler(events, context, *, ssm=None, elb=None, clock=time):
     """This batch's hosts: fails, naming them, when some are not online; else takes them out of service and
     returns the seconds left of the deregistration delay."""
-    batch = json.loads(events["Batches"])[int(events["Index"])]
+    index = int(events["Index"])
+    batch = json.loads(events["Batches"])[index]
+    # A batch of workers (PlanRollout's WorkerBatches) is never drained: its commands quiet its services.
+    worker = index in json.loads(events.get("WorkerBatches") or "[]")
     up = online(ssm or client("ssm"), batch)
     offline = [h for h in batch if h not in up]
     if offline:
         raise ValueError(f"not online in Systems Manager, so this batch does not start: {', '.join(offline)}")
-    arn = events["TargetGroupArn"]
+    arn = "" if worker else events["TargetGroupArn"]
     left = 0
     if arn:
         elb = elb or client("elbv2")
@@ -31,4 +34,7 @@ def handler(events, context, *, ssm=None, elb=None, clock=time):
         elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": h} for h in batch])
         wait_until(elb, arn, batch, ("draining", "unused"), "out of service", clock=clock)
         left = max(0, int(delay - (clock.monotonic() - start)))  # rounded down: never past the delay
-    return {"InstanceIds": batch, "DrainSeconds": str(left)}
+    # The batch's role, and its services for the commands that follow.
+    role = "worker" if worker else "web"
+    services = events.get("WorkerServices" if worker else "Services", [])
+    return {"InstanceIds": batch, "DrainSeconds": str(left), "Role": role, "Services": services}

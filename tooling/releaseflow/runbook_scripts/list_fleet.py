@@ -3,6 +3,9 @@
 from releaseflow.runbook_scripts.shared import agents, client, id_list
 from releaseflow.ssm import MAX_FLEET_HOSTS
 
+# The tag that makes a host a worker host (releaseflow:role=worker): never drained nor registered.
+ROLE_TAG = {"Key": "releaseflow:role", "Value": "worker"}
+
 
 def handler(events, context, *, ec2=None, ssm=None):
     """The fleet's instance ids, those whose agent is not Online, those tagged MigrationTagKey=true.
@@ -31,8 +34,12 @@ def handler(events, context, *, ec2=None, ssm=None):
         )
     online = {a["InstanceId"] for a in agents(ssm, hosts) if a["PingStatus"] == "Online"}
     key = events["MigrationTagKey"]
-    tagged = [h for h in hosts if any(t.get("Key") == key and t.get("Value") == "true" for t in tags[h])]
+    tagged = [h for h in hosts if {"Key": key, "Value": "true"} in tags[h]]
+    workers = [h for h in hosts if ROLE_TAG in tags[h]]
+    # Workers, and the others (Web: the hosts RollbackFleet registers again at its end).
     return {
+        "Workers": id_list(workers),
+        "Web": id_list([h for h in hosts if h not in workers]),
         "Hosts": id_list(hosts),
         "Offline": id_list([h for h in hosts if h not in online]),
         "Tagged": id_list(tagged),

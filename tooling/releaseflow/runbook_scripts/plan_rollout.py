@@ -42,8 +42,8 @@ def handler(events, context):
         )
     migration_host = tagged[0] if tagged else (hosts[0] if hosts else "")
     others = [h for h in hosts if h != migration_host]
-    # A batch goes to one aws:runCommand, which takes at most 50 instance ids.
-    size = min(batch_size(events["BatchSize"], len(hosts)), MAX_RUN_COMMAND_INSTANCES)
+    # Hosts tagged releaseflow:role=worker (ListFleet's Workers): after the web hosts, own batches.
+    workers = json.loads(events.get("Workers") or "[]")
     skipped = []
     if only != "all":
         wanted = set(json.loads(only))
@@ -52,12 +52,21 @@ def handler(events, context):
         migration_host = migration_host if migration_host in keep else ""
         others = [h for h in others if h in keep]
     batches = [[migration_host]] if migration_host else []
-    batches += [others[n : n + size] for n in range(0, len(others), size)]
+    for worker in (False, True):
+        group = [h for h in others if (h in workers) == worker]
+        # BatchSize counts per role: a percentage is of the role's hosts. A batch goes to one aws:runCommand,
+        # which takes at most 50 instance ids.
+        size = min(
+            batch_size(events["BatchSize"], sum((h in workers) == worker for h in hosts)),
+            MAX_RUN_COMMAND_INSTANCES,
+        )
+        batches += [group[n : n + size] for n in range(0, len(group), size)]
     # The batches are the iterations of one aws:loop.
     if len(batches) > MAX_LOOP_ITERATIONS:
         raise ValueError(
-            f"{len(batches)} batches (the migration host, then {len(others)} hosts by {size}) are more than "
-            f"the {MAX_LOOP_ITERATIONS} an aws:loop runs: raise BatchSize (now {events['BatchSize']})"
+            f"{len(batches)} batches (the migration host, then {len(others)} hosts by BatchSize) are "
+            f"more than the {MAX_LOOP_ITERATIONS} an aws:loop runs: "
+            f"raise BatchSize (now {events['BatchSize']})"
         )
     health_seconds = health_check_seconds(
         events.get("HealthCheckRetries", "30"), events.get("HealthCheckTimeoutSeconds", "5")
@@ -67,6 +76,8 @@ def handler(events, context):
     return {
         "MigrationHost": migration_host,
         "Batches": json.dumps(batches, separators=(",", ":")),
+        # The batches of workers (a batch holds one role), by index: DrainBatch and RegisterBatch skip them.
+        "WorkerBatches": json.dumps([n for n, batch in enumerate(batches) if batch[0] in workers]),
         "BatchIndexes": [str(n) for n in range(len(batches))],
         "BatchCount": len(batches),
         "ChunkIndexes": [str(n) for n in range(math.ceil(count / MAX_RUN_COMMAND_INSTANCES))],

@@ -22,7 +22,8 @@ def handler(events, context, *, elb=None, clock=time):
     index = int(events["Index"])
     batch = batches[index]
     bake = bake_seconds(events, index, len(batches))
-    arn = events["TargetGroupArn"]
+    # A batch of workers (PlanRollout's WorkerBatches) is never registered.
+    arn = "" if index in json.loads(events.get("WorkerBatches") or "[]") else events["TargetGroupArn"]
     if arn:
         elb = elb or client("elbv2")
         refused = register_each(elb, arn, batch)

@@ -74,6 +74,8 @@ class HostStatus:
     serving: str
     running: bool
     lb_state: str
+    # web, or worker: its service is the job worker and it is in no target group (lb_state "none").
+    role: str = "web"
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def up(
     aws_readings: dict[str, str] | None = None,
     foreign_instances: int = 0,
     shimmed_ruby_hosts: int = 0,
+    worker_hosts: int = 0,
 ) -> FleetStatus:
     """Bring up endpoint, hosts, database and load balancer; return once every host is healthy.
 
@@ -130,8 +133,10 @@ def up(
     default) go to the endpoint (and to the one restart_endpoint starts). `foreign_instances` online
     managed nodes of another fleet are registered before this fleet's, with heartbeats the endpoint
     fakes. The last `shimmed_ruby_hosts` hosts have Ruby's tools only through version-manager shims
-    on the app user's profile PATH (provision.SHIMMED_RUBY_MARKER). When it fails half-way it stops what
-    it started; the logs stay in STATE/logs.
+    on the app user's profile PATH (provision.SHIMMED_RUBY_MARKER). The last `worker_hosts` hosts are
+    worker hosts: tagged releaseflow:role=worker, running the app's job worker (provision.WORKER_SERVICE)
+    instead of puma, in no target group. When it fails half-way it stops what it started; the logs stay in
+    STATE/logs.
     """
     aws_readings = check_readings(aws_readings or {})
     _check_system()
@@ -152,6 +157,7 @@ def up(
             aws_readings,
             foreign_instances,
             shimmed_ruby_hosts,
+            worker_hosts,
         )
     except BaseException:
         progress("failed: stopping what was started")
@@ -171,8 +177,11 @@ def _bring_up(
     aws_readings: dict[str, str],
     foreign_instances: int,
     shimmed_ruby_hosts: int = 0,
+    worker_hosts: int = 0,
 ) -> FleetStatus:
     user = provision.ensure_app_user()
+    if worker_hosts > hosts:
+        raise UsageError(f"{worker_hosts} worker hosts are more than the {hosts} hosts")
 
     progress("starting the local AWS endpoint")
     endpoint_url = start_endpoint(state_dir, offline_after=offline_after, aws_readings=aws_readings)
@@ -191,10 +200,17 @@ def _bring_up(
     ports = {instance_id: free_port() for instance_id in instance_ids}
     roots = {instance_id: state_dir / "hosts" / instance_id for instance_id in instance_ids}
     shimmed = set(instance_ids[len(instance_ids) - shimmed_ruby_hosts :] if shimmed_ruby_hosts else ())
+    workers = instance_ids[len(instance_ids) - worker_hosts :] if worker_hosts else []
+    if workers:
+        ec2.create_tags(
+            Resources=workers, Tags=[{"Key": provision.ROLE_TAG[0], "Value": provision.ROLE_TAG[1]}]
+        )
+    web = [instance_id for instance_id in instance_ids if instance_id not in workers]
     # The first host of each kind is provisioned; the others of its kind launch from it, as from an image.
     images: dict[bool, Path] = {}
     for instance_id in instance_ids:
         ruby = ", Ruby through shims" if instance_id in shimmed else ""
+        ruby += ", worker" if instance_id in workers else ""
         image = images.get(instance_id in shimmed)
         how = f"a copy of {image.name}" if image else "clone, bundle install --local, build"
         progress(f"provisioning {instance_id} (port {ports[instance_id]}{ruby}): {how}")
@@ -206,14 +222,16 @@ def _bring_up(
             database_url,
             shimmed=instance_id in shimmed,
             image=image,
+            worker=instance_id in workers,
         )
         images.setdefault(instance_id in shimmed, roots[instance_id])
     progress(f"preparing the shared database from {instance_ids[0]} (rails db:prepare)")
     provision.migrate(roots[instance_ids[0]])
-    progress("starting puma on every host, and its agent")
+    progress("starting puma (the worker on worker hosts) on every host, and its agent")
     agent_pids = {}
     for instance_id in instance_ids:
-        provision.start_service(roots[instance_id])
+        worker = instance_id in workers
+        provision.start_service(roots[instance_id], provision.WORKER_SERVICE if worker else provision.SERVICE)
         agent_pids[instance_id] = provision.start_agent(
             roots[instance_id], endpoint_url, state_dir / "logs" / f"agent-{instance_id}.log"
         )
@@ -221,8 +239,9 @@ def _bring_up(
 
     progress("starting haproxy")
     balancer = LoadBalancer(state_dir)
-    lb_url = balancer.start(ports, free_port())
-    target_group_arn = _target_group(ec2, elbv2, instance_ids)
+    # Worker hosts serve no request: neither HAProxy nor the target group knows them.
+    lb_url = balancer.start({instance_id: ports[instance_id] for instance_id in web}, free_port())
+    target_group_arn = _target_group(ec2, elbv2, web)
 
     progress("publishing documents/ and automation/ to the endpoint")
     try:
@@ -233,7 +252,13 @@ def _bring_up(
 
     FleetRecord(
         hosts=tuple(
-            HostRecord(instance_id, ports[instance_id], roots[instance_id], agent_pids[instance_id])
+            HostRecord(
+                instance_id,
+                ports[instance_id],
+                roots[instance_id],
+                agent_pids[instance_id],
+                "worker" if instance_id in workers else "web",
+            )
             for instance_id in instance_ids
         ),
         lb=LoadBalancerRecord(lb_url, balancer.pid, target_group_arn),
@@ -246,7 +271,12 @@ def _bring_up(
         db=db,
         database_url=database_url,
     ).save(state_dir)
-    _write_config(state_dir / "releaseflow.yaml", target_group_arn, expect_revision=app_repo is None)
+    _write_config(
+        state_dir / "releaseflow.yaml",
+        target_group_arn,
+        expect_revision=app_repo is None,
+        workers=bool(workers),
+    )
     progress("waiting until every host is healthy behind the load balancer")
     return _wait_healthy(state_dir, timeout)
 
@@ -259,9 +289,10 @@ def status(state_dir: Path) -> FleetStatus:
     hosts = []
     for host in fleet.hosts:
         root = host.root
-        pid_file = root / "run" / f"{provision.SERVICE}.pid"
+        service = provision.WORKER_SERVICE if host.role == "worker" else provision.SERVICE
+        pid_file = root / "run" / f"{service}.pid"
         running = pid_file.exists() and services.alive(int(pid_file.read_text()))
-        commit_file = root / "run" / f"{provision.SERVICE}.commit"
+        commit_file = root / "run" / f"{service}.commit"
         hosts.append(
             HostStatus(
                 instance_id=host.instance_id,
@@ -269,7 +300,8 @@ def status(state_dir: Path) -> FleetStatus:
                 revision=git(host.app, "rev-parse", "HEAD"),
                 serving=commit_file.read_text().strip() if running and commit_file.exists() else "",
                 running=running,
-                lb_state=lb_states.get(host.instance_id, "unknown"),
+                lb_state=lb_states.get(host.instance_id, "none" if host.role == "worker" else "unknown"),
+                role=host.role,
             )
         )
     return FleetStatus(
@@ -481,7 +513,7 @@ def _target_group(ec2, elbv2, instance_ids: list[str]) -> str:
     return arn
 
 
-def _write_config(path: Path, target_group_arn: str, expect_revision: bool) -> None:
+def _write_config(path: Path, target_group_arn: str, expect_revision: bool, workers: bool = False) -> None:
     # Only the bundled app prints its commit on /up; a stock app answers 200 and nothing more.
     config = {
         "environments": {
@@ -500,6 +532,8 @@ def _write_config(path: Path, target_group_arn: str, expect_revision: bool) -> N
                     # Required by the runbooks; the rehearsal runs them with its own credentials.
                     "AutomationAssumeRole": "arn:aws:iam::123456789012:role/releaseflow-AutomationRole",
                     "ExpectRevision": "true" if expect_revision else "false",
+                    # The worker hosts' unit (the app's bin/worker), quieted, restarted and watched.
+                    **({"WorkerServices": [provision.WORKER_SERVICE]} if workers else {}),
                 },
             }
         }
@@ -514,7 +548,10 @@ def _wait_healthy(state_dir: Path, timeout: float) -> FleetStatus:
     deadline = time.monotonic() + timeout
     while True:
         current = status(state_dir)
-        if all(host.lb_state == "healthy" for host in current.hosts):
+        # A worker host is up when its worker runs; it has no load balancer state.
+        if all(
+            host.running if host.role == "worker" else host.lb_state == "healthy" for host in current.hosts
+        ):
             return current
         if time.monotonic() > deadline:
             states = ", ".join(f"{host.instance_id} {host.lb_state}" for host in current.hosts)

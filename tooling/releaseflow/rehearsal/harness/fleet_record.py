@@ -25,6 +25,8 @@ class HostRecord:
     port: int
     root: Path
     agent_pid: int
+    # web (puma, behind the load balancer) or worker (the job worker, tagged releaseflow:role=worker).
+    role: str = "web"
 
     @property
     def app(self) -> Path:
@@ -67,11 +69,22 @@ class FleetRecord:
     def instance_ids(self) -> tuple[str, ...]:
         return tuple(host.instance_id for host in self.hosts)
 
+    @property
+    def workers(self) -> tuple[str, ...]:
+        """The worker hosts' instance ids."""
+        return tuple(host.instance_id for host in self.hosts if host.role == "worker")
+
     def to_dict(self) -> dict:
         """The JSON form: the format fleet.json has always had (a host's root as a string)."""
         return {
             "hosts": [
-                {"instance_id": h.instance_id, "port": h.port, "root": str(h.root), "agent_pid": h.agent_pid}
+                {
+                    "instance_id": h.instance_id,
+                    "port": h.port,
+                    "root": str(h.root),
+                    "agent_pid": h.agent_pid,
+                    "role": h.role,
+                }
                 for h in self.hosts
             ],
             "lb": {"url": self.lb.url, "pid": self.lb.pid, "target_group_arn": self.lb.target_group_arn},
@@ -91,7 +104,13 @@ class FleetRecord:
             lb = data["lb"]
             return cls(
                 hosts=tuple(
-                    HostRecord(h["instance_id"], int(h["port"]), Path(h["root"]), int(h["agent_pid"]))
+                    HostRecord(
+                        h["instance_id"],
+                        int(h["port"]),
+                        Path(h["root"]),
+                        int(h["agent_pid"]),
+                        h.get("role", "web"),
+                    )
                     for h in data["hosts"]
                 ),
                 lb=LoadBalancerRecord(lb["url"], int(lb["pid"]), lb["target_group_arn"]),

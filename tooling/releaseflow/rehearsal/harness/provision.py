@@ -20,6 +20,10 @@ APP_USER = "releaseflow"
 APP_DIR = "/srv/app"
 INSTALL_COMMAND = "bundle install --local"
 SERVICE = "puma"
+# A worker host (`local up --worker-hosts N`) runs the app's job worker (bin/worker) as this unit instead
+# of puma, and is tagged ROLE_TAG: it is never in the load balancer.
+WORKER_SERVICE = "worker"
+ROLE_TAG = ("releaseflow:role", "worker")
 # A host whose Ruby tools come from a version manager, as with rbenv: in the host's mount namespace
 # `bundle` and `bundler` are not on the system PATH (an empty file without x bits is mounted over each),
 # and the app user reaches them only through ~/.rbenv/shims, which its ~/.profile puts first on PATH.
@@ -47,6 +51,22 @@ User={user}
 WorkingDirectory={app_dir}
 EnvironmentFile={app_dir}/.env
 ExecStart={bundle} exec puma -C config/puma.rb
+TimeoutStopSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+WORKER_UNIT = """\
+[Unit]
+Description=The Rails app's job worker (quiet on TSTP, stops on TERM, as Sidekiq)
+After=network.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={app_dir}
+EnvironmentFile={app_dir}/.env
+ExecStart=/usr/bin/ruby bin/worker
 TimeoutStopSec=10
 
 [Install]
@@ -120,13 +140,15 @@ def provision_host(
     *,
     shimmed: bool = False,
     image: Path | None = None,
+    worker: bool = False,
 ) -> None:
     """Clone the app at `revision`, write .env, the puma unit and systemctl, and install the gems.
 
     `shimmed`: the app user's Ruby tools only through ~/.rbenv/shims on its profile's PATH (HIDDEN_TOOLS).
     `image`: the root of a host provisioned alike (same remote, revision and `shimmed`) whose checkout is
     copied, gems and built assets with it, instead of cloning, installing and building again: hosts
-    launched from one image."""
+    launched from one image.
+    `worker`: a worker host, whose unit is WORKER_SERVICE (bin/worker) instead of puma."""
     user = ensure_app_user()
     app = host_root / "app"
     if app.exists():
@@ -142,7 +164,7 @@ def provision_host(
     if image is not None:
         # cp -a: owners, modes and links as they are (shutil.copytree keeps no owners).
         _run(["cp", "-a", str(image / "app"), str(app)])
-        _configure(host_root, port, database_url, shimmed=shimmed, user=user)
+        _configure(host_root, port, database_url, shimmed=shimmed, user=user, worker=worker)
         return
     app.mkdir(parents=True)
     os.chown(app, user.pw_uid, user.pw_gid)
@@ -150,7 +172,7 @@ def provision_host(
     # because the deploy's own fetches run as the app user.
     as_app(host_root, ["git", "clone", "--quiet", str(remote), APP_DIR])
     as_app(host_root, ["git", "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", revision])
-    _configure(host_root, port, database_url, shimmed=shimmed, user=user)
+    _configure(host_root, port, database_url, shimmed=shimmed, user=user, worker=worker)
     as_app(host_root, INSTALL_COMMAND.split())
     if asset_pipeline(app):
         # The first build, as an image's build would do it; a deploy's builds come from PrepareRevision.
@@ -158,9 +180,15 @@ def provision_host(
 
 
 def _configure(
-    host_root: Path, port: int, database_url: str, *, shimmed: bool, user: pwd.struct_passwd
+    host_root: Path,
+    port: int,
+    database_url: str,
+    *,
+    shimmed: bool,
+    user: pwd.struct_passwd,
+    worker: bool = False,
 ) -> None:
-    """What is the host's own: its .env (its port), its puma unit and systemctl, its Ruby's shims."""
+    """What is the host's own: its .env (its port), its puma or worker unit, systemctl, its Ruby's shims."""
     app = host_root / "app"
     env = app / ".env"
     env.write_text(environment_file(port, database_url))
@@ -179,7 +207,11 @@ def _configure(
         for path in (app / ".rbenv", shims, *shims.iterdir(), app / ".profile"):
             os.chown(path, user.pw_uid, user.pw_gid)
     bundle = f"{APP_DIR}/{SHIMS}/bundle" if shimmed else "/usr/bin/bundle"
-    (units / f"{SERVICE}.service").write_text(PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle))
+    if worker:
+        (units / f"{WORKER_SERVICE}.service").write_text(WORKER_UNIT.format(user=APP_USER, app_dir=APP_DIR))
+    else:
+        unit = PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle)
+        (units / f"{SERVICE}.service").write_text(unit)
     services.install(host_root)
 
 
@@ -201,9 +233,14 @@ def migrate(host_root: Path) -> None:
     as_app(host_root, ["env", *_app_environment(host_root), "bundle", "exec", "rails", "db:prepare"])
 
 
-def start_service(host_root: Path) -> None:
-    """Start puma through the host's own systemctl, inside the host's view of /srv/app."""
-    in_host(host_root, [str(host_root / "bin" / "systemctl"), "start", SERVICE])
+def start_service(host_root: Path, service: str = SERVICE) -> None:
+    """Start puma (or `service`) through the host's own systemctl, inside the host's view of /srv/app."""
+    in_host(host_root, [str(host_root / "bin" / "systemctl"), "start", service])
+
+
+def is_worker(host_root: Path) -> bool:
+    """Whether the host runs the job worker rather than puma (its unit says so)."""
+    return (host_root / "etc" / "systemd" / "system" / f"{WORKER_SERVICE}.service").is_file()
 
 
 def start_agent(host_root: Path, endpoint_url: str, log: Path) -> int:

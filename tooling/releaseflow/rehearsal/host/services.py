@@ -238,7 +238,7 @@ def install(host_root: Path, python: str = sys.executable) -> Path:
     return path
 
 
-VERBS = ("start", "stop", "restart", "reload", "status", "is-active")
+VERBS = ("start", "stop", "restart", "reload", "status", "is-active", "kill", "show")
 # The verbs systemd runs as jobs of its own, which outlive the systemctl that asked for them.
 JOB_VERBS = ("start", "stop", "restart")
 JOB_PREFIX = "job-"
@@ -250,7 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("verb")
     parser.add_argument("units", nargs="*")
-    args = parser.parse_args(argv)
+    # `kill`: the signal (TSTP or SIGTSTP), and to whom (main: the unit's main process; all: its group).
+    parser.add_argument("-s", "--signal", default="TERM")
+    parser.add_argument("--kill-whom", choices=("main", "all"), default="all")
+    # `show`: the properties asked (MainPID, ActiveState), and whether to print values alone.
+    parser.add_argument("-p", "--property", action="append", default=[])
+    parser.add_argument("--value", action="store_true")
+    # Options may follow the verb, as systemctl takes them (`kill --signal=TSTP sidekiq`).
+    args = parser.parse_intermixed_args(argv)
     if args.verb not in VERBS:
         print(f"Unknown command verb {args.verb}.", file=sys.stderr)
         return 1
@@ -260,7 +267,47 @@ def main(argv: list[str] | None = None) -> int:
     host = Host(args.host_root)
     if args.verb in JOB_VERBS and not args.job:
         return max(_as_job(host, args.verb, name) for name in args.units)
+    if args.verb == "kill":
+        return max(_kill(host, name, args.signal, args.kill_whom) for name in args.units)
+    if args.verb == "show":
+        return max(_show(host, name, args.property, args.value) for name in args.units)
     return max(_act(host, args.verb, name) for name in args.units)
+
+
+def _kill(host: Host, name: str, signal_name: str, whom: str) -> int:
+    """systemctl kill: the signal to the unit's main process, or to all its processes (its group)."""
+    try:
+        unit = host.unit(name)
+        number = signal.Signals[f"SIG{signal_name.upper().removeprefix('SIG')}"]
+    except (UnitNotFound, KeyError) as error:
+        print(f"Failed to kill unit {_unit_file(name)}: {error}", file=sys.stderr)
+        return 1
+    pid = host.pid(unit)
+    if pid is None or host.state(unit) != "active":
+        # systemd signals nothing when the unit has no process, and says nothing.
+        return 0
+    with contextlib.suppress(ProcessLookupError):
+        if whom == "main":
+            os.kill(pid, number)
+        else:
+            os.killpg(pid, number)
+    return 0
+
+
+def _show(host: Host, name: str, properties: list[str], value_only: bool) -> int:
+    """systemctl show -p MainPID,ActiveState [--value]: an unknown unit shows MainPID 0, inactive."""
+    try:
+        unit = host.unit(name)
+        state = host.state(unit)
+        pid = host.pid(unit) if state == "active" else None
+    except UnitNotFound:
+        state, pid = "inactive", None
+    known = {"MainPID": str(pid or 0), "ActiveState": state}
+    wanted = [p for item in properties for p in item.split(",")] or list(known)
+    for prop in wanted:
+        if prop in known:
+            print(known[prop] if value_only else f"{prop}={known[prop]}")
+    return 0
 
 
 def _as_job(host: Host, verb: str, name: str) -> int:
