@@ -302,6 +302,8 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     )
     # Alone in a runbook: the batch is given, and a failure ends the run instead of starting the rollback.
     step["inputs"]["InstanceIds"] = list(INSTANCES)
+    # DrainBatch, which picks the batch's role and its services, is not in this runbook: a web batch.
+    step["inputs"]["Parameters"].update(Role="web", Services="{{ Services }}")
     del step["onFailure"], step["onCancel"]
     parameters = {
         name: deploy["parameters"][name]
