@@ -1,5 +1,6 @@
 """The document loader, and the product's Command documents: patterns, shell syntax and real runs."""
 
+import contextlib
 import copy
 import fcntl
 import hashlib
@@ -1092,14 +1093,17 @@ def test_checkout_and_rollback_end_the_drain_alike_before_they_touch_the_checkou
         )
 
 
-def _timed_checkout(host, **values) -> tuple[int, str, float]:
+def _timed_checkout(host, opened=contextlib.nullcontext, **values) -> tuple[int, str, float]:
+    """Prepare, then time the switch, run inside `opened()`: a connection made once the host is prepared,
+    so that a slow prepare cannot outlast what the app keeps an idle connection open for."""
     code, output = host.run("releaseflow-PrepareRevision", Revision=host.commits[1])
     assert code == 0, output
-    started = time.monotonic()
-    code, output = host.run(
-        "releaseflow-CheckoutRevision", Revision=host.commits[1], ExecutionId="exec-1", **values
-    )
-    return code, output, time.monotonic() - started
+    with opened():
+        started = time.monotonic()
+        code, output = host.run(
+            "releaseflow-CheckoutRevision", Revision=host.commits[1], ExecutionId="exec-1", **values
+        )
+        return code, output, time.monotonic() - started
 
 
 @needs_root
@@ -1107,8 +1111,9 @@ def test_a_switch_after_a_drain_starts_once_the_app_port_has_been_quiet_for_2_se
     """With DrainSeconds, the switch first waits until no connection to the app's port has moved data for
     2 s; an idle app (an idle connection open too) holds it only that long, far less than the bound."""
     port, _ = http_app
-    with socket.create_connection(("127.0.0.1", port)):
-        code, output, seconds = _timed_checkout(host, DrainSeconds="30", DrainPort=str(port))
+    code, output, seconds = _timed_checkout(
+        host, lambda: socket.create_connection(("127.0.0.1", port)), DrainSeconds="30", DrainPort=str(port)
+    )
     assert code == 0, output
     assert f"drain: no request on port {port} for 2 s" in output
     assert 1.5 < seconds < 10, output
@@ -1121,9 +1126,16 @@ def test_a_switch_after_a_drain_waits_for_a_request_in_flight_but_never_past_dra
     port, _ = http_app
     env_file = host.root / "app.env"
     env_file.write_text(f"PORT={port}\n")
-    with socket.create_connection(("127.0.0.1", port)) as connection:
-        connection.sendall(b"GET /slow HTTP/1.1\r\nHost: app\r\n")  # the request's end never comes
-        code, output, seconds = _timed_checkout(host, DrainSeconds="4", EnvironmentFile=str(env_file))
+
+    @contextlib.contextmanager
+    def request_in_flight():
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            connection.sendall(b"GET /slow HTTP/1.1\r\nHost: app\r\n")  # the request's end never comes
+            yield
+
+    code, output, seconds = _timed_checkout(
+        host, request_in_flight, DrainSeconds="4", EnvironmentFile=str(env_file)
+    )
     assert code == 0, output
     assert f"drain: 1 connection(s) to port {port} still busy when the deregistration delay ended" in output
     assert 3 < seconds < 10, output
