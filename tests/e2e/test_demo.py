@@ -42,16 +42,21 @@ def _listening(port: int) -> bool:
 
 
 def test_demo_deploys_revision_2_to_every_host_and_leaves_nothing_running(state_dir, capsys, tmp_path):
-    """demo --hosts 2: exit 0, five phases told, both hosts from revision 1 to 2 and healthy, then all stopped."""
+    """demo --hosts 2: exit 0, five phases told, a web host and a worker host from revision 1 to 2, healthy
+    behind the load balancer and running, then all stopped."""
     first, second = build_remote(tmp_path).revisions
     assert main(["demo", "--hosts", "2", "--state-dir", str(state_dir)]) == 0
     out = capsys.readouterr().out
     assert re.findall(r"^\[(\d)/5\]", out, re.MULTILINE) == ["1", "2", "3", "4", "5"]
     result = out.split("[4/5] Result", 1)[1].split("[5/5]", 1)[0]
     rows = [line.split() for line in result.splitlines() if line.strip().startswith("i-")]
-    assert sorted(row[1] for row in rows) == ["migrate", "rolling"]
-    assert [row[2:] for row in rows] == [[first[:12], "->", second[:12], second[:12], "healthy"]] * 2
-    ports = [int(port) for port in re.findall(r"\(port (\d+)\)", out)]
+    assert sorted(row[1] for row in rows) == ["web", "worker"]
+    assert sorted(row[2] for row in rows) == ["migrate", "rolling"]
+    health = {"web": "healthy", "worker": "running"}
+    assert [row[3:] for row in rows] == [
+        [first[:12], "->", second[:12], second[:12], health[row[1]]] for row in rows
+    ]
+    ports = [int(port) for port in re.findall(r"\(port (\d+)[,)]", out)]
     assert len(ports) == 2
     assert [port for port in ports if _listening(port)] == []
     assert _running_from(state_dir) == []

@@ -26,10 +26,12 @@ DESCRIPTION = """\
 Show what releaseflow does, on this machine, in well under three minutes:
   1. validate documents/ and automation/ offline (as `releaseflow validate --strict`);
   2. bring up the local rehearsal in .rehearsal/ (as `releaseflow local up`): N hosts running the
-     bundled Rails app at revision 1 behind HAProxy (a rehearsal already running there is taken down);
+     bundled Rails app at revision 1, web hosts (puma) behind HAProxy and worker hosts (the app's job
+     worker, tagged releaseflow:role=worker), a rehearsal already running there taken down first;
   3. deploy revision 2, which adds a database migration, with `releaseflow deploy` and the `local`
-     environment: the migration runs once, then the hosts are replaced one batch at a time;
-  4. print each host's role, revision before -> after and load balancer health;
+     environment: the migration runs once, then the hosts are replaced one batch at a time, the web
+     hosts out of the load balancer, the workers quieted first;
+  4. print each host's role, part in the deploy, revision before -> after and health;
   5. take the fleet down (also on failure or Ctrl-C), unless --keep.
 Needs root and the Debian packages of `make system-packages`; `make demo` runs it."""
 EPILOG = f"""\
@@ -41,6 +43,13 @@ PHASES = 5
 
 def register(parser) -> None:
     parser.add_argument("--hosts", type=_positive, default=3, help="number of hosts (default 3)")
+    parser.add_argument(
+        "--worker-hosts",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many of them are worker hosts (default 1; 0 with one host: a web host stays)",
+    )
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -55,7 +64,15 @@ def run(args) -> int:
     record = _rehearsal.load("harness.fleet_record")
     root = resolve_root()
     state_dir = (args.state_dir or fleet.default_state_dir()).resolve()
-    print(f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts behind HAProxy")
+    workers = (1 if args.hosts > 1 else 0) if args.worker_hosts is None else args.worker_hosts
+    if not 0 <= workers < args.hosts:
+        print(f"releaseflow demo: --worker-hosts {workers}: choose 0 to {args.hosts - 1} (a web host stays)")
+        return 2
+    web = args.hosts - workers
+    print(
+        f"releaseflow demo: a rolling deploy of a Rails app on {args.hosts} local hosts: {web} web behind "
+        f"HAProxy, {workers} worker"
+    )
 
     _phase(1, "Validate the documents offline (releaseflow validate --strict)")
     folders = source_folders(root)
@@ -67,19 +84,24 @@ def run(args) -> int:
     count = sum(1 for folder in folders for path in folder.iterdir() if path.suffix in (".yaml", ".json"))
     _say(f"{count} documents in documents/ and automation/: no findings")
 
-    _phase(2, f"Bring up the local fleet in {state_dir} (releaseflow local up --hosts {args.hosts})")
-    _say("an AWS endpoint (moto + Automation + Run Command), one checkout of the app and puma per host,")
-    _say("an agent per host running the commands it is sent, one shared SQLite database, HAProxy in front")
+    up = f"releaseflow local up --hosts {args.hosts} --worker-hosts {workers}"
+    _phase(2, f"Bring up the local fleet in {state_dir} ({up})")
+    _say("an AWS endpoint (moto + Automation + Run Command), one checkout of the app per host running puma")
+    _say("(web) or the app's job worker (worker), an agent per host running the commands it is sent, one")
+    _say("shared SQLite database, HAProxy in front of the web hosts")
     fleet.down(state_dir, progress=lambda line: _say(f"previous rehearsal: {line}"))
     try:
-        before = fleet.up(state_dir, hosts=args.hosts, progress=lambda line: _say(f"- {line}"))
+        before = fleet.up(
+            state_dir, hosts=args.hosts, worker_hosts=workers, progress=lambda line: _say(f"- {line}")
+        )
         first, second = record.FleetRecord.load(state_dir).revisions[:2]
         _say(f"every host serves revision 1 ({first[:12]}) and is healthy behind the load balancer")
 
         _phase(3, f"Deploy revision 2 (releaseflow deploy --revision {second[:12]})")
         _say("revision 2 adds a migration (a `notes` table). The runbook checks it out and migrates on one")
-        _say("host first, then takes the others out of the load balancer one batch at a time, checks out,")
-        _say("restarts puma, health-checks and puts them back. Each line is a step or a host's command.\n")
+        _say("host first, then takes the web hosts out of the load balancer one batch at a time, checks out,")
+        _say("restarts puma, health-checks and puts them back; a worker host is quieted (TSTP), checked out,")
+        _say("restarted and must stay up. Each line is a step or a host's command.\n")
         with aws_errors():
             deployment = _deploy(state_dir, second, root)
             rows = _result_rows(state_dir, deployment, before, fleet.status(state_dir))
@@ -127,22 +149,27 @@ def _deploy(state_dir: Path, revision: str, root: Path) -> Deployment:
 
 
 def _result_rows(state_dir: Path, deployment: Deployment, before, after) -> list[tuple[str, ...]]:
-    """Host, role in the deploy, revision before -> after, and health, from the fleet's statuses (before
-    and after, fleet.FleetStatus) and the execution."""
+    """Host, its role (web, worker), its part in the deploy, revision before -> after, and health (a web
+    host's in the load balancer, a worker's service), from the fleet's statuses (before and after,
+    fleet.FleetStatus) and the execution."""
     fleet = _rehearsal.load("harness.fleet")
     ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
     snapshot = fetch(ssm, deployment.execution_id)
     roles = {host.instance_id: host.role for host in host_summaries(snapshot)}
     revisions = {host.instance_id: host.revision for host in before.hosts}
-    rows: list[tuple[str, ...]] = [("HOST", "ROLE", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")]
+    rows: list[tuple[str, ...]] = [
+        ("HOST", "ROLE", "DEPLOY", "REVISION BEFORE -> AFTER", "SERVING", "HEALTH")
+    ]
     for host in after.hosts:
+        worker = host.role == "worker"
         rows.append(
             (
                 host.instance_id,
+                host.role,
                 roles.get(host.instance_id, "untouched"),
                 f"{revisions[host.instance_id][:12]} -> {host.revision[:12]}",
                 host.serving[:12] or "nothing",
-                host.lb_state,
+                ("running" if host.running else "stopped") if worker else host.lb_state,
             )
         )
     return rows
