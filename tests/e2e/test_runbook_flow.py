@@ -94,14 +94,17 @@ def published(endpoint_server):
     return endpoint_server
 
 
-def launch(endpoint, count, fleet, tagged=()):
-    """`count` running instances tagged releaseflow:fleet=`fleet`; the `tagged` indexes migrate."""
+def launch(endpoint, count, fleet, tagged=(), workers=()):
+    """`count` running instances tagged releaseflow:fleet=`fleet`; the `tagged` indexes migrate, the
+    `workers` indexes are worker hosts (releaseflow:role=worker)."""
     ec2 = endpoint.client("ec2")
     ids = []
     for n in range(count):
         tags = [{"Key": "releaseflow:fleet", "Value": fleet}]
         if n in tagged:
             tags.append({"Key": "releaseflow:migrate", "Value": "true"})
+        if n in workers:
+            tags.append({"Key": "releaseflow:role", "Value": "worker"})
         [instance] = ec2.run_instances(
             ImageId="ami-12c6146b",
             MinCount=1,
@@ -227,6 +230,46 @@ def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_ho
     assert f"step HealthCheckBatch Failed on {failing} (Failed)" in report
     assert f"releaseflow-RollbackFleet {rollback_id} rolled back the hosts this execution switched." in report
     assert step(execution, "AwaitRollback")["StepStatus"] == "Success"
+
+
+def test_a_fleet_of_workers_only_deploys_and_rolls_back_as_workers(published):
+    """Every host tagged worker: each switch, restart, health check and rollback goes to them with Role
+    worker and the deploy's WorkerServices, never Services; a worker failing its check rolls the switched back."""
+    fleet = f"flow-{uuid.uuid4().hex[:6]}"
+    hosts = sorted(launch(published, 3, fleet, workers=range(3)))
+    failing = hosts[1]
+    failed = []
+
+    def outcome(document, host):
+        # The new revision's check fails once on that worker; the rolled-back one passes.
+        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
+            failed.append(host)
+            return "Failed"
+        return "Success"
+
+    agents = Agents(published, hosts, outcome=outcome)
+    try:
+        execution = wait_end(published, start(published, fleet, WorkerServices="sidekiq-jobs"))
+        rollback = wait_end(published, step(execution, "StartRollback")["Outputs"]["RollbackExecutionId"][0])
+    finally:
+        agents.stop()
+    assert execution["AutomationExecutionStatus"] == "Failed"
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert agents.sent("releaseflow-Rollback") == hosts[:2]
+    by_role = [
+        (document, parameters.get("Role"), parameters.get("Services"))
+        for document, _, parameters in agents.ran
+        if document not in ("releaseflow-PrepareRevision", "releaseflow-Migrate")
+    ]
+    assert {document for document, _, _ in by_role} == {
+        "releaseflow-CheckoutRevision",
+        "releaseflow-RestartServices",
+        "releaseflow-HealthCheck",
+        "releaseflow-Rollback",
+    }
+    assert {(str(role), str(services)) for _, role, services in by_role} == {
+        (str(["worker"]), str(["sidekiq-jobs"]))
+    }, by_role
 
 
 def test_failed_preparation_switches_nothing_and_starts_no_rollback(published):
