@@ -10,13 +10,12 @@ import time
 import pytest
 
 from scenarios import (
-    UNHEALTHY_WHERE_FLAGGED,
     assert_fleet_consistent,
     client,
     fleet_fixture,
-    push_commit,
     roles,
     start_deploy,
+    unhealthy_on,
     wait_for_execution_end,
     wait_until,
 )
@@ -44,36 +43,28 @@ def test_a_cancel_while_the_deploy_awaits_its_rollback_reports_it_and_the_fleet_
     old = rehearsal.revisions[0]
     _, failing, _ = roles(rehearsal)
     ssm = client(rehearsal, "ssm")
-    unhealthy = push_commit(
-        rehearsal.state_dir,
-        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
-        "/up fails where SCENARIO_UNHEALTHY=1",
-    )
-    env_file = rehearsal.host_root(failing) / "app" / ".env"
-    original = env_file.read_text()
-    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
-    process = start_deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
-    try:
-        found = {}
+    with unhealthy_on(rehearsal, failing) as unhealthy:
+        process = start_deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
+        try:
+            found = {}
 
-        def awaiting():
-            assert process.poll() is None, "the deploy ended before it awaited its rollback"
-            running = _running_deploy(ssm)
-            if running is None:
-                return False
-            found["deploy"] = running["AutomationExecutionId"]
-            execution = ssm.get_automation_execution(AutomationExecutionId=found["deploy"])
-            return execution["AutomationExecution"].get("CurrentStepName") == "AwaitRollback"
+            def awaiting():
+                assert process.poll() is None, "the deploy ended before it awaited its rollback"
+                running = _running_deploy(ssm)
+                if running is None:
+                    return False
+                found["deploy"] = running["AutomationExecutionId"]
+                execution = ssm.get_automation_execution(AutomationExecutionId=found["deploy"])
+                return execution["AutomationExecution"].get("CurrentStepName") == "AwaitRollback"
 
-        wait_until(awaiting, 180, "the deploy waits in AwaitRollback")
-        ssm.stop_automation_execution(AutomationExecutionId=found["deploy"], Type="Cancel")
-        cancelled = time.monotonic()
-        ended = wait_for_execution_end(rehearsal, found["deploy"])
-        assert time.monotonic() - cancelled < 60
-        process.communicate(timeout=240)
-    finally:
-        process.kill()
-        env_file.write_text(original)
+            wait_until(awaiting, 180, "the deploy waits in AwaitRollback")
+            ssm.stop_automation_execution(AutomationExecutionId=found["deploy"], Type="Cancel")
+            cancelled = time.monotonic()
+            ended = wait_for_execution_end(rehearsal, found["deploy"])
+            assert time.monotonic() - cancelled < 60
+            process.communicate(timeout=240)
+        finally:
+            process.kill()
 
     assert ended["AutomationExecutionStatus"] == "Cancelled"
     steps = {s["StepName"]: s for s in ended["StepExecutions"]}

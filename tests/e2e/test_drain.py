@@ -13,16 +13,15 @@ import pytest
 from bench.rehearsal import SWITCH_DOCUMENTS, HealthSampler, not_healthy_seconds
 from releaseflow.follow import fetch
 from scenarios import (
-    UNHEALTHY_WHERE_FLAGGED,
     LoadGenerator,
     assert_fleet_consistent,
     client,
     deploy,
     execution_id,
     fleet_fixture,
-    push_commit,
     roles,
     served,
+    unhealthy_on,
 )
 
 pytestmark = pytest.mark.rehearsal
@@ -80,22 +79,10 @@ def test_a_rollback_fleet_drains_each_switched_host_without_waiting_out_the_dela
     _long_delay(rehearsal)
     migration, failing, _ = roles(rehearsal)
     old = served(rehearsal, migration)  # revision 2 after the test above, 1 when run alone
-    unhealthy = push_commit(
-        rehearsal.state_dir,
-        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
-        "/up fails where SCENARIO_UNHEALTHY=1",
-        parent=old,
-    )
-    env_file = rehearsal.host_root(failing) / "app" / ".env"
-    original = env_file.read_text()
-    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
-    try:
-        with LoadGenerator(rehearsal.lb_url) as load:
-            result = deploy(
-                rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15", "--batch-size", "1"
-            )
-    finally:
-        env_file.write_text(original)
+    with unhealthy_on(rehearsal, failing, parent=old) as unhealthy, LoadGenerator(rehearsal.lb_url) as load:
+        result = deploy(
+            rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15", "--batch-size", "1"
+        )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     assert "failed step: UpdateBatches[2].HealthCheckBatch" in result.stdout
     ssm = client(rehearsal, "ssm")

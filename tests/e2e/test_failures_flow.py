@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 
 from scenarios import (
-    UNHEALTHY_WHERE_FLAGGED,
     LoadGenerator,
     assert_cancel_rolled_back,
     assert_fleet_consistent,
@@ -31,6 +30,7 @@ from scenarios import (
     snapshot,
     start_deploy,
     status_json,
+    unhealthy_on,
     wait_for_execution_end,
     wait_for_invocation,
 )
@@ -87,19 +87,8 @@ def test_unhealthy_host_in_the_first_batch_rolls_back_the_switched_hosts_only(re
     old = rehearsal.revisions[0]
     migration, failing, untouched = roles(rehearsal)
     before = snapshot(rehearsal)
-    unhealthy = push_commit(
-        rehearsal.state_dir,
-        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
-        "/up fails where SCENARIO_UNHEALTHY=1",
-    )
-    env_file = rehearsal.host_root(failing) / "app" / ".env"
-    original = env_file.read_text()
-    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
-    try:
-        with LoadGenerator(rehearsal.lb_url) as load:
-            result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
-    finally:
-        env_file.write_text(original)
+    with unhealthy_on(rehearsal, failing) as unhealthy, LoadGenerator(rehearsal.lb_url) as load:
+        result = deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
 
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     # Iteration 2 of the batch loop: the migration host is the first batch.

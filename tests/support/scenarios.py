@@ -548,3 +548,22 @@ class UpController < ActionController::Base
   end
 end
 """
+
+
+@contextmanager
+def unhealthy_on(rehearsal: Fleet, host: str, parent: str | None = None) -> Iterator[str]:
+    """Yield a new revision (on `parent`, default revision 1) whose /up fails on `host` alone: its .env
+    says SCENARIO_UNHEALTHY=1 for the block, and is as it was after."""
+    revision = push_commit(
+        rehearsal.state_dir,
+        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
+        "/up fails where SCENARIO_UNHEALTHY=1",
+        parent=parent,
+    )
+    env_file = rehearsal.host_root(host) / "app" / ".env"
+    original = env_file.read_text()
+    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
+    try:
+        yield revision
+    finally:
+        env_file.write_text(original)
