@@ -94,6 +94,20 @@ def published(endpoint_server):
     return endpoint_server
 
 
+def health_check_fails_once_on(failing):
+    """An `outcome` for Agents: the first releaseflow-HealthCheck on `failing` fails (the new revision's),
+    every other command succeeds (the rolled-back revision's check too)."""
+    failed = []
+
+    def outcome(document, host):
+        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
+            failed.append(host)
+            return "Failed"
+        return "Success"
+
+    return outcome
+
+
 def launch(endpoint, count, fleet, tagged=(), workers=()):
     """`count` running instances tagged releaseflow:fleet=`fleet`; the `tagged` indexes migrate, the
     `workers` indexes are worker hosts (releaseflow:role=worker)."""
@@ -204,16 +218,7 @@ def test_failed_health_check_starts_rollback_fleet_which_reverts_the_switched_ho
     fleet = f"flow-{uuid.uuid4().hex[:6]}"
     hosts = sorted(launch(published, 3, fleet))
     failing = hosts[1]
-    failed = []
-
-    def outcome(document, host):
-        # The new revision's health check fails once on that host; the rolled-back one passes.
-        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
-            failed.append(host)
-            return "Failed"
-        return "Success"
-
-    agents = Agents(published, hosts, outcome=outcome)
+    agents = Agents(published, hosts, outcome=health_check_fails_once_on(failing))
     try:
         execution = wait_end(published, start(published, fleet))
     finally:
@@ -238,16 +243,7 @@ def test_a_fleet_of_workers_only_deploys_and_rolls_back_as_workers(published):
     fleet = f"flow-{uuid.uuid4().hex[:6]}"
     hosts = sorted(launch(published, 3, fleet, workers=range(3)))
     failing = hosts[1]
-    failed = []
-
-    def outcome(document, host):
-        # The new revision's check fails once on that worker; the rolled-back one passes.
-        if (document, host) == ("releaseflow-HealthCheck", failing) and not failed:
-            failed.append(host)
-            return "Failed"
-        return "Success"
-
-    agents = Agents(published, hosts, outcome=outcome)
+    agents = Agents(published, hosts, outcome=health_check_fails_once_on(failing))
     try:
         execution = wait_end(published, start(published, fleet, WorkerServices="sidekiq-jobs"))
         rollback = wait_end(published, step(execution, "StartRollback")["Outputs"]["RollbackExecutionId"][0])

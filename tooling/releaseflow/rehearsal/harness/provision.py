@@ -40,9 +40,10 @@ PROFILE = f"""\
 # releaseflow rehearsal: Ruby from a version manager, found through its shims (as `rbenv init` sets up).
 PATH="$HOME/{SHIMS}:$PATH"
 """
-PUMA_UNIT = """\
+# A host's app unit: puma on a web host, the job worker on a worker host.
+UNIT = """\
 [Unit]
-Description=Puma HTTP server for the Rails app
+Description={description}
 After=network.target
 
 [Service]
@@ -50,28 +51,14 @@ Type=simple
 User={user}
 WorkingDirectory={app_dir}
 EnvironmentFile={app_dir}/.env
-ExecStart={bundle} exec puma -C config/puma.rb
+ExecStart={exec_start}
 TimeoutStopSec=10
 
 [Install]
 WantedBy=multi-user.target
 """
-WORKER_UNIT = """\
-[Unit]
-Description=The Rails app's job worker (quiet on TSTP, stops on TERM, as Sidekiq)
-After=network.target
-
-[Service]
-Type=simple
-User={user}
-WorkingDirectory={app_dir}
-EnvironmentFile={app_dir}/.env
-ExecStart=/usr/bin/ruby bin/worker
-TimeoutStopSec=10
-
-[Install]
-WantedBy=multi-user.target
-"""
+PUMA = ("Puma HTTP server for the Rails app", "{bundle} exec puma -C config/puma.rb")
+WORKER = ("The Rails app's job worker (quiet on TSTP, stops on TERM, as Sidekiq)", "/usr/bin/ruby bin/worker")
 
 
 class ProvisionError(ReleaseflowError):
@@ -207,11 +194,11 @@ def _configure(
         for path in (app / ".rbenv", shims, *shims.iterdir(), app / ".profile"):
             os.chown(path, user.pw_uid, user.pw_gid)
     bundle = f"{APP_DIR}/{SHIMS}/bundle" if shimmed else "/usr/bin/bundle"
-    if worker:
-        (units / f"{WORKER_SERVICE}.service").write_text(WORKER_UNIT.format(user=APP_USER, app_dir=APP_DIR))
-    else:
-        unit = PUMA_UNIT.format(user=APP_USER, app_dir=APP_DIR, bundle=bundle)
-        (units / f"{SERVICE}.service").write_text(unit)
+    name, (description, exec_start) = (WORKER_SERVICE, WORKER) if worker else (SERVICE, PUMA)
+    unit = UNIT.format(
+        description=description, user=APP_USER, app_dir=APP_DIR, exec_start=exec_start.format(bundle=bundle)
+    )
+    (units / f"{name}.service").write_text(unit)
     services.install(host_root)
 
 
