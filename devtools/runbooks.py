@@ -7,8 +7,9 @@
 # import X` written as `X = <value>`; each definition imported from
 # runbook_scripts.shared written out, its code without comments or docstrings (a runbook's content
 # counts against SSM's 64 KB, and they stay in shared.py), with whatever of shared.py and ssm.py it uses.
-# The module's own comment lines are left out too (its docstrings stay). Everything else in the
-# source is copied as it is. tests/unit/test_runbooks_current.py fails while
+# The module's own comment lines are left out too, and the docstrings of its functions but the
+# handler's (the operator reads what the script does; the helpers' documentation stays in the
+# module). Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py fails while
 # automation/ differs from what this writes.
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MARKER = re.compile(r"^(?P<indent> *)Script: <<(?P<name>[a-z_]+)>>$", re.MULTILI
 # The first line of every script: where it comes from, and where its comments are.
 HEADER = (
     "# tooling/releaseflow/runbook_scripts/{}.py with what it uses of ssm.py and shared.py written out"
-    " (aws:executeScript runs a script alone, with boto3); the comments are there."
+    " (aws:executeScript runs a script alone, with boto3); the comments and docstrings are there."
 )
 
 
@@ -182,15 +183,25 @@ def script_source(name: str) -> str:
     constants |= {local: ssm_name for local, ssm_name in shared_constants.items() if local in used}
     parts = [[HEADER.format(name), *_import_lines(imports)]]
     inlined = _constants(constants) + [shared.bare(node) for node in chosen]
-    # The module's own text but its docstring and its imports (written above, merged with shared's).
+    # The module's own text but its docstring, its imports (written above, merged with shared's) and its
+    # helpers' docstrings: a runbook's content, with its runtime parameters, counts against SSM's 64 KB.
+    helper_docstrings = [
+        inner.body[0]
+        for inner in ast.walk(module.tree)
+        if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and inner.name != "handler"
+        and inner.body
+        and _is_docstring(inner.body[0])
+    ]
     skipped = {
         line
         for index, node in enumerate(module.tree.body)
         if (index == 0 and _is_docstring(node)) or isinstance(node, ast.Import | ast.ImportFrom)
         for line in range(node.lineno - 1, node.end_lineno or node.lineno)
+    } | {
+        line for node in helper_docstrings for line in range(node.lineno - 1, node.end_lineno or node.lineno)
     }
-    # Comment lines stay in the module: a runbook's content, with its runtime parameters, counts
-    # against SSM's 64 KB (docstrings, which say what each function does, are kept).
+    # Comment lines stay in the module too (the handler's docstring says what the script does).
     body = "\n".join(
         line for n, line in enumerate(module.lines) if n not in skipped and not line.lstrip().startswith("#")
     ).strip("\n")

@@ -24,7 +24,7 @@ from devtools.runbooks import (
     stale_files,
 )
 from releaseflow.documents import load_document
-from releaseflow.runbook_scripts import plan_rollout, shared
+from releaseflow.runbook_scripts import plan_rollout, read_deploy, shared
 from releaseflow.ssm import MAX_RUN_COMMAND_INSTANCES, UNSUCCESSFUL
 
 RUFF = Path(sys.executable).parent / "ruff"
@@ -161,6 +161,16 @@ def test_make_runbooks_is_a_target_and_docs_depends_on_it():
     makefile = (runbooks.ROOT / "Makefile").read_text()
     assert "runbooks: venv\n\t$(PY) -m devtools.runbooks\n" in makefile
     assert "docs: runbooks\n" in makefile
+
+
+def test_a_script_keeps_its_handlers_docstring_and_leaves_its_helpers_docstrings_in_the_module():
+    """The operator reads what the script does (the handler's docstring); the docstrings of the module's
+    other functions stay in the module, as its comments do (a runbook's content counts against 64 KB)."""
+    text = script_source("read_deploy")
+    assert read_deploy.handler.__doc__.strip().splitlines()[0] in text
+    for helper in (read_deploy.as_list, read_deploy.command_seconds, read_deploy.switched):
+        assert f"def {helper.__name__}(" in text
+        assert helper.__doc__.strip().splitlines()[0] not in text, helper.__name__
 
 
 def test_shared_definitions_are_written_out_without_their_comments_and_docstrings():

@@ -8,4 +8,5 @@
 # - Its handler is `handler(events, context, *, <clients>=None, clock=time)`: Automation passes only
 #   events and context, so the handler makes its own boto3 clients (shared.client) and uses `time`;
 #   tests and `releaseflow plan` pass fake clients and a fake clock instead.
-# - Its module docstring is left out of the runbook; its comments and docstrings stay, for operators.
+# - The runbook carries its handler's docstring, for operators; its module docstring, its comments and
+#   its other functions' docstrings stay here (a runbook's content counts against SSM's 64 KB).

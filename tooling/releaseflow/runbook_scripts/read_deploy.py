@@ -82,8 +82,8 @@ def handler(events, context, *, ssm=None, clock=time):
     }
 
 
-# A StringList in a nested map (not documented): a list, or its JSON or comma-separated text.
 def as_list(value):
+    """A StringList in a nested map (not documented): a list, or its JSON or comma-separated text."""
     if not isinstance(value, list):
         text = str(value).strip()
         try:
@@ -93,15 +93,15 @@ def as_list(value):
     return [str(item).strip(" \"'") for item in value if str(item).strip(" \"'")]
 
 
-# A numeric parameter's value (a list's first item); `most`, its maximum, when it is not a number.
 def number(value, most):
+    """A numeric parameter's value (a list's first item); `most`, its maximum, when it is not a number."""
     value = str(value[0] if isinstance(value, list) and value else value)
     return int(value) if value.isdigit() else most
 
 
-# How long a batch command the deploy sent may run: its delivery timeout plus its longest execution
-# timeout (the switch's, the restart's, or the health check's, as PlanRollout bounds it).
 def command_seconds(deploy_value):
+    """How long a batch command the deploy sent may run: its delivery timeout plus its longest execution
+    timeout (the switch's, the restart's, or the health check's, as PlanRollout bounds it)."""
     tries = number(deploy_value("HealthCheckRetries"), HEALTH_CHECK_BOUNDS["HealthCheckRetries"])
     each = number(deploy_value("HealthCheckTimeoutSeconds"), HEALTH_CHECK_BOUNDS["HealthCheckTimeoutSeconds"])
     health = longest_health_check(tries, each)
@@ -109,8 +109,8 @@ def command_seconds(deploy_value):
     return DELIVERY_SECONDS + max(*bounds, min(health, 900))
 
 
-# The deploy's execution once it has ended or waits for this rollback; TimeoutError past the deadline.
 def wait_for_deploy(ssm, execution_id, deadline, clock):
+    """The deploy's execution once it has ended or waits for this rollback; TimeoutError past the deadline."""
     while True:
         deploy = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
         if not deploy["DocumentName"].endswith("releaseflow-Deploy"):
@@ -128,11 +128,12 @@ def wait_for_deploy(ssm, execution_id, deadline, clock):
         clock.sleep(POLL_SECONDS)
 
 
-# JSON list of the hosts the deploy sent the switch to, in order; "all" when its steps cannot tell.
-#
-# That a StepName filter lists each loop iteration's SwitchBatch is only implied: an empty answer for
-# a deploy whose batches ran, or an unreadable one, is "all" (Rollback reverts only what it switched).
 def switched(ssm, execution_id):
+    """JSON list of the hosts the deploy sent the switch to, in order; "all" when its steps cannot tell.
+
+    That a StepName filter lists each loop iteration's SwitchBatch is only implied: an empty answer for
+    a deploy whose batches ran, or an unreadable one, is "all" (Rollback reverts only what it switched).
+    """
     try:
         hosts = switch_inputs(ssm, execution_id, [{"Key": "StepName", "Values": [SWITCH_STEP]}])
         if hosts:
@@ -150,8 +151,8 @@ def switched(ssm, execution_id):
     return json.dumps(hosts) if hosts else "all"
 
 
-# Every page of DescribeAutomationStepExecutions of the deploy, with these filters.
 def step_executions(ssm, execution_id, filters):
+    """Every page of DescribeAutomationStepExecutions of the deploy, with these filters."""
     request = {"AutomationExecutionId": execution_id}
     if filters:
         request["Filters"] = filters
@@ -159,13 +160,13 @@ def step_executions(ssm, execution_id, filters):
     return [step for page in pages for step in page["StepExecutions"]]
 
 
-# The hosts of the SwitchBatch steps listed with these filters, in order.
 def switch_inputs(ssm, execution_id, filters):
+    """The hosts of the SwitchBatch steps listed with these filters, in order."""
     return inputs_of(step_executions(ssm, execution_id, filters))
 
 
-# The InstanceIds inputs of these steps, in order, each once; ValueError when one is unreadable.
 def inputs_of(steps):
+    """The InstanceIds inputs of these steps, in order, each once; ValueError when one is unreadable."""
     hosts = []
     for step in steps:
         sent = json.loads(step.get("Inputs", {}).get("InstanceIds") or "")
@@ -173,9 +174,9 @@ def inputs_of(steps):
     return hosts
 
 
-# The online hosts a command of the deploy may still run on: the switched ones; for "all", every
-# host the deploy planned (its PlanRollout's AllHosts), else every host with a releaseflow command.
 def watched(ssm, execution_id, hosts):
+    """The online hosts a command of the deploy may still run on: the switched ones; for "all", every
+    host the deploy planned (its PlanRollout's AllHosts), else every host with a releaseflow command."""
     if hosts != "all":
         return online(ssm, json.loads(hosts))
     try:
@@ -186,8 +187,8 @@ def watched(ssm, execution_id, hosts):
     return online(ssm, planned)
 
 
-# The deploy runbook's own defaults, for parameters its execution does not list.
 def declared_defaults(ssm, deploy):
+    """The deploy runbook's own defaults, for parameters its execution does not list."""
     document = ssm.get_document(
         Name=deploy["DocumentName"], DocumentVersion=deploy["DocumentVersion"], DocumentFormat="JSON"
     )
