@@ -222,7 +222,7 @@ def test_reload_without_exec_reload_is_refused_like_systemd(host):
 
 @pytest.mark.rehearsal
 def test_kill_signals_the_main_process_and_show_gives_its_pid(host):
-    """Issue 19: `kill --kill-whom=main --signal=TSTP` sends the signal to the unit's main process only (a
+    """Issue 19: `kill --kill-who=main --signal=TSTP` (what the documents send; systemd 252 also names it --kill-whom) sends the signal to the unit's main process only (a
     worker's quiet), the unit stays active; `show --property=MainPID --value` names that process, 0 once
     stopped; an unknown signal is refused."""
     root, _, systemctl = host
@@ -235,7 +235,7 @@ def test_kill_signals_the_main_process_and_show_gives_its_pid(host):
         shown = _systemctl(systemctl, "show", "--property=MainPID", "--value", "worker")
         assert shown.stdout == f"{pid}\n"
         time.sleep(0.3)  # the shell has set its trap
-        assert _systemctl(systemctl, "kill", "--kill-whom=main", "--signal=TSTP", "worker").returncode == 0
+        assert _systemctl(systemctl, "kill", "--kill-who=main", "--signal=TSTP", "worker").returncode == 0
         log = root.parent.parent / "logs" / "i-0123-worker.log"
         deadline = time.monotonic() + 5
         while "quiet" not in log.read_text() and time.monotonic() < deadline:

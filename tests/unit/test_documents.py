@@ -501,15 +501,15 @@ def test_restart_services_restarts_each_and_reloads_nginx_on_request(host, env_v
     assert host.log.read_text() == "restart puma\nrestart sidekiq\nreload nginx\n"
 
 
-# A systemctl that also answers is-active and `show --property=MainPID --value` from files beside it
-# (state-UNIT, pid-UNIT), as a worker host's checks ask them.
+# A systemctl that also answers is-active and `show --property=MainPID` (MainPID=N, as systemd prints it)
+# from files beside it (state-UNIT, pid-UNIT), as a worker host's checks ask them.
 SYSTEMCTL_WITH_STATE = """#!/bin/sh
 here="$(dirname "$0")/.."
 echo "$*" >> "$here/systemctl.log"
 for unit; do :; done
 case "$1" in
   is-active) state="$(cat "$here/state-$unit" 2>/dev/null || echo inactive)"; echo "$state"; [ "$state" = active ] ;;
-  show) cat "$here/pid-$unit" 2>/dev/null || echo 0 ;;
+  show) echo "MainPID=$(cat "$here/pid-$unit" 2>/dev/null || echo 0)" ;;
 esac
 """
 
@@ -542,7 +542,7 @@ def test_a_worker_switch_quiets_its_active_services_first_and_a_web_switch_does_
     assert host.head() == host.commits[1]
     assert "quieting sidekiq: SIGUSR1" in output and "quieting mailer: not active" in output
     kills = [line for line in host.log.read_text().splitlines() if line.startswith("kill")]
-    assert kills == ["kill --kill-whom=main --signal=USR1 sidekiq"]
+    assert kills == ["kill --kill-who=main --signal=USR1 sidekiq"]
     assert output.index("quieting sidekiq") < output.index("checked out")
     host.log.unlink()
     code, output = host.switch(host.commits[2], execution="exec-2")
@@ -559,7 +559,7 @@ def test_a_worker_rollback_quiets_then_restarts_its_services(host):
     assert code == 0, output
     assert host.head() == host.commits[0]
     calls = [line for line in host.log.read_text().splitlines() if not line.startswith("is-active")]
-    assert calls == ["kill --kill-whom=main --signal=TSTP sidekiq", "restart sidekiq"]
+    assert calls == ["kill --kill-who=main --signal=TSTP sidekiq", "restart sidekiq"]
 
 
 @needs_root

@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("units", nargs="*")
     # `kill`: the signal (TSTP or SIGTSTP), and to whom (main: the unit's main process; all: its group).
     parser.add_argument("-s", "--signal", default="TERM")
+    # systemd 252's name; --kill-who, the older one the documents use, is a prefix argparse takes too.
     parser.add_argument("--kill-whom", choices=("main", "all"), default="all")
     # `show`: the properties asked (MainPID, ActiveState), and whether to print values alone.
     parser.add_argument("-p", "--property", action="append", default=[])
