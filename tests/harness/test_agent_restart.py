@@ -110,6 +110,17 @@ def _ended(endpoint, command_id: str, instance_id: str, root: Path) -> dict:
     return _wait(row, root)
 
 
+def _taken_up(endpoint, command_id: str, instance_id: str, root: Path, *steps: str | None) -> list[dict]:
+    """Start an agent for the host, wait for it to end the command, then stop it: the whole invocation
+    (ListCommandInvocations' row), then GetCommandInvocation for each of `steps` (None: the command's)."""
+    agent = _start_agent(endpoint, instance_id, root)
+    try:
+        whole = _ended(endpoint, command_id, instance_id, root)
+        return [whole, *(_invocation(endpoint, command_id, instance_id, step) for step in steps)]
+    finally:
+        _stop(agent)
+
+
 def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
@@ -135,12 +146,7 @@ def test_a_script_outlives_an_agent_restart_and_the_new_agent_reports_it(endpoin
     command_id = _send(endpoint_server, name, instance_id)
     _wait(lambda: _lines(counter), root)
     _kill(agent)
-    agent = _start_agent(endpoint_server, instance_id, root)
-    try:
-        _ended(endpoint_server, command_id, instance_id, root)
-        result = _invocation(endpoint_server, command_id, instance_id)
-    finally:
-        _stop(agent)
+    _, result = _taken_up(endpoint_server, command_id, instance_id, root, None)
 
     assert (result["Status"], result["ResponseCode"]) == ("Success", 0), result
     # The output written after the old agent died reached the report.
@@ -165,13 +171,7 @@ def test_a_step_that_ended_before_the_restart_keeps_its_result_and_is_not_run_ag
     command_id = _send(endpoint_server, name, instance_id)
     _wait(lambda: _lines(second), root)
     _kill(agent)
-    agent = _start_agent(endpoint_server, instance_id, root)
-    try:
-        _ended(endpoint_server, command_id, instance_id, root)
-        result = _invocation(endpoint_server, command_id, instance_id, "Second")
-        first_result = _invocation(endpoint_server, command_id, instance_id, "First")
-    finally:
-        _stop(agent)
+    _, result, first_result = _taken_up(endpoint_server, command_id, instance_id, root, "Second", "First")
 
     assert result["Status"] == "Success", result
     assert (first_result["Status"], first_result["StandardOutputContent"]) == ("Success", "first\n")
@@ -194,13 +194,7 @@ def test_a_step_whose_worker_died_with_the_agent_fails_and_later_steps_still_run
     script_group = os.getpgid(int(_children(worker)[0]))
     os.kill(worker, signal.SIGKILL)
     os.killpg(script_group, signal.SIGKILL)
-    agent = _start_agent(endpoint_server, instance_id, root)
-    try:
-        whole = _ended(endpoint_server, command_id, instance_id, root)
-        result = _invocation(endpoint_server, command_id, instance_id, "Slow")
-        following = _invocation(endpoint_server, command_id, instance_id, "Next")
-    finally:
-        _stop(agent)
+    whole, result, following = _taken_up(endpoint_server, command_id, instance_id, root, "Slow", "Next")
 
     assert result["Status"] == "Failed", result
     assert "document process failed unexpectedly" in result["StandardErrorContent"]
@@ -233,12 +227,7 @@ def test_a_command_taken_up_more_than_the_retry_limit_is_moved_to_corrupt_and_fa
     agent = _start_agent(endpoint_server, instance_id, root)
     _wait(lambda: json.loads(path.read_text())["run_count"] == COMMAND_RETRY_LIMIT, root)
     _kill(agent)
-    agent = _start_agent(endpoint_server, instance_id, root)
-    try:
-        _ended(endpoint_server, command_id, instance_id, root)
-        result = _invocation(endpoint_server, command_id, instance_id)
-    finally:
-        _stop(agent)
+    _, result = _taken_up(endpoint_server, command_id, instance_id, root, None)
 
     assert (result["Status"], result["ResponseCode"]) == ("Failed", 1), result
     assert "CommandRetryLimit 15" in result["StandardErrorContent"]
@@ -265,12 +254,7 @@ def test_stop_instances_kills_the_agent_its_workers_and_their_scripts_and_the_bo
     _wait(lambda: not _alive(int(child.read_text())) and not _alive(worker), root)
     assert _invocation(endpoint_server, command_id, instance_id)["Status"] == "InProgress"
 
-    agent = _start_agent(endpoint_server, instance_id, root)
-    try:
-        _ended(endpoint_server, command_id, instance_id, root)
-        result = _invocation(endpoint_server, command_id, instance_id)
-    finally:
-        _stop(agent)
+    _, result = _taken_up(endpoint_server, command_id, instance_id, root, None)
     assert result["Status"] == "Failed", result
     assert "document process failed unexpectedly" in result["StandardErrorContent"]
 

@@ -8,6 +8,22 @@ import pytest
 from action_workflow import FAILURE_LINE, aws_mode, step_named
 from scenarios import host_states_once_healthy
 
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deploy"
+
+
+def deploy_mode(action, app_fleet, workspace, python, revision):
+    """The action in deploy mode for `revision`, with the deploy role, on the app's fleet."""
+    return aws_mode(
+        action,
+        app_fleet,
+        workspace,
+        python,
+        mode="deploy",
+        revision=revision,
+        **{"role-to-assume": DEPLOY_ROLE},
+    )
+
+
 pytestmark = pytest.mark.rehearsal
 
 
@@ -40,15 +56,7 @@ def test_plan_mode_checks_the_configuration_and_summarises_the_publish_plan(
 def test_deploy_mode_deploys_the_revision_and_sets_the_outputs(action, app_fleet, origin, workspace, python):
     """mode: deploy publishes, deploys the revision (both hosts on it, healthy) and outputs execution-id, status, console-url."""
     head = origin[1]["head"]
-    run = aws_mode(
-        action,
-        app_fleet,
-        workspace,
-        python,
-        mode="deploy",
-        revision=head,
-        **{"role-to-assume": "arn:aws:iam::123456789012:role/deploy"},
-    )
+    run = deploy_mode(action, app_fleet, workspace, python, head)
     assert run.failed is None, run.log
     execution = run.outputs["execution-id"]
     assert execution and run.outputs["status"] == "Success"
@@ -67,15 +75,7 @@ def test_a_failing_deploy_fails_its_step_and_the_summary_names_the_host(
 ):
     """A revision whose migration fails: the Deploy step fails, status Failed, the summary names the migration host and its output."""
     broken = origin[1]["broken"]
-    run = aws_mode(
-        action,
-        app_fleet,
-        workspace,
-        python,
-        mode="deploy",
-        revision=broken,
-        **{"role-to-assume": "arn:aws:iam::123456789012:role/deploy"},
-    )
+    run = deploy_mode(action, app_fleet, workspace, python, broken)
     assert run.failed is step_named(run, "Deploy"), run.log
     assert run.outputs["status"] == "Failed"
     migration_host = min(app_fleet.instance_ids)
