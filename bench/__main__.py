@@ -52,10 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         current = alternate[-1]
         pairs = [(first if current == second else second, current)] * args.runs
         figures.update(rehearsal.measure_long_delay(state_dir, pairs))
+        step("rehearsal: deploys that fail on the last host and roll the fleet back")
+        figures.update(rehearsal.measure_rollback(state_dir, current, args.runs))
         step("peer: the same rollout with ansible-playbook")
         figures.update(peer.measure(state_dir, [first if r == second else second for r in alternate]))
     figures["peer.ansible_ratio"] = round(
         figures["rehearsal.deploy_s"].median / figures["peer.ansible_s"].median, 3
+    )
+    figures["rehearsal.rollback_to_switch_ratio"] = round(
+        figures["rehearsal.rollback_s"].median / figures["rehearsal.switch_s"].median, 3
     )
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,4 +1,5 @@
-"""rehearsal.* and trigger.*: rolling deploys of 3 Rails hosts through `releaseflow deploy`, timed."""
+"""rehearsal.* and trigger.*: rolling deploys of 3 Rails hosts through `releaseflow deploy`, timed, and
+deploys that fail on the last host and roll the fleet back."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import itertools
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,9 @@ from releaseflow import report
 from releaseflow.commands._aws import RETRIES
 from releaseflow.config import load_environment
 from releaseflow.deploy import prepare_request, run_deploy
-from releaseflow.execution import Snapshot
+from releaseflow.execution import Invocation, Snapshot
 from releaseflow.follow import busiest_minute, fetch
-from releaseflow.rehearsal.harness import fleet, haproxy
+from releaseflow.rehearsal.harness import app_repo, fleet, haproxy
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 from releaseflow.result import Result
 
@@ -40,6 +41,19 @@ WAITS = {
 
 # Documents whose own durations make up a host's switch once it is out of the load balancer.
 SWITCH_DOCUMENTS = ("releaseflow-CheckoutRevision", "releaseflow-RestartServices", "releaseflow-HealthCheck")
+# The same for a host's rollback (RollbackFleet): the previous tree back and its services restarted, then
+# the health check.
+ROLLBACK_DOCUMENTS = ("releaseflow-Rollback", "releaseflow-HealthCheck")
+
+
+def own_seconds_per_host(invocations: Sequence[Invocation], documents: Sequence[str]) -> dict[str, float]:
+    """Per host, the summed own durations (start to end) of its finished invocations of `documents`."""
+    per_host: dict[str, float] = {}
+    for invocation in invocations:
+        if invocation.document in documents and invocation.start and invocation.end:
+            spent = (invocation.end - invocation.start).total_seconds()
+            per_host[invocation.instance_id] = per_host.get(invocation.instance_id, 0.0) + spent
+    return per_host
 
 
 def not_healthy_seconds(samples: Sequence[tuple[float, dict[str, str]]]) -> dict[str, float]:
@@ -99,12 +113,7 @@ class DeployRun:
     @property
     def switch_s(self) -> list[float]:
         """Per host, the own durations of its checkout, restart and health check commands."""
-        per_host: dict[str, float] = {}
-        for invocation in self.snapshot.invocations:
-            if invocation.document in SWITCH_DOCUMENTS and invocation.start and invocation.end:
-                spent = (invocation.end - invocation.start).total_seconds()
-                per_host[invocation.instance_id] = per_host.get(invocation.instance_id, 0.0) + spent
-        return list(per_host.values())
+        return list(own_seconds_per_host(self.snapshot.invocations, SWITCH_DOCUMENTS).values())
 
     @property
     def deploy_s(self) -> float:
@@ -135,12 +144,17 @@ class DeployRun:
         return busiest_minute(list(self.call_times))
 
 
-def deploy(state_dir: Path, revision: str) -> DeployRun:
+def deploy(
+    state_dir: Path,
+    revision: str,
+    overrides: Mapping[str, list[str]] | None = None,
+    expect: Result = Result.SUCCESS,
+) -> DeployRun:
     """Run the deploy `releaseflow deploy` runs (deploy.run_deploy), counting its API calls; fails unless
-    it succeeds."""
+    it ends as `expect`."""
     values = fleet.env(state_dir)
     environment = load_environment(values["RELEASEFLOW_CONFIG"], values["RELEASEFLOW_ENVIRONMENT"])
-    request = prepare_request(environment, revision, {}, fleet.repo_root(), {})
+    request = prepare_request(environment, revision, overrides or {}, fleet.repo_root(), {})
     # The trigger's client, made as the CLI makes it (standard retries), on a session of its own whose
     # every call is counted.
     session = boto3.session.Session(region_name=fleet.REGION, **fleet.DUMMY_CREDENTIALS)
@@ -164,7 +178,7 @@ def deploy(state_dir: Path, revision: str) -> DeployRun:
     with HealthSampler(describe) as sampler:
         deployment = run_deploy(ssm, request)
     exited = time.time()
-    if deployment.outcome.result != Result.SUCCESS:
+    if deployment.outcome.result != expect:
         failure = report.failure_text(deployment.outcome.failure) if deployment.outcome.failure else ""
         raise RuntimeError(f"the deploy of {revision} ended {deployment.outcome.result}:\n{failure}")
     out_of_service = tuple(not_healthy_seconds(sampler.samples).values())
@@ -268,3 +282,26 @@ def measure_long_delay(state_dir: Path, revisions: list[str]) -> dict[str, Summa
         "rehearsal.out_of_service_30s_load_s": summarize(loaded, 2),
         "rehearsal.failed_requests_30s_load": summarize(failed, 0),
     }
+
+
+# Enough tries for the healthy hosts (each is up within a few seconds), few enough that the failing host's
+# health check gives up soon: the rollback's own health checks take the same value.
+ROLLBACK_HEALTH_RETRIES = "10"
+
+
+def measure_rollback(state_dir: Path, serving: str, runs: int) -> dict[str, Summary]:
+    """Deploys of a revision whose /up fails on the last host of the rollout (the highest id: no host is
+    tagged to migrate, so the lowest migrates first), each rolling every host back to `serving`, the
+    revision the fleet serves; per host, the own durations of its rollback commands."""
+    last = max(FleetRecord.load(state_dir).instance_ids)
+    rolled_back: list[float] = []
+    for _ in range(runs):
+        with app_repo.unhealthy_on(state_dir, last, parent=serving) as unhealthy:
+            run = deploy(
+                state_dir, unhealthy, {"HealthCheckRetries": [ROLLBACK_HEALTH_RETRIES]}, expect=Result.FAILED
+            )
+        ssm = fleet.client("ssm", fleet.env(state_dir)["AWS_ENDPOINT_URL"])
+        for rollback_id in run.snapshot.rollback_ids:
+            rollback = fetch(ssm, rollback_id)
+            rolled_back += own_seconds_per_host(rollback.invocations, ROLLBACK_DOCUMENTS).values()
+    return {"rehearsal.rollback_s": summarize(rolled_back, 2)}

@@ -21,6 +21,8 @@ TARGETS = {
     "rehearsal.out_of_service_30s_s": ("<", 30),
     "rehearsal.out_of_service_30s_load_s": ("<", 30),
     "rehearsal.failed_requests_30s_load": ("==", 0),
+    # A host's rollback (the previous tree back, restart, health check) takes no longer than its switch.
+    "rehearsal.rollback_to_switch_ratio": ("<=", 1.0),
 }
 _COMPARE = {"<=": operator.le, "<": operator.lt, "==": operator.eq}
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from releaseflow.deploy import console_url
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
     AWS_CLI,
     RELEASEFLOW,
@@ -31,7 +32,6 @@ from scenarios import (
     deploy,
     execution_id,
     fleet_fixture,
-    push_commit,
 )
 
 pytestmark = pytest.mark.rehearsal

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.rehearsal import SWITCH_DOCUMENTS, HealthSampler, not_healthy_seconds
+from bench.rehearsal import SWITCH_DOCUMENTS, HealthSampler, not_healthy_seconds, own_seconds_per_host
 from releaseflow.follow import fetch
 from scenarios import (
     LoadGenerator,
@@ -56,11 +56,7 @@ def test_a_30_second_deregistration_delay_keeps_each_batch_out_only_for_its_swit
         result = deploy(rehearsal, "--revision", rehearsal.revisions[1], "--batch-size", "1")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     snapshot = fetch(client(rehearsal, "ssm"), execution_id(result.stdout))
-    switch: dict[str, float] = {}
-    for invocation in snapshot.invocations:
-        if invocation.document in SWITCH_DOCUMENTS and invocation.start and invocation.end:
-            spent = (invocation.end - invocation.start).total_seconds()
-            switch[invocation.instance_id] = switch.get(invocation.instance_id, 0.0) + spent
+    switch = own_seconds_per_host(snapshot.invocations, SWITCH_DOCUMENTS)
     out_of_service = not_healthy_seconds(sampler.samples)
     print(f"out of service {out_of_service}, switch {switch}, deploy {result.stdout.splitlines()[-1:]}")
     assert set(switch) == set(rehearsal.instance_ids)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
     LoadGenerator,
     assert_cancel_rolled_back,
@@ -23,7 +24,6 @@ from scenarios import (
     fleet_fixture,
     kill_agent,
     puma_pid,
-    push_commit,
     restart_agent,
     roles,
     served,

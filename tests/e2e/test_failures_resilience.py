@@ -21,6 +21,7 @@ from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.engine.automation import RESTARTED
 from releaseflow.rehearsal.harness import fleet, provision
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from releaseflow.rehearsal.host.services import alive
 from scenarios import (
     AWS_CLI,
@@ -31,7 +32,6 @@ from scenarios import (
     execution_id,
     fleet_fixture,
     ping_status,
-    push_commit,
     wait_until,
 )
 

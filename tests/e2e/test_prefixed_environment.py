@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pytest
 
 from published import ROOT, SOURCES, name_tokens
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
     RELEASEFLOW,
     assert_cancel_rolled_back,
@@ -23,7 +24,6 @@ from scenarios import (
     deploy,
     execution_id,
     fleet_fixture,
-    push_commit,
     roles,
     start_deploy,
     wait_for_execution_end,

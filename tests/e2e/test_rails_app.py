@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from releaseflow.rehearsal.harness import provision
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
     Sampling,
     assert_fleet_consistent,
@@ -19,7 +20,6 @@ from scenarios import (
     deploy,
     execution_id,
     fleet_fixture,
-    push_commit,
     served,
     snapshot,
     wait_for_execution_end,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notifications import messages, notifications_queue
+from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
     RELEASEFLOW,
     assert_fleet_consistent,
@@ -17,7 +18,6 @@ from scenarios import (
     deploy,
     execution_id,
     fleet_fixture,
-    push_commit,
     start_deploy,
     wait_for_execution_end,
     wait_until,

@@ -17,7 +17,7 @@ import pytest
 
 from releaseflow.follow import fetch
 from releaseflow.rehearsal.harness import fleet, provision
-from releaseflow.rehearsal.harness.app_repo import git
+from releaseflow.rehearsal.harness.app_repo import git, push_commit
 from scenarios import (
     LoadGenerator,
     client,
@@ -25,7 +25,6 @@ from scenarios import (
     deploy_record,
     execution_id,
     fleet_fixture,
-    push_commit,
     wait_until,
 )
 

@@ -24,8 +24,8 @@ import boto3
 import pytest
 
 from releaseflow import readings
-from releaseflow.rehearsal.harness import fleet, provision
-from releaseflow.rehearsal.harness.app_repo import AUTHOR, git
+from releaseflow.rehearsal.harness import app_repo, fleet, provision
+from releaseflow.rehearsal.harness.app_repo import git
 from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 from releaseflow.ssm import EXECUTION_TERMINAL
 
@@ -143,43 +143,6 @@ def fleet_state_dir(prefix: str) -> Iterator[Path]:
     finally:
         fleet.down(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def push_commit(
-    state_dir: Path,
-    files: dict[str, str | None],
-    message: str,
-    parent: str | None = None,
-    executable: tuple[str, ...] = (),
-) -> str:
-    """Commit `files` (path -> text, None deletes; the paths in `executable` with mode 100755) on top of
-    `parent` (default revision 1) to STATE/remote.git.
-
-    The commit gets a branch of its own (scenario/<sha>), so the hosts' fetch brings it; returns its SHA.
-    """
-    remote = state_dir / "remote.git"
-    if parent is None:
-        parent = FleetRecord.load(state_dir).revisions[0]
-    with tempfile.TemporaryDirectory(prefix="rf-commit-") as work:
-        # A private index builds the tree inside the bare remote: no clone of a repository root does not own.
-        env = {**AUTHOR, "GIT_INDEX_FILE": str(Path(work) / "index")}
-        git(remote, "read-tree", parent, env=env)
-        for path, text in files.items():
-            if text is None:
-                git(remote, "update-index", "--force-remove", "--", path, env=env)
-                continue
-            blob_file = Path(work) / "blob"
-            blob_file.write_text(text)
-            blob = git(remote, "hash-object", "-w", "--", str(blob_file))
-            mode = "100755" if path in executable else "100644"
-            git(remote, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
-        tree = git(remote, "write-tree", env=env)
-        sha = git(remote, "commit-tree", tree, "-p", parent, "-m", message, env=env)
-    git(remote, "update-ref", f"refs/heads/scenario/{sha}", sha)
-    # The hosts fetch as the app user, and git refuses objects in a repository owned by someone else.
-    user = provision.ensure_app_user()
-    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(remote)], check=True)
-    return sha
 
 
 def deploy(rehearsal: Fleet, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -538,32 +501,8 @@ def snapshot(rehearsal: Fleet) -> dict:
 
 # The trick behind "fails on one chosen host": this revision's /up answers 503 on a host whose .env
 # sets SCENARIO_UNHEALTHY=1. Revision 1 ignores the key, so only a restart on this revision notices it.
-UNHEALTHY_WHERE_FLAGGED = """\
-class UpController < ActionController::Base
-  def show
-    revision = Rails.configuration.x.revision
-    response.set_header("X-Revision", revision)
-    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
-    render plain: "#{status} #{revision}\\n", status: status
-  end
-end
-"""
-
-
 @contextmanager
 def unhealthy_on(rehearsal: Fleet, host: str, parent: str | None = None) -> Iterator[str]:
-    """Yield a new revision (on `parent`, default revision 1) whose /up fails on `host` alone: its .env
-    says SCENARIO_UNHEALTHY=1 for the block, and is as it was after."""
-    revision = push_commit(
-        rehearsal.state_dir,
-        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
-        "/up fails where SCENARIO_UNHEALTHY=1",
-        parent=parent,
-    )
-    env_file = rehearsal.host_root(host) / "app" / ".env"
-    original = env_file.read_text()
-    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
-    try:
+    """app_repo.unhealthy_on on this fleet."""
+    with app_repo.unhealthy_on(rehearsal.state_dir, host, parent) as revision:
         yield revision
-    finally:
-        env_file.write_text(original)

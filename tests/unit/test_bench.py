@@ -218,6 +218,40 @@ def test_switch_seconds_are_each_hosts_checkout_restart_and_health_check_duratio
     assert sorted(DeployRun(snapshot, started=0, exited=1, calls=1).switch_s) == [4.0, 5.0]
 
 
+def test_rollback_seconds_are_each_hosts_rollback_and_health_check_durations():
+    """rehearsal.rollback_s: a rollback's Rollback and HealthCheck per host; a DrainBatch or RegisterBatch
+    command and an unfinished invocation do not count."""
+    timings = [
+        ("Rollback", "i-1", 0, 3),
+        ("HealthCheck", "i-1", 3, 4.5),
+        ("Rollback", "i-2", 0, 2),
+        ("HealthCheck", "i-2", 2, None),
+        ("CheckoutRevision", "i-2", 10, 20),
+    ]
+    invocations = [
+        replace(
+            invocation(f"c-{n}", host, start, end or 0),
+            document=f"releaseflow-{document}",
+            end=end and at(end),
+        )
+        for n, (document, host, start, end) in enumerate(timings)
+    ]
+    assert rehearsal.own_seconds_per_host(invocations, rehearsal.ROLLBACK_DOCUMENTS) == {
+        "i-1": 4.5,
+        "i-2": 2.0,
+    }
+
+
+def test_the_rollback_ratio_is_held_to_the_switch():
+    """A host's rollback may take no longer than its switch (rehearsal.rollback_to_switch_ratio <= 1)."""
+    assert report.verdicts({"rehearsal.rollback_to_switch_ratio": 1.0}) == {
+        "rehearsal.rollback_to_switch_ratio": True
+    }
+    assert report.verdicts({"rehearsal.rollback_to_switch_ratio": 1.2}) == {
+        "rehearsal.rollback_to_switch_ratio": False
+    }
+
+
 def test_call_counter_counts_calls_and_writes():
     """Every API call counts; only those that are not Get/List/Describe count as writes."""
     ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")

@@ -6,10 +6,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from releaseflow.errors import ReleaseflowError
+from releaseflow.rehearsal.harness import provision
+from releaseflow.rehearsal.harness.fleet_record import FleetRecord
 
 SAMPLE_APP = Path(__file__).parent / "sample_app"
 BRANCH = "main"
@@ -139,3 +143,71 @@ def _commit(tree: Path, message: str, date: str) -> str:
     git(tree, "add", "--all")
     git(tree, "commit", "--quiet", "--no-gpg-sign", "--message", message, env=AUTHOR | dates)
     return git(tree, "rev-parse", "HEAD")
+
+
+def push_commit(
+    state_dir: Path,
+    files: dict[str, str | None],
+    message: str,
+    parent: str | None = None,
+    executable: tuple[str, ...] = (),
+) -> str:
+    """Commit `files` (path -> text, None deletes; the paths in `executable` with mode 100755) on top of
+    `parent` (default revision 1) to STATE/remote.git.
+
+    The commit gets a branch of its own (scenario/<sha>), so the hosts' fetch brings it; returns its SHA.
+    """
+    remote = state_dir / "remote.git"
+    if parent is None:
+        parent = FleetRecord.load(state_dir).revisions[0]
+    with tempfile.TemporaryDirectory(prefix="rf-commit-") as work:
+        # A private index builds the tree inside the bare remote: no clone of a repository root does not own.
+        env = {**AUTHOR, "GIT_INDEX_FILE": str(Path(work) / "index")}
+        git(remote, "read-tree", parent, env=env)
+        for path, text in files.items():
+            if text is None:
+                git(remote, "update-index", "--force-remove", "--", path, env=env)
+                continue
+            blob_file = Path(work) / "blob"
+            blob_file.write_text(text)
+            blob = git(remote, "hash-object", "-w", "--", str(blob_file))
+            mode = "100755" if path in executable else "100644"
+            git(remote, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+        tree = git(remote, "write-tree", env=env)
+        sha = git(remote, "commit-tree", tree, "-p", parent, "-m", message, env=env)
+    git(remote, "update-ref", f"refs/heads/scenario/{sha}", sha)
+    # The hosts fetch as the app user, and git refuses objects in a repository owned by someone else.
+    user = provision.ensure_app_user()
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(remote)], check=True)
+    return sha
+
+
+UNHEALTHY_WHERE_FLAGGED = """\
+class UpController < ActionController::Base
+  def show
+    revision = Rails.configuration.x.revision
+    response.set_header("X-Revision", revision)
+    status = ENV["SCENARIO_UNHEALTHY"] == "1" ? :service_unavailable : :ok
+    render plain: "#{status} #{revision}\\n", status: status
+  end
+end
+"""
+
+
+@contextmanager
+def unhealthy_on(state_dir: Path, host: str, parent: str | None = None) -> Iterator[str]:
+    """Yield a new revision (on `parent`, default revision 1) whose /up fails on `host` alone: its .env
+    says SCENARIO_UNHEALTHY=1 for the block, and is as it was after."""
+    revision = push_commit(
+        state_dir,
+        {"app/controllers/up_controller.rb": UNHEALTHY_WHERE_FLAGGED},
+        "/up fails where SCENARIO_UNHEALTHY=1",
+        parent=parent,
+    )
+    env_file = FleetRecord.load(state_dir).host(host).root / "app" / ".env"
+    original = env_file.read_text()
+    env_file.write_text(original + "SCENARIO_UNHEALTHY=1\n")
+    try:
+        yield revision
+    finally:
+        env_file.write_text(original)
