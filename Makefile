@@ -52,23 +52,23 @@ cfn-lint: venv
 # The static checks (lint, validate, cfn-lint) are prerequisites here and steps of checks.yml: one list.
 test: venv system-packages $(CHECKOV_VENV)/bin/checkov lint validate cfn-lint
 	# A short base temp: xdist's popen-gwN/ level would push HAProxy's socket path past the unix limit.
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 \
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 \
 		--basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # Everything but the end-to-end deploys (tests/e2e, marked `slow`): unit and harness tests, a few minutes.
 test-fast: venv system-packages $(CHECKOV_VENV)/bin/checkov
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # Every test that needs neither root nor the rehearsal's Debian packages (not marked `rehearsal`): what
 # a pull request's checks run (checks.yml) on a stock runner.
 test-portable: venv $(CHECKOV_VENV)/bin/checkov
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not rehearsal" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not rehearsal" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
 # The scenario modules again on fleets playing the default readings (docs/aws-semantics.md, Open
 # readings): a cross-check of what `make test` concludes from the endpoint's ledger of readings met when
 # it runs a module under strict alone.
 test-default: venv system-packages
-	RELEASEFLOW_AWS_READINGS=default $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile \
+	RELEASEFLOW_AWS_READINGS=default $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--basetemp=$$(mktemp -d /tmp/rf-XXXX) tests/e2e/test_failures_*.py
 
 demo: venv system-packages

@@ -164,3 +164,20 @@ def endpoint_launch():
         if endpoint.process.poll() is None:
             endpoint.process.kill()
             endpoint.process.wait()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Whole deploys first (tests/e2e, marked `slow` by its conftest), then the harness's tests, then the unit
+    tests, each module's tests in their order. With `--dist loadfile --no-loadscope-reorder` (the Makefile)
+    xdist hands modules to its workers in this order: the long ones start first and the short unit modules
+    fill the workers' ends. xdist's own order (most tests first) started the one-test deploy modules last."""
+    harness = Path(__file__).resolve().parent / "harness"
+
+    def cost_rank(item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if item.path.is_relative_to(harness) else 2
+
+    items[:] = sorted(items, key=cost_rank)
+
