@@ -180,4 +180,3 @@ def pytest_collection_modifyitems(items):
         return 1 if item.path.is_relative_to(harness) else 2
 
     items[:] = sorted(items, key=cost_rank)
-
