@@ -70,8 +70,10 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
 
 # SSM's execution timeout of a host's switch (releaseflow-CheckoutRevision's executionTimeout): a host
 # stopped mid-switch never reports back, so SSM times its invocation out once this and SwitchBatch's
-# 60 s delivery timeout have passed. Short here, long enough for a normal switch (with `sleep 3`).
-SWITCH_TIMEOUT = 15
+# 60 s delivery timeout have passed. Short here, long enough for a normal switch (with `sleep 3`):
+# the migration host's switch must end within it, and takes 3.5-4.5 s (the sleep, a checkout and at
+# most the 2 s drain), so 10 s leaves it twice that; each second less is a second less of the wait.
+SWITCH_TIMEOUT = 10
 
 
 def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback_fleet_converges_it_later(
