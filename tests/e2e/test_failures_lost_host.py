@@ -81,14 +81,12 @@ def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
     migration, first, lost = roles(rehearsal)
     before = snapshot(rehearsal)
     since = datetime.now(UTC)
-    # A slow install keeps the deploy on the first two hosts while SSM notices the lost agent
-    # (OFFLINE_AFTER): the lost host's batch starts only after two switches, restarts, health checks
-    # and registrations, well over OFFLINE_AFTER with these 3 s each switch.
-    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
+    # The agent is lost as soon as its host has prepared (after the preflight, before any batch): SSM
+    # notices (OFFLINE_AFTER) while the migration runs and the first two hosts' batches go, each a
+    # switch, a restart, a health check and a registration, so a 1 s install is slow enough.
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 1")
     try:
-        wait_for_invocation(
-            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
-        )
+        wait_for_invocation(rehearsal, lost, "releaseflow-PrepareRevision", ("Success",), process, since)
         kill_agent(rehearsal, lost)
         out, err = process.communicate(timeout=240)
     finally:
