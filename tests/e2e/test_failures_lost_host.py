@@ -46,8 +46,12 @@ def test_host_lost_mid_deploy_waits_for_its_agent_which_reports_its_checkout_and
     old, new = rehearsal.revisions
     *_, lost = roles(rehearsal)
     since = datetime.now(UTC)
-    # A slow install keeps the lost host's checkout command running while its agent is killed.
-    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
+    # A slow install keeps the lost host's checkout command running while its agent is killed. The two
+    # hosts after the migration host go in one batch: the lost host's is still the last batch (nothing
+    # follows it but the deploy's end), reached one batch sooner.
+    process = start_deploy(
+        rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3", "--param", "BatchSize=2"
+    )
     try:
         wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
         kill_agent(rehearsal, lost)
