@@ -28,7 +28,12 @@ from scenarios import (
 
 pytestmark = pytest.mark.rehearsal
 
-rehearsal = fleet_fixture(hosts=3)
+# SSM notices a lost agent after OFFLINE_AFTER seconds without a poll (the rehearsal's own threshold,
+# far below AWS's minutes either way). Both tests wait for that, so the module's fleet notices sooner
+# than the 10 s default; a live agent always has a long poll open, so it never looks lost.
+OFFLINE_AFTER = 5
+
+rehearsal = fleet_fixture(hosts=3, offline_after=OFFLINE_AFTER)
 
 
 def test_host_lost_mid_deploy_waits_for_its_agent_which_reports_its_checkout_and_the_deploy_goes_on(
@@ -41,8 +46,12 @@ def test_host_lost_mid_deploy_waits_for_its_agent_which_reports_its_checkout_and
     old, new = rehearsal.revisions
     *_, lost = roles(rehearsal)
     since = datetime.now(UTC)
-    # A slow install keeps the lost host's checkout command running while its agent is killed.
-    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
+    # A slow install keeps the lost host's checkout command running while its agent is killed. The two
+    # hosts after the migration host go in one batch: the lost host's is still the last batch (nothing
+    # follows it but the deploy's end), reached one batch sooner.
+    process = start_deploy(
+        rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3", "--param", "BatchSize=2"
+    )
     try:
         wait_for_invocation(rehearsal, lost, "releaseflow-CheckoutRevision", ("InProgress",), process, since)
         kill_agent(rehearsal, lost)
@@ -62,8 +71,10 @@ def test_host_lost_mid_deploy_waits_for_its_agent_which_reports_its_checkout_and
     assert checkout["Status"] == "Success"
     assert_fleet_consistent(rehearsal.state_dir, new)
 
-    # Back to revision 1 for the module's next test.
-    restored = deploy(rehearsal, "--revision", old)
+    # Back to revision 1 for the module's next test: setup, not what this test proves, so the quickest
+    # deploy the runbook offers (revision 1 has no migration to run; the two hosts after the migration
+    # host in one batch).
+    restored = deploy(rehearsal, "--revision", old, "--param", "Migrate=false", "--param", "BatchSize=100%")
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr
     assert_fleet_consistent(rehearsal.state_dir, old)
 
@@ -74,12 +85,12 @@ def test_host_lost_before_its_batch_fails_the_batch_at_once(rehearsal):
     migration, first, lost = roles(rehearsal)
     before = snapshot(rehearsal)
     since = datetime.now(UTC)
-    # A slow install keeps the deploy on the first two hosts while SSM notices the lost agent (10 s).
-    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 8")
+    # The agent is lost as soon as its host has prepared (after the preflight, before any batch): SSM
+    # notices (OFFLINE_AFTER) while the migration runs and the first two hosts' batches go, each a
+    # switch, a restart, a health check and a registration, so a 1 s install is slow enough.
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 1")
     try:
-        wait_for_invocation(
-            rehearsal, migration, "releaseflow-CheckoutRevision", ("InProgress",), process, since
-        )
+        wait_for_invocation(rehearsal, lost, "releaseflow-PrepareRevision", ("Success",), process, since)
         kill_agent(rehearsal, lost)
         out, err = process.communicate(timeout=240)
     finally:

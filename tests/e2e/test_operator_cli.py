@@ -45,8 +45,11 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
     migration, first, stopped = roles(rehearsal)
     since = datetime.now(UTC)
     # A slow install keeps the deploy on the first two hosts while the third is stopped (EC2 and SSM
-    # show a stopped host at once, unlike a lost agent: no offline detection to wait for).
-    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 3")
+    # show a stopped host at once, unlike a lost agent: no offline detection to wait for). One second
+    # is enough: the stop is sent once the migration host's switch runs, and the third host's batch
+    # starts only after that switch, two restarts, two health checks and two registrations; each
+    # second more costs four (the prepare and three switches run it).
+    process = start_deploy(rehearsal, "--revision", new, "--param", "InstallCommand=sleep 1")
     out, err = stop_host_mid_deploy(rehearsal, process, since, stopped, once_switching=migration, timeout=240)
 
     assert process.returncode == 1, out[-3000:] + err
@@ -67,8 +70,10 @@ def test_host_stopped_with_the_aws_cli_mid_deploy_fails_naming_it_and_the_others
 
 # SSM's execution timeout of a host's switch (releaseflow-CheckoutRevision's executionTimeout): a host
 # stopped mid-switch never reports back, so SSM times its invocation out once this and SwitchBatch's
-# 60 s delivery timeout have passed. Short here, long enough for a normal switch (with `sleep 3`).
-SWITCH_TIMEOUT = 15
+# 60 s delivery timeout have passed. Short here, long enough for a normal switch (with `sleep 3`):
+# the migration host's switch must end within it, and takes 3.5-4.5 s (the sleep, a checkout and at
+# most the 2 s drain), so 10 s leaves it twice that; each second less is a second less of the wait.
+SWITCH_TIMEOUT = 10
 
 
 def test_host_stopped_while_its_own_switch_runs_fails_naming_it_and_the_rollback_fleet_converges_it_later(
