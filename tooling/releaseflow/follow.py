@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -85,8 +86,12 @@ class _Counted:
 
 
 class CallBudget:
-    """The trigger's calls in the last WINDOW seconds: polls kept POLL_SPACING apart, every other call
-    waiting (`sleep`) for room among OTHER_CALLS_PER_MINUTE, so no 60 s ever holds more than 60 calls."""
+    """The trigger's calls in the last WINDOW seconds, never more than CALLS_PER_MINUTE: status polls kept
+    POLL_SPACING apart, every other call waiting (`sleep`) for room among OTHER_CALLS_PER_MINUTE, which
+    keeps the polls' share free for them. The reads of an end (`ending()`) take whatever the window has
+    left instead, and do not count against the other calls' share: no poll of that execution follows
+    them, and a short deploy, its cancel and its rollback, all within one minute, would otherwise wait up
+    to a minute to report an end seen within 2 s."""
 
     def __init__(
         self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], object] = time.sleep
@@ -94,14 +99,28 @@ class CallBudget:
         self.clock = clock
         self.sleep = sleep
         self.last_poll = float("-inf")
+        self.polls: deque[float] = deque()
         self.others: deque[float] = deque()
+        self.ends: deque[float] = deque()
+        self.at_end = False
+
+    def _in_window(self) -> float:
+        """Forget the calls that left the window; the time now."""
+        now = self.clock()
+        for calls in (self.polls, self.others, self.ends):
+            while calls and calls[0] <= now - WINDOW:
+                calls.popleft()
+        return now
+
+    def _free(self) -> int:
+        return CALLS_PER_MINUTE - len(self.polls) - len(self.others) - len(self.ends)
 
     def room(self) -> int:
         """Calls other than polls that can be made now."""
-        now = self.clock()
-        while self.others and self.others[0] <= now - WINDOW:
-            self.others.popleft()
-        return OTHER_CALLS_PER_MINUTE - len(self.others)
+        self._in_window()
+        if self.at_end:
+            return self._free()
+        return min(OTHER_CALLS_PER_MINUTE - len(self.others), self._free())
 
     def take(self, poll: bool = False) -> None:
         """Account for one call about to be made, first waiting until it fits."""
@@ -109,11 +128,28 @@ class CallBudget:
             wait = self.last_poll + POLL_SPACING - self.clock()
             if wait > 0:
                 self.sleep(wait)
+            # Only after an end's reads took the polls' share can the window be full for a poll.
+            while (self._in_window(), self._free())[1] < 1:
+                self._wait_for_oldest()
             self.last_poll = self.clock()
+            self.polls.append(self.last_poll)
         else:
             while self.room() < 1:
-                self.sleep(max(self.others[0] + WINDOW - self.clock(), 0.01))
-            self.others.append(self.clock())
+                self._wait_for_oldest()
+            (self.ends if self.at_end else self.others).append(self.clock())
+
+    @contextlib.contextmanager
+    def ending(self) -> Iterator[None]:
+        """The calls made inside read an execution that has ended."""
+        before, self.at_end = self.at_end, True
+        try:
+            yield
+        finally:
+            self.at_end = before
+
+    def _wait_for_oldest(self) -> None:
+        oldest = min(calls[0] for calls in (self.polls, self.others, self.ends) if calls)
+        self.sleep(max(oldest + WINDOW - self.clock(), 0.01))
 
 
 class Metered:
@@ -333,14 +369,16 @@ def follow(
             # The first and the last fetch are complete (the report needs every host): they wait for room
             # when there is none, which the reserve makes rare at the end.
             cap = None if snapshot is None or finished else room
-            fresh = fetch(counted, execution_id, snapshot, execution, max_calls=cap)
+            with budget.ending() if finished else contextlib.nullcontext():
+                fresh = fetch(counted, execution_id, snapshot, execution, max_calls=cap)
             behind = counted.skipped
             last_details = clock()
             refresh = HOST_REFRESH if new_marker != marker else min(HOST_REFRESH_MAX, refresh * 2)
             listener(fresh, changes(snapshot, fresh))
             snapshot, marker = fresh, new_marker
         if snapshot.finished:
-            return _outcome(counted, snapshot, logs)
+            with budget.ending():
+                return _outcome(counted, snapshot, logs)
         sleep(max(0.0, MAX_DELAY - (clock() - polled)))
 
 
@@ -370,7 +408,10 @@ def stop(
         execution = ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
             "AutomationExecution"
         ]
-        if parse_execution(execution).finished or clock() >= deadline:
+        if parse_execution(execution).finished:
+            with ssm.budget.ending():
+                return fetch(ssm, execution_id, previous, execution=execution)
+        if clock() >= deadline:
             return fetch(ssm, execution_id, previous, execution=execution)
         sleep(MAX_DELAY)
 
@@ -378,9 +419,11 @@ def stop(
 def _stopped(ssm, execution_id, snapshot, result, clock, sleep, listener, logs=None) -> Outcome:
     final = stop(ssm, execution_id, clock=clock, sleep=sleep, previous=snapshot)
     listener(final, changes(snapshot, final))
-    if final.finished and final.status != "Cancelled":
-        return _outcome(ssm, final, logs)  # it ended on its own before the stop took effect
-    return Outcome(result, final, _failure(ssm, final, logs))
+    budget = (ssm.ssm if isinstance(ssm, _Counted) else ssm).budget
+    with budget.ending() if final.finished else contextlib.nullcontext():
+        if final.finished and final.status != "Cancelled":
+            return _outcome(ssm, final, logs)  # it ended on its own before the stop took effect
+        return Outcome(result, final, _failure(ssm, final, logs))
 
 
 def _outcome(ssm, snapshot: Snapshot, logs=None) -> Outcome:
@@ -601,5 +644,6 @@ def follow_rollback(
     rollback = watch(snapshot.rollback_ids[-1])
     # A finished deploy's snapshot lists its rollback's host commands after its own (fetch); its own
     # finished commands are not asked again.
-    final = fetch(ssm, deploy_id, snapshot, rollbacks={rollback.snapshot.execution_id: rollback.snapshot})
+    with ssm.budget.ending():
+        final = fetch(ssm, deploy_id, snapshot, rollbacks={rollback.snapshot.execution_id: rollback.snapshot})
     return replace(cancelled, snapshot=final), rollback
