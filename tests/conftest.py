@@ -166,6 +166,16 @@ def endpoint_launch():
             endpoint.process.wait()
 
 
+@pytest.fixture(autouse=True)
+def _no_boto3_default_session() -> Iterator[None]:
+    """Each test starts without boto3's default session, as each run of the CLI does: the session keeps
+    the credentials it first found, so one made by an earlier test in the same worker would hand them to
+    a test that removed them (tests/unit/test_bad_input.py test_no_credentials)."""
+    boto3.DEFAULT_SESSION = None
+    yield
+    boto3.DEFAULT_SESSION = None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     """Whole deploys first (tests/e2e, marked `slow` by its conftest), then the harness's tests, then the unit

@@ -9,6 +9,8 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -332,24 +334,45 @@ def test_instance_information_filters_by_tag(endpoint_server):
     assert error.value.response["Error"]["Code"] == "InvalidFilterKey"
 
 
+@contextmanager
+def _agent_polling(endpoint, instance_id: str) -> Iterator[None]:
+    """Keep a 1 s long poll of the instance open, one after the other, as its agent would: the instance stays
+    Online however long the block takes (one poll, then silence, is ConnectionLost after offline_after)."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            endpoint.agent("poll", {"instance_id": instance_id, "wait": 1})
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        yield
+    finally:
+        done.set()
+        poller.join(timeout=10)
+
+
 def test_aws_cli_parses_instance_information(endpoint_server):
     """The AWS CLI, pointed at the endpoint by --endpoint-url, lists the managed instances."""
     [instance_id] = _instances(endpoint_server, 1)
-    output = subprocess.run(
-        [
-            AWS_CLI,
-            "ssm",
-            "describe-instance-information",
-            "--endpoint-url",
-            endpoint_server.url,
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=endpoint_server.environment(),
-        check=True,
-    ).stdout
+    # The CLI takes a second or more to start on a busy machine: the agent polls meanwhile, as a real one does.
+    with _agent_polling(endpoint_server, instance_id):
+        output = subprocess.run(
+            [
+                AWS_CLI,
+                "ssm",
+                "describe-instance-information",
+                "--endpoint-url",
+                endpoint_server.url,
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env=endpoint_server.environment(),
+            check=True,
+        ).stdout
     listed = {row["InstanceId"]: row for row in json.loads(output)["InstanceInformationList"]}
     assert listed[instance_id]["PingStatus"] == "Online"
 
