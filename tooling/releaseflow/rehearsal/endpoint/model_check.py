@@ -22,8 +22,15 @@ from releaseflow.rehearsal.endpoint.awsjson import ApiError
 
 
 @functools.cache
+def _service(service: str):
+    # One model per service and process: each new botocore session would parse its JSON again (the ssm
+    # model takes about 0.1 s), once for every operation the endpoint checks.
+    return botocore.session.get_session().get_service_model(service)
+
+
+@functools.cache
 def _operation(service: str, operation: str):
-    return botocore.session.get_session().get_service_model(service).operation_model(operation)
+    return _service(service).operation_model(operation)
 
 
 @functools.cache
