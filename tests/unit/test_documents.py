@@ -939,6 +939,9 @@ sum="$(md5sum app.css | cut -c1-12)"
 cp app.css "public/assets/app-$sum.css"
 printf '{"assets":{"app.css":"app-%s.css"}}\\n' "$sum" > "public/assets/.sprockets-manifest-$sum.json"
 echo "$RAILS_ENV $(id -un)" > public/assets/built-by
+# Sprockets' cache: one line a build.
+mkdir -p tmp/cache/assets
+echo "$sum" >> tmp/cache/assets/builds
 """
 
 
@@ -1008,6 +1011,21 @@ def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest
     (host.app / "app.css").write_text("edited on the host\n")
     code, output = host.run("releaseflow-PrepareRevision", Revision=second)
     assert code == 1 and " M app.css" in output
+
+
+@needs_root
+def test_the_asset_cache_outlives_the_prepared_tree(host):
+    """Sprockets' tmp/cache/assets of the prepared tree is <AppDir>/.git/releaseflow-asset-cache, which the
+    next PrepareRevision finds again (it replaces the prepared tree): the second build sees the first's."""
+    cache = host.app / ".git" / "releaseflow-asset-cache"
+    for css in (RED, BLUE):
+        code, output = host.run("releaseflow-PrepareRevision", Revision=add_asset_commit(host, css))
+        assert code == 0, output
+        linked = host.app / ".git" / "releaseflow-prepared" / "tmp" / "cache" / "assets"
+        assert linked.is_symlink() and linked.resolve() == cache.resolve()
+    builds = [fingerprint(css).removeprefix("app-").removesuffix(".css") for css in (RED, BLUE)]
+    assert (cache / "builds").read_text().split() == builds
+    assert cache.stat().st_uid == (host.app / ".git").stat().st_uid
 
 
 @needs_root
