@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 RF := $(VENV)/bin/releaseflow
 STAMP := $(VENV)/.installed
 # Debian packages the local rehearsal runs on (a real Rails app, puma, HAProxy, a real database).
-# sass-rails, byebug and listen: the rest of a stock `rails new --minimal` Gemfile (local up --app-repo).
+# sass-rails, byebug and listen: the rest of a stock `rails new --minimal` Gemfile (local up --app-repo); bootsnap: the
+# sample app boots through it, as `rails new` (without --minimal) sets an app up.
 DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy postgresql ruby-pg \
-	ruby-sass-rails ruby-byebug ruby-listen
+	ruby-sass-rails ruby-byebug ruby-listen ruby-bootsnap
 
 CHECKOV_VENV := .venv-checkov
 # pytest-xdist workers, a test file each. The rehearsal tests mostly wait on real processes (a full run

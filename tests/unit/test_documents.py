@@ -1014,17 +1014,17 @@ def test_assets_are_built_while_serving_added_at_the_switch_and_the_old_manifest
 
 
 @needs_root
-def test_the_asset_cache_outlives_the_prepared_tree(host):
-    """Sprockets' tmp/cache/assets of the prepared tree is <AppDir>/.git/releaseflow-asset-cache, which the
+def test_the_prepared_trees_cache_outlives_it(host):
+    """The prepared tree's tmp/cache (Sprockets', bootsnap's) is <AppDir>/.git/releaseflow-cache, which the
     next PrepareRevision finds again (it replaces the prepared tree): the second build sees the first's."""
-    cache = host.app / ".git" / "releaseflow-asset-cache"
+    cache = host.app / ".git" / "releaseflow-cache"
     for css in (RED, BLUE):
         code, output = host.run("releaseflow-PrepareRevision", Revision=add_asset_commit(host, css))
         assert code == 0, output
-        linked = host.app / ".git" / "releaseflow-prepared" / "tmp" / "cache" / "assets"
+        linked = host.app / ".git" / "releaseflow-prepared" / "tmp" / "cache"
         assert linked.is_symlink() and linked.resolve() == cache.resolve()
     builds = [fingerprint(css).removeprefix("app-").removesuffix(".css") for css in (RED, BLUE)]
-    assert (cache / "builds").read_text().split() == builds
+    assert (cache / "assets" / "builds").read_text().split() == builds
     assert cache.stat().st_uid == (host.app / ".git").stat().st_uid
 
 
