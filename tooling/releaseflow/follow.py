@@ -104,23 +104,18 @@ class CallBudget:
         self.ends: deque[float] = deque()
         self.at_end = False
 
-    def _in_window(self) -> float:
-        """Forget the calls that left the window; the time now."""
+    def _free(self) -> int:
+        """Calls of any kind the window has room for now (those that left it are forgotten first)."""
         now = self.clock()
         for calls in (self.polls, self.others, self.ends):
             while calls and calls[0] <= now - WINDOW:
                 calls.popleft()
-        return now
-
-    def _free(self) -> int:
         return CALLS_PER_MINUTE - len(self.polls) - len(self.others) - len(self.ends)
 
     def room(self) -> int:
         """Calls other than polls that can be made now."""
-        self._in_window()
-        if self.at_end:
-            return self._free()
-        return min(OTHER_CALLS_PER_MINUTE - len(self.others), self._free())
+        free = self._free()
+        return free if self.at_end else min(OTHER_CALLS_PER_MINUTE - len(self.others), free)
 
     def take(self, poll: bool = False) -> None:
         """Account for one call about to be made, first waiting until it fits."""
@@ -129,7 +124,7 @@ class CallBudget:
             if wait > 0:
                 self.sleep(wait)
             # Only after an end's reads took the polls' share can the window be full for a poll.
-            while (self._in_window(), self._free())[1] < 1:
+            while self._free() < 1:
                 self._wait_for_oldest()
             self.last_poll = self.clock()
             self.polls.append(self.last_poll)
@@ -408,11 +403,10 @@ def stop(
         execution = ssm.poll().get_automation_execution(AutomationExecutionId=execution_id)[
             "AutomationExecution"
         ]
-        if parse_execution(execution).finished:
-            with ssm.budget.ending():
+        finished = parse_execution(execution).finished
+        if finished or clock() >= deadline:
+            with ssm.budget.ending() if finished else contextlib.nullcontext():
                 return fetch(ssm, execution_id, previous, execution=execution)
-        if clock() >= deadline:
-            return fetch(ssm, execution_id, previous, execution=execution)
         sleep(MAX_DELAY)
 
 
