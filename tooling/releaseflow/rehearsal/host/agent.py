@@ -596,18 +596,32 @@ def _os_release() -> tuple[str, str]:
     return fields.get("NAME", "Linux"), fields.get("VERSION_ID", "")
 
 
-def _logs_client(args):
+class _LogsClient:
     """The endpoint's CloudWatch Logs (moto's), where the agent sends command output; moto takes any
-    credentials, as the instance profile's would be on a real host."""
-    import boto3
+    credentials, as the instance profile's would be on a real host.
 
-    return boto3.client(
-        "logs",
-        endpoint_url=args.endpoint.rstrip("/"),
-        region_name=args.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    Made at the first upload: few commands send their output to CloudWatch, and a boto3 client costs an
+    agent a third of a second of CPU at start, on every host of every rehearsal fleet.
+    """
+
+    def __init__(self, endpoint: str, region: str):
+        self._endpoint, self._region = endpoint, region
+        self._client = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        with self._lock:
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client(
+                    "logs",
+                    endpoint_url=self._endpoint,
+                    region_name=self._region,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                )
+        return getattr(self._client, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -636,7 +650,10 @@ def main(argv: list[str] | None = None) -> int:
         platform_version=platform_version,
     )
     agent = Agent(
-        endpoint=args.endpoint.rstrip("/"), host=host, poll_wait=args.poll_wait, logs=_logs_client(args)
+        endpoint=args.endpoint.rstrip("/"),
+        host=host,
+        poll_wait=args.poll_wait,
+        logs=_LogsClient(args.endpoint.rstrip("/"), args.region),
     )
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
