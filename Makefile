@@ -11,8 +11,8 @@ DEB_PACKAGES := git curl shellcheck ruby-rails puma ruby-sqlite3 sqlite3 haproxy
 	ruby-sass-rails ruby-byebug ruby-listen ruby-bootsnap
 
 CHECKOV_VENV := .venv-checkov
-# pytest-xdist workers, a test file each. The rehearsal tests mostly wait on real processes (a full run
-# used ~30% of 2 cores with 2 workers), so 4 workers overlap those waits on a 2-core machine.
+# pytest-xdist workers, a test file each. On a 2-core machine the end-to-end modules are CPU-bound (Ruby
+# boots and the endpoint, docs/benchmarks.md): 4 workers keep both cores busy; 6 were slower.
 TEST_WORKERS ?= 4
 
 .PHONY: venv system-packages lint validate cfn-lint test test-fast test-portable test-default demo bench clean docs runbooks
