@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
-from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG, InstancesService
+from releaseflow.rehearsal.endpoint.foreign import FOREIGN_TAG
+from releaseflow.rehearsal.endpoint.instances_service import InstancesService
 from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance
 
 

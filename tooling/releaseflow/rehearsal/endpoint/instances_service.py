@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from releaseflow.rehearsal.endpoint.awsjson import ApiError, compact, epoch, filter_values, page
+from releaseflow.rehearsal.endpoint.foreign import FOREIGN_TAG
 from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance
 
 AGENT_VERSION = "3.3.0.0-releaseflow"
@@ -15,9 +16,6 @@ AGENT_VERSION = "3.3.0.0-releaseflow"
 # the rehearsal keeps the mechanism with a short interval (`local up --ping-interval`).
 AWS_PING_INTERVAL = 300.0
 PING_INTERVAL = 1.0
-# Instances of "other fleets" (`local up --foreign-instances`): no host behind them, the endpoint
-# heartbeats for them, so they are online managed nodes that list before the fleet's own.
-FOREIGN_TAG = "releaseflow:rehearsal-foreign"
 # DescribeInstanceInformation's MaxResults range (botocore's model: min 5, max 50).
 MAX_RESULTS = (5, 50)
 _FILTER_KEYS = ("InstanceIds", "PingStatus", "PlatformTypes", "ResourceType", "tag-key", "tag:")

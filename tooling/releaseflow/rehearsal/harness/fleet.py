@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from releaseflow.errors import UsageError
 from releaseflow.publish import publish_documents
 from releaseflow.readings import check as check_readings
-from releaseflow.rehearsal.endpoint.instances_service import FOREIGN_TAG
+from releaseflow.rehearsal.endpoint.foreign import FOREIGN_TAG
 from releaseflow.rehearsal.harness import provision
 from releaseflow.rehearsal.harness.app_repo import build_remote, git
 from releaseflow.rehearsal.harness.fleet_record import (
