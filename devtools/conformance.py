@@ -580,6 +580,7 @@ def render(uses: dict[str, list[Use]], rows: list[Constraint]) -> str:
             model_gaps.setdefault(row.operation, []).append(_cell(row.constraint))
     for operation, constraints in model_gaps.items():
         lines.append(f"- {operation} ({len(constraints)}): " + "; ".join(constraints))
+    lines += [] if model_gaps else ["- (none)"]
     lines += ["", "## Operations", ""]
     for key, operation_uses in uses.items():
         service, operation = key.split(":")

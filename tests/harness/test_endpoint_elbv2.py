@@ -93,6 +93,34 @@ def test_unknown_target_group_is_moto_error(endpoint_balanced):
     assert error.value.response["Error"]["Code"] == "TargetGroupNotFound"
 
 
+def test_describe_target_health_refuses_what_the_model_forbids(endpoint_balanced):
+    """A port past 65535, a QUIC server id past 256 characters, an Include value ELB does not know:
+    ValidationError naming each member and constraint, as ELB's front end answers (botocore sends them)."""
+    elbv2, arn, instance_id = endpoint_balanced
+    with pytest.raises(ClientError) as refused:
+        elbv2.describe_target_health(
+            TargetGroupArn=arn,
+            Targets=[{"Id": instance_id, "Port": 70000, "QuicServerId": "q" * 257}],
+            Include=["Everything"],
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert error["Message"].startswith("3 validation errors detected: "), error["Message"]
+    assert (
+        "Value '70000' at 'targets.1.member.port' failed to satisfy constraint: Member must have value"
+        in (error["Message"])
+    )
+    assert (
+        "at 'targets.1.member.quicServerId' failed to satisfy constraint: Member must have length"
+        in (error["Message"])
+    )
+    assert (
+        "Value 'Everything' at 'include.1.member' failed to satisfy constraint: Member must satisfy enum"
+        in (error["Message"])
+    )
+    assert _health(elbv2, arn, instance_id) == [(instance_id, "unused", "Target.NotRegistered")]
+
+
 def test_deregistering_a_target_that_is_not_registered_changes_nothing(endpoint_balanced):
     """As ELB does, DeregisterTargets of an unregistered target succeeds and does nothing (moto would raise)."""
     elbv2, arn, instance_id = endpoint_balanced

@@ -55,7 +55,16 @@ def test_the_endpoint_refuses_what_the_model_forbids(endpoint_server):
     )
     message = _refused(ssm.get_automation_execution, AutomationExecutionId="x" * 37)
     assert "at 'automationExecutionId'" in message and "less than or equal to 36" in message
+    # A pattern in Java's Unicode classes (\p{L}\p{Z}\p{N}): a tag key with `*` is off it.
+    message = _refused(
+        ssm.start_automation_execution, DocumentName="AWS-Nothing", Tags=[{"Key": "owner*", "Value": "ops"}]
+    )
+    assert (
+        "Value 'owner*' at 'tags.1.member.key' failed to satisfy constraint: Member must satisfy regular"
+        in (message)
+    )
     assert ssm.list_commands()["Commands"] == []
+    assert ssm.describe_automation_executions()["AutomationExecutionMetadataList"] == []
 
 
 def test_a_valid_request_meets_no_constraint():

@@ -19,6 +19,7 @@ from typing import Any
 import botocore.session
 
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.unicode_classes import translate
 
 
 @functools.cache
@@ -35,10 +36,13 @@ def _operation(service: str, operation: str):
 
 @functools.cache
 def compiled(pattern: str) -> re.Pattern | None:
-    """A model pattern as a Python regular expression, or None when Python cannot read it (the
-    Unicode classes \\p{...} of Java's syntax): such a pattern is not checked (docs/conformance.md)."""
+    """A model pattern as a Python regular expression, Java's Unicode classes (\\p{L}...) written out,
+    or None when Python still cannot read it: such a pattern is not checked (docs/conformance.md)."""
+    readable = translate(pattern) if "\\p{" in pattern else pattern
+    if readable is None:
+        return None
     try:
-        return re.compile(pattern)
+        return re.compile(readable)
     except re.error:
         return None
 
@@ -50,6 +54,40 @@ def problems(service: str, operation: str, request: dict) -> list[str]:
     if shape is not None:
         _walk(shape, request, "", found)
     return found
+
+
+def query_request(service: str, operation: str, form: dict[str, str]) -> dict:
+    """A query-protocol form (ELBv2's `Targets.member.1.Port=80`) as the request structure the model
+    describes (`{"Targets": [{"Port": 80}]}`), so that it can be checked as a JSON request is."""
+    shape = _operation(service, operation).input_shape
+    return (_from_form(shape, form, "") or {}) if shape is not None else {}
+
+
+def _from_form(shape, form: dict[str, str], prefix: str) -> Any:
+    if shape.type_name == "structure":
+        found = {}
+        for name, member in shape.members.items():
+            key = member.serialization.get("name", name)
+            value = _from_form(member, form, f"{prefix}.{key}" if prefix else key)
+            if value is not None:
+                found[name] = value
+        return found if found or not prefix else None
+    if shape.type_name == "list":
+        if form.get(prefix) == "":  # botocore's form of an empty list
+            return []
+        items, index = [], 1
+        while any(key.startswith(f"{prefix}.member.{index}") for key in form):
+            items.append(_from_form(shape.member, form, f"{prefix}.member.{index}"))
+            index += 1
+        return items or None
+    if prefix not in form:
+        return None
+    value = form[prefix]
+    if shape.type_name in ("integer", "long"):
+        return int(value) if value.lstrip("-").isdigit() else value
+    if shape.type_name == "boolean":
+        return value == "true"
+    return value
 
 
 def check_request(service: str, operation: str, request: dict) -> None:

@@ -38,7 +38,7 @@ from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTION
 from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
-from releaseflow.rehearsal.endpoint.model_check import check_request
+from releaseflow.rehearsal.endpoint.model_check import check_request, query_request
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
 from releaseflow.rehearsal.endpoint.scheduler_service import SchedulerService, TargetError, assumed_role
@@ -272,6 +272,10 @@ class Endpoint:
     def _elbv2(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
         try:
             if form["Action"] == "DescribeTargetHealth":
+                # Answered here, so checked here: ELB's front end refuses what the model forbids.
+                check_request(
+                    "elbv2", "DescribeTargetHealth", query_request("elbv2", "DescribeTargetHealth", form)
+                )
                 answer = self.elbv2.describe_target_health(form)
                 if answer is None:
                     return self.moto_app(environ, start_response)
@@ -299,6 +303,9 @@ class Endpoint:
             body = b"".join(self.moto_app(environ, capture))
             if captured["status"].startswith("200"):
                 self.elbv2.after_moto(form)
+        except ApiError as error:
+            log.info("%s -> %s: %s", form["Action"], error.code, error.message)
+            return _xml(start_response, "400 Bad Request", _elbv2_error("ValidationError", error.message))
         except ReleaseflowError as error:
             # The load balancer cannot act on this target (not a host of the fleet, HAProxy down).
             log.warning("%s: %s", form["Action"], error)
