@@ -23,6 +23,7 @@ from releaseflow.deploy import (
     revision_pattern,
     run_deploy,
     start_request,
+    tag_value,
 )
 from releaseflow.execution import UNFINISHED, Snapshot, changes, host_summaries, parse_invocation, parse_step
 from releaseflow.follow import UNREACHABLE_SECONDS, CallBudget, fetch, follow
@@ -702,6 +703,15 @@ def test_start_request_tags_commit_actor_and_run_url():
     assert tags["releaseflow:commit"] == REVISION
     assert tags["releaseflow:actor"] == "octocat"
     assert tags["releaseflow:run"] == "https://github.com/acme/shop/actions/runs/42"
+
+
+def test_a_bot_actor_is_tagged_in_characters_ssm_takes():
+    """GitHub's app actors have brackets, off SSM's tag value pattern: they become `_`, the rest stays."""
+    github = {**GITHUB, "GITHUB_ACTOR": "dependabot[bot]"}
+    tags = dict(start_request(ENV, REVISION, {}, github).tags)
+    assert tags["releaseflow:actor"] == "dependabot_bot_"
+    assert tag_value("Zoë Müller-Smith@acme") == "Zoë Müller-Smith@acme"
+    assert tag_value("a" * 300) == "a" * 256
 
 
 def test_start_request_passes_the_alarm_as_alarm_configuration():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -144,6 +145,19 @@ def _unknown_parameter(name: str, specs: Mapping[str, dict]) -> str:
     return f"parameter {name}: the runbook declares no such parameter; {hint}"
 
 
+# SSM's Tag: "Value ... Length Constraints: Minimum length of 0. Maximum length of 256. Pattern:
+# ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$" (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Tag.html).
+TAG_VALUE_SYMBOLS = "_.:/=+-@"
+TAG_VALUE_MAX = 256
+
+
+def tag_value(text: str) -> str:
+    """`text` as a tag value SSM takes: a character off the pattern becomes `_`. GitHub's app actors
+    have brackets ("dependabot[bot]"), which would make StartAutomationExecution refuse the deploy."""
+    kept = (c if c in TAG_VALUE_SYMBOLS or unicodedata.category(c)[0] in "LZN" else "_" for c in text)
+    return "".join(kept)[:TAG_VALUE_MAX]
+
+
 def start_request(
     environment: Environment, revision: str, overrides: Mapping[str, list[str]], github: Mapping[str, str]
 ) -> StartRequest:
@@ -165,7 +179,7 @@ def start_request(
         token = str(uuid.uuid4())
     tags = [("releaseflow:commit", revision), ("releaseflow:environment", environment.name)]
     if github.get("GITHUB_ACTOR"):
-        tags.append(("releaseflow:actor", github["GITHUB_ACTOR"]))
+        tags.append(("releaseflow:actor", tag_value(github["GITHUB_ACTOR"])))
     if run_id and github.get("GITHUB_REPOSITORY"):
         server = github.get("GITHUB_SERVER_URL", "https://github.com")
         tags.append(("releaseflow:run", f"{server}/{github['GITHUB_REPOSITORY']}/actions/runs/{run_id}"))
