@@ -15,7 +15,7 @@ CHECKOV_VENV := .venv-checkov
 # boots and the endpoint, docs/benchmarks.md): 4 workers keep both cores busy; 6 were slower.
 TEST_WORKERS ?= 4
 
-.PHONY: venv system-packages lint validate cfn-lint test test-fast test-portable test-default demo bench clean docs runbooks
+.PHONY: venv system-packages lint validate cfn-lint test test-fast test-portable test-default demo bench clean docs documents runbooks
 
 venv: $(STAMP)
 
@@ -75,12 +75,17 @@ test-default: venv system-packages
 demo: venv system-packages
 	$(RF) demo
 
-# The runbooks first: docs/parameters.md is generated from them. docs/conformance.md: the register.
-docs: runbooks
+# The documents and runbooks first: docs/parameters.md tabulates them. docs/conformance.md: the register.
+docs: documents runbooks
 	$(PY) -m devtools.docs
 	$(PY) -m devtools.conformance
 
-# automation/*.yaml from automation-src/ and the script modules (tooling/releaseflow/runbook_scripts/).
+# documents/*.yaml from documents-src/ and the parameter catalogue (parameters.yaml).
+documents: venv
+	$(PY) -m devtools.documents
+
+# automation/*.yaml from automation-src/, the parameter catalogue and the script modules
+# (tooling/releaseflow/runbook_scripts/).
 runbooks: venv
 	$(PY) -m devtools.runbooks
 

@@ -1,6 +1,7 @@
 """Generates every generated part of the documentation, so none of it can drift from its source.
 
-- docs/parameters.md: one table a document, from the documents and runbooks themselves;
+- docs/parameters.md: one table a document, from the documents and runbooks as `make documents` and
+  `make runbooks` write them from their sources and the parameter catalogue (parameters.yaml);
 - docs/rules.md: the rules table, from the rule modules;
 - README.md: the Debian package list, from the Makefile's DEB_PACKAGES; the exit codes, from
   releaseflow.result's table.
@@ -17,7 +18,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from releaseflow.documents import Document, find_document_files, load_document
+from devtools import documents, runbooks
+from releaseflow.documents import Document, parse_document
 from releaseflow.errors import ReleaseflowError
 from releaseflow.result import summary
 from releaseflow.rules import all_rules
@@ -29,7 +31,6 @@ README = ROOT / "README.md"
 PARAMETERS_DOC = ROOT / "docs" / "parameters.md"
 RULES_DOC = ROOT / "docs" / "rules.md"
 MAKEFILE = ROOT / "Makefile"
-SOURCES = (ROOT / "documents", ROOT / "automation")
 
 
 class DocsError(ReleaseflowError):
@@ -42,8 +43,13 @@ def markers(part: str) -> tuple[str, str]:
 
 
 def load_sources() -> list[Document]:
-    """The Command documents, then the runbooks, each folder sorted by name."""
-    return [load_document(path) for path in find_document_files(SOURCES)]
+    """The Command documents, then the runbooks, each folder sorted by name, as generated now: the tables
+    follow the catalogue even before documents/ and automation/ are rewritten."""
+    return [
+        parse_document(text, str(path))
+        for generated in (documents.generated_files(), runbooks.generated_files())
+        for path, text in sorted(generated.items())
+    ]
 
 
 def parameter_tables(documents: list[Document]) -> str:

@@ -1,4 +1,4 @@
-"""`make runbooks`: writes automation/*.yaml from automation-src/ and the script modules, scripts whole."""
+"""`make runbooks`: writes automation/*.yaml from automation-src/, parameters.yaml and the script modules."""
 
 # A runbook's source (automation-src/NAME.yaml) is the runbook itself, except that each
 # aws:executeScript step reads `Script: <<module>>`. The generator writes there, as a YAML literal
@@ -9,8 +9,9 @@
 # counts against SSM's 64 KB, and they stay in shared.py), with whatever of shared.py and ssm.py it uses.
 # The module's own comment lines are left out too, and the docstrings of its functions but the
 # handler's (the operator reads what the script does; the helpers' documentation stays in the
-# module). Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py fails while
-# automation/ differs from what this writes.
+# module). Its `parameters: <<catalogue ...>>` marker becomes the block devtools/parameters.py writes
+# from parameters.yaml. Everything else in the source is copied as it is. tests/unit/test_runbooks_current.py
+# fails while automation/ differs from what this writes.
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools import parameters
 from releaseflow.errors import ReleaseflowError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,7 +274,13 @@ def generated_files() -> dict[Path, str]:
     """Every runbook in automation/ and the text it should have now."""
     if not sources():
         raise RunbooksError(f"{SOURCE} holds no runbook source")
-    return {TARGET / path.name: runbook_text(path.read_text(encoding="utf-8")) for path in sources()}
+    catalogue = parameters.load_catalogue()
+    return {
+        TARGET / path.name: runbook_text(
+            parameters.expand(path.read_text(encoding="utf-8"), path.stem, catalogue)
+        )
+        for path in sources()
+    }
 
 
 def stale_files() -> list[Path]:

@@ -4,6 +4,9 @@ A deploy passes its AppDir, AppUser, Services... down to every command document 
 or default that differs between two of them refuses at one step what another accepted, or runs a
 command with another default than the deploy shows. RollbackFleet declares the deploy's parameters as
 "empty means the deploy's": its default is empty and its pattern the deploy's made optional.
+
+The blocks are written from one catalogue (parameters.yaml), so this holds by construction but where an
+entry's `in` sets a field for one document: this checks the generated documents, what AWS reads.
 """
 
 from __future__ import annotations

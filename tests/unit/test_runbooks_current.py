@@ -157,10 +157,10 @@ def test_a_module_importing_more_of_the_package_is_refused(tmp_path, monkeypatch
 
 
 def test_make_runbooks_is_a_target_and_docs_depends_on_it():
-    """`make runbooks` regenerates automation/; `make docs` runs it first (parameters.md reads the runbooks)."""
+    """`make runbooks` regenerates automation/; `make docs` runs it (and `make documents`) first."""
     makefile = (runbooks.ROOT / "Makefile").read_text()
     assert "runbooks: venv\n\t$(PY) -m devtools.runbooks\n" in makefile
-    assert "docs: runbooks\n" in makefile
+    assert "docs: documents runbooks\n" in makefile
 
 
 def test_a_script_keeps_its_handlers_docstring_and_leaves_its_helpers_docstrings_in_the_module():
