@@ -34,7 +34,8 @@ from releaseflow.rehearsal.endpoint.automation_service import (
     pinned_run_command_step,
 )
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
-from releaseflow.rehearsal.endpoint.commands_service import CommandsService
+from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
+from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
 from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTIONS
 from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
@@ -90,7 +91,8 @@ class Endpoint:
         self.moto = MotoState(region)
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
-        self.commands = CommandsService(self.moto.document, self.instances)
+        self.commands = CommandsBackend(self.moto.document, self.instances)
+        self.commands_api = CommandsResponses(self.commands)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
         # One ledger for the endpoint: what its executions and its document checks meet (GET
@@ -113,11 +115,11 @@ class Endpoint:
             fired_file=state_dir / "schedules-fired.json",
         )
         self.ssm_operations: dict[str, Callable[[dict], dict]] = {
-            "SendCommand": self.commands.send_command,
-            "ListCommands": self.commands.list_commands,
-            "ListCommandInvocations": self.commands.list_command_invocations,
-            "GetCommandInvocation": self.commands.get_command_invocation,
-            "CancelCommand": self.commands.cancel_command,
+            "SendCommand": self.commands_api.send_command,
+            "ListCommands": self.commands_api.list_commands,
+            "ListCommandInvocations": self.commands_api.list_command_invocations,
+            "GetCommandInvocation": self.commands_api.get_command_invocation,
+            "CancelCommand": self.commands_api.cancel_command,
             "DescribeInstanceInformation": self.instances.describe,
             "StartAutomationExecution": self.automation.start_automation_execution,
             "GetAutomationExecution": self.automation.get_automation_execution,
@@ -299,7 +301,7 @@ class Endpoint:
         deadline = time.monotonic() + body.get("wait", 0)
         while True:
             remaining = deadline - time.monotonic()
-            answer = self.commands.poll(
+            answer = self.commands_api.poll(
                 body["instance_id"], max(min(remaining, POLL_SLICE_SECONDS), 0), body.get("session")
             )
             if (
@@ -311,7 +313,7 @@ class Endpoint:
                 return answer
 
     def _report(self, body: dict, connection: socket.socket | None) -> dict:
-        return self.commands.report(body)
+        return self.commands_api.report(body)
 
     def _faults(self, request: Request, start_response: Callable) -> WSGIResponse:
         """POST sets the injected faults (see FaultsService), GET reports them with their counts."""
