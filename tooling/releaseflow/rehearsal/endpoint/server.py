@@ -27,12 +27,8 @@ from werkzeug.serving import make_server
 
 from releaseflow.errors import ReleaseflowError
 from releaseflow.readings import check as check_readings
-from releaseflow.rehearsal.endpoint.automation_service import (
-    ENGINE_AGENT,
-    AutomationService,
-    LoopbackAws,
-    pinned_run_command_step,
-)
+from releaseflow.rehearsal.endpoint.automation_models import AutomationBackend
+from releaseflow.rehearsal.endpoint.automation_responses import AutomationResponses, pinned_run_command_step
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
 from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
@@ -40,6 +36,7 @@ from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTION
 from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
+from releaseflow.rehearsal.endpoint.loopback_aws import ENGINE_AGENT, LoopbackAws
 from releaseflow.rehearsal.endpoint.model_check import check_request
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
@@ -100,7 +97,7 @@ class Endpoint:
         self.readings = ReadingsInForce(
             check_readings(readings or {}), ReadingsMet(state_dir / "readings-met.json")
         )
-        self.automation = AutomationService(
+        self.automation = AutomationBackend(
             self.moto.document,
             state_dir / "executions",
             self.aws,
@@ -108,6 +105,7 @@ class Endpoint:
             self.readings,
             emit=self.moto.put_event,
         )
+        self.automation_api = AutomationResponses(self.automation)
         self.scheduler = SchedulerService(
             self.moto.schedules,
             self._invoke_target,
@@ -121,11 +119,11 @@ class Endpoint:
             "GetCommandInvocation": self.commands_api.get_command_invocation,
             "CancelCommand": self.commands_api.cancel_command,
             "DescribeInstanceInformation": self.instances.describe,
-            "StartAutomationExecution": self.automation.start_automation_execution,
-            "GetAutomationExecution": self.automation.get_automation_execution,
-            "DescribeAutomationExecutions": self.automation.describe_automation_executions,
-            "DescribeAutomationStepExecutions": self.automation.describe_automation_step_executions,
-            "StopAutomationExecution": self.automation.stop_automation_execution,
+            "StartAutomationExecution": self.automation_api.start_automation_execution,
+            "GetAutomationExecution": self.automation_api.get_automation_execution,
+            "DescribeAutomationExecutions": self.automation_api.describe_automation_executions,
+            "DescribeAutomationStepExecutions": self.automation_api.describe_automation_step_executions,
+            "StopAutomationExecution": self.automation_api.stop_automation_execution,
         }
         # Who answers what before moto answers the rest: the rehearsal's own paths; SSM operations by
         # their X-Amz-Target (JSON protocol); Query protocol actions by (Version, Action).
@@ -246,7 +244,7 @@ class Endpoint:
         engine's."""
         if request.json().get("ResourceType") != "Automation":
             return None
-        return self._ssm(self.automation.list_tags_for_resource, request, start_response)
+        return self._ssm(self.automation_api.list_tags_for_resource, request, start_response)
 
     def _ssm(
         self, handler: Callable[[dict], dict], request: Request, start_response: Callable
@@ -420,7 +418,7 @@ class Endpoint:
                 self.faults.check(operation, request)
                 check_request("ssm", operation, request)
                 if operation == "StartAutomationExecution":
-                    return self.automation.start_automation_execution(
+                    return self.automation_api.start_automation_execution(
                         request, executed_by=assumed_role(role_arn, SCHEDULER_SESSION)
                     )
                 return self.ssm_operations[operation](request)
