@@ -290,8 +290,9 @@ def answered_operations(path: Path = ENDPOINT_SERVER) -> frozenset[str]:
 def served_uses(path: Path = ENDPOINT_SERVER) -> list[Use]:
     """The operations the endpoint answers with handlers of its own (before or instead of moto).
 
-    Read from server.py: the keys of its `ssm_operations` table, the operations it compares a request's
-    target or action with, and the `*_ACTIONS` tuples it routes by (ELBv2, the EC2 power actions).
+    Read from server.py: the keys of its `ssm_operations` table, the `(SSM, operation)` keys of its
+    `routes` table, the operations it compares a request's operation with, and the `*_ACTIONS` tuples
+    it routes by (ELBv2, the EC2 power actions).
     """
     where = f"{path.relative_to(ROOT).as_posix()} (served)"
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -300,6 +301,10 @@ def served_uses(path: Path = ENDPOINT_SERVER) -> list[Use]:
     ssm: set[str] = set(answered_operations(path))
     names: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2:
+            service, operation = node.elts
+            if isinstance(service, ast.Name) and service.id == "SSM" and _constant(operation):
+                ssm.add(_constant(operation) or "")
         if isinstance(node, ast.Compare):
             for value in [node.left, *node.comparators]:
                 items = value.elts if isinstance(value, ast.Tuple) else [value]

@@ -1,4 +1,4 @@
-"""CommandsService timeouts with a fake clock: delivery timeout, execution timeout, a silent agent."""
+"""Run Command timeouts with a fake clock: delivery timeout, execution timeout, a silent agent."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from releaseflow.documents import load_document
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
-from releaseflow.rehearsal.endpoint.commands_service import CommandsService
+from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
+from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
 from releaseflow.rehearsal.endpoint.instances_service import InstancesService
 from releaseflow.rehearsal.endpoint.moto_state import Ec2Instance, StoredDocument
 from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError, validate_parameters
@@ -42,8 +43,8 @@ def endpoint_clock() -> Clock:
 
 
 @pytest.fixture
-def endpoint_commands(endpoint_clock) -> CommandsService:
-    """A CommandsService over two managed instances and one document, on the fake clock."""
+def endpoint_commands(endpoint_clock) -> CommandsResponses:
+    """Run Command's API over two managed instances and one document, on the fake clock."""
     instances = InstancesService(
         lambda: [Ec2Instance(instance_id, "running", {}) for instance_id in INSTANCES],
         offline_after=10,
@@ -52,10 +53,12 @@ def endpoint_commands(endpoint_clock) -> CommandsService:
     for instance_id in INSTANCES:
         instances.heartbeat(instance_id)
     documents = {"Run": StoredDocument("Run", "1", "Command", DOCUMENT)}
-    return CommandsService(lambda name, version: documents[name], instances, clock=endpoint_clock)
+    return CommandsResponses(
+        CommandsBackend(lambda name, version: documents[name], instances, clock=endpoint_clock)
+    )
 
 
-def _status(service: CommandsService, command_id: str, instance_id: str) -> tuple[str, str]:
+def _status(service: CommandsResponses, command_id: str, instance_id: str) -> tuple[str, str]:
     result = service.get_command_invocation({"CommandId": command_id, "InstanceId": instance_id})
     return result["Status"], result["StatusDetails"]
 
@@ -66,10 +69,10 @@ def test_undelivered_invocation_times_out_after_timeout_seconds(endpoint_command
         {"DocumentName": "Run", "InstanceIds": INSTANCES[:1], "TimeoutSeconds": 30}
     )["Command"]
     endpoint_clock.now += 29
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("Pending", "Pending")
     endpoint_clock.now += 1
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "DeliveryTimedOut")
     [command] = endpoint_commands.list_commands({"CommandId": sent["CommandId"]})["Commands"]
     assert (command["Status"], command["DeliveryTimedOutCount"], command["ErrorCount"]) == (
@@ -94,7 +97,7 @@ def test_delivery_timeout_counts_from_release_under_rate_control(endpoint_comman
             "response_code": 0,
         }
     )
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[1]) == ("Pending", "Pending")
     assert [c["command_id"] for c in endpoint_commands.poll(INSTANCES[1], 0)["commands"]] == [
         sent["CommandId"]
@@ -109,10 +112,10 @@ def test_running_invocation_times_out_after_execution_timeout(endpoint_commands,
     for _ in range(20):
         endpoint_clock.now += 5
         endpoint_commands.poll(INSTANCES[0], 0)
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
     endpoint_clock.now += 6
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
     assert endpoint_commands.poll(INSTANCES[0], 0)["cancel"] == [sent["CommandId"]]
     [listed] = endpoint_commands.list_commands({"CommandId": sent["CommandId"]})["Commands"]
@@ -129,10 +132,10 @@ def test_invocation_of_a_silent_agent_stays_in_progress_until_the_total_timeout(
     )["Command"]
     endpoint_commands.poll(INSTANCES[0], 0, session="first")
     endpoint_clock.now += 60 + 100  # the agent is long silent, the total timeout not yet over
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
     endpoint_clock.now += 1
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
 
 
@@ -142,7 +145,7 @@ def test_an_agent_back_after_a_restart_reports_what_the_old_process_ran(endpoint
     sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
     endpoint_commands.poll(INSTANCES[0], 0, session="first")
     endpoint_clock.now += 30
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     endpoint_commands.poll(INSTANCES[0], 0, session="second")
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
     endpoint_commands.report(
@@ -170,7 +173,7 @@ def test_what_a_restarted_agent_never_takes_up_times_out_as_a_silent_agents(
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("InProgress", "InProgress")
     endpoint_clock.now += 1
     endpoint_commands.poll(INSTANCES[0], 0, session="second")
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     assert _status(endpoint_commands, sent["CommandId"], INSTANCES[0]) == ("TimedOut", "ExecutionTimedOut")
 
 
@@ -179,7 +182,7 @@ def test_late_report_does_not_change_a_decided_invocation(endpoint_commands, end
     sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
     [command] = endpoint_commands.poll(INSTANCES[0], 0)["commands"]
     endpoint_clock.now += 3600 + 100 + 1
-    endpoint_commands.tick()
+    endpoint_commands.backend.tick()
     endpoint_commands.report(
         {
             "instance_id": INSTANCES[0],
@@ -261,7 +264,9 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     documents = {
         "releaseflow-RestartServices": StoredDocument("releaseflow-RestartServices", "1", "Command", restart)
     }
-    service = CommandsService(lambda name, version: documents[name], instances, clock=endpoint_clock)
+    service = CommandsResponses(
+        CommandsBackend(lambda name, version: documents[name], instances, clock=endpoint_clock)
+    )
     healthy, silent = INSTANCES
     sent_at = []
 
@@ -282,7 +287,7 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
                     }
                 )
                 return sent
-            service.tick()
+            service.backend.tick()
             handler = {
                 "ListCommands": service.list_commands,
                 "ListCommandInvocations": service.list_command_invocations,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import http
 import io
 import json
@@ -26,18 +27,16 @@ from werkzeug.serving import make_server
 
 from releaseflow.errors import ReleaseflowError
 from releaseflow.readings import check as check_readings
-from releaseflow.rehearsal.endpoint.automation_service import (
-    ENGINE_AGENT,
-    AutomationService,
-    LoopbackAws,
-    pinned_run_command_step,
-)
+from releaseflow.rehearsal.endpoint.automation_models import AutomationBackend
+from releaseflow.rehearsal.endpoint.automation_responses import AutomationResponses, pinned_run_command_step
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
-from releaseflow.rehearsal.endpoint.commands_service import CommandsService
+from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
+from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
 from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTIONS
 from releaseflow.rehearsal.endpoint.elbv2_service import Elbv2Service, form_targets, nothing_deregistered
 from releaseflow.rehearsal.endpoint.faults_service import FaultsService
 from releaseflow.rehearsal.endpoint.instances_service import PING_INTERVAL, InstancesService
+from releaseflow.rehearsal.endpoint.loopback_aws import ENGINE_AGENT, LoopbackAws
 from releaseflow.rehearsal.endpoint.model_check import check_request, query_request
 from releaseflow.rehearsal.endpoint.moto_journal import MotoJournal
 from releaseflow.rehearsal.endpoint.moto_state import MotoState
@@ -58,7 +57,13 @@ TICK_SECONDS = 0.25
 SCHEDULER_SESSION = "releaseflow-rehearsal-scheduler"
 # How often an agent's long poll checks that the agent is still connected.
 POLL_SLICE_SECONDS = 1.0
+# The routing table's keys: (REHEARSAL, path), (SSM, operation), (Query protocol Version, Action).
+REHEARSAL = "rehearsal"
+SSM = "AmazonSSM"
+SSM_PREFIX = f"{SSM}."
 WSGIResponse = Iterable[bytes]
+# A step or a route: the answer, or None to leave the request to the next step (and at last to moto).
+Handler = Callable[["Request", Callable], WSGIResponse | None]
 
 
 class Endpoint:
@@ -83,7 +88,8 @@ class Endpoint:
         self.moto = MotoState(region)
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
-        self.commands = CommandsService(self.moto.document, self.instances)
+        self.commands = CommandsBackend(self.moto.document, self.instances)
+        self.commands_api = CommandsResponses(self.commands)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
         # One ledger for the endpoint: what its executions and its document checks meet (GET
@@ -91,7 +97,7 @@ class Endpoint:
         self.readings = ReadingsInForce(
             check_readings(readings or {}), ReadingsMet(state_dir / "readings-met.json")
         )
-        self.automation = AutomationService(
+        self.automation = AutomationBackend(
             self.moto.document,
             state_dir / "executions",
             self.aws,
@@ -99,6 +105,7 @@ class Endpoint:
             self.readings,
             emit=self.moto.put_event,
         )
+        self.automation_api = AutomationResponses(self.automation)
         self.scheduler = SchedulerService(
             self.moto.schedules,
             self._invoke_target,
@@ -106,22 +113,43 @@ class Endpoint:
             fired_file=state_dir / "schedules-fired.json",
         )
         self.ssm_operations: dict[str, Callable[[dict], dict]] = {
-            "SendCommand": self.commands.send_command,
-            "ListCommands": self.commands.list_commands,
-            "ListCommandInvocations": self.commands.list_command_invocations,
-            "GetCommandInvocation": self.commands.get_command_invocation,
-            "CancelCommand": self.commands.cancel_command,
+            "SendCommand": self.commands_api.send_command,
+            "ListCommands": self.commands_api.list_commands,
+            "ListCommandInvocations": self.commands_api.list_command_invocations,
+            "GetCommandInvocation": self.commands_api.get_command_invocation,
+            "CancelCommand": self.commands_api.cancel_command,
             "DescribeInstanceInformation": self.instances.describe,
-            "StartAutomationExecution": self.automation.start_automation_execution,
-            "GetAutomationExecution": self.automation.get_automation_execution,
-            "DescribeAutomationExecutions": self.automation.describe_automation_executions,
-            "DescribeAutomationStepExecutions": self.automation.describe_automation_step_executions,
-            "StopAutomationExecution": self.automation.stop_automation_execution,
+            "StartAutomationExecution": self.automation_api.start_automation_execution,
+            "GetAutomationExecution": self.automation_api.get_automation_execution,
+            "DescribeAutomationExecutions": self.automation_api.describe_automation_executions,
+            "DescribeAutomationStepExecutions": self.automation_api.describe_automation_step_executions,
+            "StopAutomationExecution": self.automation_api.stop_automation_execution,
         }
-        self.agent_operations: dict[str, Callable[[dict, socket.socket | None], dict]] = {
-            "/_rehearsal/agent/poll": self._poll,
-            "/_rehearsal/agent/report": lambda body, connection: self.commands.report(body),
+        # Who answers what before moto answers the rest: the rehearsal's own paths; SSM operations by
+        # their X-Amz-Target (JSON protocol); Query protocol actions by (Version, Action).
+        self.routes: dict[tuple[str, str], Handler] = {
+            (REHEARSAL, "/_rehearsal/health"): self._health,
+            (REHEARSAL, "/_rehearsal/agent/poll"): functools.partial(self._agent, self._poll),
+            (REHEARSAL, "/_rehearsal/agent/report"): functools.partial(self._agent, self._report),
+            (REHEARSAL, "/_rehearsal/faults"): self._faults,
+            (REHEARSAL, "/_rehearsal/readings"): self._readings_report,
+            **{
+                (SSM, operation): functools.partial(self._ssm, handler)
+                for operation, handler in self.ssm_operations.items()
+            },
+            (SSM, "ListTagsForResource"): self._automation_tags,
+            **{(ELBV2_VERSION, action): self._elbv2 for action in ELBV2_ACTIONS},
+            **{(EC2_VERSION, action): self._power for action in POWER_ACTIONS},
         }
+        # Every request's steps in order of precedence: the first to answer ends it. Between the
+        # rehearsal's paths and the SSM routes, the steps that apply to every SSM call, moto's included.
+        self.steps: tuple[Handler, ...] = (
+            self._rehearsal_route,
+            self._inject_fault,
+            self._refuse_pinned_version,
+            self._ssm_route,
+            self._query_route,
+        )
         self._stopped = threading.Event()
 
     def start(self, url: str) -> None:
@@ -138,76 +166,96 @@ class Endpoint:
         self._stopped.set()
 
     def __call__(self, environ: dict, start_response: Callable) -> WSGIResponse:
-        path = environ.get("PATH_INFO", "")
-        if path == "/_rehearsal/health":
-            return _json(start_response, "200 OK", {"status": "ok"}, "application/json")
-        if path in self.agent_operations:
-            return self._agent(path, environ, start_response)
-        if path == "/_rehearsal/faults":
-            return self._faults(environ, start_response)
-        if path == "/_rehearsal/readings":
-            report = {"in_force": dict(self.readings), "met": self.readings.met.report()}
-            return _json(start_response, "200 OK", report, "application/json")
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        operation = target.removeprefix("AmazonSSM.")
-        if (
-            target.startswith("AmazonSSM.")
-            and self.faults.active
-            and ENGINE_AGENT not in environ.get("HTTP_USER_AGENT", "")
-        ):
-            body = _read_body(environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            try:
-                self.faults.check(operation, json.loads(body or b"{}"))
-            except ApiError as error:
-                log.info("%s -> injected %s", operation, error.code)
-                return _aws_error(start_response, error)
-        if target.startswith("AmazonSSM.") and operation in ("CreateDocument", "UpdateDocument"):
-            body = _read_body(environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            request = json.loads(body or b"{}")
-            pinned = pinned_run_command_step(request)
-            where = f"{operation} {request.get('Name')} step {pinned}"
-            if pinned and play(self.readings, "run_command_document_version", where) == "refused":
-                refusal = ApiError(
-                    "InvalidDocumentContent",
-                    f"Step {pinned}: aws:runCommand does not take the input DocumentVersion "
-                    "(rehearsal reading run_command_document_version=refused)",
-                )
-                log.info("%s -> %s: %s", operation, refusal.code, refusal.message)
-                return _aws_error(start_response, refusal)
-        if target.startswith("AmazonSSM.") and operation in self.ssm_operations:
-            return self._ssm(operation, environ, start_response)
-        if target == "AmazonSSM.ListTagsForResource":
-            body = _read_body(environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            # moto keeps the tags of documents and parameters; an execution's are the engine's.
-            if json.loads(body or b"{}").get("ResourceType") == "Automation":
-                handler = self.automation.list_tags_for_resource
-                return self._ssm(operation, environ, start_response, handler)
-        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-            body = _read_body(environ)
-            # moto reads the same body after us.
-            environ["wsgi.input"] = io.BytesIO(body)
-            form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
-            if form.get("Action") in ELBV2_ACTIONS and form.get("Version") == ELBV2_VERSION:
-                return self._elbv2(form, environ, start_response)
-            if form.get("Action") in POWER_ACTIONS and form.get("Version") == EC2_VERSION:
-                return self._power(form, environ, start_response)
+        request = Request(environ)
+        for step in self.steps:
+            answer = step(request, start_response)
+            if answer is not None:
+                return answer
         return self.moto_app(environ, start_response)
 
+    # --- the steps -------------------------------------------------------------------------------
+
+    def _rehearsal_route(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        return self._route((REHEARSAL, request.path), request, start_response)
+
+    def _inject_fault(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        """An injected fault (FaultsService) answers a client's SSM call, whoever serves it: the runbooks'
+        own calls (the engine's User-Agent) are AWS calling itself, and pass."""
+        operation = request.ssm_operation
+        if (
+            operation is None
+            or not self.faults.active
+            or ENGINE_AGENT in request.environ.get("HTTP_USER_AGENT", "")
+        ):
+            return None
+        try:
+            self.faults.check(operation, request.json())
+        except ApiError as error:
+            log.info("%s -> injected %s", operation, error.code)
+            return _aws_error(start_response, error)
+        return None
+
+    def _refuse_pinned_version(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        """A runbook whose aws:runCommand step pins a DocumentVersion: the open reading
+        run_command_document_version decides whether AWS takes it (moto would store it either way)."""
+        operation = request.ssm_operation
+        if operation not in ("CreateDocument", "UpdateDocument"):
+            return None
+        document = request.json()
+        pinned = pinned_run_command_step(document)
+        where = f"{operation} {document.get('Name')} step {pinned}"
+        if not pinned or play(self.readings, "run_command_document_version", where) != "refused":
+            return None
+        refusal = ApiError(
+            "InvalidDocumentContent",
+            f"Step {pinned}: aws:runCommand does not take the input DocumentVersion "
+            "(rehearsal reading run_command_document_version=refused)",
+        )
+        log.info("%s -> %s: %s", operation, refusal.code, refusal.message)
+        return _aws_error(start_response, refusal)
+
+    def _ssm_route(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        if request.ssm_operation is None:
+            return None
+        return self._route((SSM, request.ssm_operation), request, start_response)
+
+    def _query_route(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        form = request.form
+        if form is None:
+            return None
+        return self._route((form.get("Version", ""), form.get("Action", "")), request, start_response)
+
+    def _route(self, key: tuple[str, str], request: Request, start_response: Callable) -> WSGIResponse | None:
+        handler = self.routes.get(key)
+        return handler(request, start_response) if handler else None
+
+    # --- the handlers ----------------------------------------------------------------------------
+
+    def _health(self, request: Request, start_response: Callable) -> WSGIResponse:
+        return _json(start_response, "200 OK", {"status": "ok"}, "application/json")
+
+    def _readings_report(self, request: Request, start_response: Callable) -> WSGIResponse:
+        """The readings in force and the ledger of those met, for a test to tell what its run depended on."""
+        report = {"in_force": dict(self.readings), "met": self.readings.met.report()}
+        return _json(start_response, "200 OK", report, "application/json")
+
+    def _automation_tags(self, request: Request, start_response: Callable) -> WSGIResponse | None:
+        """ListTagsForResource: moto keeps the tags of documents and parameters; an execution's are the
+        engine's."""
+        if request.json().get("ResourceType") != "Automation":
+            return None
+        return self._ssm(self.automation_api.list_tags_for_resource, request, start_response)
+
     def _ssm(
-        self,
-        operation: str,
-        environ: dict,
-        start_response: Callable,
-        handler: Callable[[dict], dict] | None = None,
+        self, handler: Callable[[dict], dict], request: Request, start_response: Callable
     ) -> WSGIResponse:
+        operation = request.ssm_operation
+        assert operation is not None  # routed as (SSM, operation)
         content_type = "application/x-amz-json-1.1"
         try:
-            request = json.loads(_read_body(environ) or b"{}")
-            check_request("ssm", operation, request)
-            result = (handler or self.ssm_operations[operation])(request)
+            body = request.json()
+            check_request("ssm", operation, body)
+            result = handler(body)
         except ApiError as error:
             log.info("%s -> %s: %s", operation, error.code, error.message)
             return _aws_error(start_response, error)
@@ -220,11 +268,15 @@ class Endpoint:
             return _json(start_response, "500 Internal Server Error", body, content_type)
         return _json(start_response, "200 OK", result, content_type)
 
-    def _agent(self, path: str, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _agent(
+        self,
+        operation: Callable[[dict, socket.socket | None], dict],
+        request: Request,
+        start_response: Callable,
+    ) -> WSGIResponse:
+        path = request.path
         try:
-            result = self.agent_operations[path](
-                json.loads(_read_body(environ)), environ.get("werkzeug.socket")
-            )
+            result = operation(json.loads(request.body), request.environ.get("werkzeug.socket"))
         except ApiError as error:
             return _json(start_response, "400 Bad Request", error.body(), "application/json")
         except Exception:
@@ -247,7 +299,7 @@ class Endpoint:
         deadline = time.monotonic() + body.get("wait", 0)
         while True:
             remaining = deadline - time.monotonic()
-            answer = self.commands.poll(
+            answer = self.commands_api.poll(
                 body["instance_id"], max(min(remaining, POLL_SLICE_SECONDS), 0), body.get("session")
             )
             if (
@@ -258,18 +310,22 @@ class Endpoint:
             ):
                 return answer
 
-    def _faults(self, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _report(self, body: dict, connection: socket.socket | None) -> dict:
+        return self.commands_api.report(body)
+
+    def _faults(self, request: Request, start_response: Callable) -> WSGIResponse:
         """POST sets the injected faults (see FaultsService), GET reports them with their counts."""
         try:
-            if environ.get("REQUEST_METHOD") == "POST":
-                result = self.faults.configure(json.loads(_read_body(environ) or b"{}"))
+            if request.environ.get("REQUEST_METHOD") == "POST":
+                result = self.faults.configure(request.json())
             else:
                 result = self.faults.report()
         except (ApiError, ValueError, TypeError) as error:
             return _json(start_response, "400 Bad Request", {"message": str(error)}, "application/json")
         return _json(start_response, "200 OK", result, "application/json")
 
-    def _elbv2(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _elbv2(self, request: Request, start_response: Callable) -> WSGIResponse:
+        form, environ = request.form or {}, request.environ
         try:
             if form["Action"] == "DescribeTargetHealth":
                 # Answered here, so checked here: ELB's front end refuses what the model forbids.
@@ -313,8 +369,9 @@ class Endpoint:
         start_response(captured["status"], captured["headers"])
         return [body]
 
-    def _power(self, form: dict, environ: dict, start_response: Callable) -> WSGIResponse:
+    def _power(self, request: Request, start_response: Callable) -> WSGIResponse:
         """Stop/StartInstances: moto changes the state, then the host's agent and services follow."""
+        form, environ = request.form or {}, request.environ
         captured: dict = {}
 
         def capture(status: str, headers: list, exc_info=None):
@@ -368,7 +425,7 @@ class Endpoint:
                 self.faults.check(operation, request)
                 check_request("ssm", operation, request)
                 if operation == "StartAutomationExecution":
-                    return self.automation.start_automation_execution(
+                    return self.automation_api.start_automation_execution(
                         request, executed_by=assumed_role(role_arn, SCHEDULER_SESSION)
                     )
                 return self.ssm_operations[operation](request)
@@ -405,9 +462,34 @@ def _hung_up(connection: socket.socket | None) -> bool:
         return True
 
 
-def _read_body(environ: dict) -> bytes:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    return environ["wsgi.input"].read(length) if length else b""
+class Request:
+    """A request as the steps and routes see it; its body is read once, then put back for moto."""
+
+    def __init__(self, environ: dict):
+        self.environ = environ
+        self.path: str = environ.get("PATH_INFO", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        # The operation of an SSM call (JSON protocol), None for any other request.
+        self.ssm_operation = target.removeprefix(SSM_PREFIX) if target.startswith(SSM_PREFIX) else None
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        length = int(self.environ.get("CONTENT_LENGTH") or 0)
+        body = self.environ["wsgi.input"].read(length) if length else b""
+        # Whoever reads the input after the steps (a handler, moto) reads the same body.
+        self.environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    def json(self) -> dict:
+        """The body as JSON, an empty one as {}: parsed afresh each time, as handlers may change it."""
+        return json.loads(self.body or b"{}")
+
+    @functools.cached_property
+    def form(self) -> dict[str, str] | None:
+        """A Query protocol request's parameters (a form-encoded body); None for any other request."""
+        if not self.environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            return None
+        return {key: values[0] for key, values in parse_qs(self.body.decode()).items()}
 
 
 def _aws_error(start_response: Callable, error: ApiError) -> WSGIResponse:
