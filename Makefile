@@ -65,12 +65,12 @@ test-fast: venv system-packages $(CHECKOV_VENV)/bin/checkov
 test-portable: venv $(CHECKOV_VENV)/bin/checkov
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not rehearsal" --basetemp=$$(mktemp -d /tmp/rf-XXXX)
 
-# The scenario modules again on fleets playing the default readings (docs/aws-semantics.md, Open
-# readings): a cross-check of what `make test` concludes from the endpoint's ledger of readings met when
-# it runs a module under strict alone.
+# The scenario modules, and the lock's proofs on scripted agents, again on fleets playing the default
+# readings (docs/aws-semantics.md, Open readings): a cross-check of what `make test` concludes from the
+# endpoint's ledger of readings met when it runs a module under strict alone.
 test-default: venv system-packages
 	RELEASEFLOW_AWS_READINGS=default $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-		--basetemp=$$(mktemp -d /tmp/rf-XXXX) tests/e2e/test_failures_*.py
+		--basetemp=$$(mktemp -d /tmp/rf-XXXX) tests/e2e/test_failures_*.py tests/e2e/test_deploy_lock.py
 
 demo: venv system-packages
 	$(RF) demo

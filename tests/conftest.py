@@ -16,6 +16,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from releaseflow import readings as aws_readings
+
 REPO = Path(__file__).resolve().parents[1]
 ENDPOINT_OFFLINE_AFTER = 1.5
 # PingStatus refreshes this often (AWS: every 5 minutes); short so the tests that wait for it are quick.
@@ -139,10 +141,17 @@ def _stop(endpoint: EndpointProcess) -> int:
 def endpoint_server(request, tmp_path_factory) -> EndpointProcess:
     """One endpoint per test module, in a fresh state directory, with a short offline threshold.
 
-    A module sets its own threshold with a module-level ENDPOINT_OFFLINE_AFTER.
+    A module sets its own threshold with a module-level ENDPOINT_OFFLINE_AFTER, and the open readings
+    the endpoint plays (`default`, `strict` or a JSON file, as `--aws-readings`) with ENDPOINT_READINGS;
+    without it, each reading's default.
     """
     offline_after = getattr(request.module, "ENDPOINT_OFFLINE_AFTER", ENDPOINT_OFFLINE_AFTER)
-    endpoint = _start(tmp_path_factory.mktemp("endpoint-state"), offline_after=offline_after)
+    setting = getattr(request.module, "ENDPOINT_READINGS", None)
+    endpoint = _start(
+        tmp_path_factory.mktemp("endpoint-state"),
+        offline_after=offline_after,
+        readings=json.dumps(aws_readings.choose(setting)) if setting else "{}",
+    )
     yield endpoint
     _stop(endpoint)
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from scripted_agents import publish
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -14,3 +16,11 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def published(endpoint_server):
+    """The module's endpoint with the project's documents and runbooks created under their own names:
+    for the scripted agents' modules (tests/support/scripted_agents.py)."""
+    publish(endpoint_server)
+    return endpoint_server

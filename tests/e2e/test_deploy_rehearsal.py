@@ -1,4 +1,5 @@
-"""`releaseflow deploy` as a subprocess against the rehearsal: failure report, lock, and SIGTERM."""
+"""`releaseflow deploy` as a subprocess against the rehearsal: failure report and SIGTERM. (The lock's
+proofs run on scripted agents: test_deploy_lock.py.)"""
 
 from __future__ import annotations
 
@@ -66,25 +67,6 @@ def test_failed_deploy_in_actions_names_host_and_step_and_writes_outputs(rehears
     assert "status=Failed\n" in output.read_text()
     assert "| migrate |" in summary.read_text()
     assert ":crit, " in summary.read_text()
-
-
-def test_second_deploy_to_the_fleet_is_refused_while_the_first_runs(rehearsal):
-    """While one deploy runs, another to the same fleet exits 5 naming it; --wait-lock then waits for it."""
-    environment, revisions = rehearsal
-    started = _deploy(environment, "--revision", revisions[1], "--no-wait")
-    assert started.returncode == 0, started.stderr
-    first = started.stdout.split("started execution ", 1)[1].split()[0]
-    refused = _deploy(environment, "--revision", revisions[0])
-    assert refused.returncode == 5
-    assert f"execution {first} of releaseflow-Deploy is still running on fleet local" in refused.stderr
-    waited = _deploy(environment, "--revision", revisions[0], "--wait-lock")
-    assert waited.returncode == 0, waited.stdout[-3000:]
-    assert (
-        _ssm(environment).get_automation_execution(AutomationExecutionId=first)["AutomationExecution"][
-            "AutomationExecutionStatus"
-        ]
-        == "Success"
-    )
 
 
 def test_sigterm_stops_the_execution_and_exits_4(rehearsal):

@@ -1,10 +1,11 @@
-"""Scenarios 5 and 6 on a rehearsal fleet: injected input never runs, racing deploys never interleave; and
-the deploy's security properties (app user, 0600 env file, no secret in any output)."""
+"""Scenarios 5 and 6 on a rehearsal fleet: injected input never runs; of two deploys at once one runs and
+the other is refused naming it; and the deploy's security properties (app user, 0600 env file, no secret in
+any output). The lock's other proofs (--wait-lock, claim, a RollbackFleet holding the fleet) need no Rails
+host and run on scripted agents: test_deploy_lock.py."""
 
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -22,21 +23,21 @@ from injection import (
     payload,
     valid_values,
 )
-from releaseflow.config import load_environment
-from releaseflow.deploy import LockHeld, claim, lock_holders, start, start_request
 from releaseflow.rehearsal.harness import provision
-from scenarios import RELEASEFLOW, assert_fleet_consistent, client, deploy, execution_id, fleet_fixture
+from scenarios import (
+    RELEASEFLOW,
+    assert_fleet_consistent,
+    client,
+    execution_windows,
+    executions,
+    fleet_fixture,
+)
 
 pytestmark = pytest.mark.rehearsal
 # One fleet (strict readings): what these tests prove (values refused before any host, one deploy of two
 # at once) meets no open reading; the fixture checks that. The trigger's own refusal of injected values,
 # before any AWS call, is a unit test (tests/unit/test_bad_input.py).
 rehearsal = fleet_fixture(hosts=2)
-
-
-def _executions(ssm) -> list[dict]:
-    pages = ssm.get_paginator("describe_automation_executions").paginate()
-    return [row for page in pages for row in page["AutomationExecutionMetadataList"]]
 
 
 def _commands(ssm) -> list[dict]:
@@ -70,7 +71,7 @@ def test_documents_refuse_injected_values_sent_directly(rehearsal):
 def test_runbooks_refuse_injected_values_at_start(rehearsal):
     """StartAutomationExecution with a payload in any parameter that reaches a host is refused; none starts."""
     ssm = client(rehearsal, "ssm")
-    before = len(_executions(ssm))
+    before = len(executions(ssm))
     for runbook, content in RUNBOOKS.items():
         for name in host_parameters(content):
             for kind in PAYLOADS:
@@ -81,12 +82,12 @@ def test_runbooks_refuse_injected_values_at_start(rehearsal):
                 error = refused.value.response["Error"]
                 assert error["Code"] == "InvalidAutomationExecutionParametersException", (runbook, name, kind)
                 assert f"Parameter {name} " in error["Message"]
-    assert len(_executions(ssm)) == before
+    assert len(executions(ssm)) == before
     _assert_no_marker(rehearsal)
     assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
 
 
-def _race(rehearsal, revisions, *flags, summaries=None):
+def _race(rehearsal, revisions, summaries=None):
     """Start one `releaseflow deploy` per revision at the same moment; (returncode, stdout, stderr) each."""
     processes = []
     for n, revision in enumerate(revisions):
@@ -95,7 +96,7 @@ def _race(rehearsal, revisions, *flags, summaries=None):
             env |= {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summaries[n])}
         processes.append(
             subprocess.Popen(
-                [RELEASEFLOW, "deploy", "--revision", revision, "--root", str(REPO), *flags],
+                [RELEASEFLOW, "deploy", "--revision", revision, "--root", str(REPO)],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -104,18 +105,6 @@ def _race(rehearsal, revisions, *flags, summaries=None):
         )
     outputs = [process.communicate(timeout=300) for process in processes]
     return [(process.returncode, out, err) for process, (out, err) in zip(processes, outputs, strict=True)]
-
-
-def _windows(ssm, execution_id: str):
-    """The execution's (start, end) and each command step's (start, end) and CommandId."""
-    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
-    steps = ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)["StepExecutions"]
-    commands = [
-        (s["ExecutionStartTime"], s["ExecutionEndTime"], s["Outputs"]["CommandId"][0])
-        for s in steps
-        if s["Action"] == "aws:runCommand" and "CommandId" in s.get("Outputs", {})
-    ]
-    return execution, commands
 
 
 def test_two_deploys_at_once_one_runs_the_other_is_refused_naming_it(rehearsal, tmp_path):
@@ -132,105 +121,13 @@ def test_two_deploys_at_once_one_runs_the_other_is_refused_naming_it(rehearsal, 
     (_, won, _), (_, _, refused) = sorted(results, key=lambda r: r[0])
     winner = won.split("started execution ", 1)[1].split()[0]
     assert f"execution {winner} of releaseflow-Deploy is still running on fleet local" in refused
-    for row in _executions(ssm):
+    for row in executions(ssm):
         if row["AutomationExecutionId"] != winner and row["AutomationExecutionStatus"] == "Cancelled":
             # The loser may have started before it saw the winner: then it stopped itself before any host.
-            assert _windows(ssm, row["AutomationExecutionId"])[1] == []
+            assert execution_windows(ssm, row["AutomationExecutionId"])[1] == []
     assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[1])
     _assert_deploy_kept_secrets(rehearsal, ssm, [won, refused], summaries)
     _assert_ran_as_the_app_user(rehearsal)
-
-
-def test_two_deploys_at_once_with_wait_lock_run_one_after_the_other(rehearsal):
-    """With --wait-lock both succeed, one after the other: execution windows and command times never overlap."""
-    ssm = client(rehearsal, "ssm")
-    already = {row["AutomationExecutionId"] for row in _executions(ssm)}
-    results = _race(rehearsal, [rehearsal.revisions[0], rehearsal.revisions[1]], "--wait-lock")
-    assert [code for code, _, _ in results] == [0, 0], results
-    finished = [
-        row
-        for row in _executions(ssm)
-        if row["AutomationExecutionId"] not in already and row["AutomationExecutionStatus"] == "Success"
-    ]
-    assert len(finished) == 2
-    windows = [_windows(ssm, row["AutomationExecutionId"]) for row in finished]
-    (first, first_commands), (second, second_commands) = sorted(
-        windows, key=lambda w: w[0]["ExecutionStartTime"]
-    )
-    assert first["ExecutionEndTime"] <= second["ExecutionStartTime"]
-    for execution, commands in ((first, first_commands), (second, second_commands)):
-        assert commands
-        for began, ended, _ in commands:
-            assert execution["ExecutionStartTime"] <= began <= ended <= execution["ExecutionEndTime"]
-    last = second["Parameters"]["Revision"][0]
-    assert_fleet_consistent(rehearsal.state_dir, last)
-
-
-def test_starts_that_both_found_the_fleet_free_keep_only_the_older(rehearsal):
-    """Two starts past the lock check at once: claim stops the younger before it reaches a host; the older deploys."""
-    ssm = client(rehearsal, "ssm")
-    environment = load_environment(rehearsal.environment["RELEASEFLOW_CONFIG"], "local")
-    requests = [start_request(environment, rehearsal.revisions[0], {}, {}) for _ in range(2)]
-    assert lock_holders(ssm, requests[0]) == []
-    older, younger = (start(ssm, request) for request in requests)
-    claim(ssm, requests[0], older)
-    with pytest.raises(LockHeld, match=f"execution {older} of"):
-        claim(ssm, requests[1], younger)
-    deadline = time.monotonic() + 240
-    while lock_holders(ssm, requests[0]) and time.monotonic() < deadline:
-        time.sleep(1)
-    status = {
-        execution_id: ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"][
-            "AutomationExecutionStatus"
-        ]
-        for execution_id in (older, younger)
-    }
-    # Two guards race for the younger one: claim's StopAutomationExecution (Cancelled) and the runbook's
-    # own Lock step (Failed, naming the older). Either may end it first; neither lets it reach a host.
-    assert status[older] == "Success"
-    assert status[younger] in ("Cancelled", "Failed"), status
-    execution, commands = _windows(ssm, younger)
-    if status[younger] == "Failed":
-        assert f"execution {older} of releaseflow-Deploy" in execution["FailureMessage"], execution[
-            "FailureMessage"
-        ]
-    assert commands == []
-    assert_fleet_consistent(rehearsal.state_dir, rehearsal.revisions[0])
-
-
-def test_a_deploy_while_a_fleet_rollback_runs_exits_5_or_waits_for_it_with_wait_lock(rehearsal):
-    """A releaseflow-RollbackFleet working on the fleet holds it as a deploy does: `releaseflow deploy`
-    exits 5 naming it and starts nothing; with --wait-lock it starts once the rollback has ended."""
-    ssm = client(rehearsal, "ssm")
-    revision = rehearsal.revisions[1]
-    first = deploy(rehearsal, "--revision", revision)
-    assert first.returncode == 0, first.stdout + first.stderr
-    deployed = execution_id(first.stdout)
-    parameters = ssm.get_automation_execution(AutomationExecutionId=deployed)["AutomationExecution"][
-        "Parameters"
-    ]
-    # An operator rolls that deploy back from the console: only ExecutionId and the role.
-    rollback = ssm.start_automation_execution(
-        DocumentName="releaseflow-RollbackFleet",
-        Parameters={"ExecutionId": [deployed], "AutomationAssumeRole": parameters["AutomationAssumeRole"]},
-    )["AutomationExecutionId"]
-    before = {row["AutomationExecutionId"] for row in _executions(ssm)}
-    refused = deploy(rehearsal, "--revision", revision)
-    assert refused.returncode == 5, refused.stdout + refused.stderr
-    assert (
-        f"execution {rollback} of releaseflow-RollbackFleet is still running on fleet local" in refused.stderr
-    )
-    assert {row["AutomationExecutionId"] for row in _executions(ssm)} == before  # nothing was started
-    waited = deploy(rehearsal, "--revision", revision, "--wait-lock")
-    assert waited.returncode == 0, waited.stdout + waited.stderr
-    assert f"waiting for execution {rollback} of releaseflow-RollbackFleet on fleet local" in waited.stdout
-    ended = ssm.get_automation_execution(AutomationExecutionId=rollback)["AutomationExecution"]
-    started = ssm.get_automation_execution(AutomationExecutionId=execution_id(waited.stdout))[
-        "AutomationExecution"
-    ]
-    assert ended["AutomationExecutionStatus"] == "Success", ended.get("FailureMessage")
-    assert ended["ExecutionEndTime"] <= started["ExecutionStartTime"]
-    assert_fleet_consistent(rehearsal.state_dir, revision)
 
 
 def _secrets(rehearsal) -> list[str]:

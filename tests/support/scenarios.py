@@ -98,21 +98,22 @@ def fleet_fixture(
             )
             yield running
             if len(params) == 1:
-                assert_depends_on_no_reading(running)
+                assert_depends_on_no_reading(running.record.endpoint_url)
 
     return _fixture
 
 
-def readings_met(rehearsal: Fleet) -> dict[str, dict]:
+def readings_met(endpoint_url: str) -> dict[str, dict]:
     """The endpoint's ledger: each open reading its runs met, with the reading played and where."""
-    with urllib.request.urlopen(f"{rehearsal.record.endpoint_url}/_rehearsal/readings", timeout=10) as answer:
+    with urllib.request.urlopen(f"{endpoint_url}/_rehearsal/readings", timeout=10) as answer:
         return json.loads(answer.read())["met"]
 
 
-def assert_depends_on_no_reading(rehearsal: Fleet) -> None:
-    """Fail when the fleet's runs met an open reading that the proven settings play differently: what
-    they proved under one setting might not hold under another, so the module must run under each."""
-    divergent = {name: met for name, met in readings_met(rehearsal).items() if len(readings.PROVEN[name]) > 1}
+def assert_depends_on_no_reading(endpoint_url: str) -> None:
+    """Fail when the runs on the endpoint met an open reading that the proven settings play differently:
+    what they proved under one setting might not hold under another, so the module must run under each."""
+    met = readings_met(endpoint_url)
+    divergent = {name: met for name, met in met.items() if len(readings.PROVEN[name]) > 1}
     if divergent:
         found = "; ".join(
             f"{name} (played {met['reading']} at {', '.join(met['where'])})"
@@ -260,6 +261,24 @@ def status_json(rehearsal: Fleet, execution: str) -> dict:
         check=True,
     )
     return json.loads(shown.stdout)
+
+
+def executions(ssm) -> list[dict]:
+    """Every automation execution the endpoint lists (DescribeAutomationExecutions, all pages)."""
+    pages = ssm.get_paginator("describe_automation_executions").paginate()
+    return [row for page in pages for row in page["AutomationExecutionMetadataList"]]
+
+
+def execution_windows(ssm, execution_id: str) -> tuple[dict, list[tuple]]:
+    """The execution (GetAutomationExecution) and each of its command steps' (start, end, CommandId)."""
+    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+    steps = ssm.describe_automation_step_executions(AutomationExecutionId=execution_id)["StepExecutions"]
+    commands = [
+        (s["ExecutionStartTime"], s["ExecutionEndTime"], s["Outputs"]["CommandId"][0])
+        for s in steps
+        if s["Action"] == "aws:runCommand" and "CommandId" in s.get("Outputs", {})
+    ]
+    return execution, commands
 
 
 def execution_id(output: str) -> str:
