@@ -25,6 +25,7 @@ import botocore.session
 from botocore import xform_name
 from ruamel.yaml import YAML
 
+from devtools import generated
 from releaseflow.documents import load_document
 from releaseflow.rehearsal.endpoint.model_check import compiled
 
@@ -611,21 +612,15 @@ def render(uses: dict[str, list[Use]], rows: list[Constraint]) -> str:
     return "\n".join(lines)
 
 
-def generated() -> str:
+def register_text() -> str:
     """docs/conformance.md as it should read now."""
     uses = by_operation(collect())
     return render(uses, register_rows(uses, load_register()))
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        print("usage: python -m devtools.conformance (rewrites docs/conformance.md)", file=sys.stderr)
-        return 2
-    text = generated()
-    if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-        DOC.write_text(text, encoding="utf-8")
-        print(f"updated {DOC.relative_to(ROOT)}")
-    return 0
+    usage = "python -m devtools.conformance (rewrites docs/conformance.md)"
+    return generated.main(argv, usage, lambda: {DOC: register_text()})
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from devtools import documents, runbooks
+from devtools import documents, generated, runbooks
 from releaseflow.documents import Document, parse_document
 from releaseflow.errors import ReleaseflowError
 from releaseflow.result import summary
@@ -126,7 +126,7 @@ def generated_files() -> dict[Path, str]:
 
 def stale_files() -> list[Path]:
     """The generated files whose text on disk differs from what would be generated now."""
-    return [path for path, text in generated_files().items() if path.read_text(encoding="utf-8") != text]
+    return generated.stale(generated_files())
 
 
 def _summary(description: str) -> str:
@@ -155,19 +155,7 @@ def _cell(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        print("usage: python -m devtools.docs (regenerates every generated file)", file=sys.stderr)
-        return 2
-    try:
-        files = generated_files()
-    except (ReleaseflowError, OSError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return getattr(error, "exit_code", 1)
-    for path, text in files.items():
-        if path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"updated {path.relative_to(ROOT)}")
-    return 0
+    return generated.main(argv, "python -m devtools.docs (regenerates every generated file)", generated_files)
 
 
 if __name__ == "__main__":

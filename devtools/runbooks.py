@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools import parameters
+from devtools import generated, parameters
 from releaseflow.errors import ReleaseflowError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -285,30 +285,13 @@ def generated_files() -> dict[Path, str]:
 
 def stale_files() -> list[Path]:
     """The runbooks whose text on disk differs from what would be generated now (or that are missing)."""
-    return [
-        path
-        for path, text in generated_files().items()
-        if not path.exists() or path.read_text(encoding="utf-8") != text
-    ]
+    return generated.stale(generated_files())
 
 
 def main(argv: list[str]) -> int:
-    if argv:
-        print(
-            "usage: python -m devtools.runbooks (regenerates automation/ from automation-src/)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        files = generated_files()
-    except (ReleaseflowError, OSError, SyntaxError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return getattr(error, "exit_code", 1)
-    for path, text in files.items():
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"updated {path.relative_to(ROOT)}")
-    return 0
+    usage = "python -m devtools.runbooks (regenerates automation/ from automation-src/)"
+    # SyntaxError: a script module that does not parse.
+    return generated.main(argv, usage, generated_files, (ReleaseflowError, OSError, SyntaxError))
 
 
 if __name__ == "__main__":
