@@ -185,36 +185,17 @@ def _no_boto3_default_session() -> Iterator[None]:
     boto3.DEFAULT_SESSION = None
 
 
-# Each module's seconds (its tests' setup, call and teardown) in the last recorded run:
-# `RELEASEFLOW_RECORD_DURATIONS=1 make test` writes them (docs/benchmarks.md, The test budget).
-DURATIONS = Path(__file__).resolve().parent / "durations.json"
-RECORD_DURATIONS = "RELEASEFLOW_RECORD_DURATIONS"
-_recorded: dict[str, float] = {}
-
-
-def _module(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
-    """The longest modules first, by tests/durations.json, each module's tests in their order; a module not
-    recorded yet counts as the longest. With `--dist loadfile --no-loadscope-reorder` (the Makefile)
-    xdist hands modules to its workers in this order, so the long ones start first and short ones fill
-    the workers' ends: xdist's own order (most tests first) started the one-test deploy modules last, and
-    a long unit module (tests/unit/test_documents.py waits on real scripts) handed out last ran alone."""
-    seconds = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-    items[:] = sorted(items, key=lambda item: -seconds.get(_module(item.nodeid), float("inf")))
+    """Whole deploys first (tests/e2e, marked `slow` by its conftest), then the harness's tests, then the unit
+    tests, each module's tests in their order. With `--dist loadfile --no-loadscope-reorder` (the Makefile)
+    xdist hands modules to its workers in this order: the long ones start first and the short unit modules
+    fill the workers' ends. xdist's own order (most tests first) started the one-test deploy modules last."""
+    harness = Path(__file__).resolve().parent / "harness"
 
+    def cost_rank(item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if item.path.is_relative_to(harness) else 2
 
-def pytest_runtest_logreport(report):
-    if os.environ.get(RECORD_DURATIONS):
-        _recorded[_module(report.nodeid)] = _recorded.get(_module(report.nodeid), 0.0) + report.duration
-
-
-def pytest_sessionfinish(session):
-    # The controller (or a run without xdist) writes: under xdist it gets every worker's reports.
-    if os.environ.get(RECORD_DURATIONS) and not os.environ.get("PYTEST_XDIST_WORKER") and _recorded:
-        known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-        known.update({module: round(seconds) for module, seconds in _recorded.items()})
-        DURATIONS.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
+    items[:] = sorted(items, key=cost_rank)
