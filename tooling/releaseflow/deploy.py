@@ -179,7 +179,7 @@ def start_request(
         token = str(uuid.uuid4())
     tags = [("releaseflow:commit", revision), ("releaseflow:environment", environment.name)]
     if github.get("GITHUB_ACTOR"):
-        tags.append(("releaseflow:actor", tag_value(github["GITHUB_ACTOR"])))
+        tags.append(("releaseflow:actor", github["GITHUB_ACTOR"]))
     if run_id and github.get("GITHUB_REPOSITORY"):
         server = github.get("GITHUB_SERVER_URL", "https://github.com")
         tags.append(("releaseflow:run", f"{server}/{github['GITHUB_REPOSITORY']}/actions/runs/{run_id}"))
@@ -187,7 +187,7 @@ def start_request(
         environment.runbook,
         parameters,
         token,
-        tuple(tags),
+        tuple((key, tag_value(value)) for key, value in tags),
         alarm=environment.alarm,
         ignore_alarm_poll_failure=environment.ignore_alarm_poll_failure,
     )

@@ -76,7 +76,7 @@ def _from_form(shape, form: dict[str, str], prefix: str) -> Any:
         if form.get(prefix) == "":  # botocore's form of an empty list
             return []
         items, index = [], 1
-        while any(key.startswith(f"{prefix}.member.{index}") for key in form):
+        while any(_within(key, f"{prefix}.member.{index}") for key in form):
             items.append(_from_form(shape.member, form, f"{prefix}.member.{index}"))
             index += 1
         return items or None
@@ -88,6 +88,11 @@ def _from_form(shape, form: dict[str, str], prefix: str) -> Any:
     if shape.type_name == "boolean":
         return value == "true"
     return value
+
+
+def _within(key: str, prefix: str) -> bool:
+    """`key` is `prefix` or one of its members (`Targets.member.1.Id`), not `Targets.member.10`."""
+    return key == prefix or key.startswith(f"{prefix}.")
 
 
 def check_request(service: str, operation: str, request: dict) -> None:
