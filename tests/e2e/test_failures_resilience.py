@@ -136,7 +136,7 @@ def test_restarted_endpoint_has_the_same_documents_instances_and_target_group(en
     first = endpoint_launch(state)
     ssm, ec2, elbv2 = (first.client(name) for name in ("ssm", "ec2", "elbv2"))
     publish_documents(ssm, REPO)
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = fleet.IMAGE_ID
     ec2.run_instances(ImageId=image, MinCount=2, MaxCount=2, InstanceType="t3.micro")
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     elbv2.create_target_group(Name="tg", Protocol="HTTP", Port=80, VpcId=vpc)

@@ -49,8 +49,8 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, wheel) -> Path:
     """The `releaseflow` script of a plain install, as the action makes it: a virtualenv created without
-    the system's or this environment's site-packages, and `pip install` of the wheel, which brings only
-    the package's declared dependencies from the package index."""
+    the system's or this environment's site-packages, and `pip install --no-compile` of the wheel, which
+    brings only the package's declared dependencies from the package index."""
     env_dir = tmp_path_factory.mktemp("package") / "venv"
     venv.create(env_dir, with_pip=True, system_site_packages=False)
     python = env_dir / "bin" / "python"
@@ -58,7 +58,16 @@ def installed(tmp_path_factory, wheel) -> Path:
         key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "VIRTUAL_ENV"))
     }
     installed = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
         env=isolated,

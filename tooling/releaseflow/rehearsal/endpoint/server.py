@@ -22,6 +22,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 from xml.sax.saxutils import escape
 
+# Before moto: its EC2 models read the region lists at import.
+from releaseflow.rehearsal.endpoint import region_lists  # noqa: F401
+
+# isort: split
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
