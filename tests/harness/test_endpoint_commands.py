@@ -347,3 +347,23 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     # Decided by the total timeout (delivery 60 s + the bound), well before the step's own 660 s.
     took = record["ExecutionEndTime"].timestamp() - sent_at[0]
     assert 60 + bound <= took < 60 + bound + 30, took
+
+
+def test_a_report_moves_the_change_mark_the_engine_waits_on(endpoint_commands, endpoint_clock):
+    """The engine's aws:runCommand waits on the backend's change mark: an agent's report moves it (and
+    ends a wait at once); with no change, a wait ends at its timeout saying nothing changed."""
+    backend = endpoint_commands.backend
+    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    endpoint_commands.poll(INSTANCES[0], 0)
+    seen = backend.seen()
+    assert backend.wait_past(seen, 0.01) is False
+    endpoint_commands.report(
+        {
+            "instance_id": INSTANCES[0],
+            "command_id": sent["CommandId"],
+            "status": "Success",
+            "response_code": 0,
+        }
+    )
+    assert backend.seen() != seen
+    assert backend.wait_past(seen, 60) is True

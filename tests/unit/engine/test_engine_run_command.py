@@ -1,6 +1,7 @@
 """aws:runCommand: SendCommand with the step's inputs, polling to a terminal status, outputs and failures."""
 
 from engine_helpers import FakeFleet, runbook, statuses
+from releaseflow.rehearsal.engine.context import POLL_INTERVAL
 
 
 def command_step(instance_ids, **step):
@@ -94,3 +95,56 @@ def test_more_than_50_instance_ids_are_refused_before_any_command(execute):
     assert statuses(run) == [("deploy", "Failed")]
     assert "lists 51 instances; aws:runCommand takes at most 50" in run.step_executions()[0]["FailureMessage"]
     assert fleet.sent() == []
+
+
+class CommandChanges:
+    """The endpoint's change mark on the fake clock: the commands change once, at `at` (fake seconds)."""
+
+    def __init__(self, clock, at: float):
+        self.clock, self.at = clock, at
+
+    def seen(self) -> int:
+        return int(self.clock() >= self.at)
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        if self.seen() != seen:
+            return True
+        if self.clock() + timeout >= self.at:
+            self.clock.sleep(self.at - self.clock())
+            return True
+        self.clock.sleep(timeout)
+        return False
+
+
+def _command_ending_at(fleet, clock, at):
+    fleet.handlers[("ssm", "ListCommands")] = lambda params: {
+        "Commands": [{"Status": "Success" if clock() >= at else "InProgress"}]
+    }
+
+
+def test_beside_the_endpoint_a_long_command_is_polled_seldom_and_its_end_noticed_at_once(execute, clock):
+    """With the Run Command backend's change mark, the pauses between ListCommands grow to a second, and
+    the change that ends the command ends the pause: 30 s of command, a few dozen calls, no lag."""
+    fleet = FakeFleet({"i-1": {}})
+    ends = clock() + 30
+    _command_ending_at(fleet, clock, ends)
+    run = execute(
+        runbook(command_step(["i-1"]), parameters=PARAMETERS),
+        aws=fleet,
+        command_changes=CommandChanges(clock, ends),
+    )
+    assert statuses(run) == [("deploy", "Success")]
+    assert fleet.apis().count("ListCommands") <= 40
+    assert clock() - ends < 0.001
+
+
+def test_elsewhere_a_command_is_polled_every_poll_interval(execute, clock):
+    """Without a change mark (a test's fake AWS, any engine apart from the endpoint) nothing would end a
+    long pause early, so no pause passes POLL_INTERVAL and a command's end is seen within one."""
+    fleet = FakeFleet({"i-1": {}})
+    ends = clock() + 1
+    _command_ending_at(fleet, clock, ends)
+    run = execute(runbook(command_step(["i-1"]), parameters=PARAMETERS), aws=fleet)
+    assert statuses(run) == [("deploy", "Success")]
+    assert max(clock.slept) <= POLL_INTERVAL
+    assert clock() - ends <= POLL_INTERVAL

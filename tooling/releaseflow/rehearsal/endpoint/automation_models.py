@@ -17,6 +17,7 @@ from releaseflow.rehearsal.endpoint.awsjson import ApiError
 from releaseflow.rehearsal.endpoint.loopback_aws import LoopbackAws
 from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
 from releaseflow.rehearsal.engine.automation import AutomationRun
+from releaseflow.rehearsal.engine.context import ChangeSignal
 from releaseflow.ssm import EXECUTION_TERMINAL
 
 log = logging.getLogger("releaseflow.endpoint.automation")
@@ -33,10 +34,13 @@ class AutomationBackend:
         account: str,
         readings: Mapping[str, str] | None = None,
         emit: Callable[[dict], None] = lambda entry: None,
+        command_changes: ChangeSignal | None = None,
     ):
-        """`emit` takes a PutEvents entry: the status-change event of an execution (automation_events)."""
+        """`emit` takes a PutEvents entry: the status-change event of an execution (automation_events).
+        `command_changes`: the Run Command backend's, which the executions' aws:runCommand steps wait on."""
         self._documents = documents
         self._emit = emit
+        self._command_changes = command_changes
         # The status each execution's last event announced: an event goes out when it changes.
         self._announced: dict[str, str] = {}
         self._readings = readings
@@ -93,6 +97,7 @@ class AutomationBackend:
             aws=self._aws,
             script_env=self._aws.environment(),
             on_change=lambda: self._changed(execution_id),
+            command_changes=self._command_changes,
             globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
             readings=self._readings,
             executed_by=executed_by,

@@ -140,6 +140,9 @@ class CommandsBackend:
         # Held by whoever reads or changes the commands (a response takes it to read them at one
         # moment); agents' polls wait on it for new work.
         self.lock = threading.Condition()
+        # How many times the commands changed: the engine's aws:runCommand steps wait for it to move
+        # (wait_past) instead of asking ListCommands every few milliseconds.
+        self._changes = 0
         self._commands: dict[str, Command] = {}
         self._cancels: dict[str, list[str]] = {}
 
@@ -185,8 +188,23 @@ class CommandsBackend:
         with self.lock:
             self._commands[command.command_id] = command
             self._advance(command)
-            self.lock.notify_all()
+            self._announce()
         return command
+
+    def _announce(self) -> None:
+        """Wake whoever waits for a change (agents for work, the engine for a status); under the lock."""
+        self._changes += 1
+        self.lock.notify_all()
+
+    def seen(self) -> int:
+        """A mark of the commands' state now, for wait_past."""
+        with self.lock:
+            return self._changes
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        """Whether the commands changed since `seen` was taken, waiting up to `timeout` seconds for it."""
+        with self.lock:
+            return self.lock.wait_for(lambda: self._changes != seen, timeout)
 
     def command(self, command_id: str) -> Command:
         command = self._commands.get(command_id)
@@ -218,7 +236,7 @@ class CommandsBackend:
             if not instance_ids:
                 command.cancelled = True
             self._advance(command)
-            self.lock.notify_all()
+            self._announce()
 
     def poll(
         self, instance_id: str, wait: float, session: str | None = None
@@ -281,7 +299,7 @@ class CommandsBackend:
             elif invocation.status != "Cancelling":
                 invocation.status = invocation.details = status
             self._advance(command)
-            self.lock.notify_all()
+            self._announce()
 
     def tick(self) -> None:
         """Apply timeouts and rate control to every unfinished command (called periodically)."""
@@ -293,7 +311,7 @@ class CommandsBackend:
                     self._advance(command)
                     changed = changed or _snapshot(command) != before
             if changed:
-                self.lock.notify_all()
+                self._announce()
 
     def _advance(self, command: Command) -> None:
         """Time out what waited too long, then release invocations up to MaxConcurrency/MaxErrors.

@@ -108,6 +108,7 @@ class Endpoint:
             self.moto.account,
             self.readings,
             emit=self.moto.put_event,
+            command_changes=self.commands,
         )
         self.automation_api = AutomationResponses(self.automation)
         self.scheduler = SchedulerService(

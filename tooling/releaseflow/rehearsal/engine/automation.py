@@ -45,7 +45,13 @@ from releaseflow.readings import DEFAULT as DEFAULT_READINGS
 from releaseflow.readings import check as check_readings
 from releaseflow.rehearsal.engine.actions import ACTIONS, DEFAULT_TIMEOUTS, LATE_INPUTS
 from releaseflow.rehearsal.engine.actions.loop import LoopStepFailed
-from releaseflow.rehearsal.engine.context import ActionContext, ActionResult, AwsCaller, NestedOutcome
+from releaseflow.rehearsal.engine.context import (
+    ActionContext,
+    ActionResult,
+    AwsCaller,
+    ChangeSignal,
+    NestedOutcome,
+)
 from releaseflow.rehearsal.engine.errors import (
     AwsCallError,
     InvalidParameters,
@@ -86,6 +92,7 @@ class AutomationRun:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_change: Callable[[], None] = lambda: None,
+        command_changes: ChangeSignal | None = None,
         globals: dict[str, str] | None = None,  # the name SSM gives these variables
         executed_by: str | None = None,
         limits: Limits = AWS_LIMITS,
@@ -101,6 +108,7 @@ class AutomationRun:
         self._clock = clock
         self._sleep = sleep
         self._on_change = on_change
+        self._command_changes = command_changes
         self._globals = {"ACCOUNT_ID": "123456789012", "REGION": "us-east-1", "AWS_PARTITION": "aws"}
         self._globals.update(globals or {})
         self._executed_by = executed_by or (
@@ -448,6 +456,7 @@ class AutomationRun:
             readings=self.readings,
             stop_at=self._cancel_deadline(),
             document_name=self.document_name,
+            command_changes=self._command_changes,
         )
         try:
             inputs = self._resolve_inputs(step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from releaseflow.rehearsal.engine.errors import StepCancelled, StepTimedOut
 from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
@@ -15,6 +15,16 @@ from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 POLL_INTERVAL = 0.05
 
 AwsCaller = Callable[[str, str, dict], dict]
+
+
+class ChangeSignal(Protocol):
+    """What the endpoint offers a step that polls its state: a mark of that state, and a wait for it to
+    move (the Run Command backend's, for aws:runCommand), so that polls can be spaced without noticing an
+    end late."""
+
+    def seen(self) -> int: ...
+
+    def wait_past(self, seen: int, timeout: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,9 @@ class ActionContext:
     stop_at: float | None = None
     # The runbook's name, for messages and the ledger of open readings met.
     document_name: str = ""
+    # Commands' changes, where the engine runs beside the Run Command backend (the endpoint); None
+    # elsewhere, and `wait` then only sleeps.
+    command_changes: ChangeSignal | None = None
 
     @property
     def name(self) -> str:
@@ -82,8 +95,9 @@ class ActionContext:
         """Seconds left before the step's timeout, or None without one."""
         return None if self.deadline is None else max(0.0, self.deadline - self.clock())
 
-    def wait(self, seconds: float) -> None:
-        """Pass `seconds` in short slices, stopping early on cancel or timeout."""
+    def wait(self, seconds: float, commands_seen: int | None = None) -> None:
+        """Pass `seconds` in short slices, stopping early on cancel or timeout, and with `commands_seen`
+        (a command_changes mark) as soon as the commands changed since it was taken."""
         end = self.clock() + seconds
         while True:
             self.check()
@@ -94,4 +108,8 @@ class ActionContext:
             for limit in (self.deadline, self.stop_at):
                 if limit is not None:
                     slice_ = min(slice_, max(limit - now, 0.0))
-            self.sleep(slice_)
+            if commands_seen is not None and self.command_changes is not None:
+                if self.command_changes.wait_past(commands_seen, slice_):
+                    return
+            else:
+                self.sleep(slice_)
