@@ -26,22 +26,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import pytest
+
 TIMELINE = "RELEASEFLOW_TIMELINE"
 # A process starting this close to a test's window belongs to it (accounting keeps whole seconds).
 SLACK_SECONDS = 1.0
 
-_started: dict[str, float] = {}
 
-
-def pytest_runtest_logstart(nodeid: str, location) -> None:
-    _started[nodeid] = time.time()
-
-
-def pytest_runtest_logfinish(nodeid: str, location) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Where the test runs (an xdist worker, not the controller that only hears of it): its window."""
+    started = time.time()
+    yield
     path = os.environ.get(TIMELINE)
     if path:
         with open(path, "a", encoding="utf-8") as timeline:
-            timeline.write(f"{os.getpid()}\t{nodeid}\t{_started.pop(nodeid, 0.0):.3f}\t{time.time():.3f}\n")
+            timeline.write(f"{os.getpid()}\t{item.nodeid}\t{started:.3f}\t{time.time():.3f}\n")
 
 
 @dataclass(frozen=True)

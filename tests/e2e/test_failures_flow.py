@@ -1,23 +1,30 @@
 """On the rehearsal: each failure ends with a clear message and a fleet on one good revision.
 
 One fleet of 3 hosts (a migration host, then batches of 1) serves the whole module; every test
-starts and ends with the fleet consistent at revision 1.
+starts and ends with the fleet consistent at revision 1. Besides the failures a deploy meets on a host:
+a CloudWatch alarm that fires mid-deploy stops it and the fleet goes back, and a cancel on the failure
+path (an alarm's stop is one) still ends with the fleet rolled back.
 """
 
 from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from releaseflow.rehearsal.harness.app_repo import push_commit
 from scenarios import (
+    AWS_CLI,
     LoadGenerator,
     assert_cancel_rolled_back,
     assert_fleet_consistent,
     client,
+    create_alarm,
     deploy,
     deploy_record,
     execution_id,
@@ -33,6 +40,7 @@ from scenarios import (
     unhealthy_on,
     wait_for_execution_end,
     wait_for_invocation,
+    wait_until,
 )
 
 pytestmark = pytest.mark.rehearsal
@@ -241,3 +249,128 @@ def test_sigterm_mid_deploy_ends_cancelled_at_once_and_its_rollback_restores_the
     assert "ReportFailure" not in {s["StepName"] for s in ended["StepExecutions"]}
     rollback = assert_cancel_rolled_back(rehearsal, ended, out, old)
     assert rollback["ExecutionStartTime"] < ended["ExecutionEndTime"] < rollback["ExecutionEndTime"]
+
+
+# --- a CloudWatch alarm mid-deploy -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alarm(rehearsal) -> str:
+    """A CloudWatch metric alarm on the fleet's endpoint (moto), created in state OK."""
+    return create_alarm(client(rehearsal, "cloudwatch"), f"shop-5xx-{uuid.uuid4().hex[:6]}")
+
+
+def _set_alarm(rehearsal, name: str, state: str) -> None:
+    """`aws cloudwatch set-alarm-state`, as an operator or a test would move the alarm."""
+    command = ["cloudwatch", "set-alarm-state", "--alarm-name", name, "--state-value", state]
+    subprocess.run(
+        [AWS_CLI, *command, "--state-reason", "set by the test"],
+        env=rehearsal.environment,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _checkout_started(rehearsal, instance_id: str, since: datetime, process) -> bool:
+    assert process.poll() is None, "the deploy ended before its second batch"
+    invocations = client(rehearsal, "ssm").list_command_invocations(InstanceId=instance_id)
+    return any(
+        i["RequestedDateTime"] >= since and i["DocumentName"] == "releaseflow-CheckoutRevision"
+        for i in invocations["CommandInvocations"]
+    )
+
+
+def test_alarm_during_the_second_batch_fails_the_deploy_and_the_fleet_goes_back(rehearsal, alarm):
+    """ALARM set with the AWS CLI while the second batch updates: exit 1 naming the alarm, every host
+    back on the previous revision and healthy, no request through the load balancer failed."""
+    old, new = rehearsal.revisions[:2]
+    # Batches follow the sorted instance ids after the migration host: the last id is the second batch.
+    second_batch = sorted(rehearsal.instance_ids)[-1]
+    since = datetime.now(UTC)
+    with LoadGenerator(rehearsal.lb_url) as load:
+        process = start_deploy(rehearsal, "--revision", new, "--alarm", alarm)
+        try:
+            wait_until(
+                lambda: _checkout_started(rehearsal, second_batch, since, process),
+                120,
+                f"the second batch ({second_batch}) checks out",
+            )
+            _set_alarm(rehearsal, alarm, "ALARM")
+            out, err = process.communicate(timeout=180)
+            assert process.returncode == 1, out[-3000:] + err
+            # The stop is a cancel: the deploy only starts RollbackFleet, which brings the fleet back
+            # after the deploy has ended, still under load.
+            ended = wait_for_execution_end(rehearsal, execution_id(out))
+            cancel = {s["StepName"]: s for s in ended["StepExecutions"]}["RollBackOnCancel"]
+            rollback = wait_for_execution_end(rehearsal, cancel["Outputs"]["RollbackExecutionId"][0])
+        finally:
+            process.kill()
+            _set_alarm(rehearsal, alarm, "OK")
+    execution = execution_id(out)
+    reason = f"CloudWatch alarm {alarm} went into ALARM and stopped the deploy"
+    assert f"deploy failed: execution {execution} ended Cancelled: {reason}" in out
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, old)
+    assert load.failures == [], load.failures[:10]
+    assert load.answers[new] > 0 and load.answers[old] > 0, load.answers
+
+    shown = status_json(rehearsal, execution)
+    assert (shown["alarm"], shown["triggered_alarms"]) == (alarm, [{"name": alarm, "state": "ALARM"}])
+    steps = {s["name"]: s["status"] for s in shown["steps"]}
+    assert steps["RollBackOnCancel"] == "Success"
+
+
+# --- a cancel on the failure path ---------------------------------------------------------------
+
+
+def _running_deploy(ssm) -> dict | None:
+    """The fleet's one releaseflow-Deploy execution still running, if any."""
+    running = ssm.describe_automation_executions(
+        Filters=[
+            {"Key": "DocumentNamePrefix", "Values": ["releaseflow-Deploy"]},
+            {"Key": "ExecutionStatus", "Values": ["InProgress"]},
+        ]
+    )["AutomationExecutionMetadataList"]
+    return running[0] if running else None
+
+
+def test_a_cancel_while_the_deploy_awaits_its_rollback_reports_it_and_the_fleet_still_goes_back(rehearsal):
+    """A health check fails, the deploy starts RollbackFleet and waits in AwaitRollback; a cancel there (what
+    the alarm's stop is) ends the deploy Cancelled through ReportFailure, which names the running rollback,
+    and that rollback still brings every host back."""
+    old = rehearsal.revisions[0]
+    _, failing, _ = roles(rehearsal)
+    ssm = client(rehearsal, "ssm")
+    with unhealthy_on(rehearsal, failing) as unhealthy:
+        process = start_deploy(rehearsal, "--revision", unhealthy, "--param", "HealthCheckRetries=15")
+        try:
+            found = {}
+
+            def awaiting():
+                assert process.poll() is None, "the deploy ended before it awaited its rollback"
+                running = _running_deploy(ssm)
+                if running is None:
+                    return False
+                found["deploy"] = running["AutomationExecutionId"]
+                execution = ssm.get_automation_execution(AutomationExecutionId=found["deploy"])
+                return execution["AutomationExecution"].get("CurrentStepName") == "AwaitRollback"
+
+            wait_until(awaiting, 180, "the deploy waits in AwaitRollback")
+            ssm.stop_automation_execution(AutomationExecutionId=found["deploy"], Type="Cancel")
+            cancelled = time.monotonic()
+            ended = wait_for_execution_end(rehearsal, found["deploy"])
+            assert time.monotonic() - cancelled < 60
+            process.communicate(timeout=240)
+        finally:
+            process.kill()
+
+    assert ended["AutomationExecutionStatus"] == "Cancelled"
+    steps = {s["StepName"]: s for s in ended["StepExecutions"]}
+    assert steps["AwaitRollback"]["StepStatus"] == "Cancelled"
+    rollback_id = steps["StartRollback"]["Outputs"]["RollbackExecutionId"][0]
+    assert "RollBackOnCancel" not in steps, "a second rollback was started beside the running one"
+    assert steps["ReportFailure"]["StepStatus"] == "Failed"
+    assert f"releaseflow-RollbackFleet {rollback_id}" in steps["ReportFailure"]["FailureMessage"]
+    rollback = wait_for_execution_end(rehearsal, rollback_id)
+    assert rollback["AutomationExecutionStatus"] == "Success", rollback.get("FailureMessage")
+    assert_fleet_consistent(rehearsal.state_dir, old)

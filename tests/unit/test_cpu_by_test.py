@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from devtools import cpu_by_test
 from devtools.cpu_by_test import Process, Window, attribute, read_timeline, render
 
 WORKER_A, WORKER_B = 100, 200
@@ -37,13 +43,19 @@ def test_detached_processes_and_starts_between_tests_are_reported_apart():
     assert "detached processes 3 (puma 3)" in render(report)
 
 
-def test_the_plugin_writes_the_timeline_the_report_reads(tmp_path, monkeypatch):
-    from devtools import cpu_by_test
-
+def test_the_plugin_writes_one_window_per_test_it_runs(tmp_path, monkeypatch):
+    """Around each test it runs (pytest_runtest_protocol: in the worker, never in xdist's controller), the
+    plugin appends the test's window, which read_timeline reads back."""
     timeline = tmp_path / "timeline.tsv"
     monkeypatch.setenv(cpu_by_test.TIMELINE, str(timeline))
-    cpu_by_test.pytest_runtest_logstart("tests/unit/test_x.py::test_y", None)
-    cpu_by_test.pytest_runtest_logfinish("tests/unit/test_x.py::test_y", None)
-    [window] = read_timeline(str(timeline))
-    assert window.nodeid == "tests/unit/test_x.py::test_y"
-    assert window.start <= window.end
+    for nodeid in ("tests/unit/test_x.py::test_y", "tests/unit/test_x.py::test_z"):
+        wrapper = cpu_by_test.pytest_runtest_protocol(SimpleNamespace(nodeid=nodeid), None)
+        next(wrapper)
+        with pytest.raises(StopIteration):
+            next(wrapper)
+    windows = read_timeline(str(timeline))
+    assert [window.nodeid for window in windows] == [
+        "tests/unit/test_x.py::test_y",
+        "tests/unit/test_x.py::test_z",
+    ]
+    assert all(window.worker == os.getpid() and window.start <= window.end for window in windows)
