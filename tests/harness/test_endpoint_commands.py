@@ -9,6 +9,7 @@ import pytest
 
 from releaseflow.documents import load_document
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.changes import Changes
 from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
 from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
 from releaseflow.rehearsal.endpoint.instances_service import InstancesService
@@ -349,15 +350,27 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     assert 60 + bound <= took < 60 + bound + 30, took
 
 
-def test_a_report_moves_the_change_mark_the_engine_waits_on(endpoint_commands, endpoint_clock):
-    """The engine's aws:runCommand waits on the backend's change mark: an agent's report moves it (and
-    ends a wait at once); with no change, a wait ends at its timeout saying nothing changed."""
-    backend = endpoint_commands.backend
-    sent = endpoint_commands.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
-    endpoint_commands.poll(INSTANCES[0], 0)
-    seen = backend.seen()
-    assert backend.wait_past(seen, 0.01) is False
-    endpoint_commands.report(
+def test_a_send_and_a_report_move_the_change_count_the_engine_waits_on(endpoint_clock):
+    """The engine's polling steps wait on the endpoint's change count: a SendCommand and an agent's report
+    move it (and end a wait at once); with no change, a wait ends at its timeout saying nothing changed."""
+    changes = Changes()
+    instances = InstancesService(
+        lambda: [Ec2Instance(INSTANCES[0], "running", {})], offline_after=10, clock=endpoint_clock
+    )
+    instances.heartbeat(INSTANCES[0])
+    documents = {"Run": StoredDocument("Run", "1", "Command", DOCUMENT)}
+    service = CommandsResponses(
+        CommandsBackend(
+            lambda name, version: documents[name], instances, clock=endpoint_clock, changes=changes
+        )
+    )
+    before_send = changes.seen()
+    sent = service.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
+    assert changes.wait_past(before_send, 0) is True
+    service.poll(INSTANCES[0], 0)
+    seen = changes.seen()
+    assert changes.wait_past(seen, 0.01) is False
+    service.report(
         {
             "instance_id": INSTANCES[0],
             "command_id": sent["CommandId"],
@@ -365,5 +378,5 @@ def test_a_report_moves_the_change_mark_the_engine_waits_on(endpoint_commands, e
             "response_code": 0,
         }
     )
-    assert backend.seen() != seen
-    assert backend.wait_past(seen, 60) is True
+    assert changes.seen() != seen
+    assert changes.wait_past(seen, 60) is True

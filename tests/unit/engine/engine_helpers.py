@@ -169,3 +169,22 @@ def cancelling_run(
         readings=readings,
     )
     return holder["run"]
+
+
+class FakeChanges:
+    """The endpoint's change count on the fake clock: its state changes once, at `at` (fake seconds)."""
+
+    def __init__(self, clock, at: float):
+        self.clock, self.at = clock, at
+
+    def seen(self) -> int:
+        return int(self.clock() >= self.at)
+
+    def wait_past(self, seen: int, timeout: float) -> bool:
+        if self.seen() != seen:
+            return True
+        if self.clock() + timeout >= self.at:
+            self.clock.sleep(self.at - self.clock())
+            return True
+        self.clock.sleep(timeout)
+        return False

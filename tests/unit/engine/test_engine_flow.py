@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine_helpers import FakeAws, runbook, statuses
+from engine_helpers import FakeAws, FakeChanges, runbook, statuses
 from releaseflow.rehearsal.engine.automation import AutomationRun, AwsCallError
 
 
@@ -231,6 +231,37 @@ def test_wait_for_property_polls_until_every_value_is_desired(execute, clock):
     assert aws.calls[0][2] == {"TargetGroupArn": "arn:tg"}
     assert len(aws.calls) == 3
     assert 0 < sum(clock.slept) < 2
+
+
+def test_waiting_inside_the_endpoint_polls_seldom_and_sees_the_end_at_once(execute, clock):
+    """AwaitRollback waits for another execution's end: with the endpoint's change count the pauses grow
+    to a second and that execution's change ends the pause, so 20 s of rollback take a few dozen calls
+    (not one every 50 ms) and no lag."""
+    ends = clock() + 20
+    aws = FakeAws(
+        {
+            ("ssm", "GetAutomationExecution"): lambda params: {
+                "AutomationExecution": {
+                    "AutomationExecutionStatus": "Success" if clock() >= ends else "InProgress"
+                }
+            }
+        }
+    )
+    step = {
+        "name": "AwaitRollback",
+        "action": "aws:waitForAwsResourceProperty",
+        "inputs": {
+            "Service": "ssm",
+            "Api": "GetAutomationExecution",
+            "AutomationExecutionId": "exec-2",
+            "PropertySelector": "$.AutomationExecution.AutomationExecutionStatus",
+            "DesiredValues": ["Success", "Failed"],
+        },
+    }
+    run = execute(runbook(step), aws=aws, changes=FakeChanges(clock, ends))
+    assert statuses(run) == [("AwaitRollback", "Success")]
+    assert len(aws.calls) <= 35
+    assert clock() - ends < 0.001
 
 
 def test_assert_property_fails_when_the_value_is_not_desired(execute):

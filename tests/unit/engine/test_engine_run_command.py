@@ -1,6 +1,6 @@
 """aws:runCommand: SendCommand with the step's inputs, polling to a terminal status, outputs and failures."""
 
-from engine_helpers import FakeFleet, runbook, statuses
+from engine_helpers import FakeChanges, FakeFleet, runbook, statuses
 from releaseflow.rehearsal.engine.context import POLL_INTERVAL
 
 
@@ -97,25 +97,6 @@ def test_more_than_50_instance_ids_are_refused_before_any_command(execute):
     assert fleet.sent() == []
 
 
-class CommandChanges:
-    """The endpoint's change mark on the fake clock: the commands change once, at `at` (fake seconds)."""
-
-    def __init__(self, clock, at: float):
-        self.clock, self.at = clock, at
-
-    def seen(self) -> int:
-        return int(self.clock() >= self.at)
-
-    def wait_past(self, seen: int, timeout: float) -> bool:
-        if self.seen() != seen:
-            return True
-        if self.clock() + timeout >= self.at:
-            self.clock.sleep(self.at - self.clock())
-            return True
-        self.clock.sleep(timeout)
-        return False
-
-
 def _command_ending_at(fleet, clock, at):
     fleet.handlers[("ssm", "ListCommands")] = lambda params: {
         "Commands": [{"Status": "Success" if clock() >= at else "InProgress"}]
@@ -123,15 +104,15 @@ def _command_ending_at(fleet, clock, at):
 
 
 def test_beside_the_endpoint_a_long_command_is_polled_seldom_and_its_end_noticed_at_once(execute, clock):
-    """With the Run Command backend's change mark, the pauses between ListCommands grow to a second, and
-    the change that ends the command ends the pause: 30 s of command, a few dozen calls, no lag."""
+    """With the endpoint's change count, the pauses between ListCommands grow to a second, and the change
+    that ends the command ends the pause: 30 s of command, a few dozen calls, no lag."""
     fleet = FakeFleet({"i-1": {}})
     ends = clock() + 30
     _command_ending_at(fleet, clock, ends)
     run = execute(
         runbook(command_step(["i-1"]), parameters=PARAMETERS),
         aws=fleet,
-        command_changes=CommandChanges(clock, ends),
+        changes=FakeChanges(clock, ends),
     )
     assert statuses(run) == [("deploy", "Success")]
     assert fleet.apis().count("ListCommands") <= 40
@@ -139,7 +120,7 @@ def test_beside_the_endpoint_a_long_command_is_polled_seldom_and_its_end_noticed
 
 
 def test_elsewhere_a_command_is_polled_every_poll_interval(execute, clock):
-    """Without a change mark (a test's fake AWS, any engine apart from the endpoint) nothing would end a
+    """Without the change count (a test's fake AWS, any engine apart from the endpoint) nothing would end a
     long pause early, so no pause passes POLL_INTERVAL and a command's end is seen within one."""
     fleet = FakeFleet({"i-1": {}})
     ends = clock() + 1

@@ -14,10 +14,10 @@ from pathlib import Path
 from releaseflow.rehearsal.endpoint.alarm_monitor import AlarmConfiguration, AlarmMonitor, read_state
 from releaseflow.rehearsal.endpoint.automation_events import status_change_entry
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.changes import Changes
 from releaseflow.rehearsal.endpoint.loopback_aws import LoopbackAws
 from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
 from releaseflow.rehearsal.engine.automation import AutomationRun
-from releaseflow.rehearsal.engine.context import ChangeSignal
 from releaseflow.ssm import EXECUTION_TERMINAL
 
 log = logging.getLogger("releaseflow.endpoint.automation")
@@ -34,13 +34,14 @@ class AutomationBackend:
         account: str,
         readings: Mapping[str, str] | None = None,
         emit: Callable[[dict], None] = lambda entry: None,
-        command_changes: ChangeSignal | None = None,
+        changes: Changes | None = None,
     ):
         """`emit` takes a PutEvents entry: the status-change event of an execution (automation_events).
-        `command_changes`: the Run Command backend's, which the executions' aws:runCommand steps wait on."""
+        `changes`: the endpoint's change count, which every change of an execution moves and the
+        executions' polling steps wait on."""
         self._documents = documents
         self._emit = emit
-        self._command_changes = command_changes
+        self._changes = changes
         # The status each execution's last event announced: an event goes out when it changes.
         self._announced: dict[str, str] = {}
         self._readings = readings
@@ -97,7 +98,7 @@ class AutomationBackend:
             aws=self._aws,
             script_env=self._aws.environment(),
             on_change=lambda: self._changed(execution_id),
-            command_changes=self._command_changes,
+            changes=self._changes,
             globals={"ACCOUNT_ID": self._account, "REGION": self._aws.region, "AWS_PARTITION": "aws"},
             readings=self._readings,
             executed_by=executed_by,
@@ -183,6 +184,8 @@ class AutomationBackend:
 
     def _changed(self, execution_id: str) -> None:
         """Keep the execution's state, and announce a new status on the event bus as Automation does."""
+        if self._changes is not None:
+            self._changes.announce()
         self._save(execution_id)
         execution = self._runs[execution_id].execution()
         status = execution["AutomationExecutionStatus"]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.changes import Changes
 from releaseflow.rehearsal.endpoint.instances_service import InstancesService
 from releaseflow.rehearsal.endpoint.moto_state import StoredDocument
 from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
@@ -133,6 +134,7 @@ class CommandsBackend:
         documents: Callable[[str, str | None], StoredDocument],
         instances: InstancesService,
         clock: Callable[[], float] = time.time,
+        changes: Changes | None = None,
     ):
         self._documents = documents
         self._instances = instances
@@ -140,9 +142,8 @@ class CommandsBackend:
         # Held by whoever reads or changes the commands (a response takes it to read them at one
         # moment); agents' polls wait on it for new work.
         self.lock = threading.Condition()
-        # How many times the commands changed: the engine's aws:runCommand steps wait for it to move
-        # (wait_past) instead of asking ListCommands every few milliseconds.
-        self._changes = 0
+        # The endpoint's change count, which its engine's aws:runCommand steps wait on between polls.
+        self._changes = changes or Changes()
         self._commands: dict[str, Command] = {}
         self._cancels: dict[str, list[str]] = {}
 
@@ -193,18 +194,8 @@ class CommandsBackend:
 
     def _announce(self) -> None:
         """Wake whoever waits for a change (agents for work, the engine for a status); under the lock."""
-        self._changes += 1
         self.lock.notify_all()
-
-    def seen(self) -> int:
-        """A mark of the commands' state now, for wait_past."""
-        with self.lock:
-            return self._changes
-
-    def wait_past(self, seen: int, timeout: float) -> bool:
-        """Whether the commands changed since `seen` was taken, waiting up to `timeout` seconds for it."""
-        with self.lock:
-            return self.lock.wait_for(lambda: self._changes != seen, timeout)
+        self._changes.announce()
 
     def command(self, command_id: str) -> Command:
         command = self._commands.get(command_id)

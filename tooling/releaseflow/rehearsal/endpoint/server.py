@@ -34,6 +34,7 @@ from releaseflow.readings import check as check_readings
 from releaseflow.rehearsal.endpoint.automation_models import AutomationBackend
 from releaseflow.rehearsal.endpoint.automation_responses import AutomationResponses, pinned_run_command_step
 from releaseflow.rehearsal.endpoint.awsjson import ApiError
+from releaseflow.rehearsal.endpoint.changes import Changes
 from releaseflow.rehearsal.endpoint.commands_models import CommandsBackend
 from releaseflow.rehearsal.endpoint.commands_responses import CommandsResponses
 from releaseflow.rehearsal.endpoint.elbv2_service import ACTIONS as ELBV2_ACTIONS
@@ -92,7 +93,9 @@ class Endpoint:
         self.moto = MotoState(region)
         self.faults = FaultsService()
         self.instances = InstancesService(self.moto.instances, offline_after, ping_interval=ping_interval)
-        self.commands = CommandsBackend(self.moto.document, self.instances)
+        # What the engine's polling steps wait on: every change of a command or an execution.
+        self.changes = Changes()
+        self.commands = CommandsBackend(self.moto.document, self.instances, changes=self.changes)
         self.commands_api = CommandsResponses(self.commands)
         self.elbv2 = Elbv2Service(self._load_balancer, self.moto.target_group, self._instance_states)
         self.aws = LoopbackAws(region)
@@ -108,7 +111,7 @@ class Endpoint:
             self.moto.account,
             self.readings,
             emit=self.moto.put_event,
-            command_changes=self.commands,
+            changes=self.changes,
         )
         self.automation_api = AutomationResponses(self.automation)
         self.scheduler = SchedulerService(

@@ -92,7 +92,7 @@ class AutomationRun:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_change: Callable[[], None] = lambda: None,
-        command_changes: ChangeSignal | None = None,
+        changes: ChangeSignal | None = None,
         globals: dict[str, str] | None = None,  # the name SSM gives these variables
         executed_by: str | None = None,
         limits: Limits = AWS_LIMITS,
@@ -108,7 +108,7 @@ class AutomationRun:
         self._clock = clock
         self._sleep = sleep
         self._on_change = on_change
-        self._command_changes = command_changes
+        self._changes = changes
         self._globals = {"ACCOUNT_ID": "123456789012", "REGION": "us-east-1", "AWS_PARTITION": "aws"}
         self._globals.update(globals or {})
         self._executed_by = executed_by or (
@@ -456,7 +456,7 @@ class AutomationRun:
             readings=self.readings,
             stop_at=self._cancel_deadline(),
             document_name=self.document_name,
-            command_changes=self._command_changes,
+            changes=self._changes,
         )
         try:
             inputs = self._resolve_inputs(step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from releaseflow.rehearsal.engine.errors import StepCancelled, StepTimedOut
 from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
@@ -13,14 +13,22 @@ from releaseflow.rehearsal.engine.limits import AWS_LIMITS, Limits
 # Short, because the rehearsal measures engine overhead and the local endpoint answers in milliseconds:
 # at 0.25 s, noticing each command's end cost a deploy of 3 hosts 2 s (docs/benchmarks.md).
 POLL_INTERVAL = 0.05
+# A step polling the endpoint's state (poll_until) asks again after FIRST_POLL, then after twice as long
+# each time: up to POLL_INTERVAL, or where the endpoint signals its changes (ActionContext.changes), up to
+# CHANGE_POLL_INTERVAL, since a change ends the pause at once. At a fixed 50 ms the engine asked
+# ListCommands 934 times in test_acceptance's module; an AwaitRollback asked GetAutomationExecution 20
+# times a second for a whole rollback.
+FIRST_POLL = 0.02
+CHANGE_POLL_INTERVAL = 1.0
 
 AwsCaller = Callable[[str, str, dict], dict]
+T = TypeVar("T")
 
 
 class ChangeSignal(Protocol):
     """What the endpoint offers a step that polls its state: a mark of that state, and a wait for it to
-    move (the Run Command backend's, for aws:runCommand), so that polls can be spaced without noticing an
-    end late."""
+    move (releaseflow.rehearsal.endpoint.changes), so that polls can be spaced without noticing an end
+    late."""
 
     def seen(self) -> int: ...
 
@@ -69,9 +77,9 @@ class ActionContext:
     stop_at: float | None = None
     # The runbook's name, for messages and the ledger of open readings met.
     document_name: str = ""
-    # Commands' changes, where the engine runs beside the Run Command backend (the endpoint); None
+    # The endpoint's changes (its commands' and executions'), where the engine runs inside it; None
     # elsewhere, and `wait` then only sleeps.
-    command_changes: ChangeSignal | None = None
+    changes: ChangeSignal | None = None
 
     @property
     def name(self) -> str:
@@ -95,9 +103,24 @@ class ActionContext:
         """Seconds left before the step's timeout, or None without one."""
         return None if self.deadline is None else max(0.0, self.deadline - self.clock())
 
-    def wait(self, seconds: float, commands_seen: int | None = None) -> None:
-        """Pass `seconds` in short slices, stopping early on cancel or timeout, and with `commands_seen`
-        (a command_changes mark) as soon as the commands changed since it was taken."""
+    def poll_until(self, answer: Callable[[], T | None]) -> T:
+        """Call `answer` until it returns something other than None, pausing between calls (FIRST_POLL,
+        doubling up to POLL_INTERVAL, or CHANGE_POLL_INTERVAL where a change of the endpoint's state
+        ends the pause); a cancel or timeout stops it as `wait` does."""
+        pause = FIRST_POLL
+        longest = POLL_INTERVAL if self.changes is None else CHANGE_POLL_INTERVAL
+        while True:
+            # The mark is taken before the call: a change between its answer and the pause ends the pause.
+            seen = self.changes.seen() if self.changes is not None else None
+            found = answer()
+            if found is not None:
+                return found
+            self.wait(pause, changes_seen=seen)
+            pause = min(longest, pause * 2)
+
+    def wait(self, seconds: float, changes_seen: int | None = None) -> None:
+        """Pass `seconds` in short slices, stopping early on cancel or timeout, and with `changes_seen`
+        (a mark of `changes`) as soon as the endpoint's state changed since it was taken."""
         end = self.clock() + seconds
         while True:
             self.check()
@@ -108,8 +131,8 @@ class ActionContext:
             for limit in (self.deadline, self.stop_at):
                 if limit is not None:
                     slice_ = min(slice_, max(limit - now, 0.0))
-            if commands_seen is not None and self.command_changes is not None:
-                if self.command_changes.wait_past(commands_seen, slice_):
+            if changes_seen is not None and self.changes is not None:
+                if self.changes.wait_past(changes_seen, slice_):
                     return
             else:
                 self.sleep(slice_)

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from releaseflow.readings import OPEN_READINGS
-from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import AwsCallError, StepFailed
 from releaseflow.rehearsal.engine.jsonpath import JsonPathError, select
 from releaseflow.rehearsal.engine.readings_in_force import play
@@ -99,11 +99,12 @@ def _met(actual: list[str], desired: list[str], ctx: ActionContext) -> bool:
 
 def wait_for_property(inputs: dict, ctx: ActionContext) -> ActionResult:
     """Poll the API until the selected property takes one of DesiredValues."""
-    while True:
+
+    def met() -> list[str] | None:
         actual, desired = _property(inputs, ctx)
-        if _met(actual, desired, ctx):
-            return ActionResult(response={"Property": actual})
-        ctx.wait(POLL_INTERVAL)
+        return actual if _met(actual, desired, ctx) else None
+
+    return ActionResult(response={"Property": ctx.poll_until(met)})
 
 
 def assert_property(inputs: dict, ctx: ActionContext) -> ActionResult:

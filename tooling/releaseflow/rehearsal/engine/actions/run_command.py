@@ -6,19 +6,11 @@ import contextlib
 import json
 from typing import Any
 
-from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import AwsCallError, StepCancelled, StepFailed, StepTimedOut
 from releaseflow.rehearsal.engine.readings_in_force import play
 from releaseflow.ssm import ACTIONS, MAX_RUN_COMMAND_INSTANCES
 from releaseflow.ssm import COMMAND_TERMINAL as TERMINAL
-
-# The first polls come quickly so that a short command ends its step within milliseconds, not a whole
-# POLL_INTERVAL later; the pause then doubles up to POLL_INTERVAL, so a long command costs few more calls.
-FIRST_POLL = 0.02
-# Beside the Run Command backend (the endpoint), a change of the commands ends the pause at once, so it
-# doubles up to this instead: at POLL_INTERVAL the engine asked ListCommands 20 times a second per
-# running step, about 900 calls in test_acceptance's module.
-CHANGE_POLL_INTERVAL = 1.0
 
 # The inputs aws:runCommand accepts (automation-action-runCommand), passed on to SendCommand as given.
 _PASSED = ACTIONS["aws:runCommand"].inputs
@@ -101,20 +93,17 @@ def run_command(inputs: dict, ctx: ActionContext) -> ActionResult:
 
 
 def _follow(command_id: str, ctx: ActionContext) -> str:
-    delay = FIRST_POLL
-    longest = POLL_INTERVAL if ctx.command_changes is None else CHANGE_POLL_INTERVAL
-    while True:
-        # The mark is taken before the call: a change between the answer and the wait ends the wait.
-        seen = ctx.command_changes.seen() if ctx.command_changes is not None else None
+    """The command's terminal status, asking ListCommands until it has one (ActionContext.poll_until)."""
+
+    def terminal_status() -> str | None:
         try:
             commands = ctx.aws("ssm", "ListCommands", {"CommandId": command_id}).get("Commands") or []
         except AwsCallError as error:
             raise StepFailed(f"ListCommands failed: {error.code}: {error.message}") from error
         status = commands[0].get("Status") if commands else None
-        if status in TERMINAL:
-            return status
-        ctx.wait(delay, commands_seen=seen)
-        delay = min(longest, delay * 2)
+        return status if status in TERMINAL else None
+
+    return ctx.poll_until(terminal_status)
 
 
 def _invocations(command_id: str, ctx: ActionContext) -> list[dict]:
