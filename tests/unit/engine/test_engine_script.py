@@ -321,8 +321,12 @@ AutomationRun("exec-1", "Runbook", "1", runbook(step), {}, aws=FakeAws(), script
 
 
 def test_the_worker_and_its_scripts_end_with_the_process_that_owns_it(tmp_path):
-    """SIGKILL of the engine's process: its worker kills the running script, what that started, and exits."""
+    """SIGKILL of the engine's process: its worker kills the running script, what that started, removes
+    the script's scratch directory, and exits."""
     pidfile = tmp_path / "pid"
+    # The engine's scratch directories, where only this engine makes them.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     step = plain_step("compute", STARTS_A_PROCESS, inputs={"InputPayload": {"pidfile": str(pidfile)}})
     # engine_helpers, and tests/support that it imports from.
     helpers = f"{Path(__file__).parent}:{Path(__file__).parents[2] / 'support'}"
@@ -330,16 +334,19 @@ def test_the_worker_and_its_scripts_end_with_the_process_that_owns_it(tmp_path):
         [sys.executable, "-c", OWNER, helpers, json.dumps(step), os.defpath],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     try:
         worker = int(owner.stdout.readline())
         assert wait_for(lambda: pidfile.exists() and pidfile.read_text())
         started = int(pidfile.read_text())
         assert running(worker) and running(started)
+        assert [path.name[:19] for path in scratch.iterdir()] == ["releaseflow-script-"]
     finally:
         owner.kill()
         owner.wait()
     assert wait_for(lambda: not running(worker) and not running(started), 5)
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_script_runs_in_the_engines_working_directory(execute, tmp_path, monkeypatch):

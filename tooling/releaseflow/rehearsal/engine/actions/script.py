@@ -177,7 +177,8 @@ def execute_script(inputs: dict, ctx: ActionContext) -> ActionResult:
         "events": inputs.get("InputPayload", {}),
         "context": ctx.context_variables,
     }
-    with tempfile.TemporaryDirectory(prefix="releaseflow-script-") as scratch:
+    # A worker whose engine goes away removes the directory itself (script_worker.Worker.stop).
+    with tempfile.TemporaryDirectory(prefix="releaseflow-script-", ignore_cleanup_errors=True) as scratch:
         directory = Path(scratch)
         job = {"request": request, "env": dict(ctx.script_env), "cwd": _working_directory()}
         (directory / "job.json").write_text(json.dumps(job, default=as_json_value), encoding="utf-8")

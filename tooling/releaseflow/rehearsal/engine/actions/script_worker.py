@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -71,6 +72,8 @@ class Job:
     def __init__(self, connection: socket.socket):
         self.connection = connection
         self.buffer = b""
+        # The engine's scratch directory for the job, once it asked for the fork.
+        self.scratch: str | None = None
         self.pid: int | None = None
         self.pidfd: int | None = None
         self.reaped = False
@@ -118,7 +121,8 @@ class Worker:
                     return scratch
 
     def stop(self) -> None:
-        """Kill every running child's process group and reap it."""
+        """Kill every running child's process group and reap it, and remove its scratch directory: the
+        engine that made it is gone or going (an engine still waiting cleans up after a job that ended)."""
         if os.getpid() != self.pid:
             return  # a child that has not yet left the worker's code: not its business
         for job in self.jobs:
@@ -126,6 +130,8 @@ class Worker:
         for job in self.jobs:
             if job.pid is not None and not job.reaped:
                 os.waitpid(job.pid, 0)
+            if job.scratch is not None:
+                shutil.rmtree(job.scratch, ignore_errors=True)
 
     def _accept(self) -> bool:
         try:
@@ -158,8 +164,10 @@ class Worker:
             command = line.decode()
             if command == "kill":
                 job.kill()
-            elif job.pid is None and self._fork(job):
-                return command  # this is the child now
+            elif job.pid is None:
+                job.scratch = command
+                if self._fork(job):
+                    return command  # this is the child now
         return None
 
     def _fork(self, job: Job) -> bool:
