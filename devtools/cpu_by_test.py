@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,10 +67,15 @@ class Window:
 
 @dataclass
 class Report:
-    by_module: Counter
-    by_module_and_name: dict[str, Counter]
+    by_module: dict[str, float]
+    by_module_and_name: dict[str, dict[str, float]]
     workers: float
-    detached: Counter
+    detached: dict[str, float]
+
+
+def largest(seconds: dict[str, float], count: int) -> list[tuple[str, float]]:
+    """The `count` largest entries, largest first."""
+    return sorted(seconds.items(), key=lambda item: -item[1])[:count]
 
 
 def attribute(processes: Iterable[Process], windows: Iterable[Window]) -> Report:
@@ -87,7 +92,7 @@ def attribute(processes: Iterable[Process], windows: Iterable[Window]) -> Report
             pid, hops = by_pid[pid].ppid, hops + 1
         return pid if pid in runs else None
 
-    report = Report(Counter(), defaultdict(Counter), 0.0, Counter())
+    report = Report(defaultdict(float), defaultdict(lambda: defaultdict(float)), 0.0, defaultdict(float))
     for process in processes:
         if process.pid in runs:
             report.workers += process.cpu
@@ -135,13 +140,13 @@ def render(report: Report, top: int = 30) -> str:
     lines = [
         f"CPU seconds: {total:.0f} in all; the pytest workers themselves {report.workers:.0f}; "
         f"detached processes {sum(report.detached.values()):.0f} "
-        f"({', '.join(f'{name} {cpu:.0f}' for name, cpu in report.detached.most_common(4))})",
+        f"({', '.join(f'{name} {cpu:.0f}' for name, cpu in largest(report.detached, 4))})",
         "",
         "| CPU s | module | by process name |",
         "|---|---|---|",
     ]
-    for module, cpu in report.by_module.most_common(top):
-        spent = report.by_module_and_name[module].most_common(4)
+    for module, cpu in largest(report.by_module, top):
+        spent = largest(report.by_module_and_name[module], 4)
         names = ", ".join(f"{name} {seconds:.0f}" for name, seconds in spent)
         lines.append(f"| {cpu:.0f} | {module} | {names} |")
     return "\n".join(lines)
