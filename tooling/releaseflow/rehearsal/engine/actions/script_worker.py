@@ -72,8 +72,10 @@ class Job:
     def __init__(self, connection: socket.socket):
         self.connection = connection
         self.buffer = b""
-        # The engine's scratch directory for the job, once it asked for the fork.
+        # The engine's scratch directory for the job, once it asked for the fork; the worker removes it
+        # when the engine hung up before the child ended (it gave up, or died) and so will not read it.
         self.scratch: str | None = None
+        self.abandoned = False
         self.pid: int | None = None
         self.pidfd: int | None = None
         self.reaped = False
@@ -122,7 +124,8 @@ class Worker:
 
     def stop(self) -> None:
         """Kill every running child's process group and reap it, and remove its scratch directory: the
-        engine that made it is gone or going (an engine still waiting cleans up after a job that ended)."""
+        engine that made it is gone or going (one still waiting cleans up after a job that ended; _forget
+        after one it hung up on)."""
         if os.getpid() != self.pid:
             return  # a child that has not yet left the worker's code: not its business
         for job in self.jobs:
@@ -154,6 +157,7 @@ class Worker:
         if not data:
             # The engine closed its end: it stopped waiting. A running child is killed, as a cancel would.
             self.selector.unregister(job.connection)
+            job.abandoned = True
             job.kill()
             if job.pid is None or job.reaped:
                 self._forget(job)
@@ -210,6 +214,8 @@ class Worker:
             self.selector.unregister(job.connection)
         job.connection.close()
         self.jobs.remove(job)
+        if job.abandoned and job.scratch is not None:
+            shutil.rmtree(job.scratch, ignore_errors=True)
 
 
 def run_child(scratch: str) -> None:
