@@ -106,7 +106,8 @@ class ActionContext:
     def poll_until(self, answer: Callable[[], T | None]) -> T:
         """Call `answer` until it returns something other than None, pausing between calls (FIRST_POLL,
         doubling up to POLL_INTERVAL, or CHANGE_POLL_INTERVAL where a change of the endpoint's state
-        ends the pause); a cancel or timeout stops it as `wait` does."""
+        ends the pause); a cancel or timeout stops it as `wait` does. State the endpoint does not count
+        (an ELB target's health, an EC2 instance's state) is then seen up to CHANGE_POLL_INTERVAL late."""
         pause = FIRST_POLL
         longest = POLL_INTERVAL if self.changes is None else CHANGE_POLL_INTERVAL
         while True:
