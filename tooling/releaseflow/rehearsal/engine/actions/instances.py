@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from releaseflow.rehearsal.engine.context import POLL_INTERVAL, ActionContext, ActionResult
+from releaseflow.rehearsal.engine.context import ActionContext, ActionResult
 from releaseflow.rehearsal.engine.errors import AwsCallError, StepFailed
 
 _CHANGE = {"running": "StartInstances", "stopped": "StopInstances", "terminated": "TerminateInstances"}
@@ -20,15 +20,16 @@ def change_instance_state(inputs: dict, ctx: ActionContext) -> ActionResult:
             if desired == "stopped" and str(inputs.get("Force", False)).lower() == "true":
                 params["Force"] = True
             ctx.aws("ec2", _CHANGE[desired], params)
-        while True:
+
+        def in_desired_state() -> list[str] | None:
             response = ctx.aws("ec2", "DescribeInstances", {"InstanceIds": instance_ids})
             states = [
                 instance["State"]["Name"]
                 for reservation in response.get("Reservations", [])
                 for instance in reservation.get("Instances", [])
             ]
-            if states and all(state == desired for state in states):
-                return ActionResult(response={"InstanceStates": states})
-            ctx.wait(POLL_INTERVAL)
+            return states if states and all(state == desired for state in states) else None
+
+        return ActionResult(response={"InstanceStates": ctx.poll_until(in_desired_state)})
     except AwsCallError as error:
         raise StepFailed(f"ec2 failed: {error.code}: {error.message}") from error
