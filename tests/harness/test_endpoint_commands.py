@@ -44,7 +44,13 @@ def endpoint_clock() -> Clock:
 
 
 @pytest.fixture
-def endpoint_commands(endpoint_clock) -> CommandsResponses:
+def endpoint_changes() -> Changes:
+    """The endpoint's change count, which the service moves."""
+    return Changes()
+
+
+@pytest.fixture
+def endpoint_commands(endpoint_clock, endpoint_changes) -> CommandsResponses:
     """Run Command's API over two managed instances and one document, on the fake clock."""
     instances = InstancesService(
         lambda: [Ec2Instance(instance_id, "running", {}) for instance_id in INSTANCES],
@@ -55,7 +61,9 @@ def endpoint_commands(endpoint_clock) -> CommandsResponses:
         instances.heartbeat(instance_id)
     documents = {"Run": StoredDocument("Run", "1", "Command", DOCUMENT)}
     return CommandsResponses(
-        CommandsBackend(lambda name, version: documents[name], instances, clock=endpoint_clock)
+        CommandsBackend(
+            lambda name, version: documents[name], instances, clock=endpoint_clock, changes=endpoint_changes
+        )
     )
 
 
@@ -350,20 +358,10 @@ def test_a_host_silent_during_restart_batch_fails_it_named_after_delivery_plus_r
     assert 60 + bound <= took < 60 + bound + 30, took
 
 
-def test_a_send_and_a_report_move_the_change_count_the_engine_waits_on(endpoint_clock):
+def test_a_send_and_a_report_move_the_change_count_the_engine_waits_on(endpoint_commands, endpoint_changes):
     """The engine's polling steps wait on the endpoint's change count: a SendCommand and an agent's report
     move it (and end a wait at once); with no change, a wait ends at its timeout saying nothing changed."""
-    changes = Changes()
-    instances = InstancesService(
-        lambda: [Ec2Instance(INSTANCES[0], "running", {})], offline_after=10, clock=endpoint_clock
-    )
-    instances.heartbeat(INSTANCES[0])
-    documents = {"Run": StoredDocument("Run", "1", "Command", DOCUMENT)}
-    service = CommandsResponses(
-        CommandsBackend(
-            lambda name, version: documents[name], instances, clock=endpoint_clock, changes=changes
-        )
-    )
+    changes, service = endpoint_changes, endpoint_commands
     before_send = changes.seen()
     sent = service.send_command({"DocumentName": "Run", "InstanceIds": INSTANCES[:1]})["Command"]
     assert changes.wait_past(before_send, 0) is True
